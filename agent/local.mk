@@ -1,0 +1,1 @@
+# agent: see the top-level Makefile.am

@@ -1,0 +1,1 @@
+# catalog: see the top-level Makefile.am

@@ -1,0 +1,26 @@
+/* log.h: one line per event on stderr, with a level, as text or as JSON lines.
+ * Owns: the process-wide log level and format. Promises: never blocks on anything but
+ * stderr, never truncates silently (long messages are cut and marked "..."). */
+#ifndef PORTOLAN_LOG_H
+#define PORTOLAN_LOG_H
+
+#include <stdarg.h>
+
+typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF } log_level_t;
+
+/* name: the program name put on every line ("portolan-agent"). */
+void log_init(const char *name, log_level_t level, int json);
+/* Parses "debug", "info", "warn", "error", "off"; returns -1 when unknown. */
+int log_level_parse(const char *s, log_level_t *out);
+log_level_t log_level(void);
+void log_set_level(log_level_t level);
+
+void log_msg(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(log_level_t level, const char *fmt, va_list ap);
+
+#define log_debug(...) do { if (log_level() <= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+#endif

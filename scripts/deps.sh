@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# scripts/deps.sh: installs, with apt, what building and testing portolan needs and is missing.
+# Idempotent; does nothing when every package is present. Needs root (or sudo) for apt.
+set -euo pipefail
+
+PKGS=(
+  build-essential autoconf automake pkg-config
+  libcurl4-openssl-dev libjansson-dev libuv1-dev libssl-dev libhttp-parser-dev libcmocka-dev
+  clang libclang-rt-14-dev
+  docker.io haproxy busybox-static
+  python3 python3-consul nodejs npm
+  curl jq socat openssl wrk bats iproute2 procps psmisc golang-go
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node and npm may come from outside Debian's packages (already on PATH): do not fight them
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+clean=()
+for p in "${missing[@]}"; do [ -n "$p" ] && clean+=("$p"); done
+if [ "${#clean[@]}" -gt 0 ]; then
+  echo "deps: installing ${clean[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${clean[@]}" >/dev/null
+fi

@@ -1,0 +1,1 @@
+# templater: see the top-level Makefile.am
