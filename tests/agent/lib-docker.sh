@@ -1,0 +1,203 @@
+# tests/agent/lib-docker.sh: reusable infrastructure for the agent integration tests and the
+# agent benchmark. Source it after tests/lib.sh (it uses cleanup_add, free_port, $TEST_TMP).
+#
+# Dedicated Docker engines, so the agent tests never see anybody else's containers:
+#   pit_dockerd_start NAME [extra dockerd args...]
+#       starts dockerd with its own unix socket /run/portolan-it/NAME.sock, data root, exec root,
+#       pidfile and its own linux bridge pit-NAME (a private 10.213.N.0/24 that only it uses),
+#       --iptables=false (published ports go through docker-proxy, fine for 127.0.0.1 traffic),
+#       waits for /_ping, loads the test images. Sets PIT_SOCK[NAME], PIT_PID[NAME],
+#       PIT_SUBNET[NAME], PIT_BRIDGE[NAME]. Registers pit_dockerd_stop NAME as a cleanup.
+#   pit_dockerd_kill NAME [SIGNAL]   kill -SIGNAL (default KILL) the daemon, wait for it to go
+#   pit_dockerd_restart NAME         start it again with the same arguments (after a kill)
+#   pit_dockerd_stop NAME            remove its containers and networks, stop it, its containerd,
+#                                    unmount, delete its directories and its bridge
+#   dk NAME docker-args...           the docker CLI against that engine
+#   pit_tls_certs DIR [CN]           CA + server cert (SAN IP:127.0.0.1, DNS:localhost) + client
+#                                    cert in DIR as ca.pem cert.pem key.pem (client) and
+#                                    server-cert.pem server-key.pem, ca-key.pem
+#   pit_dockerd_start_tls NAME CERTDIR   as pit_dockerd_start plus -H tcp://127.0.0.1:PORT with
+#                                    --tlsverify; sets PIT_TCP[NAME]=127.0.0.1:PORT
+# Catalog, proxy and agent:
+#   pit_catalog_start PORT [args]    portolan-catalog on 127.0.0.1:PORT -> PIT_CATALOG_PID
+#   pit_proxy_start NAME UPSTREAM LOG [proxy args]  the recording proxy (consul-proxy.py)
+#   pit_agent_start NAME DOCKERNAME [VAR=value...] -- agent-args...
+#       portolan-agent against that engine; log in $TEST_TMP/agent-NAME.log; PIT_AGENT[NAME]=pid
+#   pit_agent_stop NAME [SIGNAL]
+#   wait_for SECS CMD...             poll CMD every 50 ms until it succeeds (status 0) or SECS pass
+#   now_ms                           wall clock in milliseconds
+
+declare -gA PIT_SOCK PIT_PID PIT_SUBNET PIT_BRIDGE PIT_ARGS PIT_TCP PIT_AGENT PIT_PROXY
+PIT_RUN=${PIT_RUN:-/run/portolan-it}
+PIT_DATA=${PIT_DATA:-/var/lib/portolan-it}
+
+now_ms() { date +%s%3N; }
+
+wait_for() {
+  local secs=$1; shift
+  local end=$(( $(now_ms) + secs * 1000 ))
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    [ "$(now_ms)" -ge "$end" ] && return 1
+    sleep 0.05
+  done
+}
+
+dk() { local n=$1; shift; docker -H "unix://${PIT_SOCK[$n]}" "$@"; }
+
+# The first 10.213.N.0/24 (N 1..250) with no route and no other bridge using it.
+_pit_free_subnet() {
+  local n
+  for n in $(seq 1 250); do
+    ip -4 route show | grep -q "^10\.213\.$n\." && continue
+    ip -4 addr show | grep -q "inet 10\.213\.$n\." && continue
+    echo "$n"; return 0
+  done
+  return 1
+}
+
+_pit_dockerd_launch() {
+  local name=$1 cpidf=$PIT_RUN/$1.exec/containerd/containerd.pid cpid st
+  # After a kill -9 the managed containerd dies too, but may linger as a zombie that dockerd
+  # mistakes for a live containerd ("containerd is still running"): drop its pid file.
+  cpid=$(cat "$cpidf" 2>/dev/null)
+  if [ -n "$cpid" ]; then
+    st=$(awk '{print $3}' "/proc/$cpid/stat" 2>/dev/null)
+    if [ -z "$st" ] || [ "$st" = Z ]; then rm -f "$cpidf"; fi
+  fi
+  # shellcheck disable=SC2086
+  setsid dockerd ${PIT_ARGS[$name]} >>"$PIT_DATA/$name.log" 2>&1 </dev/null &
+  PIT_PID[$name]=$!
+  disown "$!"   # no "Killed" job notices when a test kills it on purpose
+  if ! wait_for 30 curl -sf --unix-socket "${PIT_SOCK[$name]}" http://d/_ping; then
+    echo "# dockerd $name did not answer; last log lines:" >&2
+    tail -5 "$PIT_DATA/$name.log" | sed 's/^/#   /' >&2
+    return 1
+  fi
+}
+
+pit_dockerd_start() {
+  local name=$1; shift
+  local n br
+  mkdir -p "$PIT_RUN" "$PIT_DATA"
+  n=$(_pit_free_subnet) || { echo "# no free 10.213.N.0/24" >&2; return 1; }
+  br=pit-$name
+  [ ${#br} -le 15 ] || { echo "# bridge name $br too long" >&2; return 1; }
+  ip link del "$br" 2>/dev/null || true
+  ip link add "$br" type bridge || return 1
+  ip addr add "10.213.$n.1/24" dev "$br" || return 1
+  ip link set "$br" up || return 1
+  PIT_SOCK[$name]=$PIT_RUN/$name.sock
+  PIT_SUBNET[$name]=10.213.$n.0/24
+  PIT_BRIDGE[$name]=$br
+  mkdir -p "$PIT_DATA/$name"
+  # user-defined networks of this engine come from a pool of /28s nobody else uses
+  PIT_ARGS[$name]="-H unix://${PIT_SOCK[$name]} --data-root $PIT_DATA/$name --exec-root $PIT_RUN/$name.exec
+    --pidfile $PIT_RUN/$name.pid --bridge $br --iptables=false --ip-masq=false
+    --default-address-pool base=10.214.$n.0/24,size=28 --log-level warn $*"
+  cleanup_add "pit_dockerd_stop $name"
+  _pit_dockerd_launch "$name" || return 1
+  DOCKER_HOST="unix://${PIT_SOCK[$name]}" "$TOP/tests/images/build.sh" >/dev/null || return 1
+}
+
+pit_dockerd_kill() {
+  local name=$1 sig=${2:-KILL} pid=${PIT_PID[$1]}
+  [ -n "$pid" ] || return 0
+  kill -"$sig" "$pid" 2>/dev/null
+  wait_for 30 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
+  PIT_PID[$name]=""
+}
+
+pit_dockerd_restart() { _pit_dockerd_launch "$1"; }
+
+pit_dockerd_stop() {
+  local name=$1 ids pid cpid
+  [ -n "${PIT_SOCK[$name]:-}" ] || return 0
+  if [ -n "${PIT_PID[$name]:-}" ] && kill -0 "${PIT_PID[$name]}" 2>/dev/null; then
+    ids=$(dk "$name" ps -aq 2>/dev/null)
+    # shellcheck disable=SC2086
+    [ -n "$ids" ] && dk "$name" rm -f $ids >/dev/null 2>&1
+    dk "$name" network prune -f >/dev/null 2>&1
+    pit_dockerd_kill "$name" TERM
+  fi
+  # its containerd (started by that dockerd) and shims, if they outlived it
+  cpid=$(cat "$PIT_RUN/$name.exec/containerd/containerd.pid" 2>/dev/null)
+  if [ -n "$cpid" ] && tr '\0' ' ' <"/proc/$cpid/cmdline" 2>/dev/null | grep -q "$PIT_RUN/$name.exec"; then
+    kill -TERM "$cpid" 2>/dev/null; sleep 0.5; kill -KILL "$cpid" 2>/dev/null
+  fi
+  for pid in $(pgrep -f "containerd-shim.*$PIT_RUN/$name.exec" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+  grep -oE " ($PIT_DATA/$name|$PIT_RUN/$name.exec)[^ ]*" /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null; done
+  rm -rf "${PIT_DATA:?}/$name" "$PIT_RUN/$name.exec" "$PIT_RUN/$name.pid" "${PIT_SOCK[$name]}"
+  ip link del "${PIT_BRIDGE[$name]}" 2>/dev/null
+  # bridges of user-defined networks left behind by a killed daemon
+  unset "PIT_SOCK[$name]"
+}
+
+pit_tls_certs() {
+  local d=$1 cn=${2:-portolan-it}
+  mkdir -p "$d"
+  (
+    cd "$d" || exit 1
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$cn CA" \
+      -keyout ca-key.pem -out ca.pem 2>/dev/null || exit 1
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+      -keyout server-key.pem -out server.csr 2>/dev/null || exit 1
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
+      -extfile server.ext -out server-cert.pem 2>/dev/null || exit 1
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=client" \
+      -keyout key.pem -out client.csr 2>/dev/null || exit 1
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
+      -extfile client.ext -out cert.pem 2>/dev/null || exit 1
+    chmod 0600 ./*key.pem
+    rm -f ./*.csr ./*.ext
+  )
+}
+
+pit_dockerd_start_tls() {
+  local name=$1 certs=$2 port
+  port=$(free_port)
+  PIT_TCP[$name]=127.0.0.1:$port
+  pit_dockerd_start "$name" -H "tcp://127.0.0.1:$port" --tlsverify --tlscacert "$certs/ca.pem" \
+    --tlscert "$certs/server-cert.pem" --tlskey "$certs/server-key.pem"
+}
+
+pit_catalog_start() {
+  local port=$1; shift
+  "$BUILD/portolan-catalog" -listen "127.0.0.1:$port" "$@" >>"$TEST_TMP/catalog-$port.log" 2>&1 &
+  PIT_CATALOG_PID=$!
+  cleanup_add "kill -9 $PIT_CATALOG_PID"
+  wait_for 10 curl -sf "http://127.0.0.1:$port/v1/status/leader"
+}
+
+pit_proxy_start() {
+  local name=$1 upstream=$2 log=$3; shift 3
+  python3 "$TOP/tests/agent/consul-proxy.py" --upstream "$upstream" --log "$log" "$@" \
+    >>"$TEST_TMP/proxy-$name.log" 2>&1 &
+  PIT_PROXY[$name]=$!
+  cleanup_add "kill ${PIT_PROXY[$name]}"
+}
+
+pit_agent_start() {
+  local name=$1 dname=$2; shift 2
+  local envs=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+  [ "${1:-}" = -- ] && shift
+  env DOCKER_HOST="unix://${PIT_SOCK[$dname]}" "${envs[@]}" \
+    "$BUILD/portolan-agent" "$@" >>"$TEST_TMP/agent-$name.log" 2>&1 &
+  PIT_AGENT[$name]=$!
+  cleanup_add "kill -9 ${PIT_AGENT[$name]}"
+}
+
+pit_agent_stop() {
+  local name=$1 sig=${2:-TERM} pid=${PIT_AGENT[$1]:-}
+  [ -n "$pid" ] || return 0
+  kill -"$sig" "$pid" 2>/dev/null
+  wait_for 10 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  PIT_AGENT_STATUS=$?
+  PIT_AGENT[$name]=""
+  return 0
+}
