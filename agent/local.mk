@@ -1,1 +1,12 @@
-# agent: see the top-level Makefile.am
+# agent/: portolan-agent. The pure core (no I/O) is a library of its own so the unit tests link
+# exactly the code the daemon runs.
+noinst_LIBRARIES += agent/libagentcore.a
+agent_libagentcore_a_SOURCES = \
+	agent/warn_list.c agent/warn_list.h \
+	agent/metadata.c agent/metadata.h \
+	agent/checks.c agent/checks.h \
+	agent/services.c agent/services.h \
+	agent/registration.c agent/registration.h \
+	agent/cleanup.c agent/cleanup.h \
+	agent/agent_config.c agent/agent_config.h
+AGENT_CORE_LIBS = agent/libagentcore.a $(PORTOLAN_LIBS)

@@ -10,5 +10,27 @@ tests_unit_test_duration_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_flags_SOURCES = tests/unit/test_flags.c
 tests_unit_test_flags_LDADD = $(UNIT_LDADD)
 tests_unit_test_flags_CFLAGS = $(UNIT_CFLAGS)
+# agent (owned by the agent helper)
+check_PROGRAMS += tests/unit/test_agent_metadata tests/unit/test_agent_services tests/unit/test_agent_config
+tests_unit_test_agent_metadata_SOURCES = tests/unit/test_agent_metadata.c
+tests_unit_test_agent_metadata_LDADD = agent/libagentcore.a $(UNIT_LDADD)
+tests_unit_test_agent_metadata_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_metadata_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
+tests_unit_test_agent_services_SOURCES = tests/unit/test_agent_services.c
+tests_unit_test_agent_services_LDADD = agent/libagentcore.a $(UNIT_LDADD)
+tests_unit_test_agent_services_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_services_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
+tests_unit_test_agent_config_SOURCES = tests/unit/test_agent_config.c
+tests_unit_test_agent_config_LDADD = agent/libagentcore.a $(UNIT_LDADD)
+tests_unit_test_agent_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_config_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
 endif
 TESTS += $(check_PROGRAMS)
+# clients (helper "clients"): lib/http_client, docker_client, consul_client, consul_watch
+if HAVE_CMOCKA
+CLIENT_TEST_CFLAGS = $(UNIT_CFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"'
+check_PROGRAMS += tests/unit/test_http_client
+tests_unit_test_http_client_SOURCES = tests/unit/test_http_client.c tests/unit/client_test_util.h
+tests_unit_test_http_client_LDADD = $(UNIT_LDADD)
+tests_unit_test_http_client_CFLAGS = $(CLIENT_TEST_CFLAGS)
+endif
