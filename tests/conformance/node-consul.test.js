@@ -1,0 +1,442 @@
+// node-consul.test.js: portolan-catalog driven through the npm `consul` client (node-consul 2.x).
+// Every expectation comes from shared/reference/consul-api.md (section numbers in the test
+// names), never from the catalog's code. Run by run.sh with `node --test --test-reporter=tap`;
+// CATALOG_ADDR (host:port) names the catalog under test. Each test uses its own service names
+// and KV prefix so the tests do not see each other's writes; the file runs its tests in order.
+"use strict";
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { EventEmitter } = require("node:events");
+const { Consul } = require("consul");
+
+const ADDR = process.env.CATALOG_ADDR || "127.0.0.1:8500";
+const [HOST, PORT] = ADDR.split(":");
+const BASE = `http://${ADDR}`;
+const consul = new Consul({ host: HOST, port: Number(PORT) });
+
+// ctx that makes node-consul return [response, body] so headers can be read
+function withRes() {
+  const ctx = new EventEmitter();
+  ctx.includeResponse = true;
+  return ctx;
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const now = () => Number(process.hrtime.bigint() / 1000000n);
+
+async function raw(method, path, body) {
+  const res = await fetch(BASE + path, { method, body });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+function indexOf(res) {
+  const v = res.headers["x-consul-index"];
+  assert.ok(v !== undefined, "X-Consul-Index header present");
+  assert.match(v, /^[0-9]+$/);
+  const n = Number(v);
+  assert.ok(n > 0, `index never 0 (got ${v})`);
+  return n;
+}
+
+async function healthService(name, opts = {}) {
+  const [res, body] = await consul.health.service({ service: name, ctx: withRes(), ...opts });
+  return { idx: indexOf(res), body };
+}
+
+test.after(() => consul.destroy());
+
+test("s8 status/leader and agent/self through the client", async () => {
+  const leader = await consul.status.leader();
+  assert.equal(leader, "127.0.0.1:8300");
+  assert.deepEqual(await consul.status.peers(), ["127.0.0.1:8300"]);
+  const self = await consul.agent.self();
+  assert.deepEqual(Object.keys(self).sort(), ["Config", "Coord", "DebugConfig", "Member", "Meta", "Stats"]);
+  assert.equal(self.Config.Datacenter, "dc1");
+  assert.equal(self.Stats.consul.leader_addr, leader);
+});
+
+test("s4 the consul service and the serfHealth node check exist", async () => {
+  const services = await consul.catalog.service.list();
+  assert.deepEqual(services.consul, []);
+  const nodes = await consul.catalog.service.nodes("consul");
+  assert.equal(nodes.length, 1);
+  assert.equal(nodes[0].ServiceID, "consul");
+  assert.equal(nodes[0].ServicePort, 8300);
+  const any = await consul.health.state("any");
+  const serf = any.find((c) => c.CheckID === "serfHealth");
+  assert.ok(serf, "serfHealth in health/state/any");
+  assert.equal(serf.Name, "Serf Health Status");
+  assert.equal(serf.Status, "passing");
+  assert.equal(serf.Output, "Agent alive and reachable");
+  const agentServices = await consul.agent.service.list();
+  assert.equal(agentServices.consul, undefined, "agent/services does not list consul");
+});
+
+test("s1/s3/s5 register a service and read it back from agent, catalog and health", async () => {
+  await consul.agent.service.register({
+    name: "nweb",
+    id: "nweb-1",
+    tags: ["b", "a", "b"],
+    address: "10.1.2.3",
+    port: 8080,
+    meta: { version: "1" },
+  });
+  const list = await consul.agent.service.list();
+  const s = list["nweb-1"];
+  assert.ok(s, "agent/services lists nweb-1");
+  assert.equal(s.ID, "nweb-1");
+  assert.equal(s.Service, "nweb");
+  assert.deepEqual(s.Tags, ["b", "a", "b"]);
+  assert.deepEqual(s.Meta, { version: "1" });
+  assert.equal(s.Port, 8080);
+  assert.equal(s.Address, "10.1.2.3");
+  assert.deepEqual(s.Weights, { Passing: 1, Warning: 1 });
+  assert.equal(s.EnableTagOverride, false);
+  assert.equal(s.Datacenter, "dc1");
+  assert.deepEqual(s.TaggedAddresses, {
+    lan_ipv4: { Address: "10.1.2.3", Port: 8080 },
+    wan_ipv4: { Address: "10.1.2.3", Port: 8080 },
+  });
+
+  const services = await consul.catalog.service.list();
+  assert.deepEqual(services.nweb, ["a", "b"], "catalog/services tags de-duplicated and sorted");
+
+  const nodes = await consul.catalog.service.nodes("nweb");
+  assert.equal(nodes.length, 1);
+  const n = nodes[0];
+  for (const k of ["ID", "Node", "Address", "Datacenter", "TaggedAddresses", "NodeMeta", "ServiceKind",
+    "ServiceID", "ServiceName", "ServiceTags", "ServiceAddress", "ServiceWeights", "ServiceMeta",
+    "ServicePort", "ServiceEnableTagOverride", "CreateIndex", "ModifyIndex"]) {
+    assert.ok(k in n, `catalog/service entry has ${k}`);
+  }
+  assert.equal(n.ServiceID, "nweb-1");
+  assert.equal(n.ServiceName, "nweb");
+  assert.equal(n.ServiceAddress, "10.1.2.3");
+  assert.equal(n.ServicePort, 8080);
+  assert.deepEqual(n.ServiceMeta, { version: "1" });
+  assert.equal(n.Datacenter, "dc1");
+  assert.ok(n.CreateIndex > 0 && n.ModifyIndex >= n.CreateIndex);
+
+  // name match is case-insensitive
+  const upper = await consul.catalog.service.nodes("NWEB");
+  assert.equal(upper.length, 1);
+
+  const { body } = await healthService("nweb");
+  assert.equal(body.length, 1);
+  assert.equal(body[0].Service.ID, "nweb-1");
+  assert.equal(body[0].Service.Service, "nweb");
+  assert.equal(body[0].Service.Port, 8080);
+  assert.deepEqual(body[0].Checks.map((c) => c.CheckID), ["serfHealth"]);
+});
+
+test("s1 check IDs and default names; initial status critical", async () => {
+  await consul.agent.service.register({
+    name: "nchk",
+    id: "nchk-1",
+    port: 1,
+    checks: [{ ttl: "30s" }, { ttl: "30s", name: "second" }],
+  });
+  const checks = await consul.agent.check.list();
+  const c1 = checks["service:nchk-1:1"];
+  const c2 = checks["service:nchk-1:2"];
+  assert.ok(c1 && c2, "check IDs service:<ID>:<n> when several checks");
+  assert.equal(c1.Name, "Service 'nchk' check");
+  assert.equal(c2.Name, "second");
+  assert.equal(c1.Status, "critical");
+  assert.equal(c1.Output, "");
+  assert.equal(c1.ServiceID, "nchk-1");
+  assert.equal(c1.ServiceName, "nchk");
+  assert.equal(c1.Type, "ttl");
+
+  await consul.agent.service.register({ name: "nchk1", port: 1, check: { ttl: "30s" } });
+  const after = await consul.agent.check.list();
+  assert.ok(after["service:nchk1"], "check ID service:<ID> when exactly one check (ID defaults to Name)");
+});
+
+test("s4 check pass/warn/fail with note, and update", async () => {
+  await consul.agent.service.register({ name: "nttl", port: 1, check: { ttl: "30s" } });
+  const id = "service:nttl";
+  const status = async () => (await consul.agent.check.list())[id];
+
+  await consul.agent.check.pass({ id, note: "all good" });
+  let c = await status();
+  assert.equal(c.Status, "passing");
+  assert.equal(c.Output, "all good");
+
+  await consul.agent.check.warn({ id, note: "hmm" });
+  c = await status();
+  assert.equal(c.Status, "warning");
+  assert.equal(c.Output, "hmm");
+
+  await consul.agent.check.fail({ id, note: "down" });
+  c = await status();
+  assert.equal(c.Status, "critical");
+  assert.equal(c.Output, "down");
+
+  // node-consul has no check/update call: raw PUT
+  const r = await raw("PUT", `/v1/agent/check/update/${encodeURIComponent(id)}`,
+    JSON.stringify({ Status: "passing", Output: "updated" }));
+  assert.equal(r.status, 200);
+  assert.equal(r.text, "");
+  c = await status();
+  assert.equal(c.Status, "passing");
+  assert.equal(c.Output, "updated");
+
+  const bad = await raw("PUT", `/v1/agent/check/update/${encodeURIComponent(id)}`,
+    JSON.stringify({ Status: "bogus" }));
+  assert.equal(bad.status, 400);
+  assert.equal(bad.text, "Invalid check status: 'bogus'");
+
+  await assert.rejects(consul.agent.check.pass("no-such-check"), (err) => {
+    assert.equal(err.response ? err.response.statusCode : err.statusCode, 404);
+    return true;
+  });
+});
+
+test("s4 a 100ms TTL turns critical with Output 'TTL expired'", async () => {
+  await consul.agent.service.register({ name: "nshort", port: 1, check: { ttl: "100ms" } });
+  await consul.agent.check.pass("service:nshort");
+  let c = (await consul.agent.check.list())["service:nshort"];
+  assert.equal(c.Status, "passing");
+  await sleep(400);
+  c = (await consul.agent.check.list())["service:nshort"];
+  assert.equal(c.Status, "critical");
+  assert.equal(c.Output, "TTL expired");
+  const { body } = await healthService("nshort");
+  const hc = body[0].Checks.find((x) => x.CheckID === "service:nshort");
+  assert.equal(hc.Status, "critical");
+  assert.equal(hc.Output, "TTL expired");
+});
+
+test("s6 ?passing drops instances with any non-passing check (warning included)", async () => {
+  await consul.agent.service.register({ name: "npass", id: "npass-1", port: 1, check: { ttl: "30s" } });
+  await consul.agent.service.register({ name: "npass", id: "npass-2", port: 2, check: { ttl: "30s" } });
+  await consul.agent.check.pass("service:npass-1");
+  // npass-2 stays critical (initial status)
+  let { body } = await healthService("npass", { passing: true });
+  assert.deepEqual(body.map((e) => e.Service.ID), ["npass-1"]);
+  ({ body } = await healthService("npass"));
+  assert.deepEqual(body.map((e) => e.Service.ID).sort(), ["npass-1", "npass-2"], "without ?passing all come back");
+
+  await consul.agent.check.warn("service:npass-1");
+  ({ body } = await healthService("npass", { passing: true }));
+  assert.deepEqual(body, [], "warning counts as failing");
+
+  await consul.agent.check.pass("service:npass-1");
+  await consul.agent.check.pass("service:npass-2");
+  ({ body } = await healthService("npass", { passing: true }));
+  assert.deepEqual(body.map((e) => e.Service.ID).sort(), ["npass-1", "npass-2"]);
+  // node check first, then service checks
+  assert.deepEqual(body[0].Checks.map((c) => c.CheckID)[0], "serfHealth");
+});
+
+test("s5/s6 ?tag filters catalog/service and health/service", async () => {
+  await consul.agent.service.register({ name: "ntag", id: "ntag-1", port: 1, tags: ["rest", "v1"] });
+  await consul.agent.service.register({ name: "ntag", id: "ntag-2", port: 2, tags: ["grpc"] });
+  const rest = await consul.catalog.service.nodes({ service: "ntag", tag: "rest" });
+  assert.deepEqual(rest.map((e) => e.ServiceID), ["ntag-1"]);
+  const restUpper = await consul.catalog.service.nodes({ service: "ntag", tag: "REST" });
+  assert.deepEqual(restUpper.map((e) => e.ServiceID), ["ntag-1"], "tag match is case-insensitive");
+  const none = await consul.catalog.service.nodes({ service: "ntag", tag: "nope" });
+  assert.deepEqual(none, []);
+  const { body } = await healthService("ntag", { tag: "grpc" });
+  assert.deepEqual(body.map((e) => e.Service.ID), ["ntag-2"]);
+  // repeated ?tag must all match
+  const both = await raw("GET", "/v1/catalog/service/ntag?tag=rest&tag=v1");
+  assert.deepEqual(JSON.parse(both.text).map((e) => e.ServiceID), ["ntag-1"]);
+  const mixed = await raw("GET", "/v1/catalog/service/ntag?tag=rest&tag=grpc");
+  assert.deepEqual(JSON.parse(mixed.text), []);
+});
+
+test("s2 deregister removes the service and its checks", async () => {
+  await consul.agent.service.register({ name: "ngone", port: 1, check: { ttl: "30s" } });
+  assert.ok((await consul.agent.service.list()).ngone);
+  await consul.agent.service.deregister("ngone");
+  assert.equal((await consul.agent.service.list()).ngone, undefined);
+  assert.equal((await consul.agent.check.list())["service:ngone"], undefined);
+  assert.deepEqual(await consul.catalog.service.nodes("ngone"), []);
+  assert.equal((await consul.catalog.service.list()).ngone, undefined);
+  await assert.rejects(consul.agent.service.deregister("ngone"), (err) => {
+    assert.match(err.message, /Unknown service ID "ngone"/);
+    return true;
+  });
+});
+
+test("s7 KV set/get, flags, cas, raw", async () => {
+  assert.equal(await consul.kv.set("nkv/a", "hello"), true);
+  const e = await consul.kv.get("nkv/a");
+  assert.equal(e.Key, "nkv/a");
+  assert.equal(e.Value, "hello");
+  assert.equal(e.Flags, 0);
+  assert.equal(e.LockIndex, 0);
+  assert.ok(e.CreateIndex > 0 && e.ModifyIndex >= e.CreateIndex);
+
+  assert.equal(await consul.kv.set({ key: "nkv/f", value: "x", flags: 42 }), true);
+  assert.equal((await consul.kv.get("nkv/f")).Flags, 42);
+  assert.equal(await consul.kv.set({ key: "nkv/big", value: "x", flags: "18446744073709551615" }), true);
+  const big = await raw("GET", "/v1/kv/nkv/big");
+  assert.match(big.text, /"Flags":18446744073709551615[,}]/, "uint64 flags survive");
+
+  // cas=0: set only if absent
+  assert.equal(await consul.kv.set({ key: "nkv/a", value: "no", cas: 0 }), false);
+  assert.equal((await consul.kv.get("nkv/a")).Value, "hello");
+  assert.equal(await consul.kv.set({ key: "nkv/new", value: "yes", cas: 0 }), true);
+  // cas=N: set only if ModifyIndex == N
+  const cur = await consul.kv.get("nkv/a");
+  assert.equal(await consul.kv.set({ key: "nkv/a", value: "stale", cas: cur.ModifyIndex + 1000 }), false);
+  assert.equal(await consul.kv.set({ key: "nkv/a", value: "fresh", cas: cur.ModifyIndex }), true);
+  const after = await consul.kv.get("nkv/a");
+  assert.equal(after.Value, "fresh");
+  assert.ok(after.ModifyIndex > cur.ModifyIndex);
+  assert.equal(after.CreateIndex, cur.CreateIndex);
+
+  const r = await consul.kv.get({ key: "nkv/a", raw: true });
+  assert.equal(Buffer.from(r).toString(), "fresh");
+
+  assert.equal(await consul.kv.get("nkv/missing"), undefined);
+});
+
+test("s7 KV recurse, keys with separator, delete recurse", async () => {
+  for (const k of ["nrec/b", "nrec/a/2", "nrec/a/1", "nrec/c/x/y", "nrecz"]) {
+    await consul.kv.set(k, "v:" + k);
+  }
+  const all = await consul.kv.get({ key: "nrec/", recurse: true });
+  assert.deepEqual(all.map((e) => e.Key), ["nrec/a/1", "nrec/a/2", "nrec/b", "nrec/c/x/y"], "recurse is byte-sorted");
+  assert.equal(all[0].Value, "v:nrec/a/1");
+  const keys = await consul.kv.keys({ key: "nrec/", separator: "/" });
+  assert.deepEqual(keys, ["nrec/a/", "nrec/b", "nrec/c/"]);
+  const flat = await consul.kv.keys("nrec");
+  assert.deepEqual(flat, ["nrec/a/1", "nrec/a/2", "nrec/b", "nrec/c/x/y", "nrecz"]);
+
+  assert.equal(await consul.kv.del({ key: "nrec/a/", recurse: true }), true);
+  assert.deepEqual(await consul.kv.keys("nrec/"), ["nrec/b", "nrec/c/x/y"]);
+  assert.equal(await consul.kv.del("nrec/b"), true);
+  assert.equal(await consul.kv.del("nrec/b"), true, "DELETE of an absent key answers true");
+  assert.deepEqual(await consul.kv.keys("nrec/"), ["nrec/c/x/y"]);
+  assert.equal(await consul.kv.get("nrecz").then((e) => e.Value), "v:nrecz", "delete recurse stays in its prefix");
+});
+
+// ---- blocking queries (section 9) ----------------------------------------------------------
+
+test("s9 a blocked health/service GET returns promptly after a change that raises its index", async () => {
+  await consul.agent.service.register({ name: "nblock", port: 1, tags: ["a"] });
+  const { idx } = await healthService("nblock");
+  const t0 = now();
+  const blocked = healthService("nblock", { index: idx, wait: "5s" });
+  await sleep(300);
+  await consul.agent.service.register({ name: "nblock", port: 1, tags: ["b"] });
+  const tPut = now();
+  const got = await blocked;
+  const tGot = now();
+  assert.ok(tPut - t0 >= 250, "the GET stayed blocked until the write");
+  assert.ok(got.idx > idx, `index rose (${idx} -> ${got.idx})`);
+  assert.deepEqual(got.body[0].Service.Tags, ["b"]);
+  assert.ok(tGot - tPut < 300, `woke ${tGot - tPut} ms after the PUT answered (limit 300)`);
+});
+
+test("s1/s9 an identical re-registration does not wake a blocked GET; timeout returns the same index", async () => {
+  const def = { name: "nsame", id: "nsame-1", port: 7, tags: ["x"], meta: { k: "v" } };
+  await consul.agent.service.register(def);
+  const { idx } = await healthService("nsame");
+  const before = (await consul.catalog.service.nodes("nsame"))[0];
+  const t0 = now();
+  const blocked = healthService("nsame", { index: idx, wait: "1s" });
+  await sleep(200);
+  await consul.agent.service.register(def);
+  const got = await blocked;
+  const elapsed = now() - t0;
+  assert.ok(elapsed >= 950, `waited for the timeout (${elapsed} ms)`);
+  assert.ok(elapsed < 2500, `timeout honoured (${elapsed} ms; wait 1s + jitter <= 1/16)`);
+  assert.equal(got.idx, idx, "same index at the wait timeout");
+  const after = (await consul.catalog.service.nodes("nsame"))[0];
+  assert.equal(after.CreateIndex, before.CreateIndex);
+  assert.equal(after.ModifyIndex, before.ModifyIndex);
+});
+
+test("s9 a blocked query on one service is not woken by another service's change", async () => {
+  await consul.agent.service.register({ name: "nquiet", port: 1 });
+  const { idx } = await healthService("nquiet");
+  const t0 = now();
+  const blocked = healthService("nquiet", { index: idx, wait: "1s" });
+  await sleep(150);
+  await consul.agent.service.register({ name: "nnoisy", port: 1, tags: ["1"] });
+  await consul.agent.service.register({ name: "nnoisy", port: 1, tags: ["2"] });
+  await consul.kv.set("nnoisy/key", "x");
+  const got = await blocked;
+  const elapsed = now() - t0;
+  assert.ok(elapsed >= 950, `not woken by other writes (${elapsed} ms)`);
+  assert.equal(got.idx, idx);
+});
+
+test("s9 TTL expiry wakes a blocked health query", async () => {
+  await consul.agent.service.register({ name: "nexp", port: 1, check: { ttl: "200ms" } });
+  await consul.agent.check.pass("service:nexp");
+  const { idx, body } = await healthService("nexp", { passing: true });
+  assert.equal(body.length, 1);
+  const t0 = now();
+  const got = await healthService("nexp", { passing: true, index: idx, wait: "3s" });
+  const elapsed = now() - t0;
+  assert.ok(got.idx > idx);
+  assert.deepEqual(got.body, []);
+  assert.ok(elapsed < 1000, `woke at expiry (${elapsed} ms)`);
+});
+
+test("s9 KV blocking: key write wakes, unrelated write does not wake a missing key", async () => {
+  await consul.kv.set("nkb/k", "1");
+  const [res] = await consul.kv.get({ key: "nkb/k", ctx: withRes() });
+  const idx = indexOf(res);
+  const blocked = consul.kv.get({ key: "nkb/k", index: idx, wait: "5s", ctx: withRes() });
+  await sleep(200);
+  await consul.kv.set("nkb/k", "2");
+  const tPut = now();
+  const [res2, e2] = await blocked;
+  assert.ok(now() - tPut < 300);
+  assert.ok(indexOf(res2) > idx);
+  assert.equal(e2.Value, "2");
+
+  const [mres] = await consul.kv.get({ key: "nkb/missing", ctx: withRes() });
+  assert.equal(mres.statusCode, 404);
+  const midx = indexOf(mres);
+  const t0 = now();
+  const mblocked = consul.kv.get({ key: "nkb/missing", index: midx, wait: "1s", ctx: withRes() });
+  await sleep(150);
+  await consul.kv.set("nkb/other", "x");
+  const [mres2] = await mblocked;
+  const elapsed = now() - t0;
+  assert.ok(elapsed >= 950, `missing key kept waiting on an unrelated write (${elapsed} ms)`);
+  assert.equal(mres2.statusCode, 404);
+  indexOf(mres2);
+});
+
+test("s9 catalog/services wakes on a new service; deregister wakes health/service", async () => {
+  const [res] = await consul.catalog.service.list({ ctx: withRes() });
+  const idx = indexOf(res);
+  const blocked = consul.catalog.service.list({ index: idx, wait: "5s", ctx: withRes() });
+  await sleep(150);
+  await consul.agent.service.register({ name: "nnewsvc", port: 1 });
+  const tPut = now();
+  const [res2, body2] = await blocked;
+  assert.ok(now() - tPut < 300);
+  assert.ok(indexOf(res2) > idx);
+  assert.ok("nnewsvc" in body2);
+
+  const { idx: hidx } = await healthService("nnewsvc");
+  const hblocked = healthService("nnewsvc", { index: hidx, wait: "5s" });
+  await sleep(150);
+  await consul.agent.service.deregister("nnewsvc");
+  const tDel = now();
+  const got = await hblocked;
+  assert.ok(now() - tDel < 300);
+  assert.ok(got.idx > hidx, "index rises on deregister (never goes back)");
+  assert.deepEqual(got.body, []);
+});
+
+test("s9 an index ahead of the server waits the full timeout and returns the lower index", async () => {
+  await consul.agent.service.register({ name: "nahead", port: 1 });
+  const { idx } = await healthService("nahead");
+  const t0 = now();
+  const got = await healthService("nahead", { index: idx + 100000, wait: "1s" });
+  const elapsed = now() - t0;
+  assert.ok(elapsed >= 950, `waited (${elapsed} ms)`);
+  assert.equal(got.idx, idx);
+});
