@@ -1,0 +1,307 @@
+/* template_lex.c: the lexer for Go text/template syntax, state for state as Go 1.19's
+ * text/template/parse/lex.go, so trimming ({{- and -}}: a '-' next to the delimiter with a
+ * space on its other side trims all adjacent " \t\r\n"), comments and token boundaries agree.
+ * Owns: turning template bytes into tpl_tokens. Promises: always terminates with T_EOF or
+ * one T_ERROR token carrying a Go-style message; never reads past len.
+ * Never: interprets tokens (template_parse.c does). */
+#include "template_ast.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	const char *in;
+	size_t len, pos, start;
+	int line, start_line;
+	int paren;
+	tpl_tokens *out;
+	int oom;
+} lexer;
+
+static int is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static int is_alnum(int c)
+{
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+static int count_nl(const char *s, size_t n)
+{
+	int c = 0;
+	for (size_t i = 0; i < n; i++) c += s[i] == '\n';
+	return c;
+}
+
+static int push(lexer *l, tpl_tok_type t, size_t pos, int line, const char *val, size_t len)
+{
+	tpl_tokens *o = l->out;
+	if (o->n == o->cap) {
+		size_t nc = o->cap ? o->cap * 2 : 64;
+		tpl_token *p = realloc(o->toks, nc * sizeof *p);
+		if (!p) { l->oom = 1; return -1; }
+		o->toks = p;
+		o->cap = nc;
+	}
+	char *v = malloc(len + 1);
+	if (!v) { l->oom = 1; return -1; }
+	memcpy(v, val, len);
+	v[len] = 0;
+	o->toks[o->n++] = (tpl_token){ t, pos, line, v, len };
+	return 0;
+}
+
+/* Emits in[start:pos] and moves start to pos, counting lines. */
+static void emit(lexer *l, tpl_tok_type t)
+{
+	push(l, t, l->start, l->start_line, l->in + l->start, l->pos - l->start);
+	l->line += count_nl(l->in + l->start, l->pos - l->start);
+	l->start = l->pos;
+	l->start_line = l->line;
+}
+
+static void ignore(lexer *l)
+{
+	l->line += count_nl(l->in + l->start, l->pos - l->start);
+	l->start = l->pos;
+	l->start_line = l->line;
+}
+
+static void error(lexer *l, const char *msg)
+{
+	push(l, T_ERROR, l->start, l->start_line, msg, strlen(msg));
+}
+
+static int has_prefix(const lexer *l, size_t at, const char *p)
+{
+	size_t n = strlen(p);
+	return at <= l->len && l->len - at >= n && memcmp(l->in + at, p, n) == 0;
+}
+
+static int has_left_trim(const lexer *l, size_t at)
+{
+	return at + 2 <= l->len && l->in[at] == '-' && is_space((unsigned char)l->in[at + 1]);
+}
+
+static int has_right_trim(const lexer *l, size_t at)
+{
+	return at + 2 <= l->len && is_space((unsigned char)l->in[at]) && l->in[at + 1] == '-';
+}
+
+/* At "}}" or " -}}"? *trim set for the latter. */
+static int at_right_delim(const lexer *l, int *trim)
+{
+	if (has_right_trim(l, l->pos) && has_prefix(l, l->pos + 2, "}}")) { *trim = 1; return 1; }
+	*trim = 0;
+	return has_prefix(l, l->pos, "}}");
+}
+
+static int at_terminator(const lexer *l)
+{
+	int trim;
+	if (l->pos >= l->len) return 1;
+	int c = (unsigned char)l->in[l->pos];
+	if (is_space(c)) return 1;
+	switch (c) {
+	case '.': case ',': case '|': case ':': case ')': case '(': return 1;
+	}
+	return at_right_delim(l, &trim);
+}
+
+static const struct { const char *w; tpl_tok_type t; } keywords[] = {
+	{ "range", T_RANGE }, { "if", T_IF }, { "else", T_ELSE }, { "end", T_END },
+	{ "with", T_WITH }, { "define", T_DEFINE }, { "template", T_TEMPLATE },
+	{ "block", T_BLOCK }, { "break", T_BREAK }, { "continue", T_CONTINUE },
+	{ "nil", T_NIL },
+};
+
+/* Returns 0 to continue inside the action, 1 when the action closed, -1 on error. */
+static int lex_inside(lexer *l)
+{
+	for (;;) {
+		int trim;
+		if (at_right_delim(l, &trim)) {
+			if (l->paren > 0) { error(l, "unclosed left paren"); return -1; }
+			if (trim) { l->pos += 2; ignore(l); }
+			l->pos += 2;
+			emit(l, T_RDELIM);
+			if (trim) {
+				while (l->pos < l->len && is_space((unsigned char)l->in[l->pos])) l->pos++;
+				ignore(l);
+			}
+			return 1;
+		}
+		if (l->pos >= l->len) { error(l, "unclosed action"); return -1; }
+		int c = (unsigned char)l->in[l->pos];
+		if (is_space(c)) {
+			size_t n = 0;
+			while (l->pos < l->len && is_space((unsigned char)l->in[l->pos])) { l->pos++; n++; }
+			/* a space that belongs to " -}}" */
+			if (has_right_trim(l, l->pos - 1) && has_prefix(l, l->pos + 1, "}}")) {
+				l->pos--;
+				if (n == 1) continue;
+			}
+			emit(l, T_SPACE);
+			continue;
+		}
+		l->pos++;
+		switch (c) {
+		case '=': emit(l, T_ASSIGN); continue;
+		case ':':
+			if (l->pos >= l->len || l->in[l->pos] != '=') { error(l, "expected :="); return -1; }
+			l->pos++;
+			emit(l, T_DECLARE);
+			continue;
+		case '|': emit(l, T_PIPE); continue;
+		case '"':
+			for (;;) {
+				if (l->pos >= l->len || l->in[l->pos] == '\n') { error(l, "unterminated quoted string"); return -1; }
+				char ch = l->in[l->pos++];
+				if (ch == '\\') {
+					if (l->pos >= l->len || l->in[l->pos] == '\n') { error(l, "unterminated quoted string"); return -1; }
+					l->pos++;
+				} else if (ch == '"') break;
+			}
+			emit(l, T_STRING);
+			continue;
+		case '`':
+			for (;;) {
+				if (l->pos >= l->len) { error(l, "unterminated raw quoted string"); return -1; }
+				if (l->in[l->pos++] == '`') break;
+			}
+			emit(l, T_RAW);
+			continue;
+		case '\'':
+			for (;;) {
+				if (l->pos >= l->len || l->in[l->pos] == '\n') { error(l, "unterminated character constant"); return -1; }
+				char ch = l->in[l->pos++];
+				if (ch == '\\') {
+					if (l->pos >= l->len || l->in[l->pos] == '\n') { error(l, "unterminated character constant"); return -1; }
+					l->pos++;
+				} else if (ch == '\'') break;
+			}
+			emit(l, T_CHARCONST);
+			continue;
+		case '$':
+		field_or_var:
+			if (at_terminator(l)) {
+				emit(l, c == '.' ? T_DOT : T_VAR);
+				continue;
+			}
+			while (l->pos < l->len && is_alnum((unsigned char)l->in[l->pos])) l->pos++;
+			if (!at_terminator(l)) { error(l, "bad character in field or variable name"); return -1; }
+			emit(l, c == '.' ? T_FIELD : T_VAR);
+			continue;
+		case '(': emit(l, T_LPAREN); l->paren++; continue;
+		case ')':
+			l->paren--;
+			if (l->paren < 0) { error(l, "unexpected right paren"); return -1; }
+			emit(l, T_RPAREN);
+			continue;
+		}
+		if (c == '.' && (l->pos >= l->len || l->in[l->pos] < '0' || l->in[l->pos] > '9'))
+			goto field_or_var;
+		if (c == '+' || c == '-' || c == '.' || (c >= '0' && c <= '9')) {
+			/* scanNumber, simplified: sign, base prefix, digits/underscores, fraction, exponent */
+			l->pos--;
+			if (l->in[l->pos] == '+' || l->in[l->pos] == '-') l->pos++;
+			const char *digits = "0123456789_";
+			if (has_prefix(l, l->pos, "0x") || has_prefix(l, l->pos, "0X")) { l->pos += 2; digits = "0123456789abcdefABCDEF_"; }
+			else if (has_prefix(l, l->pos, "0o") || has_prefix(l, l->pos, "0O")) { l->pos += 2; digits = "01234567_"; }
+			else if (has_prefix(l, l->pos, "0b") || has_prefix(l, l->pos, "0B")) { l->pos += 2; digits = "01_"; }
+			while (l->pos < l->len && strchr(digits, l->in[l->pos]) && l->in[l->pos]) l->pos++;
+			if (l->pos < l->len && l->in[l->pos] == '.') {
+				l->pos++;
+				while (l->pos < l->len && strchr(digits, l->in[l->pos]) && l->in[l->pos]) l->pos++;
+			}
+			if (strlen(digits) == 11 && l->pos < l->len && (l->in[l->pos] == 'e' || l->in[l->pos] == 'E')) {
+				l->pos++;
+				if (l->pos < l->len && (l->in[l->pos] == '+' || l->in[l->pos] == '-')) l->pos++;
+				while (l->pos < l->len && l->in[l->pos] >= '0' && l->in[l->pos] <= '9') l->pos++;
+			}
+			if (l->pos < l->len && is_alnum((unsigned char)l->in[l->pos])) {
+				l->pos++;
+				error(l, "bad number syntax");
+				return -1;
+			}
+			emit(l, T_NUMBER);
+			continue;
+		}
+		if (is_alnum(c)) {
+			while (l->pos < l->len && is_alnum((unsigned char)l->in[l->pos])) l->pos++;
+			if (!at_terminator(l)) { error(l, "bad character in identifier"); return -1; }
+			size_t n = l->pos - l->start;
+			const char *w = l->in + l->start;
+			tpl_tok_type t = T_IDENT;
+			if ((n == 4 && !memcmp(w, "true", 4)) || (n == 5 && !memcmp(w, "false", 5))) t = T_BOOL;
+			for (size_t k = 0; k < sizeof keywords / sizeof keywords[0]; k++)
+				if (strlen(keywords[k].w) == n && !memcmp(keywords[k].w, w, n)) t = keywords[k].t;
+			emit(l, t);
+			continue;
+		}
+		if (c < 0x80 && c >= 0x20 && c != 0x7f) { emit(l, T_CHAR); continue; }
+		error(l, "unrecognized character in action");
+		return -1;
+	}
+}
+
+int tpl_lex(const char *text, size_t len, tpl_tokens *out)
+{
+	lexer l = { .in = text, .len = len, .line = 1, .start_line = 1, .out = out };
+	memset(out, 0, sizeof *out);
+	for (;;) {
+		/* text up to the next "{{" */
+		const char *d = NULL;
+		for (size_t i = l.pos; i + 1 < l.len; i++)
+			if (text[i] == '{' && text[i + 1] == '{') { d = text + i; break; }
+		if (!d) {
+			l.pos = l.len;
+			if (l.pos > l.start) emit(&l, T_TEXT);
+			push(&l, T_EOF, l.pos, l.line, "", 0);
+			break;
+		}
+		size_t at = (size_t)(d - text);
+		if (at > l.pos || at > l.start) {
+			l.pos = at;
+			size_t trim = 0;
+			if (has_left_trim(&l, at + 2))
+				while (trim < l.pos - l.start && is_space((unsigned char)text[l.pos - trim - 1])) trim++;
+			l.pos -= trim;
+			if (l.pos > l.start) emit(&l, T_TEXT);
+			l.pos += trim;
+			ignore(&l);
+		}
+		/* left delimiter */
+		l.pos += 2;
+		size_t after = has_left_trim(&l, l.pos) ? 2 : 0;
+		if (has_prefix(&l, l.pos + after, "/*")) {
+			l.pos += after;
+			ignore(&l);
+			l.pos += 2;
+			const char *e = NULL;
+			for (size_t i = l.pos; i + 1 < l.len; i++)
+				if (text[i] == '*' && text[i + 1] == '/') { e = text + i; break; }
+			if (!e) { error(&l, "unclosed comment"); break; }
+			l.pos = (size_t)(e - text) + 2;
+			int trim;
+			if (!at_right_delim(&l, &trim)) { error(&l, "comment ends before closing delimiter"); break; }
+			if (trim) l.pos += 2;
+			l.pos += 2;
+			if (trim) while (l.pos < l.len && is_space((unsigned char)text[l.pos])) l.pos++;
+			ignore(&l);
+			continue;
+		}
+		push(&l, T_LDELIM, l.start, l.line, "{{", 2);
+		l.pos += after;
+		ignore(&l);
+		l.paren = 0;
+		if (lex_inside(&l) < 0) break;
+		if (l.oom) break;
+	}
+	return l.oom ? -1 : 0;
+}
+
+void tpl_tokens_free(tpl_tokens *t)
+{
+	for (size_t i = 0; i < t->n; i++) free(t->toks[i].val);
+	free(t->toks);
+	memset(t, 0, sizeof *t);
+}

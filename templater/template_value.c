@@ -1,0 +1,481 @@
+/* template_value.c: reference-counted template values, Go truthiness, Go %v printing and
+ * Go's comparison rules (text/template's eq/lt). See template_value.h.
+ * Never: does I/O; the only allocation failure path is a NULL return / -1. */
+#include "template_value.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static template_value *tv_new(template_kind k, const char *type)
+{
+	template_value *v = calloc(1, sizeof *v);
+	if (!v) return NULL;
+	v->kind = k;
+	v->refs = 1;
+	v->type = type;
+	return v;
+}
+
+template_value *template_value_ref(template_value *v)
+{
+	if (v) v->refs++;
+	return v;
+}
+
+void template_value_unref(template_value *v)
+{
+	size_t i;
+	if (!v || --v->refs > 0) return;
+	switch (v->kind) {
+	case TV_STRING: free(v->u.str.s); break;
+	case TV_LIST:
+		for (i = 0; i < v->u.list.n; i++) template_value_unref(v->u.list.items[i]);
+		free(v->u.list.items);
+		break;
+	case TV_MAP:
+	case TV_STRUCT:
+		for (i = 0; i < v->u.map.n; i++) {
+			free(v->u.map.keys[i]);
+			template_value_unref(v->u.map.vals[i]);
+		}
+		free(v->u.map.keys);
+		free(v->u.map.vals);
+		break;
+	default: break;
+	}
+	free(v);
+}
+
+template_value *template_value_invalid(void) { return tv_new(TV_INVALID, "invalid"); }
+template_value *template_value_nil(void) { return tv_new(TV_NIL, "nil"); }
+
+template_value *template_value_bool(int b)
+{
+	template_value *v = tv_new(TV_BOOL, "bool");
+	if (v) v->u.b = !!b;
+	return v;
+}
+
+template_value *template_value_int(int64_t i)
+{
+	template_value *v = tv_new(TV_INT, "int");
+	if (v) v->u.i = i;
+	return v;
+}
+
+template_value *template_value_float(double f)
+{
+	template_value *v = tv_new(TV_FLOAT, "float64");
+	if (v) v->u.f = f;
+	return v;
+}
+
+template_value *template_value_string_take(char *s, size_t len)
+{
+	template_value *v = tv_new(TV_STRING, "string");
+	if (!v) { free(s); return NULL; }
+	v->u.str.s = s;
+	v->u.str.len = len;
+	return v;
+}
+
+template_value *template_value_string(const char *s, size_t len)
+{
+	char *c = malloc(len + 1);
+	if (!c) return NULL;
+	if (len) memcpy(c, s, len);
+	c[len] = 0;
+	return template_value_string_take(c, len);
+}
+
+template_value *template_value_cstr(const char *s)
+{
+	return template_value_string(s ? s : "", s ? strlen(s) : 0);
+}
+
+template_value *template_value_list(const char *type)
+{
+	return tv_new(TV_LIST, type ? type : "[]interface {}");
+}
+
+int template_value_list_push(template_value *list, template_value *item)
+{
+	if (!item) return -1;
+	if (list->u.list.n == list->u.list.cap) {
+		size_t nc = list->u.list.cap ? list->u.list.cap * 2 : 8;
+		template_value **p = realloc(list->u.list.items, nc * sizeof *p);
+		if (!p) { template_value_unref(item); return -1; }
+		list->u.list.items = p;
+		list->u.list.cap = nc;
+	}
+	list->u.list.items[list->u.list.n++] = item;
+	return 0;
+}
+
+template_value *template_value_map(const char *type)
+{
+	return tv_new(TV_MAP, type ? type : "map[string]string");
+}
+
+template_value *template_value_struct(const char *type)
+{
+	return tv_new(TV_STRUCT, type);
+}
+
+static int kv_grow(template_value *m)
+{
+	if (m->u.map.n < m->u.map.cap) return 0;
+	size_t nc = m->u.map.cap ? m->u.map.cap * 2 : 8;
+	char **k = realloc(m->u.map.keys, nc * sizeof *k);
+	if (!k) return -1;
+	m->u.map.keys = k;
+	template_value **vv = realloc(m->u.map.vals, nc * sizeof *vv);
+	if (!vv) return -1;
+	m->u.map.vals = vv;
+	m->u.map.cap = nc;
+	return 0;
+}
+
+int template_value_map_set(template_value *m, const char *key, template_value *val)
+{
+	size_t lo = 0, hi = m->u.map.n;
+	if (!val) return -1;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(m->u.map.keys[mid], key);
+		if (c == 0) {
+			template_value_unref(m->u.map.vals[mid]);
+			m->u.map.vals[mid] = val;
+			return 0;
+		}
+		if (c < 0) lo = mid + 1; else hi = mid;
+	}
+	char *k = strdup(key);
+	if (!k || kv_grow(m) < 0) { free(k); template_value_unref(val); return -1; }
+	memmove(m->u.map.keys + lo + 1, m->u.map.keys + lo, (m->u.map.n - lo) * sizeof(char *));
+	memmove(m->u.map.vals + lo + 1, m->u.map.vals + lo, (m->u.map.n - lo) * sizeof(template_value *));
+	m->u.map.keys[lo] = k;
+	m->u.map.vals[lo] = val;
+	m->u.map.n++;
+	return 0;
+}
+
+int template_value_struct_add(template_value *st, const char *name, template_value *val)
+{
+	char *k;
+	if (!val) return -1;
+	k = strdup(name);
+	if (!k || kv_grow(st) < 0) { free(k); template_value_unref(val); return -1; }
+	st->u.map.keys[st->u.map.n] = k;
+	st->u.map.vals[st->u.map.n] = val;
+	st->u.map.n++;
+	return 0;
+}
+
+template_value *template_value_get(const template_value *v, const char *key)
+{
+	size_t i;
+	if (!v) return NULL;
+	if (v->kind == TV_MAP) {
+		size_t lo = 0, hi = v->u.map.n;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			int c = strcmp(v->u.map.keys[mid], key);
+			if (c == 0) return v->u.map.vals[mid];
+			if (c < 0) lo = mid + 1; else hi = mid;
+		}
+		return NULL;
+	}
+	if (v->kind == TV_STRUCT)
+		for (i = 0; i < v->u.map.n; i++)
+			if (strcmp(v->u.map.keys[i], key) == 0) return v->u.map.vals[i];
+	return NULL;
+}
+
+int template_value_truth(const template_value *v)
+{
+	switch (v->kind) {
+	case TV_INVALID:
+	case TV_NIL: return 0;
+	case TV_BOOL: return v->u.b;
+	case TV_INT: return v->u.i != 0;
+	case TV_FLOAT: return v->u.f != 0;
+	case TV_STRING: return v->u.str.len > 0;
+	case TV_LIST: return v->u.list.n > 0;
+	case TV_MAP: return v->u.map.n > 0;
+	case TV_STRUCT: return 1;
+	}
+	return 0;
+}
+
+long template_value_len(const template_value *v)
+{
+	switch (v->kind) {
+	case TV_STRING: return (long)v->u.str.len;
+	case TV_LIST: return (long)v->u.list.n;
+	case TV_MAP: return (long)v->u.map.n;
+	default: return -1;
+	}
+}
+
+/* ---- buffers ---- */
+
+int template_buf_add(template_buf *b, const void *p, size_t n)
+{
+	if (b->overflow) return -1;
+	if (b->limit && b->len + n > b->limit) { b->overflow = 1; return -1; }
+	if (b->len + n + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap : 256;
+		while (nc < b->len + n + 1) nc *= 2;
+		char *d = realloc(b->data, nc);
+		if (!d) { b->overflow = 1; return -1; }
+		b->data = d;
+		b->cap = nc;
+	}
+	if (n) memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = 0;
+	return 0;
+}
+
+int template_buf_adds(template_buf *b, const char *s) { return template_buf_add(b, s, strlen(s)); }
+
+int template_buf_addf(template_buf *b, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0) return -1;
+	if ((size_t)n < sizeof tmp) return template_buf_add(b, tmp, (size_t)n);
+	char *big = malloc((size_t)n + 1);
+	if (!big) return -1;
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	int r = template_buf_add(b, big, (size_t)n);
+	free(big);
+	return r;
+}
+
+void template_buf_free(template_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+/* ---- Go formatting ---- */
+
+/* Shortest decimal digits that round-trip: digits into d (no dot), decimal exponent of the
+ * first digit into *exp10. */
+static void shortest_digits(double f, char *d, int *exp10)
+{
+	char tmp[64];
+	int p;
+	for (p = 1; p <= 17; p++) {
+		snprintf(tmp, sizeof tmp, "%.*e", p - 1, f);
+		if (strtod(tmp, NULL) == f) break;
+	}
+	/* tmp: d.ddde±XX */
+	char *e = strchr(tmp, 'e');
+	*exp10 = atoi(e + 1);
+	int n = 0;
+	for (char *c = tmp; c < e; c++)
+		if (*c >= '0' && *c <= '9') d[n++] = *c;
+	while (n > 1 && d[n - 1] == '0') n--;
+	d[n] = 0;
+}
+
+void template_format_float(template_buf *b, double f, char verb, int prec)
+{
+	if (isnan(f)) { template_buf_adds(b, "NaN"); return; }
+	if (isinf(f)) { template_buf_adds(b, f > 0 ? "+Inf" : "-Inf"); return; }
+	if (prec >= 0 || (verb != 'g' && verb != 'v')) {
+		char fmt[16];
+		char v = verb == 'v' ? 'g' : verb;
+		if (prec < 0) prec = 6;
+		snprintf(fmt, sizeof fmt, "%%.%d%c", prec, v);
+		template_buf_addf(b, fmt, f);
+		return;
+	}
+	/* shortest %g as Go's strconv 'g' with precision -1 */
+	char d[32];
+	int exp10, nd;
+	if (f == 0) {
+		template_buf_adds(b, signbit(f) ? "-0" : "0");
+		return;
+	}
+	if (f < 0) { template_buf_adds(b, "-"); f = -f; }
+	shortest_digits(f, d, &exp10);
+	nd = (int)strlen(d);
+	/* strconv: with the shortest precision, exponent form when exp < -4 || exp >= 6 */
+	if (exp10 < -4 || exp10 >= 6) {
+		template_buf_add(b, d, 1);
+		if (nd > 1) { template_buf_adds(b, "."); template_buf_add(b, d + 1, (size_t)nd - 1); }
+		template_buf_addf(b, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+		return;
+	}
+	if (exp10 < 0) {
+		template_buf_adds(b, "0.");
+		for (int i = 0; i < -exp10 - 1; i++) template_buf_adds(b, "0");
+		template_buf_add(b, d, (size_t)nd);
+		return;
+	}
+	if (nd <= exp10 + 1) {
+		template_buf_add(b, d, (size_t)nd);
+		for (int i = nd; i < exp10 + 1; i++) template_buf_adds(b, "0");
+		return;
+	}
+	template_buf_add(b, d, (size_t)exp10 + 1);
+	template_buf_adds(b, ".");
+	template_buf_add(b, d + exp10 + 1, (size_t)(nd - exp10 - 1));
+}
+
+/* Decode one UTF-8 rune; returns its length (1 with *r = -1 for invalid bytes). */
+static int utf8_decode(const unsigned char *s, size_t n, int32_t *r)
+{
+	unsigned c = s[0];
+	if (c < 0x80) { *r = (int32_t)c; return 1; }
+	int len = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+	if (c >= 0xf5) len = 0;
+	if (!len || (size_t)len > n) { *r = -1; return 1; }
+	int32_t v = (int32_t)(c & (0x7f >> len));
+	for (int i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80) { *r = -1; return 1; }
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (v < 0x800 || (v >= 0xd800 && v < 0xe000))) || (len == 4 && (v < 0x10000 || v > 0x10ffff))) {
+		*r = -1;
+		return 1;
+	}
+	*r = v;
+	return len;
+}
+
+void template_quote(template_buf *b, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	template_buf_adds(b, "\"");
+	while (i < len) {
+		int32_t r;
+		int n = utf8_decode(p + i, len - i, &r);
+		if (r < 0) { template_buf_addf(b, "\\x%02x", p[i]); i++; continue; }
+		switch (r) {
+		case '\a': template_buf_adds(b, "\\a"); break;
+		case '\b': template_buf_adds(b, "\\b"); break;
+		case '\f': template_buf_adds(b, "\\f"); break;
+		case '\n': template_buf_adds(b, "\\n"); break;
+		case '\r': template_buf_adds(b, "\\r"); break;
+		case '\t': template_buf_adds(b, "\\t"); break;
+		case '\v': template_buf_adds(b, "\\v"); break;
+		case '\\': template_buf_adds(b, "\\\\"); break;
+		case '"': template_buf_adds(b, "\\\""); break;
+		default:
+			if (r < 0x20 || r == 0x7f) template_buf_addf(b, "\\x%02x", (unsigned)r);
+			else if (r < 0x80) template_buf_add(b, p + i, 1);
+			else if (r == 0xfeff || (r >= 0x80 && r < 0xa0)) template_buf_addf(b, r > 0xffff ? "\\U%08x" : "\\u%04x", (unsigned)r);
+			else template_buf_add(b, p + i, (size_t)n); /* printable enough */
+		}
+		i += (size_t)n;
+	}
+	template_buf_adds(b, "\"");
+}
+
+void template_value_format(template_buf *b, const template_value *v, int amp)
+{
+	size_t i;
+	switch (v->kind) {
+	case TV_INVALID: template_buf_adds(b, "<no value>"); break;
+	case TV_NIL: template_buf_adds(b, "<nil>"); break;
+	case TV_BOOL: template_buf_adds(b, v->u.b ? "true" : "false"); break;
+	case TV_INT: template_buf_addf(b, "%lld", (long long)v->u.i); break;
+	case TV_FLOAT: template_format_float(b, v->u.f, 'g', -1); break;
+	case TV_STRING: template_buf_add(b, v->u.str.s, v->u.str.len); break;
+	case TV_LIST:
+		template_buf_adds(b, "[");
+		for (i = 0; i < v->u.list.n; i++) {
+			if (i) template_buf_adds(b, " ");
+			template_value_format(b, v->u.list.items[i], 1);
+		}
+		template_buf_adds(b, "]");
+		break;
+	case TV_MAP:
+		template_buf_adds(b, "map[");
+		for (i = 0; i < v->u.map.n; i++) {
+			if (i) template_buf_adds(b, " ");
+			template_buf_adds(b, v->u.map.keys[i]);
+			template_buf_adds(b, ":");
+			template_value_format(b, v->u.map.vals[i], 1);
+		}
+		template_buf_adds(b, "]");
+		break;
+	case TV_STRUCT:
+		template_buf_adds(b, amp ? "&{" : "{");
+		for (i = 0; i < v->u.map.n; i++) {
+			if (i) template_buf_adds(b, " ");
+			template_value_format(b, v->u.map.vals[i], 1);
+		}
+		template_buf_adds(b, "}");
+		break;
+	}
+}
+
+/* ---- comparisons (text/template eq / lt) ---- */
+
+static const char *err_incompatible = "incompatible types for comparison";
+static const char *err_badtype = "invalid type for comparison";
+
+static int basic(const template_value *v)
+{
+	return v->kind == TV_BOOL || v->kind == TV_INT || v->kind == TV_FLOAT || v->kind == TV_STRING;
+}
+
+int template_value_equal(const template_value *a, const template_value *b, int *res, const char **err)
+{
+	*res = 0;
+	if ((a->kind == TV_LIST || a->kind == TV_MAP)) { *err = "invalid type for comparison"; return -1; }
+	if (a->kind != b->kind) {
+		if (a->kind == TV_INVALID || a->kind == TV_NIL || b->kind == TV_INVALID || b->kind == TV_NIL) {
+			*res = 0;
+			return 0;
+		}
+		*err = err_incompatible;
+		return -1;
+	}
+	switch (a->kind) {
+	case TV_BOOL: *res = a->u.b == b->u.b; break;
+	case TV_INT: *res = a->u.i == b->u.i; break;
+	case TV_FLOAT: *res = a->u.f == b->u.f; break;
+	case TV_STRING: *res = a->u.str.len == b->u.str.len && !memcmp(a->u.str.s, b->u.str.s, a->u.str.len); break;
+	case TV_STRUCT: *res = a == b; break;
+	case TV_LIST: case TV_MAP: *err = "non-comparable types"; return -1;
+	default: *res = 1; break;
+	}
+	return 0;
+}
+
+int template_value_less(const template_value *a, const template_value *b, int *res, const char **err)
+{
+	*res = 0;
+	if (!basic(a) || !basic(b)) { *err = err_badtype; return -1; }
+	if (a->kind != b->kind) { *err = err_incompatible; return -1; }
+	switch (a->kind) {
+	case TV_BOOL: *err = err_badtype; return -1;
+	case TV_INT: *res = a->u.i < b->u.i; break;
+	case TV_FLOAT: *res = a->u.f < b->u.f; break;
+	case TV_STRING: {
+		size_t n = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
+		int c = memcmp(a->u.str.s, b->u.str.s, n);
+		*res = c < 0 || (c == 0 && a->u.str.len < b->u.str.len);
+		break;
+	}
+	default: break;
+	}
+	return 0;
+}

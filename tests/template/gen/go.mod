@@ -1,0 +1,3 @@
+module portolan/templategen
+
+go 1.19
