@@ -15,3 +15,11 @@ noinst_PROGRAMS += tests/template/render
 tests_template_render_SOURCES = tests/template/render.c
 tests_template_render_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater
 tests_template_render_LDADD = $(TEMPLATE_LIBS)
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_template
+tests_unit_test_template_SOURCES = tests/unit/test_template.c
+tests_unit_test_template_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater
+tests_unit_test_template_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_template_LDADD = $(TEMPLATE_LIBS) $(CMOCKA_LIBS)
+endif

@@ -6,6 +6,7 @@
  * Never: interprets tokens (template_parse.c does). */
 #include "template_ast.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,7 +220,10 @@ static int lex_inside(lexer *l)
 			}
 			if (l->pos < l->len && is_alnum((unsigned char)l->in[l->pos])) {
 				l->pos++;
-				error(l, "bad number syntax");
+				char msg[160];
+				size_t n = l->pos - l->start;
+				snprintf(msg, sizeof msg, "bad number syntax: \"%.*s\"", (int)(n > 100 ? 100 : n), l->in + l->start);
+				error(l, msg);
 				return -1;
 			}
 			emit(l, T_NUMBER);

@@ -102,15 +102,19 @@ static void addident(parser *p, char ***arr, size_t *n, const char *s, size_t le
 	(*n)++;
 }
 
+/* Reading past the end keeps returning the final EOF/ERROR token; backup() undoes next(). */
+static tpl_token *at_index(parser *p, size_t i)
+{
+	return &p->toks.toks[i < p->toks.n ? i : p->toks.n - 1];
+}
 static tpl_token *next(parser *p)
 {
-	tpl_token *t = &p->toks.toks[p->i];
-	if (t->type != T_EOF && t->type != T_ERROR) p->i++;
+	tpl_token *t = at_index(p, p->i++);
 	p->last_line = t->line;
 	return t;
 }
 static void backup(parser *p) { if (p->i > 0) p->i--; }
-static tpl_token *peek(parser *p) { return &p->toks.toks[p->i]; }
+static tpl_token *peek(parser *p) { return at_index(p, p->i); }
 static tpl_token *next_nonspace(parser *p)
 {
 	tpl_token *t;
