@@ -147,8 +147,9 @@ static void on_result(consul_client_t *c, const consul_result_t *r, void *data)
     w->call = NULL;
     if (!w->running || w->freed)
         return;
-    int absent = is_kv(w) && r->status == 404 && !r->error;
-    if (r->error) {
+    /* KV: 404 means "no such key" (Consul still sends X-Consul-Index), not a failure */
+    int absent = is_kv(w) && r->status == 404;
+    if (r->error && !absent) {
         fail(w, r->error);
         return;
     }

@@ -16,7 +16,10 @@ Generic endpoints:
   /conns                number of TCP connections accepted so far
 Fake Consul (blocking queries on one shared state):
   /ctl/set?index=N&data=JSON   set the index and data (wakes blocked queries); data optional
-  /ctl/requests                JSON list of the request paths seen under /v1/
+  /ctl/requests                JSON list of the request paths seen under /v1/ (and /events)
+                               since the last call (the list is cleared)
+  /ctl/fail?n=N                the next N /v1/ requests answer 500 "rpc error: boom"
+  /v1/agent/self               {"Config":{"NodeName":"n1"},"headers":{request headers}}
   /v1/<anything>?index=I&wait=W  blocks while state index == I (up to W), answers the data
                                with X-Consul-Index (header spelled "x-consul-index" on purpose,
                                to prove case-insensitive lookup); /v1/kv/* with data null -> 404
@@ -28,6 +31,7 @@ Fake Docker (API version 1.43, so the client must pick 1.41):
 """
 import json
 import os
+import socket
 import socketserver
 import sys
 import threading
@@ -71,6 +75,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        if self.connection.family == socket.AF_INET:
+            # headers and body go out in separate writes: without this, delayed ACKs add 40 ms
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn_id = next(CONN_IDS)
         with COND:
             STATE["conns"] += 1
@@ -134,9 +141,14 @@ class Handler(BaseHTTPRequestHandler):
                     STATE["data"] = json.loads(q["data"][0])
                 COND.notify_all()
             self.send(200, "true")
+        elif p == "/ctl/fail":
+            with COND:
+                STATE["fail"] = int(q["n"][0])
+            self.send(200, "true")
         elif p == "/ctl/requests":
             with COND:
-                self.send(200, json.dumps(STATE["requests"]))
+                reqs, STATE["requests"] = STATE["requests"], []
+            self.send(200, json.dumps(reqs))
         elif p == "/ctl/events":
             STATE["events"] = json.loads(body)
             self.send(200, "true")
@@ -209,6 +221,16 @@ class Handler(BaseHTTPRequestHandler):
     def consul(self, p, q, body):
         with COND:
             STATE["requests"].append(self.path)
+            fail = STATE.get("fail", 0)
+            if fail > 0:
+                STATE["fail"] = fail - 1
+        if fail > 0:
+            self.send(500, "rpc error: boom", "text/plain")
+            return
+        if p == "/v1/agent/self":
+            self.send(200, json.dumps({"Config": {"NodeName": "n1"},
+                                       "headers": {k: v for k, v in self.headers.items()}}))
+            return
         if p == "/v1/agent/service/register":
             svc = json.loads(body or b"{}")
             if "bad" in (svc.get("Meta") or {}):
