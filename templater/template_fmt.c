@@ -76,19 +76,21 @@ static void fmt_int(template_buf *b, int64_t v, char verb, const spec *sp)
 	pad(b, out, (size_t)n, &s2, 1);
 }
 
-static void bad_verb(template_buf *b, char verb, const template_value *v)
+static void fmt_value(template_buf *b, const template_value *v, char verb, const spec *sp, int depth);
+
+/* fmt's badVerb: %!d(TYPE=value), the value printed with %v and the same flags. */
+static void bad_verb_spec(template_buf *b, char verb, const template_value *v, const spec *sp)
 {
 	template_buf_addf(b, "%%!%c(", verb);
 	if (v->kind == TV_NIL || v->kind == TV_INVALID) template_buf_adds(b, "<nil>");
 	else {
 		template_buf_adds(b, v->type);
 		template_buf_adds(b, "=");
-		template_value_format(b, v, 1);
+		fmt_value(b, v, 'v', sp, 0);
 	}
 	template_buf_adds(b, ")");
 }
-
-static void fmt_value(template_buf *b, const template_value *v, char verb, const spec *sp, int depth);
+#define bad_verb(b, verb, v) bad_verb_spec(b, verb, v, sp)
 
 static void fmt_string(template_buf *b, const char *s, size_t n, char verb, const spec *sp)
 {
@@ -140,6 +142,12 @@ static void fmt_value(template_buf *b, const template_value *v, char verb, const
 		switch (verb) {
 		case 'v': case 'd': fmt_int(b, v->u.i, 'd', sp); return;
 		case 'x': case 'X': case 'o': case 'b': fmt_int(b, v->u.i, verb, sp); return;
+		case 'U': {
+			char u[32];
+			int un = snprintf(u, sizeof u, "U+%04llX", (unsigned long long)v->u.i);
+			pad(b, u, (size_t)un, sp, 0);
+			return;
+		}
 		case 'c': case 'q': {
 			template_buf t = { 0 };
 			unsigned char u[4];
@@ -209,6 +217,13 @@ static void fmt_value(template_buf *b, const template_value *v, char verb, const
 		template_buf_adds(b, "]");
 		return;
 	case TV_STRUCT:
+		if (depth > 0 && verb != 'v') {
+			/* fmt prints a nested pointer with a bad verb as %!s(TYPE=&{...}) */
+			template_buf_addf(b, "%%!%c(%s=", verb, v->type);
+			fmt_value(b, v, 'v', sp, 0);
+			template_buf_adds(b, ")");
+			return;
+		}
 		template_buf_adds(b, "&{");
 		for (size_t i = 0; i < v->u.map.n; i++) {
 			if (i) template_buf_adds(b, " ");
@@ -286,7 +301,7 @@ void tpl_sprintf(template_buf *b, const char *f, size_t flen, template_value **a
 			pad(b, v->type, strlen(v->type), &sp, 0);
 			continue;
 		}
-		if (!strchr("vsdqxXtfeEgGFcob", verb)) { bad_verb(b, verb, v); continue; }
+		if (!strchr("vsdqxXtfeEgGFcobU", verb)) { bad_verb_spec(b, verb, v, &sp); continue; }
 		fmt_value(b, v, verb, &sp, 0);
 	}
 	if (argi < n) {

@@ -25,12 +25,40 @@ template_value *tplf_tree(tpl_exec *, const char *, template_value **, size_t);
 
 /* ---- comparisons ---- */
 
+/* Go's messages for slices/maps given to eq/ne name the value and its type. */
+static void eq_error(tpl_exec *x, const char *name, const char *err, template_value *a, template_value *b)
+{
+	if (!strcmp(err, "non-comparable type")) {
+		template_buf m = { 0 };
+		const char *f = "non-comparable type %s: ";
+		tpl_sprintf(&m, f, strlen(f), &b, 1);
+		template_buf_adds(&m, b->type);
+		tpl_call_error(x, name, "%s", m.data ? m.data : err);
+		template_buf_free(&m);
+		return;
+	}
+	if (!strcmp(err, "non-comparable types")) {
+		template_buf m = { 0 };
+		const char *f = "non-comparable types %s: ";
+		tpl_sprintf(&m, f, strlen(f), &a, 1);
+		template_buf_adds(&m, a->type);
+		template_buf_adds(&m, ", ");
+		template_buf_adds(&m, b->type);
+		template_buf_adds(&m, ": ");
+		template_value_format(&m, b, 1);
+		tpl_call_error(x, name, "%s", m.data ? m.data : err);
+		template_buf_free(&m);
+		return;
+	}
+	tpl_call_error(x, name, "%s", err);
+}
+
 static template_value *f_eq(tpl_exec *x, const char *name, template_value **a, size_t n)
 {
 	for (size_t i = 1; i < n; i++) {
 		int r;
 		const char *err;
-		if (template_value_equal(a[0], a[i], &r, &err) < 0) { tpl_call_error(x, name, "%s", err); return NULL; }
+		if (template_value_equal(a[0], a[i], &r, &err) < 0) { eq_error(x, name, err, a[0], a[i]); return NULL; }
 		if (r) return template_value_bool(1);
 	}
 	return template_value_bool(0);
@@ -40,7 +68,7 @@ static template_value *f_ne(tpl_exec *x, const char *name, template_value **a, s
 {
 	int r;
 	const char *err;
-	if (template_value_equal(a[0], a[1], &r, &err) < 0) { tpl_call_error(x, name, "%s", err); return NULL; }
+	if (template_value_equal(a[0], a[1], &r, &err) < 0) { eq_error(x, name, err, a[0], a[1]); return NULL; }
 	return template_value_bool(!r);
 }
 
@@ -70,7 +98,12 @@ static template_value *f_andor(tpl_exec *x, const char *name, template_value **a
 static template_value *f_len(tpl_exec *x, const char *name, template_value **a, size_t n)
 {
 	long l = template_value_len(a[0]);
-	if (l < 0) { tpl_call_error(x, name, "len of type %s", a[0]->type); return NULL; }
+	if (l < 0) {
+		/* Go dereferences pointers before naming the type */
+		const char *t = a[0]->type;
+		tpl_call_error(x, name, "len of type %s", t[0] == '*' ? t + 1 : t);
+		return NULL;
+	}
 	return template_value_int(l);
 }
 
@@ -80,13 +113,26 @@ static template_value *f_index(tpl_exec *x, const char *name, template_value **a
 	for (size_t i = 1; i < n; i++) {
 		template_value *k = a[i], *nx = NULL;
 		if (cur->kind == TV_LIST || cur->kind == TV_STRING) {
-			if (k->kind != TV_INT) { tpl_call_error(x, name, "cannot index slice/array with type %s", k->type); goto fail; }
+			if (k->kind != TV_INT) {
+				if (k->kind == TV_INVALID || k->kind == TV_NIL) tpl_call_error(x, name, "cannot index slice/array with nil");
+				else tpl_call_error(x, name, "cannot index slice/array with type %s", k->type);
+				goto fail;
+			}
 			long len = template_value_len(cur);
-			if (k->u.i < 0 || k->u.i >= len) { tpl_call_error(x, name, "index out of range: %lld", (long long)k->u.i); goto fail; }
+			if (k->u.i < 0 || k->u.i > len) { tpl_call_error(x, name, "index out of range: %lld", (long long)k->u.i); goto fail; }
+			if (k->u.i == len) { /* Go's reflect panics here, recovered as this error */
+				tpl_call_error(x, name, "reflect: %s index out of range", cur->kind == TV_LIST ? "slice" : "string");
+				goto fail;
+			}
 			nx = cur->kind == TV_LIST ? template_value_ref(cur->u.list.items[k->u.i])
 			                          : template_value_int((unsigned char)cur->u.str.s[k->u.i]);
+			if (nx && cur->kind == TV_STRING) nx->type = "uint8"; /* Go indexes strings by byte */
 		} else if (cur->kind == TV_MAP) {
-			if (k->kind != TV_STRING) { tpl_call_error(x, name, "value has type %s; should be string", k->type); goto fail; }
+			if (k->kind != TV_STRING) {
+				if (k->kind == TV_INVALID || k->kind == TV_NIL) tpl_call_error(x, name, "value is nil; should be of type string");
+				else tpl_call_error(x, name, "value has type %s; should be string", k->type);
+				goto fail;
+			}
 			template_value *v = template_value_get(cur, k->u.str.s);
 			if (v) nx = template_value_ref(v);
 			else if (!strcmp(cur->type, "map[string]string")) nx = template_value_cstr("");
@@ -129,14 +175,14 @@ static template_value *f_join(tpl_exec *x, const char *name, template_value **a,
 	const char *sep;
 	size_t sl;
 	if (tpl_arg_string(x, name, a[0], &sep, &sl) < 0) return NULL;
-	if (a[1]->kind != TV_LIST) { tpl_fail(x, "wrong type for value; expected []string; got %s", a[1]->type); return NULL; }
+	if (a[1]->kind != TV_LIST) { tpl_arg_type_error(x, a[1], "[]string"); return NULL; }
 	template_buf b = { 0 };
 	template_buf_add(&b, "", 0);
 	for (size_t i = 0; i < a[1]->u.list.n; i++) {
 		template_value *e = a[1]->u.list.items[i];
 		if (e->kind != TV_STRING) {
 			template_buf_free(&b);
-			tpl_fail(x, "wrong type for value; expected []string; got %s", a[1]->type);
+			tpl_arg_type_error(x, a[1], "[]string");
 			return NULL;
 		}
 		if (i) template_buf_add(&b, sep, sl);

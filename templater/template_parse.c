@@ -25,6 +25,7 @@ typedef struct {
 	size_t nvars, capvars;
 	int range_depth;
 	int depth;
+	int action_line; /* line of the {{ starting the current action (Go's actionLine) */
 	int (*is_func)(const char *);
 	char *err;
 	jmp_buf jb;
@@ -148,7 +149,14 @@ static void unexpected(parser *p, tpl_token *t, const char *context) __attribute
 static void unexpected(parser *p, tpl_token *t, const char *context)
 {
 	char b[80];
-	if (t->type == T_ERROR) perr(p, "%s", t->val);
+	if (t->type == T_ERROR) {
+		if (p->action_line != 0 && p->action_line != t->line) {
+			size_t n = strlen(t->val);
+			int act = n >= 7 && !strcmp(t->val + n - 7, " action");
+			perr(p, "%s%s started at %s:%d", t->val, act ? "" : " in action", p->name, p->action_line);
+		}
+		perr(p, "%s", t->val);
+	}
 	perr(p, "unexpected %s in %s", tokdesc(t, b, sizeof b), context);
 }
 
@@ -542,7 +550,12 @@ static tpl_node *text_or_action(parser *p)
 		n->len = t->len;
 		return n;
 	}
-	if (t->type == T_LDELIM) return action(p);
+	if (t->type == T_LDELIM) {
+		p->action_line = t->line;
+		tpl_node *n = action(p);
+		p->action_line = 0;
+		return n;
+	}
 	unexpected(p, t, "input");
 }
 

@@ -438,26 +438,27 @@ static int basic(const template_value *v)
 
 int template_value_equal(const template_value *a, const template_value *b, int *res, const char **err)
 {
+	/* Go 1.19 text/template eq: basic kinds compare by value; differing kinds are an error
+	 * unless one side is nil/no value; other kinds must be comparable (pointers are). */
+	int za = a->kind == TV_INVALID || a->kind == TV_NIL, zb = b->kind == TV_INVALID || b->kind == TV_NIL;
+	int ka = basic(a) ? (int)a->kind : -1, kb = basic(b) ? (int)b->kind : -1;
 	*res = 0;
-	if ((a->kind == TV_LIST || a->kind == TV_MAP)) { *err = "invalid type for comparison"; return -1; }
-	if (a->kind != b->kind) {
-		if (a->kind == TV_INVALID || a->kind == TV_NIL || b->kind == TV_INVALID || b->kind == TV_NIL) {
-			*res = 0;
-			return 0;
-		}
-		*err = err_incompatible;
-		return -1;
+	if (ka != kb) {
+		if (!za && !zb) { *err = err_incompatible; return -1; }
+		return 0;
 	}
 	switch (a->kind) {
-	case TV_BOOL: *res = a->u.b == b->u.b; break;
-	case TV_INT: *res = a->u.i == b->u.i; break;
-	case TV_FLOAT: *res = a->u.f == b->u.f; break;
-	case TV_STRING: *res = a->u.str.len == b->u.str.len && !memcmp(a->u.str.s, b->u.str.s, a->u.str.len); break;
-	case TV_STRUCT: *res = a == b; break;
-	case TV_LIST: case TV_MAP: *err = "non-comparable types"; return -1;
-	default: *res = 1; break;
+	case TV_BOOL: *res = a->u.b == b->u.b; return 0;
+	case TV_INT: *res = a->u.i == b->u.i; return 0;
+	case TV_FLOAT: *res = a->u.f == b->u.f; return 0;
+	case TV_STRING: *res = a->u.str.len == b->u.str.len && !memcmp(a->u.str.s, b->u.str.s, a->u.str.len); return 0;
+	default: break;
 	}
-	return 0;
+	if (za || zb) { *res = za && zb; return 0; }
+	if (a->kind != b->kind) { *err = "non-comparable types"; return -1; }
+	if (a->kind == TV_STRUCT) { *res = a == b; return 0; }
+	*err = "non-comparable type";
+	return -1;
 }
 
 int template_value_less(const template_value *a, const template_value *b, int *res, const char **err)

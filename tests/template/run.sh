@@ -71,6 +71,26 @@ if [ -n "$GO" ]; then
       [ -e "$f" ] && [ ! -e "$TEST_TMP/gold/$(basename "$f")" ] && { stale=1; diag "golden without Go output: $(basename "$f")"; }
     done
     check "goldens equal a fresh Go $("$GO" env GOVERSION 2>/dev/null) render ($(ls "$TEST_TMP"/gold | wc -l) files)" [ $stale -eq 0 ]
+    # Differential fuzzing: random templates from the language subset, Go vs us, exact bytes
+    # (outputs where Go prints pointer addresses cannot be reproduced and are counted apart).
+    for seed in 11 12; do
+      fz=$TEST_TMP/fuzz$seed
+      python3 "$TOP/tests/template/fuzz.py" "$seed" 400 "$fz" && "$TEST_TMP/templategen" "$fz" "$fz"
+      same=0 ptr=0 differ=0 errsame=0 errdiffer=0
+      for t in "$fz"/f*.ctmpl; do
+        b=${t%.ctmpl}
+        "$R" "$fz/snapshot.json" "$t" >"$b.ours" 2>"$b.ourerr"
+        rc=$?
+        if [ -f "$b.err" ]; then
+          if [ $rc -eq 1 ] && cmp -s "$b.err" "$b.ourerr"; then errsame=$((errsame + 1))
+          else errdiffer=$((errdiffer + 1)); diag "$(basename "$t"): go: $(head -c 300 "$b.err")"; diag "  ours (rc=$rc): $(head -c 300 "$b.ourerr")"; fi
+        elif [ $rc -eq 0 ] && cmp -s "$b.out" "$b.ours"; then same=$((same + 1))
+        elif [ $rc -eq 0 ] && grep -q '0xc[0-9a-f]\{9\}' "$b.out"; then ptr=$((ptr + 1))
+        else differ=$((differ + 1)); diag "$(basename "$t") differs (rc=$rc)"; fi
+      done
+      check "fuzz seed $seed: $same outputs identical to Go, 0 differ ($differ; $ptr print pointers)" [ $differ -eq 0 -a $same -gt 50 ]
+      check "fuzz seed $seed: $errsame errors identical to Go, 0 differ ($errdiffer)" [ $errdiffer -eq 0 -a $errsame -gt 100 ]
+    done
   else
     not_ok "Go golden generator builds and runs"
     sed 's/^/# /' "$TEST_TMP/gobuild.log" | head -10
