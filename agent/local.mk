@@ -8,5 +8,14 @@ agent_libagentcore_a_SOURCES = \
 	agent/services.c agent/services.h \
 	agent/registration.c agent/registration.h \
 	agent/cleanup.c agent/cleanup.h \
+	agent/strmap.c agent/strmap.h \
 	agent/agent_config.c agent/agent_config.h
 AGENT_CORE_LIBS = agent/libagentcore.a $(PORTOLAN_LIBS)
+
+bin_PROGRAMS += portolan-agent
+portolan_agent_SOURCES = \
+	agent/main.c \
+	agent/agent.c agent/agent.h \
+	agent/reconcile.c agent/reconcile.h \
+	agent/status_server.c agent/status_server.h
+portolan_agent_LDADD = $(AGENT_CORE_LIBS)

@@ -57,18 +57,50 @@ static int same_meta(const json_t *consul, const json_t *want)
     return json_equal((json_t *)consul, (json_t *)want);
 }
 
-int registration_matches(const service_t *s, const json_t *e)
+static int matches(const char *id, const char *name, const char *address, long long port,
+                   const json_t *tags, const json_t *meta, const json_t *e)
 {
     if (!json_is_object(e))
         return 0;
-    const json_t *port = json_object_get(e, "Port");
-    long long p = json_is_integer(port) ? json_integer_value(port) : 0;
-    return same_str(json_object_get(e, "ID"), s->id) &&
-           same_str(json_object_get(e, "Service"), s->name) &&
-           same_str(json_object_get(e, "Address"), s->address) &&
-           p == s->port &&
-           same_tags(json_object_get(e, "Tags"), s->tags) &&
-           same_meta(json_object_get(e, "Meta"), s->meta);
+    const json_t *pj = json_object_get(e, "Port");
+    long long p = json_is_integer(pj) ? json_integer_value(pj) : 0;
+    return same_str(json_object_get(e, "ID"), id) &&
+           same_str(json_object_get(e, "Service"), name) &&
+           same_str(json_object_get(e, "Address"), address) &&
+           p == port &&
+           same_tags(json_object_get(e, "Tags"), tags) &&
+           same_meta(json_object_get(e, "Meta"), meta);
+}
+
+int registration_matches(const service_t *s, const json_t *e)
+{
+    return matches(s->id, s->name, s->address, s->port, s->tags, s->meta, e);
+}
+
+int registration_body_matches(const json_t *b, const json_t *e)
+{
+    const json_t *pj = json_object_get(b, "Port");
+    return matches(json_string_value(json_object_get(b, "ID")), json_string_value(json_object_get(b, "Name")),
+                   json_string_value(json_object_get(b, "Address")),
+                   json_is_integer(pj) ? json_integer_value(pj) : 0, json_object_get(b, "Tags"),
+                   json_object_get(b, "Meta"), e);
+}
+
+json_t *registration_body_cmp(const json_t *body, const char *health_check_id)
+{
+    json_t *c = json_deep_copy(body);
+    if (!c || !health_check_id)
+        return c;
+    json_t *one = json_object_get(c, "Check");
+    if (one && !strcmp(json_string_value(json_object_get(one, "CheckID")) ?: "", health_check_id))
+        json_object_del(one, "Status");
+    size_t i;
+    json_t *chk;
+    json_array_foreach(json_object_get(c, "Checks"), i, chk) {
+        if (!strcmp(json_string_value(json_object_get(chk, "CheckID")) ?: "", health_check_id))
+            json_object_del(chk, "Status");
+    }
+    return c;
 }
 
 char *registration_describe(const service_t *s)

@@ -19,6 +19,14 @@ json_t *registration_body(const service_t *s);
  * that view; they follow the body (registration_body equality) instead. */
 int registration_matches(const service_t *s, const json_t *consul_entry);
 
+/* The same comparison for a register body (as registration_body builds it). */
+int registration_body_matches(const json_t *body, const json_t *consul_entry);
+
+/* A copy of body for "did the desired registration change?" comparisons: the Docker health
+ * check's Status is removed (health changes go through check updates, not re-registration).
+ * New reference. */
+json_t *registration_body_cmp(const json_t *body, const char *health_check_id);
+
 /* One line describing the change from old (NULL: new service) to s, for the log:
  * "web 10.0.0.2:8080 tags=[a,b]". Returns a malloc'd string. */
 char *registration_describe(const service_t *s);

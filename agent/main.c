@@ -1,0 +1,163 @@
+/* main.c: portolan-agent's process: flags, endpoints from the environment, the libuv loop, the
+ * clients, signals, the optional /metrics + /health listener; everything else is agent.c. Exit
+ * status: 0 after SIGTERM/SIGINT, 1 on a fatal startup error (Consul unreachable after
+ * -retry-attempts, bad endpoint), 2 on a command-line error. */
+#include "agent.h"
+#include "agent_config.h"
+#include "log.h"
+#include "signals.h"
+#include "status_server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    uv_loop_t *loop;
+    agent_t *agent;
+    int exit_code;
+    int stopping;
+} app_t;
+
+static void on_stopped(void *data)
+{
+    app_t *app = data;
+    uv_stop(app->loop);
+}
+
+static void on_stop(void *data)
+{
+    app_t *app = data;
+    if (app->stopping)
+        return;
+    app->stopping = 1;
+    log_info("stopping");
+    agent_stop(app->agent, on_stopped, app);
+}
+
+static void on_fatal(void *data)
+{
+    app_t *app = data;
+    app->exit_code = 1;
+    on_stop(app);
+}
+
+static int on_status(const char *path, char **body, size_t *len, const char **ctype, void *data)
+{
+    app_t *app = data;
+    if (!strcmp(path, "/metrics")) {
+        *body = agent_metrics(app->agent, len);
+        *ctype = "text/plain; version=0.0.4";
+        return *body ? 200 : 500;
+    }
+    if (!strcmp(path, "/health")) {
+        char why[128];
+        int ok = agent_healthy(app->agent, why, sizeof why);
+        *body = strdup(why);
+        *len = *body ? strlen(*body) : 0;
+        return ok ? 200 : 503;
+    }
+    *body = strdup("not found: try /metrics or /health\n");
+    *len = *body ? strlen(*body) : 0;
+    return 404;
+}
+
+/* What a 0.0.0.0 binding becomes: the host name resolved, as registrator does (IPv4 first). */
+static char *resolve_hostname(void)
+{
+    char host[256];
+    if (gethostname(host, sizeof host) != 0)
+        return NULL;
+    host[sizeof host - 1] = '\0';
+    int families[2] = {AF_INET, AF_INET6};
+    for (int i = 0; i < 2; i++) {
+        struct addrinfo hints = {.ai_family = families[i], .ai_socktype = SOCK_STREAM}, *res = NULL;
+        if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+            continue;
+        char buf[INET6_ADDRSTRLEN] = "";
+        if (res->ai_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, buf, sizeof buf);
+        else
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, buf, sizeof buf);
+        freeaddrinfo(res);
+        if (*buf)
+            return strdup(buf);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    agent_config_t cfg;
+    char err[512] = "";
+    int rc = agent_config_parse(&cfg, argc, argv, stdout, err, sizeof err);
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "portolan-agent: %s\n", err);
+        if (strstr(err, "registry URI"))
+            agent_config_usage(stderr);
+        return 2;
+    }
+    log_init("portolan-agent", cfg.level, cfg.log_json);
+
+    docker_endpoint_t dep;
+    consul_endpoint_t cep;
+    if (docker_endpoint_from_env(NULL, &dep, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (consul_endpoint_parse(cfg.registry_uri, NULL, &cep, err, sizeof err) != 0) {
+        log_error("%s", err);
+        docker_endpoint_clear(&dep);
+        return 1;
+    }
+    char *resolved = resolve_hostname();
+    log_info("starting: docker %s, consul %s, host IP for 0.0.0.0 bindings %s", dep.host, cep.addr,
+             resolved ? resolved : "(unresolved: Address left to Consul)");
+    if (cfg.ip && *cfg.ip)
+        log_info("forcing host IP to %s", cfg.ip);
+
+    app_t app = {.loop = uv_default_loop()};
+    http_client_t *http = http_client_new(app.loop);
+    docker_client_t *dc = http ? docker_client_new(http, &dep) : NULL;
+    consul_client_t *cc = http ? consul_client_new(http, &cep) : NULL;
+    docker_endpoint_clear(&dep);
+    consul_endpoint_clear(&cep);
+    app.agent = (dc && cc) ? agent_new(app.loop, &cfg, dc, cc, resolved) : NULL;
+    free(resolved);
+    if (!app.agent) {
+        log_error("cannot create the clients (out of memory or libcurl init failure)");
+        return 1;
+    }
+    signals_t *sig = signals_new(app.loop, on_stop, NULL, &app);
+    status_server_t *status = NULL;
+    if (cfg.listen && *cfg.listen) {
+        status = status_server_new(app.loop, cfg.listen, on_status, &app, err, sizeof err);
+        if (!status) {
+            log_error("%s", err);
+            app.exit_code = 1;
+        } else {
+            log_info("serving /metrics and /health on %s", cfg.listen);
+        }
+    }
+    if (app.exit_code == 0) {
+        agent_start(app.agent, on_fatal, &app);
+        uv_run(app.loop, UV_RUN_DEFAULT);
+    }
+
+    status_server_free(status);
+    signals_free(sig);
+    agent_free(app.agent);
+    docker_client_free(dc);
+    consul_client_free(cc);
+    http_client_free(http);
+    for (int i = 0; i < 4; i++)
+        uv_run(app.loop, UV_RUN_NOWAIT);
+    uv_loop_close(app.loop);
+    log_info("stopped");
+    return app.exit_code;
+}

@@ -1,0 +1,781 @@
+/* reconcile.c: desired-vs-actual per service ID, written to Consul one call per ID at a time.
+ *
+ * Each entry is level-triggered: kick() looks at (want, have) and issues the one write that moves
+ * Consul toward want; its completion calls kick() again. Retries sit in one array served by one
+ * timer. Entries are freed only when idle (no call in flight) and wanting nothing. */
+#include "reconcile.h"
+
+#include "backoff.h"
+#include "cleanup.h"
+#include "log.h"
+#include "registration.h"
+#include "strmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct entry entry_t;
+
+struct entry {
+    reconcile_t *r;
+    char *id;
+    char *ctr_id;
+    json_t *want;        /* register body, or NULL: want absent */
+    json_t *want_cmp;    /* want without the health check's Status */
+    char *desc;          /* log description of want */
+    char *health_id;     /* Docker health mirror CheckID, or NULL */
+    char *ttl_id;        /* -ttl CheckID, or NULL */
+    const char *want_health; /* "passing"/"critical" (static strings) */
+    json_t *have;        /* cmp body Consul has (as far as we know), or NULL */
+    int have_unknown;    /* Consul may hold it though we never wrote it (cleanup) */
+    const char *have_health; /* last status written to the health check, or NULL */
+    json_t *sending;     /* cmp body of the register call in flight */
+    const char *sending_health;
+    int restoring;       /* have was dropped because Consul lost it */
+    consul_call_t *call; /* the write in flight */
+    consul_call_t *hb_call[2]; /* heartbeats in flight (ttl, health) */
+    uint64_t retry_at;   /* loop ms; 0 = not waiting */
+    backoff_t bo;
+};
+
+typedef struct {
+    char **ids;
+    size_t n;
+} ctr_rec_t;
+
+struct reconcile {
+    uv_loop_t *loop;
+    consul_client_t *cc;
+    char *node;
+    reconcile_opts_t o;
+    strmap_t *entries; /* id -> entry_t */
+    strmap_t *ctrs;    /* ctr id -> ctr_rec_t */
+    entry_t **retry;   /* entries waiting for retry_at */
+    size_t nretry, capretry;
+    uv_timer_t retry_timer, poll_timer, hb_timer, shutdown_timer;
+    int timers_open;
+    int closing; /* timers whose close callback has not run yet */
+    consul_call_t *poll_call;
+    int want_resync, want_cleanup;
+    int stopping, deregister_on_stop, done_called;
+    void (*done)(void *);
+    void *done_data;
+    size_t inflight;
+    reconcile_stats_t st;
+};
+
+static void kick(entry_t *e);
+static void on_retry_timer(uv_timer_t *t);
+
+static uint64_t now_ms(reconcile_t *r) { return uv_now(r->loop); }
+
+/* ---- entries ---- */
+
+static entry_t *entry_get(reconcile_t *r, const char *id, int create)
+{
+    entry_t *e = strmap_get(r->entries, id);
+    if (e || !create)
+        return e;
+    e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->r = r;
+    e->id = strdup(id);
+    backoff_init(&e->bo, r->o.retry_base_ms, r->o.retry_cap_ms);
+    if (!e->id || strmap_put(r->entries, id, e) != 0) {
+        free(e->id);
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+static void retry_remove(reconcile_t *r, entry_t *e)
+{
+    for (size_t i = 0; i < r->nretry; i++) {
+        if (r->retry[i] == e) {
+            r->retry[i] = r->retry[--r->nretry];
+            break;
+        }
+    }
+    e->retry_at = 0;
+}
+
+static void entry_free(entry_t *e)
+{
+    reconcile_t *r = e->r;
+    for (int k = 0; k < 2; k++)
+        if (e->hb_call[k]) {
+            consul_call_cancel(e->hb_call[k]);
+            r->inflight--;
+        }
+    if (e->retry_at)
+        retry_remove(r, e);
+    strmap_del(r->entries, e->id);
+    free(e->id);
+    free(e->ctr_id);
+    json_decref(e->want);
+    json_decref(e->want_cmp);
+    free(e->desc);
+    free(e->health_id);
+    free(e->ttl_id);
+    json_decref(e->have);
+    json_decref(e->sending);
+    free(e);
+}
+
+static void retry_arm(reconcile_t *r)
+{
+    if (!r->timers_open || r->stopping)
+        return;
+    uint64_t next = 0;
+    for (size_t i = 0; i < r->nretry; i++)
+        if (!next || r->retry[i]->retry_at < next)
+            next = r->retry[i]->retry_at;
+    if (!next) {
+        uv_timer_stop(&r->retry_timer);
+        return;
+    }
+    uint64_t now = now_ms(r);
+    uv_timer_start(&r->retry_timer, on_retry_timer, next > now ? next - now : 0, 0);
+}
+
+static void schedule_retry(entry_t *e, const char *what, const char *error)
+{
+    reconcile_t *r = e->r;
+    r->st.write_failures++;
+    if (r->stopping) {
+        log_warn("consul: %s %s failed while stopping, giving up: %s", what, e->id, error);
+        return;
+    }
+    uint64_t delay = backoff_next_ms(&e->bo);
+    if (e->bo.attempt == 1 || e->bo.attempt % 10 == 0)
+        log_warn("consul: %s %s failed (attempt %u, retrying in %llums): %s", what, e->id, e->bo.attempt,
+                 (unsigned long long)delay, error);
+    if (!e->retry_at) {
+        if (r->nretry == r->capretry) {
+            size_t cap = r->capretry ? r->capretry * 2 : 16;
+            entry_t **p = realloc(r->retry, cap * sizeof *p);
+            if (!p)
+                return;
+            r->retry = p;
+            r->capretry = cap;
+        }
+        r->retry[r->nretry++] = e;
+    }
+    e->retry_at = now_ms(r) + delay;
+    if (e->retry_at == 0)
+        e->retry_at = 1;
+    retry_arm(r);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    reconcile_t *r = t->data;
+    uint64_t now = now_ms(r);
+    for (size_t i = 0; i < r->nretry;) {
+        entry_t *e = r->retry[i];
+        if (e->retry_at <= now) {
+            r->retry[i] = r->retry[--r->nretry];
+            e->retry_at = 0;
+            kick(e);
+        } else {
+            i++;
+        }
+    }
+    retry_arm(r);
+}
+
+/* Consul answers again: run every pending retry now, with fresh backoff. */
+static void retry_all_now(reconcile_t *r)
+{
+    while (r->nretry) {
+        entry_t *e = r->retry[--r->nretry];
+        e->retry_at = 0;
+        backoff_reset(&e->bo);
+        kick(e);
+    }
+    retry_arm(r);
+}
+
+static void set_consul_up(reconcile_t *r, int up, const char *error)
+{
+    if (up && !r->st.consul_up) {
+        log_info("consul: %s reachable", consul_client_endpoint(r->cc)->addr);
+        r->st.consul_up = 1;
+        retry_all_now(r);
+    } else if (!up && r->st.consul_up) {
+        log_warn("consul: %s unreachable: %s", consul_client_endpoint(r->cc)->addr, error ? error : "?");
+        r->st.consul_up = 0;
+    }
+}
+
+static int transport_error(const consul_result_t *res) { return res->status == 0 || res->status >= 500; }
+
+static void call_done(reconcile_t *r);
+
+static void on_register(consul_client_t *c, const consul_result_t *res, void *data)
+{
+    entry_t *e = data;
+    reconcile_t *r = e->r;
+    e->call = NULL;
+    r->inflight--;
+    json_t *sent = e->sending;
+    e->sending = NULL;
+    if (res->error) {
+        json_decref(sent);
+        if (transport_error(res))
+            set_consul_up(r, 0, res->error);
+        schedule_retry(e, "register", res->error);
+    } else {
+        set_consul_up(r, 1, NULL);
+        backoff_reset(&e->bo);
+        r->st.registrations++;
+        const char *verb = e->restoring ? "re-registered" : (e->have ? "updated" : "registered");
+        /* one line per registration change */
+        log_info("%s %s %s", verb, e->id, e->desc ? e->desc : "");
+        e->restoring = 0;
+        json_decref(e->have);
+        e->have = sent;
+        e->have_unknown = 0;
+        e->have_health = NULL; /* a re-registration keeps an existing check's old status */
+        (void)c;
+    }
+    kick(e);
+    call_done(r);
+}
+
+static void on_deregister(consul_client_t *c, const consul_result_t *res, void *data)
+{
+    entry_t *e = data;
+    reconcile_t *r = e->r;
+    e->call = NULL;
+    r->inflight--;
+    if (res->error && res->status != 404) {
+        if (transport_error(res))
+            set_consul_up(r, 0, res->error);
+        schedule_retry(e, "deregister", res->error);
+    } else {
+        set_consul_up(r, 1, NULL);
+        backoff_reset(&e->bo);
+        r->st.deregistrations++;
+        if (e->have || res->status != 404)
+            log_info("deregistered %s", e->id);
+        json_decref(e->have);
+        e->have = NULL;
+        e->have_unknown = 0;
+        e->have_health = NULL;
+        (void)c;
+    }
+    kick(e);
+    call_done(r);
+}
+
+static void on_health(consul_client_t *c, const consul_result_t *res, void *data)
+{
+    entry_t *e = data;
+    reconcile_t *r = e->r;
+    e->call = NULL;
+    r->inflight--;
+    const char *sent = e->sending_health;
+    if (res->error) {
+        if (res->status == 404) { /* Consul lost the check: register again */
+            json_decref(e->have);
+            e->have = NULL;
+            e->restoring = 1;
+        } else {
+            if (transport_error(res))
+                set_consul_up(r, 0, res->error);
+            schedule_retry(e, "health update", res->error);
+        }
+    } else {
+        set_consul_up(r, 1, NULL);
+        backoff_reset(&e->bo);
+        r->st.heartbeats++;
+        if (e->have_health != sent)
+            log_info("health %s -> %s", e->id, sent);
+        e->have_health = sent;
+    }
+    (void)c;
+    kick(e);
+    call_done(r);
+}
+
+static void kick(entry_t *e)
+{
+    reconcile_t *r = e->r;
+    if (e->call || e->retry_at)
+        return;
+    if (r->stopping && !r->deregister_on_stop)
+        return;
+    if (e->want) {
+        if (!e->have || !json_equal(e->have, e->want_cmp)) {
+            e->sending = json_incref(e->want_cmp);
+            e->call = consul_service_register(r->cc, e->want, 0, on_register, e);
+        } else if (e->health_id && e->have_health != e->want_health) {
+            e->sending_health = e->want_health;
+            e->call = consul_check_update(r->cc, e->health_id, e->want_health,
+                                          !strcmp(e->want_health, "passing") ? "docker: healthy"
+                                                                             : "docker: not healthy",
+                                          on_health, e);
+        } else {
+            return;
+        }
+    } else if (e->have || e->have_unknown) {
+        e->call = consul_service_deregister(r->cc, e->id, on_deregister, e);
+    } else {
+        if (!e->hb_call[0] && !e->hb_call[1])
+            entry_free(e);
+        return;
+    }
+    if (e->call) {
+        r->inflight++;
+    } else {
+        json_decref(e->sending);
+        e->sending = NULL;
+        schedule_retry(e, "request", "could not start the HTTP call");
+    }
+}
+
+/* ---- desired state ---- */
+
+static const char *health_status(const char *docker)
+{
+    return docker && !strcmp(docker, "healthy") ? "passing" : "critical";
+}
+
+static void entry_want(entry_t *e, const char *ctr_id, const service_t *s, const char *health)
+{
+    reconcile_t *r = e->r;
+    json_t *body = registration_body(s);
+    json_t *cmp = registration_body_cmp(body, s->health_check_id);
+    if (!e->want)
+        r->st.services_wanted++;
+    json_decref(e->want);
+    json_decref(e->want_cmp);
+    e->want = body;
+    e->want_cmp = cmp;
+    free(e->ctr_id);
+    e->ctr_id = strdup(ctr_id);
+    free(e->desc);
+    e->desc = registration_describe(s);
+    free(e->health_id);
+    e->health_id = s->health_check_id ? strdup(s->health_check_id) : NULL;
+    free(e->ttl_id);
+    e->ttl_id = s->ttl_check_id ? strdup(s->ttl_check_id) : NULL;
+    e->want_health = health_status(health);
+}
+
+static void entry_unwant(entry_t *e)
+{
+    if (e->want)
+        e->r->st.services_wanted--;
+    json_decref(e->want);
+    json_decref(e->want_cmp);
+    e->want = e->want_cmp = NULL;
+}
+
+void reconcile_set_container(reconcile_t *r, const char *ctr_id, const service_list_t *services,
+                             const char *health)
+{
+    ctr_rec_t *old = strmap_get(r->ctrs, ctr_id);
+    size_t n = services ? services->n : 0;
+    /* services no longer wanted */
+    for (size_t i = 0; old && i < old->n; i++) {
+        int still = 0;
+        for (size_t k = 0; k < n; k++)
+            if (!strcmp(old->ids[i], services->items[k].id))
+                still = 1;
+        entry_t *e = still ? NULL : entry_get(r, old->ids[i], 0);
+        if (e && e->ctr_id && !strcmp(e->ctr_id, ctr_id)) {
+            entry_unwant(e);
+            kick(e);
+        }
+    }
+    if (old) {
+        for (size_t i = 0; i < old->n; i++)
+            free(old->ids[i]);
+        free(old->ids);
+        free(old);
+        strmap_del(r->ctrs, ctr_id);
+    }
+    if (n == 0)
+        return;
+    ctr_rec_t *rec = calloc(1, sizeof *rec);
+    if (rec)
+        rec->ids = calloc(n, sizeof *rec->ids);
+    for (size_t k = 0; k < n; k++) {
+        entry_t *e = entry_get(r, services->items[k].id, 1);
+        if (!e)
+            continue;
+        if (e->want && e->ctr_id && strcmp(e->ctr_id, ctr_id) != 0)
+            log_warn("service ID %s moves from container %.12s to %.12s", e->id, e->ctr_id, ctr_id);
+        entry_want(e, ctr_id, &services->items[k], health);
+        if (rec && rec->ids && (rec->ids[rec->n] = strdup(e->id)))
+            rec->n++;
+        kick(e);
+    }
+    if (rec && strmap_put(r->ctrs, ctr_id, rec) != 0) {
+        for (size_t i = 0; i < rec->n; i++)
+            free(rec->ids[i]);
+        free(rec->ids);
+        free(rec);
+    }
+}
+
+size_t reconcile_container_services(const reconcile_t *r, const char *ctr_id)
+{
+    const ctr_rec_t *rec = strmap_get(r->ctrs, ctr_id);
+    return rec ? rec->n : 0;
+}
+
+/* ---- Consul's view ---- */
+
+static void on_poll(consul_client_t *c, const consul_result_t *res, void *data)
+{
+    reconcile_t *r = data;
+    r->poll_call = NULL;
+    r->inflight--;
+    r->st.polls++;
+    if (res->error || !json_is_object(res->json)) {
+        r->st.poll_failures++;
+        set_consul_up(r, 0, res->error ? res->error : "GET /v1/agent/services: not a JSON object");
+        call_done(r);
+        return;
+    }
+    set_consul_up(r, 1, NULL);
+    int resync = r->want_resync, cleanup = r->want_cleanup;
+    r->want_resync = r->want_cleanup = 0;
+    size_t lost = 0, diffs = 0, cleaned = 0;
+    strmap_iter_t it = strmap_iter(r->entries);
+    while (strmap_iter_next(&it)) {
+        entry_t *e = it.value;
+        if (!e->want || !e->have || e->call)
+            continue;
+        json_t *view = json_object_get(res->json, e->id);
+        if (!view) {
+            lost++;
+            json_decref(e->have);
+            e->have = NULL;
+            e->restoring = 1;
+            kick(e);
+        } else if (resync && !registration_body_matches(e->want, view)) {
+            diffs++;
+            json_decref(e->have);
+            e->have = NULL;
+            e->restoring = 1;
+            kick(e);
+        }
+    }
+    if (cleanup) {
+        const char *id;
+        json_t *v;
+        json_object_foreach(res->json, id, v) {
+            if (!cleanup_is_ours(id, r->node))
+                continue;
+            entry_t *e = entry_get(r, id, 0);
+            if (e && e->want)
+                continue;
+            e = entry_get(r, id, 1);
+            if (!e || e->have || e->have_unknown)
+                continue;
+            log_info("cleanup: %s is dangling (no running container of this node wants it)", id);
+            e->have_unknown = 1;
+            cleaned++;
+            kick(e);
+        }
+    }
+    if (lost) {
+        log_warn("consul: %zu of this agent's services are missing from %s (restarted empty?); registering them again",
+                 lost, consul_client_endpoint(r->cc)->addr);
+        r->st.lost += lost;
+    }
+    if (diffs) {
+        log_info("resync: %zu services differ from Consul's copy; re-registering them", diffs);
+        r->st.resync_diffs += diffs;
+    }
+    if (resync && !diffs)
+        log_debug("resync: Consul matches every service");
+    r->st.cleaned += cleaned;
+    (void)c;
+    call_done(r);
+}
+
+static void poll_now(reconcile_t *r)
+{
+    if (r->poll_call || r->stopping)
+        return;
+    r->poll_call = consul_agent_services(r->cc, on_poll, r);
+    if (r->poll_call)
+        r->inflight++;
+}
+
+static void on_poll_timer(uv_timer_t *t) { poll_now(t->data); }
+
+void reconcile_request_resync(reconcile_t *r)
+{
+    r->want_resync = 1;
+    poll_now(r);
+}
+
+void reconcile_request_cleanup(reconcile_t *r)
+{
+    r->want_cleanup = 1;
+    poll_now(r);
+}
+
+/* ---- heartbeats ---- */
+
+static void on_heartbeat(consul_client_t *c, const consul_result_t *res, void *data)
+{
+    entry_t *e = data;
+    reconcile_t *r = e->r;
+    r->inflight--;
+    (void)c;
+    if (res->error) {
+        r->st.heartbeat_failures++;
+        if (res->status == 404 && e->have && !e->call) { /* Consul lost the check */
+            json_decref(e->have);
+            e->have = NULL;
+            e->restoring = 1;
+        }
+        log_debug("heartbeat %s: %s", e->id, res->error);
+    } else {
+        r->st.heartbeats++;
+    }
+}
+
+static void on_heartbeat_ttl(consul_client_t *c, const consul_result_t *res, void *data)
+{
+    entry_t *e = data;
+    reconcile_t *r = e->r;
+    e->hb_call[0] = NULL;
+    on_heartbeat(c, res, data);
+    kick(e);
+    call_done(r);
+}
+
+static void on_heartbeat_health(consul_client_t *c, const consul_result_t *res, void *data)
+{
+    entry_t *e = data;
+    reconcile_t *r = e->r;
+    e->hb_call[1] = NULL;
+    on_heartbeat(c, res, data);
+    kick(e);
+    call_done(r);
+}
+
+static void on_hb_timer(uv_timer_t *t)
+{
+    reconcile_t *r = t->data;
+    if (r->stopping)
+        return;
+    strmap_iter_t it = strmap_iter(r->entries);
+    while (strmap_iter_next(&it)) {
+        entry_t *e = it.value;
+        if (!e->want || !e->have || e->call)
+            continue;
+        if (e->ttl_id && !e->hb_call[0]) {
+            e->hb_call[0] = consul_check_ttl(r->cc, e->ttl_id, CONSUL_CHECK_PASS, "portolan-agent heartbeat",
+                                             on_heartbeat_ttl, e);
+            if (e->hb_call[0])
+                r->inflight++;
+        }
+        if (e->health_id && e->have_health == e->want_health && !e->hb_call[1]) {
+            e->hb_call[1] = consul_check_update(r->cc, e->health_id, e->want_health,
+                                                !strcmp(e->want_health, "passing") ? "docker: healthy"
+                                                                                   : "docker: not healthy",
+                                                on_heartbeat_health, e);
+            if (e->hb_call[1])
+                r->inflight++;
+        }
+    }
+}
+
+/* ---- life cycle ---- */
+
+reconcile_t *reconcile_new(uv_loop_t *loop, consul_client_t *cc, const reconcile_opts_t *opts)
+{
+    reconcile_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->loop = loop;
+    r->cc = cc;
+    r->o = *opts;
+    if (!r->o.poll_ms)
+        r->o.poll_ms = 1000;
+    if (!r->o.retry_base_ms)
+        r->o.retry_base_ms = 200;
+    if (!r->o.retry_cap_ms)
+        r->o.retry_cap_ms = 10000;
+    r->node = strdup(opts->node ? opts->node : "");
+    r->entries = strmap_new();
+    r->ctrs = strmap_new();
+    if (!r->node || !r->entries || !r->ctrs) {
+        free(r->node);
+        strmap_free(r->entries);
+        strmap_free(r->ctrs);
+        free(r);
+        return NULL;
+    }
+    uv_timer_init(loop, &r->retry_timer);
+    uv_timer_init(loop, &r->poll_timer);
+    uv_timer_init(loop, &r->hb_timer);
+    uv_timer_init(loop, &r->shutdown_timer);
+    r->retry_timer.data = r->poll_timer.data = r->hb_timer.data = r->shutdown_timer.data = r;
+    r->timers_open = 1;
+    r->st.consul_up = 1; /* main() checked it before starting */
+    return r;
+}
+
+void reconcile_start(reconcile_t *r)
+{
+    uv_timer_start(&r->poll_timer, on_poll_timer, r->o.poll_ms, r->o.poll_ms);
+    if (r->o.heartbeat_ms)
+        uv_timer_start(&r->hb_timer, on_hb_timer, r->o.heartbeat_ms, r->o.heartbeat_ms);
+}
+
+static void finish_shutdown(reconcile_t *r)
+{
+    if (r->done_called)
+        return;
+    r->done_called = 1;
+    uv_timer_stop(&r->shutdown_timer);
+    if (r->done)
+        r->done(r->done_data);
+}
+
+static void call_done(reconcile_t *r)
+{
+    if (r->stopping && r->inflight == 0)
+        finish_shutdown(r);
+}
+
+static void cancel_all(reconcile_t *r)
+{
+    if (r->poll_call) {
+        consul_call_cancel(r->poll_call);
+        r->poll_call = NULL;
+    }
+    strmap_iter_t it = strmap_iter(r->entries);
+    while (strmap_iter_next(&it)) {
+        entry_t *e = it.value;
+        if (e->call) {
+            consul_call_cancel(e->call);
+            e->call = NULL;
+        }
+        for (int k = 0; k < 2; k++)
+            if (e->hb_call[k]) {
+                consul_call_cancel(e->hb_call[k]);
+                e->hb_call[k] = NULL;
+            }
+    }
+    r->inflight = 0;
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+    reconcile_t *r = t->data;
+    log_warn("consul: shutdown: %zu calls still in flight after the timeout; giving up on them", r->inflight);
+    cancel_all(r);
+    finish_shutdown(r);
+}
+
+void reconcile_shutdown(reconcile_t *r, int deregister, uint64_t timeout_ms, void (*done)(void *data), void *data)
+{
+    r->done = done;
+    r->done_data = data;
+    uv_timer_stop(&r->poll_timer);
+    uv_timer_stop(&r->hb_timer);
+    uv_timer_stop(&r->retry_timer);
+    r->stopping = 1;
+    r->deregister_on_stop = deregister;
+    if (r->poll_call) {
+        consul_call_cancel(r->poll_call);
+        r->poll_call = NULL;
+        r->inflight--;
+    }
+    while (r->nretry)
+        r->retry[--r->nretry]->retry_at = 0;
+    if (deregister) {
+        size_t n = 0;
+        strmap_iter_t it = strmap_iter(r->entries);
+        while (strmap_iter_next(&it)) {
+            entry_t *e = it.value;
+            if (e->want) {
+                entry_unwant(e);
+                n++;
+            }
+        }
+        log_info("deregistering %zu services before exit (-deregister-on-exit)", n);
+        it = strmap_iter(r->entries);
+        while (strmap_iter_next(&it)) {
+            entry_t *e = it.value;
+            if (e->hb_call[0] || e->hb_call[1]) {
+                for (int k = 0; k < 2; k++)
+                    if (e->hb_call[k]) {
+                        consul_call_cancel(e->hb_call[k]);
+                        e->hb_call[k] = NULL;
+                        r->inflight--;
+                    }
+            }
+            kick(e);
+        }
+        uv_timer_start(&r->shutdown_timer, on_shutdown_timeout, timeout_ms, 0);
+        if (r->inflight == 0)
+            finish_shutdown(r);
+        return;
+    }
+    cancel_all(r);
+    finish_shutdown(r);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    reconcile_t *r = h->data;
+    if (--r->closing == 0)
+        free(r);
+}
+
+void reconcile_free(reconcile_t *r)
+{
+    if (!r)
+        return;
+    cancel_all(r);
+    strmap_iter_t it = strmap_iter(r->entries);
+    while (strmap_iter_next(&it))
+        entry_free(it.value);
+    it = strmap_iter(r->ctrs);
+    while (strmap_iter_next(&it)) {
+        ctr_rec_t *rec = it.value;
+        for (size_t i = 0; i < rec->n; i++)
+            free(rec->ids[i]);
+        free(rec->ids);
+        free(rec);
+    }
+    strmap_free(r->entries);
+    strmap_free(r->ctrs);
+    free(r->retry);
+    free(r->node);
+    /* timers: closed through uv_close; the struct goes with the last close callback */
+    r->timers_open = 0;
+    r->closing = 4;
+    uv_close((uv_handle_t *)&r->retry_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&r->poll_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&r->hb_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&r->shutdown_timer, on_timer_closed);
+}
+
+void reconcile_stats(const reconcile_t *r, reconcile_stats_t *out)
+{
+    *out = r->st;
+    out->retries_queued = r->nretry;
+    uint64_t reg = 0;
+    strmap_iter_t it = strmap_iter(r->entries);
+    while (strmap_iter_next(&it)) {
+        entry_t *e = it.value;
+        if (e->want && e->have && json_equal(e->have, e->want_cmp))
+            reg++;
+    }
+    out->services_registered = reg;
+}
