@@ -327,7 +327,8 @@ static void describe_error(const docker_client_t *dc, const docker_call_t *call,
         msgf(buf, len, "docker: %s %s on %s: timed out (%s)", call->method, call->url_path, host, r->error);
         return;
     default:
-        msgf(buf, len, "docker: %s %s on %s: %s%s", call->method, call->url_path, host, what ? what : "", r->error);
+        msgf(buf, len, "docker: %s %s on %s: %s%s%s", call->method, call->url_path, host, what ? what : "", r->error,
+             (!dc->ep.tls && !dc->ep.unix_path) ? " (if the daemon uses TLS, set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)" : "");
         return;
     }
     /* an HTTP error: Docker answers {"message": "..."}; fall back to the raw body */
@@ -344,7 +345,8 @@ static void describe_error(const docker_client_t *dc, const docker_call_t *call,
             body[--n] = '\0';
         msg = body;
     }
-    msgf(buf, len, "docker: %s %s: %ld %s", call->method, call->url_path, r->status, msg);
+    msgf(buf, len, "docker: %s %s: %ld %s%s", call->method, call->url_path, r->status, msg,
+         (r->status == 400 && !dc->ep.tls && strstr(msg, "HTTPS")) ? " (set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)" : "");
     json_decref(j);
 }
 

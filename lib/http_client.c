@@ -205,7 +205,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
     http_client_t *c = ctx->c;
     int flags = 0;
     if (status < 0)
-        flags = CURL_CSELECT_ERR;
+        /* let curl read or write and meet the socket error itself: it then reports the real
+         * cause ("Connection reset by peer") instead of "select/poll returned error" */
+        flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
     else {
         if (events & UV_READABLE)
             flags |= CURL_CSELECT_IN;

@@ -3,7 +3,7 @@
 (test_http_client, test_consul_client, test_docker_client). Not Consul, not Docker: just
 enough of each to drive the clients' code paths from a test on 127.0.0.1 or a unix socket.
 
-Usage: client_test_server.py [--unix PATH]
+Usage: client_test_server.py [--unix PATH | --tls CERTDIR]
 Prints "READY <port>" (or "READY unix") on stdout once listening; exits on SIGTERM or when
 stdin closes (so a crashed test never leaves it behind).
 
@@ -16,8 +16,8 @@ Generic endpoints:
   /conns                number of TCP connections accepted so far
 Fake Consul (blocking queries on one shared state):
   /ctl/set?index=N&data=JSON   set the index and data (wakes blocked queries); data optional
-  /ctl/requests                JSON list of the request paths seen under /v1/ (and /events)
-                               since the last call (the list is cleared)
+  /ctl/requests                JSON list of the requests seen (paths; "METHOD path" for non-GET
+                               outside /v1/) since the last call (the list is cleared)
   /ctl/fail?n=N                the next N /v1/ requests answer 500 "rpc error: boom"
   /v1/agent/self               {"Config":{"NodeName":"n1"},"headers":{request headers}}
   /v1/<anything>?index=I&wait=W  blocks while state index == I (up to W), answers the data
@@ -118,6 +118,9 @@ class Handler(BaseHTTPRequestHandler):
         q = urllib.parse.parse_qs(u.query, keep_blank_values=True)
         p = u.path
         body = self.body()
+        if not p.startswith("/ctl/"):
+            with COND:
+                STATE["requests"].append(self.command + " " + self.path if self.command != "GET" and not p.startswith("/v1/") else self.path)
         if p == "/echo":
             self.send(200, json.dumps({"method": self.command, "path": self.path,
                                        "headers": {k: v for k, v in self.headers.items()},
@@ -204,8 +207,6 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def events(self, q):
-        with COND:
-            STATE["requests"].append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -220,7 +221,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def consul(self, p, q, body):
         with COND:
-            STATE["requests"].append(self.path)
             fail = STATE.get("fail", 0)
             if fail > 0:
                 STATE["fail"] = fail - 1
@@ -280,6 +280,16 @@ def main():
     else:
         srv = TCPServer(("127.0.0.1", 0), Handler)
         ready = "READY %d" % srv.server_address[1]
+        if len(sys.argv) > 2 and sys.argv[1] == "--tls":
+            # mutual TLS like a dockerd started with --tlsverify: server cert + client certs
+            # signed by ca.pem in the given directory
+            import ssl
+            d = sys.argv[2]
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(os.path.join(d, "server-cert.pem"), os.path.join(d, "server-key.pem"))
+            ctx.load_verify_locations(os.path.join(d, "ca.pem"))
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     print(ready, flush=True)
     try:

@@ -41,4 +41,8 @@ check_PROGRAMS += tests/unit/test_consul_client
 tests_unit_test_consul_client_SOURCES = tests/unit/test_consul_client.c tests/unit/client_test_util.h
 tests_unit_test_consul_client_LDADD = $(UNIT_LDADD)
 tests_unit_test_consul_client_CFLAGS = $(CLIENT_TEST_CFLAGS)
+check_PROGRAMS += tests/unit/test_docker_client
+tests_unit_test_docker_client_SOURCES = tests/unit/test_docker_client.c tests/unit/client_test_util.h
+tests_unit_test_docker_client_LDADD = $(UNIT_LDADD)
+tests_unit_test_docker_client_CFLAGS = $(CLIENT_TEST_CFLAGS)
 endif
