@@ -37,10 +37,16 @@ struct tpl_exec {
 	char *err;
 	template_dep *deps;
 	size_t ndeps, capdeps;
+	size_t *dep_slots; /* open-addressing index into deps (value+1; 0 = empty) */
+	size_t nslots;
 	int incomplete;
 	long long steps, max_steps;
 	time_t now;
 	int brk; /* 1: break, 2: continue pending */
+	/* the function call in progress, so argument type errors point at the argument */
+	const tpl_node *call_cmd, *call_node;
+	template_value **call_args;
+	size_t call_n;
 };
 
 /* ---- template objects ---- */
@@ -100,8 +106,7 @@ static void vfail(tpl_exec *x, const char *fmt, va_list ap)
 		tpl_node_string(x->at, &ctx);
 		template_buf_addf(&b, "template: %s:%d:%ld: executing ", x->t->name, line, col);
 		template_quote(&b, x->t->name, strlen(x->t->name));
-		if (ctx.len > 20) template_buf_addf(&b, " at <%.20s...>: %s", ctx.data, msg);
-		else template_buf_addf(&b, " at <%s>: %s", ctx.data ? ctx.data : "", msg);
+		template_buf_addf(&b, " at <%s>: %s", ctx.data ? ctx.data : "", msg);
 		template_buf_free(&ctx);
 	}
 	x->err = b.data ? b.data : strdup("template: out of memory");
@@ -122,17 +127,44 @@ void tpl_call_error(tpl_exec *x, const char *name, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (x->call_node) x->at = x->call_node; /* Go reports call errors at the command */
 	tpl_fail(x, "error calling %s: %s", name, msg);
+}
+
+static size_t dep_hash(template_dep_kind kind, const char *name)
+{
+	size_t h = 1469598103934665603ULL ^ (size_t)kind; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
+static int dep_rehash(tpl_exec *x, size_t nslots)
+{
+	size_t *sl = calloc(nslots, sizeof *sl);
+	if (!sl) return -1;
+	for (size_t i = 0; i < x->ndeps; i++) {
+		size_t h = dep_hash(x->deps[i].kind, x->deps[i].name) & (nslots - 1);
+		while (sl[h]) h = (h + 1) & (nslots - 1);
+		sl[h] = i + 1;
+	}
+	free(x->dep_slots);
+	x->dep_slots = sl;
+	x->nslots = nslots;
+	return 0;
 }
 
 void tpl_dep(tpl_exec *x, template_dep_kind kind, const char *name, int missing)
 {
-	for (size_t i = 0; i < x->ndeps; i++)
-		if (x->deps[i].kind == kind && strcmp(x->deps[i].name, name) == 0) {
-			if (missing) x->deps[i].missing = 1;
-			if (missing) x->incomplete = 1;
+	if (missing) x->incomplete = 1;
+	if ((x->ndeps + 1) * 2 > x->nslots && dep_rehash(x, x->nslots ? x->nslots * 2 : 64) < 0) return;
+	size_t h = dep_hash(kind, name) & (x->nslots - 1);
+	for (; x->dep_slots[h]; h = (h + 1) & (x->nslots - 1)) {
+		template_dep *d = &x->deps[x->dep_slots[h] - 1];
+		if (d->kind == kind && strcmp(d->name, name) == 0) {
+			if (missing) d->missing = 1;
 			return;
 		}
+	}
 	if (x->ndeps == x->capdeps) {
 		size_t nc = x->capdeps ? x->capdeps * 2 : 16;
 		template_dep *d = realloc(x->deps, nc * sizeof *d);
@@ -143,17 +175,38 @@ void tpl_dep(tpl_exec *x, template_dep_kind kind, const char *name, int missing)
 	char *n = strdup(name);
 	if (!n) return;
 	x->deps[x->ndeps++] = (template_dep){ kind, n, missing };
-	if (missing) x->incomplete = 1;
+	x->dep_slots[h] = x->ndeps;
 }
 
 const template_provider *tpl_provider(tpl_exec *x) { return x->p; }
 time_t tpl_now(tpl_exec *x) { return x->now; }
 
+/* A type error for argument v of the current call, worded as Go's evalArg/validateType. */
+void tpl_arg_type_error(tpl_exec *x, template_value *v, const char *want)
+{
+	const tpl_node *arg = NULL;
+	for (size_t i = 0; x->call_cmd && i < x->call_n; i++)
+		if (x->call_args[i] == v && i + 1 < x->call_cmd->nkids) arg = x->call_cmd->kids[i + 1];
+	if (arg) x->at = arg;
+	if (arg && (arg->type == N_STRING || arg->type == N_NUMBER || arg->type == N_BOOL)) {
+		template_buf b = { 0 };
+		tpl_node_string(arg, &b);
+		const char *lit = b.data ? b.data : "";
+		if (!strcmp(want, "string")) tpl_fail(x, "expected string; found %s", lit);
+		else if (!strcmp(want, "int")) tpl_fail(x, "expected integer; found %s", lit);
+		else if (!strcmp(want, "bool")) tpl_fail(x, "expected bool; found %s", lit);
+		else tpl_fail(x, "can't handle %s for arg of type %s", lit, want);
+		template_buf_free(&b);
+		return;
+	}
+	tpl_fail(x, "wrong type for value; expected %s; got %s", want, v->type);
+}
+
 int tpl_arg_string(tpl_exec *x, const char *fname, template_value *v, const char **s, size_t *len)
 {
+	(void)fname;
 	if (v->kind != TV_STRING) {
-		tpl_fail(x, "wrong type for value; expected string; got %s", v->type);
-		(void)fname;
+		tpl_arg_type_error(x, v, "string");
 		return -1;
 	}
 	*s = v->u.str.s;
@@ -165,7 +218,7 @@ int tpl_arg_int(tpl_exec *x, const char *fname, template_value *v, int64_t *i)
 {
 	(void)fname;
 	if (v->kind != TV_INT) {
-		tpl_fail(x, "wrong type for value; expected int; got %s", v->type);
+		tpl_arg_type_error(x, v, "int");
 		return -1;
 	}
 	*i = v->u.i;
@@ -277,7 +330,6 @@ static template_value *call_method(tpl_exec *x, template_value *dot, const char 
 	size_t n;
 	template_value **a = eval_args(x, dot, cmd, final, &n);
 	if (!a) return NULL;
-	x->at = node;
 	template_value *r = NULL;
 	if (n != 1) {
 		tpl_fail(x, "wrong number of args for %s: want 1 got %zu", name, n);
@@ -306,7 +358,6 @@ static template_value *eval_field(tpl_exec *x, template_value *dot, const char *
 {
 	int has_args = (cmd && cmd->nkids > 1) || final != MISSING;
 	if (recv->kind == TV_INVALID) return template_value_invalid();
-	x->at = node;
 	if (recv->kind == TV_NIL) {
 		tpl_fail(x, "nil pointer evaluating interface {}.%s", name);
 		return NULL;
@@ -429,20 +480,28 @@ static template_value *eval_function(tpl_exec *x, template_value *dot, const tpl
 		if (final != MISSING) { template_value_unref(v); v = template_value_ref(final); }
 		return v;
 	}
-	size_t n;
-	template_value **a = eval_args(x, dot, cmd, final, &n);
-	if (!a) return NULL;
-	x->at = ident;
+	size_t n = (cmd ? cmd->nkids - 1 : 0) + (final != MISSING);
 	if ((int)n < f->min || (f->max >= 0 && (int)n > f->max)) {
 		if (f->max < 0) tpl_fail(x, "wrong number of args for %s: want at least %d got %zu", name, f->min, n);
 		else tpl_fail(x, "wrong number of args for %s: want %d got %zu", name, f->min == f->max ? f->min : f->max, n);
-		free_args(a, n);
 		return NULL;
 	}
-	x->at = cmd ? cmd : ident;
+	template_value **a = eval_args(x, dot, cmd, final, &n);
+	if (!a) return NULL;
+	const tpl_node *scmd = x->call_cmd, *snode = x->call_node;
+	template_value **sargs = x->call_args;
+	size_t sn = x->call_n;
+	x->call_cmd = cmd;
+	x->call_node = cmd ? cmd : ident;
+	x->call_args = a;
+	x->call_n = n;
 	template_value *r = f->fn(x, name, a, n);
+	x->call_cmd = scmd;
+	x->call_node = snode;
+	x->call_args = sargs;
+	x->call_n = sn;
 	free_args(a, n);
-	if (!r && !x->err) tpl_fail(x, "error calling %s: out of memory", name);
+	if (!r && !x->err) tpl_call_error(x, name, "out of memory");
 	return r;
 }
 
@@ -543,8 +602,7 @@ static int walk_range(tpl_exec *x, template_value *dot, const tpl_node *n)
 	if (v->kind != TV_LIST && v->kind != TV_MAP && v->kind != TV_INVALID && v->kind != TV_NIL) {
 		template_buf b = { 0 };
 		template_value_format(&b, v, 0);
-		x->at = n;
-		tpl_fail(x, "range can't iterate over %s", b.data ? b.data : "");
+		tpl_fail(x, "range can't iterate over %s", b.data ? b.data : ""); /* at: the last node evaluated, as Go */
 		template_buf_free(&b);
 		rc = -1;
 		goto done;
@@ -624,6 +682,7 @@ int template_render(const template_t *t, const template_provider *p, const templ
 		tpl_fail(&x, "output exceeds the limit of %zu bytes", x.out.limit);
 		rc = -1;
 	}
+	free(x.dep_slots);
 	r->deps = x.deps;
 	r->ndeps = x.ndeps;
 	r->complete = !x.incomplete;

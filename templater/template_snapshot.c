@@ -22,6 +22,7 @@ struct template_snapshot {
 	json_t *env;
 	json_t *missing;
 	time_t now;
+	size_t *byname; /* instance indexes sorted by name, then original order */
 	/* scratch for service(): instances of one name */
 	template_instance *sel;
 	template_kv_pair *ksel;
@@ -52,6 +53,15 @@ static const char **jtags(json_t *arr, size_t *n)
 	return t;
 }
 
+static template_snapshot *sort_ctx; /* qsort has no context argument; parsing is not reentrant */
+
+static int cmp_byname(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(sort_ctx->inst[x].name, sort_ctx->inst[y].name);
+	return c ? c : (x > y) - (x < y);
+}
+
 static int cmp_kv(const void *a, const void *b)
 {
 	return strcmp(((const template_kv_pair *)a)->key, ((const template_kv_pair *)b)->key);
@@ -65,6 +75,7 @@ void template_snapshot_free(template_snapshot *s)
 	for (size_t i = 0; i < s->nsvcs; i++) free((void *)s->svcs[i].tags);
 	free(s->svcs);
 	free(s->kv);
+	free(s->byname);
 	free(s->sel);
 	free(s->ksel);
 	json_decref(s->root);
@@ -121,20 +132,33 @@ template_snapshot *template_snapshot_parse(const char *text, size_t len, char **
 		size_t j = 0;
 		if (json_is_object(meta))
 			json_object_foreach(meta, k, v) m[j++] = (template_meta){ k, json_is_string(v) ? json_string_value(v) : "" };
-		/* catalog services: merge tags per name */
-		size_t si;
-		for (si = 0; si < s->nsvcs; si++) if (!strcmp(s->svcs[si].name, in->name)) break;
-		if (si == s->nsvcs) { s->svcs[si].name = in->name; s->nsvcs++; }
-		template_catalog_service *cs = &s->svcs[si];
-		for (size_t t = 0; t < in->ntags; t++) {
-			size_t u;
-			for (u = 0; u < cs->ntags; u++) if (!strcmp(cs->tags[u], in->tags[t])) break;
-			if (u < cs->ntags) continue;
-			const char **nt = realloc((void *)cs->tags, (cs->ntags + 1) * sizeof *nt);
-			if (!nt) { *err = errf("out of memory", ""); goto fail; }
-			nt[cs->ntags++] = in->tags[t];
-			cs->tags = nt;
+	}
+	/* index instances by name (stable), then derive the catalog: one entry per name with
+	 * its tags merged and deduplicated in first-seen order */
+	s->byname = calloc(s->ninst ? s->ninst : 1, sizeof *s->byname);
+	if (!s->byname) { *err = errf("out of memory", ""); goto fail; }
+	for (size_t i = 0; i < s->ninst; i++) s->byname[i] = i;
+	sort_ctx = s;
+	qsort(s->byname, s->ninst, sizeof *s->byname, cmp_byname);
+	for (size_t i = 0; i < s->ninst;) {
+		size_t j = i;
+		const char *nm = s->inst[s->byname[i]].name;
+		while (j < s->ninst && !strcmp(s->inst[s->byname[j]].name, nm)) j++;
+		template_catalog_service *cs = &s->svcs[s->nsvcs++];
+		cs->name = nm;
+		for (size_t k = i; k < j; k++) {
+			template_instance *in = &s->inst[s->byname[k]];
+			for (size_t t = 0; t < in->ntags; t++) {
+				size_t u;
+				for (u = 0; u < cs->ntags; u++) if (!strcmp(cs->tags[u], in->tags[t])) break;
+				if (u < cs->ntags) continue;
+				const char **nt = realloc((void *)cs->tags, (cs->ntags + 1) * sizeof *nt);
+				if (!nt) { *err = errf("out of memory", ""); goto fail; }
+				nt[cs->ntags++] = in->tags[t];
+				cs->tags = nt;
+			}
 		}
+		i = j;
 	}
 	s->nkv = kv ? json_object_size(kv) : 0;
 	s->kv = calloc(s->nkv ? s->nkv : 1, sizeof *s->kv);
@@ -206,9 +230,13 @@ static int p_service(void *ctx, const char *name, const template_instance **out,
 {
 	template_snapshot *s = ctx;
 	if (is_missing(s, "service", name)) return TEMPLATE_DATA_UNKNOWN;
-	size_t k = 0;
-	for (size_t i = 0; i < s->ninst; i++)
-		if (!strcmp(s->inst[i].name, name)) s->sel[k++] = s->inst[i];
+	size_t lo = 0, hi = s->ninst, k = 0;
+	while (lo < hi) { /* first instance with this name */
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(s->inst[s->byname[mid]].name, name) < 0) lo = mid + 1; else hi = mid;
+	}
+	for (size_t i = lo; i < s->ninst && !strcmp(s->inst[s->byname[i]].name, name); i++)
+		s->sel[k++] = s->inst[s->byname[i]];
 	*out = s->sel;
 	*n = k;
 	return TEMPLATE_DATA_OK;

@@ -1,11 +1,13 @@
 /* tests/template/render.c: a tiny CLI over the template engine and the JSON snapshot provider,
  * used by tests/template/run.sh to compare against Go-generated golden outputs.
- *   render [-name NAME] [-now UNIX] SNAPSHOT.json TEMPLATE
+ *   render [-name NAME] [-now UNIX] [-bench N] SNAPSHOT.json TEMPLATE
+ * -bench N renders N more times and prints the mean render time (ms) on stderr.
  * Prints the rendered bytes to stdout. Exit 0: complete render; 1: error (message on stderr);
  * 2: incomplete render (missing dependencies listed on stderr, output still printed). */
 #include "template.h"
 
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,13 +32,15 @@ int main(int argc, char **argv)
 {
 	const char *name = NULL;
 	long long now = 0;
+	int bench = 0;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-name") && i + 1 < argc) name = argv[++i];
 		else if (!strcmp(argv[i], "-now") && i + 1 < argc) now = atoll(argv[++i]);
-		else { fprintf(stderr, "usage: render [-name NAME] [-now UNIX] SNAPSHOT.json TEMPLATE\n"); return 1; }
+		else if (!strcmp(argv[i], "-bench") && i + 1 < argc) bench = atoi(argv[++i]);
+		else { fprintf(stderr, "usage: render [-name NAME] [-now UNIX] [-bench N] SNAPSHOT.json TEMPLATE\n"); return 1; }
 	}
-	if (argc - i != 2) { fprintf(stderr, "usage: render [-name NAME] [-now UNIX] SNAPSHOT.json TEMPLATE\n"); return 1; }
+	if (argc - i != 2) { fprintf(stderr, "usage: render [-name NAME] [-now UNIX] [-bench N] SNAPSHOT.json TEMPLATE\n"); return 1; }
 	char *err = NULL;
 	template_snapshot *snap = template_snapshot_load(argv[i], &err);
 	if (!snap) { fprintf(stderr, "%s\n", err); free(err); return 1; }
@@ -62,6 +66,17 @@ int main(int argc, char **argv)
 		}
 	}
 	template_result_free(&r);
+	if (bench > 0) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		for (int k = 0; k < bench; k++) {
+			template_render(t, &p, &o, &r);
+			template_result_free(&r);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		double ms = ((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6) / bench;
+		fprintf(stderr, "render: %.2f ms mean over %d renders\n", ms, bench);
+	}
 	template_free(t);
 	template_snapshot_free(snap);
 	return rc < 0 ? 1 : rc;

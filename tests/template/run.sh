@@ -122,6 +122,20 @@ check "1000^3-iteration range: stopped with an error (rc=$rc, ${ms} ms)" [ $rc -
 check "1000^3-iteration range: message names the limit" grep -Eq "exceeds the limit" "$TEST_TMP/huge.err"
 check "1000^3-iteration range: bounded in time (${ms} ms < 20000)" [ $ms -lt 20000 ]
 
+# Scale: 10,000 services x 5 instances through the HAProxy-style template.
+python3 - "$TEST_TMP/big.json" <<'PY'
+import json, sys
+svcs = [{"Node": "node%d" % ((s * 5 + k) % 50), "Address": "172.%d.%d.%d" % (s % 200, k, s % 250), "Port": 20000 + k,
+         "ID": "svc%d-%d" % (s, k), "Name": "app%d/v1" % s, "Tags": ["rest"], "Status": "passing"}
+        for s in range(10000) for k in range(5)]
+json.dump({"nodes": {"node%d" % i: "10.0.0.%d" % i for i in range(50)}, "services": svcs,
+           "kv": {"service/haproxy/maxconn": "4096"}}, open(sys.argv[1], "w"))
+PY
+"$R" -bench 5 "$TEST_TMP/big.json" "$CASES/haproxy.ctmpl" >"$TEST_TMP/big.out" 2>"$TEST_TMP/big.err"
+ms=$(sed -n 's/^render: \([0-9.]*\) ms.*/\1/p' "$TEST_TMP/big.err")
+check "10,000 services x 5 instances: $(grep -c '^    server ' "$TEST_TMP/big.out") server lines" [ "$(grep -c '^    server ' "$TEST_TMP/big.out")" -eq 50000 ]
+check "10,000 services x 5 instances: render ${ms:-?} ms (bound 2000 ms)" awk -v m="${ms:-99999}" 'BEGIN { exit !(m < 2000) }'
+
 head -c 200000 /dev/urandom >"$TEST_TMP/random.ctmpl"
 "$R" "$TEST_TMP/empty.json" "$TEST_TMP/random.ctmpl" >/dev/null 2>&1
 rc=$?
