@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench/run-catalog.sh: benchmarks portolan-catalog on loopback and prints the figures against
+# the targets (bench/README.md, section "catalog"):
+#   wake-up latency p50 <= 1 ms (1,000 wakes), >= 10,000 registrations/s (1 and 16 clients),
+#   RSS <= 32 MB holding 50,000 service instances.
+# Usage: BUILD=/path/to/build bench/run-catalog.sh   (default BUILD=$TOP/build)
+# Builds portolan-catalog and bench/catalog/bench_catalog in $BUILD when missing or stale, starts
+# a fresh catalog for the latency+throughput runs and another for the memory run, stops both.
+# Exit status: 0 when every run completed (a missed target is reported, not an error).
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+WAKES=${WAKES:-1000}
+REG_SECONDS=${REG_SECONDS:-3}
+INSTANCES=${INSTANCES:-50000}
+
+make -C "$BUILD" -s portolan-catalog bench/catalog/bench_catalog >/dev/null || { echo "build failed"; exit 1; }
+BENCH=$BUILD/bench/catalog/bench_catalog
+TMP=$(mktemp -d /tmp/portolan-bench.XXXXXX)
+PID=""
+stop() { if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi; PID=""; }
+trap 'stop; rm -rf "$TMP"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+start() {
+  local port
+  port=$(free_port)
+  ADDR=127.0.0.1:$port
+  "$BUILD/portolan-catalog" -listen "$ADDR" >>"$TMP/catalog.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 100); do curl -s -o /dev/null --max-time 1 "http://$ADDR/v1/status/leader" && return 0; sleep 0.05; done
+  echo "catalog did not start"; tail -20 "$TMP/catalog.log"; exit 1
+}
+
+rc=0
+echo "== portolan-catalog bench ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null))"
+start
+"$BENCH" -addr "$ADDR" -mode wake -wakes "$WAKES" | tee "$TMP/out" || rc=1
+"$BENCH" -addr "$ADDR" -mode reg -clients 1 -reg-seconds "$REG_SECONDS" | tee -a "$TMP/out" || rc=1
+sed -i 's/^reg_/reg1_/' "$TMP/out"
+"$BENCH" -addr "$ADDR" -mode reg -clients 16 -reg-seconds "$REG_SECONDS" | tee -a "$TMP/out" || rc=1
+sed -i 's/^reg_/reg16_/' "$TMP/out"
+stop
+start
+"$BENCH" -addr "$ADDR" -pid "$PID" -mode rss -instances "$INSTANCES" | tee -a "$TMP/out" || rc=1
+stop
+
+get() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/out"; }
+verdict() { # name value op target unit
+  local v=$2
+  if [ -z "$v" ]; then printf '%-40s %12s   target %s %s %s   NO FIGURE\n' "$1" "-" "$3" "$4" "$5"; return; fi
+  if awk -v v="$v" -v t="$4" -v op="$3" 'BEGIN { exit !((op == "<=" && v <= t) || (op == ">=" && v >= t)) }'; then
+    printf '%-40s %12s %s   target %s %s   met\n' "$1" "$v" "$5" "$3" "$4"
+  else
+    printf '%-40s %12s %s   target %s %s   MISSED\n' "$1" "$v" "$5" "$3" "$4"
+  fi
+}
+rss_mb=$(awk -v k="$(get rss_after_kb)" 'BEGIN { if (k != "") printf "%.1f", k / 1024 }')
+echo "== summary"
+verdict "wake-up p50 (PUT sent -> GET answered)" "$(get wake_put_sent_to_get_ms_p50)" "<=" 1 ms
+printf '%-40s %12s ms\n' "wake-up p99 (PUT sent -> GET answered)" "$(get wake_put_sent_to_get_ms_p99)"
+verdict "registrations/s, 1 client" "$(get reg1_per_second)" ">=" 10000 "/s"
+verdict "registrations/s, 16 clients" "$(get reg16_per_second)" ">=" 10000 "/s"
+verdict "RSS holding $(get rss_instances) instances" "$rss_mb" "<=" 32 MB
+exit $rc
