@@ -335,7 +335,7 @@ static void describe_error(const consul_client_t *c, const consul_call_t *call,
     case 6:
     case 7:
         msgf(buf, len, "consul: %s %s: cannot connect to %s: %s (is Consul running? check the registry URI / CONSUL_HTTP_ADDR)",
-                 call->method, call->path, addr, r->error);
+                 call->method, call->path, addr, c->ep.unix_path ? "no such socket, or connection refused" : r->error);
         return;
     case 35:
     case 58:

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Messages are cut to fit their buffer on purpose; going through vsnprintf keeps gcc's
  * -Wformat-truncation (which cannot know that) quiet. */
@@ -301,6 +304,20 @@ void docker_client_free(docker_client_t *dc)
     free(dc);
 }
 
+/* Why connecting to a unix socket failed, from the file system's point of view (a local stat
+ * on the error path only). */
+static const char *unix_socket_problem(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == EACCES ? "permission denied on the socket's directory" : "no such socket";
+    if (!S_ISSOCK(st.st_mode))
+        return "not a socket";
+    if (access(path, R_OK | W_OK) != 0)
+        return "permission denied (run as root or join the docker group)";
+    return "connection refused (nobody listens on the socket)";
+}
+
 /* The message for a failed request; buf gets "docker: ...". */
 static void describe_error(const docker_client_t *dc, const docker_call_t *call,
                            const http_response_t *r, const char *what, char *buf, size_t len)
@@ -311,7 +328,9 @@ static void describe_error(const docker_client_t *dc, const docker_call_t *call,
         break;
     case 6:  /* CURLE_COULDNT_RESOLVE_HOST */
     case 7:  /* CURLE_COULDNT_CONNECT */
-        msgf(buf, len, "docker: cannot connect to %s: %s (is dockerd running? check DOCKER_HOST)", host, r->error);
+        /* curl says "port 80" for unix sockets: say what is wrong with the socket instead */
+        msgf(buf, len, "docker: cannot connect to %s: %s (is dockerd running? check DOCKER_HOST)", host,
+             dc->ep.unix_path ? unix_socket_problem(dc->ep.unix_path) : r->error);
         return;
     case 60: /* CURLE_PEER_FAILED_VERIFICATION */
     case 77: /* CURLE_SSL_CACERT_BADFILE */
@@ -761,6 +780,8 @@ docker_events_t *docker_client_events(docker_client_t *dc, const docker_events_o
     json_object_set_new(filters, "type", str_array(opts && opts->types ? opts->types : default_types));
     if (opts && opts->events)
         json_object_set_new(filters, "event", str_array(opts->events));
+    if (opts && opts->labels)
+        json_object_set_new(filters, "label", str_array(opts->labels));
     char *f = json_dumps(filters, JSON_COMPACT);
     json_decref(filters);
     char *fe = f ? http_escape(f) : NULL;

@@ -146,6 +146,7 @@ typedef struct {
     const char *const *types;  /* object types; NULL: {"container"} */
     const char *since;         /* since= value ("1700000000.000000001"), or NULL */
     size_t max_line;           /* longest accepted event line; 0: 1 MiB */
+    const char *const *labels; /* NULL-terminated label filters ("k" or "k=v"), or NULL */
 } docker_events_opts_t;
 
 /* One event, parsed (borrowed during the callback; json_incref to keep). Lines that are not JSON

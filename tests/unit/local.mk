@@ -46,3 +46,7 @@ tests_unit_test_docker_client_SOURCES = tests/unit/test_docker_client.c tests/un
 tests_unit_test_docker_client_LDADD = $(UNIT_LDADD)
 tests_unit_test_docker_client_CFLAGS = $(CLIENT_TEST_CFLAGS)
 endif
+# clients: a command-line driver of the lib/ clients for tests/clients/run.sh (real dockerd/catalog)
+noinst_PROGRAMS += tests/clients/client_probe
+tests_clients_client_probe_SOURCES = tests/clients/client_probe.c
+tests_clients_client_probe_LDADD = $(PORTOLAN_LIBS)
