@@ -11,6 +11,7 @@
 
 typedef struct {
 	int minus, plus, sharp, zero, space;
+	int plusv; /* %+v: no sign, struct field names */
 	int wid, prec; /* -1: absent */
 } spec;
 
@@ -227,6 +228,7 @@ static void fmt_value(template_buf *b, const template_value *v, char verb, const
 		template_buf_adds(b, "&{");
 		for (size_t i = 0; i < v->u.map.n; i++) {
 			if (i) template_buf_adds(b, " ");
+			if (sp->plusv) { template_buf_adds(b, v->u.map.keys[i]); template_buf_adds(b, ":"); }
 			fmt_value(b, v->u.map.vals[i], verb, sp, depth + 1);
 		}
 		template_buf_adds(b, "}");
@@ -302,6 +304,7 @@ void tpl_sprintf(template_buf *b, const char *f, size_t flen, template_value **a
 			continue;
 		}
 		if (!strchr("vsdqxXtfeEgGFcobU", verb)) { bad_verb_spec(b, verb, v, &sp); continue; }
+		if (verb == 'v' && sp.plus) { sp.plus = 0; sp.plusv = 1; }
 		fmt_value(b, v, verb, &sp, 0);
 	}
 	if (argi < n) {
