@@ -42,7 +42,8 @@ struct agent {
     docker_events_t *ev;
     char since[64];
     int docker_up, started, stopping;
-    int cleanup_after_idle;
+    int cleanup_after_idle; /* run -cleanup once the inspect queue drains */
+    int cleanup_after_list; /* ... once the listing in flight has been queued */
     uv_timer_t docker_timer, resync_timer, consul_timer, pump_timer;
     int pump_scheduled;
     backoff_t dbo;
@@ -369,6 +370,10 @@ static void on_list(docker_client_t *dc, long status, json_t *json, const char *
             refresh(a, id);
     }
     log_info("docker: %zu running containers listed", json_array_size(json));
+    if (a->cleanup_after_list) {
+        a->cleanup_after_list = 0;
+        a->cleanup_after_idle = 1;
+    }
     pump(a);
 }
 
@@ -383,7 +388,7 @@ static void subscribe_and_list(agent_t *a)
     }
     a->dcall = docker_client_containers(a->dc, 0, NULL, on_list, a);
     if (a->cfg->cleanup && !a->started)
-        a->cleanup_after_idle = 1;
+        a->cleanup_after_list = 1;
     a->started = 1;
 }
 
@@ -496,10 +501,11 @@ static void on_resync_timer(uv_timer_t *t)
     if (a->stopping)
         return;
     log_debug("resync");
-    if (a->docker_up && !a->dcall)
+    if (a->docker_up && !a->dcall) {
         a->dcall = docker_client_containers(a->dc, 0, NULL, on_list, a);
-    if (a->cfg->cleanup)
-        a->cleanup_after_idle = 1;
+        if (a->dcall && a->cfg->cleanup)
+            a->cleanup_after_list = 1;
+    }
     reconcile_request_resync(a->rec);
     pump(a);
 }

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# tests/agent-smoke/run.sh: portolan-agent end to end, quickly, on the system dockerd: catalog +
+# agent, a container with a published port and SERVICE_NAME appears in /v1/agent/services with
+# the expected ID/Name/Address/Port, its stop removes it, /metrics and /health answer, SIGTERM
+# stops the agent cleanly. Only touches containers/networks it creates (unique names) and only
+# counts services whose ID contains them.
+# needs: docker
+set -u
+source "$(dirname "$0")/../lib.sh"
+
+uniq="smoke$$r$RANDOM"
+node="node-$uniq"
+net="pt-$uniq"
+cname="web-$uniq"
+sname="svc-$uniq"
+
+services() { curl -s --max-time 2 "http://$CATALOG_ADDR/v1/agent/services"; }
+# our_ids: the IDs of services of this run's container (the agent registers every running
+# container of the system dockerd, other suites' too; those are not counted)
+our_ids() { services | python3 -c 'import json,sys
+try: d=json.load(sys.stdin)
+except Exception: d={}
+print(" ".join(sorted(k for k in d if (":" + sys.argv[1] + ":") in k)))' "$cname"; }
+field() { services | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get(sys.argv[1],{}).get(sys.argv[2],""))' "$1" "$2"; }
+wait_for() { # wait_for SECS CMD...: poll until CMD succeeds
+  local secs=$1 i; shift
+  for ((i = 0; i < secs * 10; i++)); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+if ! docker info >/dev/null 2>&1; then not_ok "docker daemon reachable"; done_testing; exit 1; fi
+for b in portolan-agent portolan-catalog; do
+  if [ ! -x "$BUILD/$b" ]; then not_ok "$b built in $BUILD"; done_testing; exit 1; fi
+done
+check "test images built locally" bash "$TOP/tests/images/build.sh"
+
+# the system docker0 bridge may be absent on this machine: use a network of our own
+docker network create "$net" >/dev/null 2>&1
+cleanup_add "docker network rm $net"
+
+start_catalog || { not_ok "portolan-catalog starts"; done_testing; exit 1; }
+ok "portolan-catalog starts on $CATALOG_ADDR"
+
+mport=$(free_port)
+"$BUILD/portolan-agent" -node-id "$node" -ip 127.0.0.1 -listen "127.0.0.1:$mport" \
+  "consul://$CATALOG_ADDR" >"$TEST_TMP/agent.log" 2>&1 &
+AGENT_PID=$!
+cleanup_add "kill -9 $AGENT_PID"
+check "agent /health answers 200" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$mport/health"
+
+docker run -d --name "$cname" --network "$net" -p 127.0.0.1::80 -e SERVICE_NAME="$sname" \
+  -l portolan-test=agent-smoke portolan-test/web:latest >/dev/null
+cleanup_add "docker rm -f $cname"
+hostport=$(docker port "$cname" 80/tcp | head -1 | sed 's/.*://')
+id="$node:$cname:80"
+
+has_id() { [ "$(our_ids)" == "$id" ]; }
+check "service registered under $id" wait_for 10 has_id
+check_eq "Service name" "$sname" "$(field "$id" Service)"
+check_eq "Address is -ip" "127.0.0.1" "$(field "$id" Address)"
+check_eq "Port is the published host port" "$hostport" "$(field "$id" Port)"
+check "the registered address really serves the container" \
+  curl -sf -o /dev/null "http://127.0.0.1:$hostport/index.html"
+
+metrics=$(curl -s "http://127.0.0.1:$mport/metrics")
+check "metrics count the registration" grep -Eq '^portolan_agent_registrations_total [1-9]' <<<"$metrics"
+check "metrics show docker and consul up" \
+  bash -c 'grep -q "^portolan_agent_docker_up 1" <<<"$1" && grep -q "^portolan_agent_consul_up 1" <<<"$1"' _ "$metrics"
+
+docker stop -t 1 "$cname" >/dev/null
+no_ids() { [ -z "$(our_ids)" ]; }
+check "service deregistered after docker stop" wait_for 10 no_ids
+check "log has one line for the registration" grep -q "registered $id" "$TEST_TMP/agent.log"
+check "log has one line for the deregistration" grep -q "deregistered $id" "$TEST_TMP/agent.log"
+
+kill -TERM "$AGENT_PID"
+stopped() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
+check "SIGTERM stops the agent within 5 s" wait_for 5 stopped
+wait "$AGENT_PID"; rc=$?
+check_eq "agent exit status after SIGTERM" 0 "$rc"
+diag "agent log (tail):"
+sed 's/^/#   /' "$TEST_TMP/agent.log" | tail -8
+done_testing
