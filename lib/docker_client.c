@@ -549,9 +549,12 @@ static void on_version_response(http_call_t *hc, http_response_t *r, void *data)
     for (docker_call_t *c = dc->calls; c; c = c->next)
         c->wake = !c->hc && c->versioned;
     for (;;) {
-        docker_call_t *call = dc->calls;
-        while (call && !call->wake)
-            call = call->next;
+        /* oldest first (the list is newest first): a caller that subscribes to /events before
+         * listing containers gets its requests sent in that order */
+        docker_call_t *call = NULL;
+        for (docker_call_t *c = dc->calls; c; c = c->next)
+            if (c->wake)
+                call = c;
         if (!call)
             break;
         call->wake = 0;

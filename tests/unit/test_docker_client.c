@@ -129,6 +129,14 @@ static void test_negotiation_and_inspect(void **state)
     json_t *reqs = requests();
     assert_int_equal(json_array_size(reqs), 4);
     assert_string_equal(json_string_value(json_array_get(reqs, 0)), "/version");
+    /* all three after it (their order at the server is up to its threads: not asserted) */
+    const char *want[] = {"/v1.41/containers/abc/json", "/v1.41/info", "/v1.41/containers/missing/json"};
+    for (int i = 0; i < 3; i++) {
+        int seen = 0;
+        for (size_t k = 1; k < 4; k++)
+            seen += strcmp(json_string_value(json_array_get(reqs, k)), want[i]) == 0;
+        assert_int_equal(seen, 1);
+    }
     json_decref(reqs);
     res_clear(&a);
     res_clear(&b);
