@@ -16,6 +16,7 @@
 #ifndef PORTOLAN_TEMPLATE_H
 #define PORTOLAN_TEMPLATE_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -139,5 +140,27 @@ void template_snapshot_free(template_snapshot *s);
 void template_snapshot_provider(template_snapshot *s, template_provider *p);
 /* The snapshot's "now" (0 when absent). */
 time_t template_snapshot_now(const template_snapshot *s);
+
+/* ---- a provider fed with Consul API answers (what the daemon uses) ----
+ * The daemon fetches from Consul and hands the decoded JSON (borrowed; copied) to the store;
+ * anything never set is TEMPLATE_DATA_UNKNOWN (the render reports it missing). Each setter
+ * returns 0, or -1 when the answer has the wrong shape (the previous data is kept). */
+typedef struct template_store template_store;
+template_store *template_store_new(void);
+void template_store_free(template_store *s);
+/* /v1/catalog/services: {"name": ["tag", ...]} */
+int template_store_set_services(template_store *s, const json_t *catalog);
+/* /v1/health/service/<name> (without ?passing: all instances): [{Node, Service, Checks}];
+ * NULL = no such service (no instances). Status is Consul's aggregated check status. */
+int template_store_set_service(template_store *s, const char *name, const json_t *health);
+/* Makes a service unknown again (e.g. to stop holding data nobody renders). */
+void template_store_forget_service(template_store *s, const char *name);
+/* /v1/kv/<key>: the answer array, or NULL for a 404 (the key does not exist). */
+int template_store_set_key(template_store *s, const char *key, const json_t *entries);
+/* /v1/kv/<prefix>?recurse: the answer array, or NULL for a 404 (nothing under it). */
+int template_store_set_prefix(template_store *s, const char *prefix, const json_t *entries);
+/* Where `env` looks (NULL: every variable unset). */
+void template_store_set_env(template_store *s, const char *(*getenv_fn)(const char *));
+void template_store_provider(template_store *s, template_provider *p);
 
 #endif

@@ -6,7 +6,7 @@ templater_libtemplate_a_SOURCES = \
 	templater/template_parse.h templater/template_value.h \
 	templater/template_value.c templater/template_lex.c templater/template_parse.c \
 	templater/template_exec.c templater/template_fmt.c templater/template_funcs.c \
-	templater/template_consul.c templater/template_snapshot.c
+	templater/template_consul.c templater/template_snapshot.c templater/template_store.c
 templater_libtemplate_a_CFLAGS = $(AM_CFLAGS)
 
 TEMPLATE_LIBS = templater/libtemplate.a $(PORTOLAN_LIBS)

@@ -389,6 +389,70 @@ static void test_snapshot_provider(void **state)
 	free(err);
 }
 
+static void test_store_provider(void **state)
+{
+	(void)state;
+	template_store *st = template_store_new();
+	template_provider p;
+	template_store_provider(st, &p);
+	const char *src = "{{ range services }}{{ .Name }}{{ .Tags }};{{ end }}"
+	                  "{{ range service \"web|any\" }} {{ .ID }}={{ .Address }}:{{ .Port }}/{{ .Status }}/{{ .ServiceMeta.k }}{{ end }}"
+	                  " {{ keyOrDefault \"service/haproxy/maxconn\" \"256\" }}"
+	                  "{{ range ls \"service/haproxy/timeouts\" }} {{ .Key }}={{ .Value }}{{ end }}";
+	char *err = NULL;
+	template_t *t = template_new("t", src, strlen(src), &err);
+	assert_non_null(t);
+	template_result r;
+	assert_int_equal(template_render(t, &p, NULL, &r), 0);
+	assert_int_equal(r.complete, 0); /* nothing set yet */
+	template_result_free(&r);
+
+	json_error_t je;
+	json_t *cat = json_loads("{\"web\": [\"rest\", \"a\"], \"consul\": []}", 0, &je);
+	json_t *health = json_loads(
+		"[{\"Node\": {\"Node\": \"n1\", \"Address\": \"10.0.0.1\"},"
+		"  \"Service\": {\"ID\": \"w1\", \"Service\": \"web\", \"Tags\": [\"rest\"], \"Address\": \"\", \"Port\": 80, \"Meta\": {\"k\": \"v\"}},"
+		"  \"Checks\": [{\"CheckID\": \"serfHealth\", \"Status\": \"passing\"}, {\"CheckID\": \"c\", \"Status\": \"warning\"}]},"
+		" {\"Node\": {\"Node\": \"n2\", \"Address\": \"10.0.0.2\"},"
+		"  \"Service\": {\"ID\": \"w2\", \"Service\": \"web\", \"Tags\": [], \"Address\": \"172.17.0.2\", \"Port\": 81},"
+		"  \"Checks\": [{\"CheckID\": \"_service_maintenance:w2\", \"Status\": \"critical\"}]},"
+		" {\"Node\": {\"Node\": \"n3\", \"Address\": \"10.0.0.3\"},"
+		"  \"Service\": {\"ID\": \"w3\", \"Service\": \"web\", \"Port\": 82},"
+		"  \"Checks\": [{\"CheckID\": \"a\", \"Status\": \"passing\"}, {\"CheckID\": \"b\", \"Status\": \"critical\"}]},"
+		" \"junk\"]", 0, &je);
+	json_t *kv = json_loads("[{\"Key\": \"service/haproxy/maxconn\", \"Value\": \"NTEy\"}]", 0, &je);
+	json_t *list = json_loads("[{\"Key\": \"service/haproxy/timeouts/connect\", \"Value\": \"NXM=\"},"
+	                          " {\"Key\": \"service/haproxy/timeouts/\", \"Value\": null}]", 0, &je);
+	assert_non_null(cat);
+	assert_non_null(health);
+	assert_int_equal(template_store_set_services(st, cat), 0);
+	assert_int_equal(template_store_set_service(st, "web", health), 0);
+	assert_int_equal(template_store_set_key(st, "service/haproxy/maxconn", kv), 0);
+	assert_int_equal(template_store_set_prefix(st, "service/haproxy/timeouts", list), 0);
+	assert_int_equal(template_store_set_service(st, "x", cat), -1); /* wrong shape rejected */
+	assert_int_equal(template_store_set_services(st, health), -1);
+	assert_int_equal(template_render(t, &p, NULL, &r), 0);
+	assert_int_equal(r.complete, 1);
+	assert_string_equal(r.output, "consul[];web[a rest]; w1=10.0.0.1:80/warning/v w2=172.17.0.2:81/maintenance/<no value>"
+	                              " w3=10.0.0.3:82/critical/<no value> 512 connect=5s");
+	template_result_free(&r);
+
+	/* a 404 key: keyOrDefault falls back; forgetting a service makes it unknown again */
+	assert_int_equal(template_store_set_key(st, "service/haproxy/maxconn", NULL), 0);
+	template_store_forget_service(st, "web");
+	assert_int_equal(template_render(t, &p, NULL, &r), 0);
+	assert_int_equal(r.complete, 0);
+	assert_non_null(strstr(r.output, " 256"));
+	template_result_free(&r);
+
+	json_decref(cat);
+	json_decref(health);
+	json_decref(kv);
+	json_decref(list);
+	template_free(t);
+	template_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_value_format),
 		cmocka_unit_test(test_snapshot_provider),
+		cmocka_unit_test(test_store_provider),
 	};
 	return cmocka_run_group_tests_name("template", tests, NULL, NULL);
 }
