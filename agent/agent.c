@@ -429,7 +429,7 @@ static void on_info(docker_client_t *dc, long status, json_t *json, const char *
     (void)dc;
     (void)status;
     if (error) {
-        log_warn("docker: %s", error);
+        log_warn("%s", error);
         schedule_docker_retry(a);
         return;
     }

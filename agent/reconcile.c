@@ -32,8 +32,10 @@ struct entry {
     json_t *sending;     /* cmp body of the register call in flight */
     const char *sending_health;
     int restoring;       /* have was dropped because Consul lost it */
-    consul_call_t *call; /* the write in flight */
-    consul_call_t *hb_call[2]; /* heartbeats in flight (ttl, health) */
+    consul_call_t *call; /* the one call in flight for this ID */
+    int hb_ttl_due, hb_health_due; /* heartbeats asked for by the heartbeat timer */
+    int queued;          /* waiting in the write queue for a free slot */
+    entry_t *qnext;
     uint64_t retry_at;   /* loop ms; 0 = not waiting */
     backoff_t bo;
 };
@@ -60,12 +62,19 @@ struct reconcile {
     int stopping, deregister_on_stop, done_called;
     void (*done)(void *);
     void *done_data;
-    size_t inflight;
+    size_t inflight;     /* calls in flight (writes + poll) */
+    size_t writes;       /* entry calls in flight (bounded by MAX_WRITES) */
+    entry_t *qhead, *qtail; /* entries waiting for a write slot, FIFO */
     reconcile_stats_t st;
 };
 
+/* Concurrent Consul calls for entries: well below Consul's 200 connections per client IP, and
+ * enough to register hundreds of services per second on one keep-alive pool. */
+#define MAX_WRITES 32
+
 static void kick(entry_t *e);
 static void on_retry_timer(uv_timer_t *t);
+static void write_done(reconcile_t *r);
 
 static uint64_t now_ms(reconcile_t *r) { return uv_now(r->loop); }
 
@@ -104,11 +113,17 @@ static void retry_remove(reconcile_t *r, entry_t *e)
 static void entry_free(entry_t *e)
 {
     reconcile_t *r = e->r;
-    for (int k = 0; k < 2; k++)
-        if (e->hb_call[k]) {
-            consul_call_cancel(e->hb_call[k]);
-            r->inflight--;
+    if (e->queued) {
+        entry_t **p = &r->qhead, *prev = NULL;
+        while (*p && *p != e)
+            prev = *p, p = &(*p)->qnext;
+        if (*p) {
+            *p = e->qnext;
+            if (r->qtail == e)
+                r->qtail = prev;
         }
+        e->queued = 0;
+    }
     if (e->retry_at)
         retry_remove(r, e);
     strmap_del(r->entries, e->id);
@@ -220,6 +235,7 @@ static void on_register(consul_client_t *c, const consul_result_t *res, void *da
     reconcile_t *r = e->r;
     e->call = NULL;
     r->inflight--;
+    r->writes--;
     json_t *sent = e->sending;
     e->sending = NULL;
     if (res->error) {
@@ -242,7 +258,7 @@ static void on_register(consul_client_t *c, const consul_result_t *res, void *da
         (void)c;
     }
     kick(e);
-    call_done(r);
+    write_done(r);
 }
 
 static void on_deregister(consul_client_t *c, const consul_result_t *res, void *data)
@@ -251,6 +267,7 @@ static void on_deregister(consul_client_t *c, const consul_result_t *res, void *
     reconcile_t *r = e->r;
     e->call = NULL;
     r->inflight--;
+    r->writes--;
     if (res->error && res->status != 404) {
         if (transport_error(res))
             set_consul_up(r, 0, res->error);
@@ -268,7 +285,7 @@ static void on_deregister(consul_client_t *c, const consul_result_t *res, void *
         (void)c;
     }
     kick(e);
-    call_done(r);
+    write_done(r);
 }
 
 static void on_health(consul_client_t *c, const consul_result_t *res, void *data)
@@ -277,6 +294,7 @@ static void on_health(consul_client_t *c, const consul_result_t *res, void *data
     reconcile_t *r = e->r;
     e->call = NULL;
     r->inflight--;
+    r->writes--;
     const char *sent = e->sending_health;
     if (res->error) {
         if (res->status == 404) { /* Consul lost the check: register again */
@@ -298,43 +316,105 @@ static void on_health(consul_client_t *c, const consul_result_t *res, void *data
     }
     (void)c;
     kick(e);
-    call_done(r);
+    write_done(r);
 }
 
+static void on_heartbeat(consul_client_t *c, const consul_result_t *res, void *data);
+
+static const char *health_note(const char *status)
+{
+    return !strcmp(status, "passing") ? "docker: healthy" : "docker: not healthy";
+}
+
+/* The one step that moves this ID toward what is wanted; at most one call per ID, at most
+ * MAX_WRITES calls overall (the rest wait in FIFO order). */
 static void kick(entry_t *e)
 {
     reconcile_t *r = e->r;
-    if (e->call || e->retry_at)
+    if (e->call || e->retry_at || e->queued)
         return;
     if (r->stopping && !r->deregister_on_stop)
         return;
+    enum { NONE, REG, DEREG, HEALTH, HB_TTL, HB_HEALTH } op = NONE;
     if (e->want) {
-        if (!e->have || !json_equal(e->have, e->want_cmp)) {
-            e->sending = json_incref(e->want_cmp);
-            e->call = consul_service_register(r->cc, e->want, 0, on_register, e);
-        } else if (e->health_id && e->have_health != e->want_health) {
-            e->sending_health = e->want_health;
-            e->call = consul_check_update(r->cc, e->health_id, e->want_health,
-                                          !strcmp(e->want_health, "passing") ? "docker: healthy"
-                                                                             : "docker: not healthy",
-                                          on_health, e);
-        } else {
-            return;
-        }
+        if (!e->have || !json_equal(e->have, e->want_cmp))
+            op = REG;
+        else if (e->health_id && e->have_health != e->want_health)
+            op = HEALTH;
+        else if (e->hb_ttl_due && e->ttl_id && !r->stopping)
+            op = HB_TTL;
+        else if (e->hb_health_due && e->health_id && !r->stopping)
+            op = HB_HEALTH;
     } else if (e->have || e->have_unknown) {
-        e->call = consul_service_deregister(r->cc, e->id, on_deregister, e);
-    } else {
-        if (!e->hb_call[0] && !e->hb_call[1])
+        op = DEREG;
+    }
+    if (op == NONE) {
+        e->hb_ttl_due = e->hb_health_due = 0;
+        if (!e->want && !e->have && !e->have_unknown)
             entry_free(e);
         return;
     }
+    if (r->writes >= MAX_WRITES) {
+        e->queued = 1;
+        e->qnext = NULL;
+        if (r->qtail)
+            r->qtail->qnext = e;
+        else
+            r->qhead = e;
+        r->qtail = e;
+        return;
+    }
+    switch (op) {
+    case REG:
+        e->sending = json_incref(e->want_cmp);
+        e->call = consul_service_register(r->cc, e->want, 0, on_register, e);
+        break;
+    case HEALTH:
+        e->sending_health = e->want_health;
+        e->call = consul_check_update(r->cc, e->health_id, e->want_health, health_note(e->want_health),
+                                      on_health, e);
+        break;
+    case HB_TTL:
+        e->hb_ttl_due = 0;
+        e->call = consul_check_ttl(r->cc, e->ttl_id, CONSUL_CHECK_PASS, "portolan-agent heartbeat",
+                                   on_heartbeat, e);
+        break;
+    case HB_HEALTH:
+        e->hb_health_due = 0;
+        e->call = consul_check_update(r->cc, e->health_id, e->want_health, health_note(e->want_health),
+                                      on_heartbeat, e);
+        break;
+    case DEREG:
+        e->call = consul_service_deregister(r->cc, e->id, on_deregister, e);
+        break;
+    default:
+        break;
+    }
     if (e->call) {
         r->inflight++;
+        r->writes++;
+    } else if (op == HB_TTL || op == HB_HEALTH) {
+        r->st.heartbeat_failures++;
     } else {
         json_decref(e->sending);
         e->sending = NULL;
         schedule_retry(e, "request", "could not start the HTTP call");
     }
+}
+
+/* A slot is free: start queued entries, then see whether a shutdown can finish. */
+static void write_done(reconcile_t *r)
+{
+    while (r->writes < MAX_WRITES && r->qhead) {
+        entry_t *e = r->qhead;
+        r->qhead = e->qnext;
+        if (!r->qhead)
+            r->qtail = NULL;
+        e->qnext = NULL;
+        e->queued = 0;
+        kick(e);
+    }
+    call_done(r);
 }
 
 /* ---- desired state ---- */
@@ -530,39 +610,26 @@ static void on_heartbeat(consul_client_t *c, const consul_result_t *res, void *d
 {
     entry_t *e = data;
     reconcile_t *r = e->r;
+    e->call = NULL;
     r->inflight--;
+    r->writes--;
     (void)c;
     if (res->error) {
         r->st.heartbeat_failures++;
-        if (res->status == 404 && e->have && !e->call) { /* Consul lost the check */
+        if (res->status == 404 && e->have) { /* Consul lost the check: register again */
             json_decref(e->have);
             e->have = NULL;
             e->restoring = 1;
+        } else if (transport_error(res)) {
+            set_consul_up(r, 0, res->error);
         }
         log_debug("heartbeat %s: %s", e->id, res->error);
     } else {
+        set_consul_up(r, 1, NULL);
         r->st.heartbeats++;
     }
-}
-
-static void on_heartbeat_ttl(consul_client_t *c, const consul_result_t *res, void *data)
-{
-    entry_t *e = data;
-    reconcile_t *r = e->r;
-    e->hb_call[0] = NULL;
-    on_heartbeat(c, res, data);
     kick(e);
-    call_done(r);
-}
-
-static void on_heartbeat_health(consul_client_t *c, const consul_result_t *res, void *data)
-{
-    entry_t *e = data;
-    reconcile_t *r = e->r;
-    e->hb_call[1] = NULL;
-    on_heartbeat(c, res, data);
-    kick(e);
-    call_done(r);
+    write_done(r);
 }
 
 static void on_hb_timer(uv_timer_t *t)
@@ -573,22 +640,11 @@ static void on_hb_timer(uv_timer_t *t)
     strmap_iter_t it = strmap_iter(r->entries);
     while (strmap_iter_next(&it)) {
         entry_t *e = it.value;
-        if (!e->want || !e->have || e->call)
+        if (!e->want || !e->have || (!e->ttl_id && !e->health_id))
             continue;
-        if (e->ttl_id && !e->hb_call[0]) {
-            e->hb_call[0] = consul_check_ttl(r->cc, e->ttl_id, CONSUL_CHECK_PASS, "portolan-agent heartbeat",
-                                             on_heartbeat_ttl, e);
-            if (e->hb_call[0])
-                r->inflight++;
-        }
-        if (e->health_id && e->have_health == e->want_health && !e->hb_call[1]) {
-            e->hb_call[1] = consul_check_update(r->cc, e->health_id, e->want_health,
-                                                !strcmp(e->want_health, "passing") ? "docker: healthy"
-                                                                                   : "docker: not healthy",
-                                                on_heartbeat_health, e);
-            if (e->hb_call[1])
-                r->inflight++;
-        }
+        e->hb_ttl_due = e->ttl_id != NULL;
+        e->hb_health_due = e->health_id != NULL;
+        kick(e); /* never frees: the entry is wanted */
     }
 }
 
@@ -663,14 +719,15 @@ static void cancel_all(reconcile_t *r)
         if (e->call) {
             consul_call_cancel(e->call);
             e->call = NULL;
+            json_decref(e->sending);
+            e->sending = NULL;
         }
-        for (int k = 0; k < 2; k++)
-            if (e->hb_call[k]) {
-                consul_call_cancel(e->hb_call[k]);
-                e->hb_call[k] = NULL;
-            }
+        e->queued = 0;
+        e->qnext = NULL;
     }
+    r->qhead = r->qtail = NULL;
     r->inflight = 0;
+    r->writes = 0;
 }
 
 static void on_shutdown_timeout(uv_timer_t *t)
@@ -711,14 +768,7 @@ void reconcile_shutdown(reconcile_t *r, int deregister, uint64_t timeout_ms, voi
         it = strmap_iter(r->entries);
         while (strmap_iter_next(&it)) {
             entry_t *e = it.value;
-            if (e->hb_call[0] || e->hb_call[1]) {
-                for (int k = 0; k < 2; k++)
-                    if (e->hb_call[k]) {
-                        consul_call_cancel(e->hb_call[k]);
-                        e->hb_call[k] = NULL;
-                        r->inflight--;
-                    }
-            }
+            e->hb_ttl_due = e->hb_health_due = 0;
             kick(e);
         }
         uv_timer_start(&r->shutdown_timer, on_shutdown_timeout, timeout_ms, 0);
