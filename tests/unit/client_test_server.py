@@ -27,7 +27,8 @@ Fake Consul (blocking queries on one shared state):
 Fake Docker (API version 1.43, so the client must pick 1.41):
   /version, /_ping, /v1.41/info, /v1.41/containers/json, /v1.41/containers/<id>/json
   (404 {"message":"No such container: <id>"} unless id == "abc"), /v1.41/events (streams
-  the lines of /ctl/events then ends the stream)
+  the lines of /ctl/events then ends the stream; after /ctl/cut the next stream breaks
+  mid-chunk instead, like a dying daemon)
 """
 import json
 import os
@@ -144,6 +145,9 @@ class Handler(BaseHTTPRequestHandler):
                     STATE["data"] = json.loads(q["data"][0])
                 COND.notify_all()
             self.send(200, "true")
+        elif p == "/ctl/cut":
+            STATE["cut"] = True
+            self.send(200, "true")
         elif p == "/ctl/fail":
             with COND:
                 STATE["fail"] = int(q["n"][0])
@@ -212,6 +216,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         data = b"".join(json.dumps(e).encode() + b"\n" for e in STATE["events"])
+        if STATE.pop("cut", False):
+            # the daemon dies mid-stream: half a chunk, then the connection goes away
+            self.chunk(data[:len(data) // 2 + 3])
+            self.wfile.write(b"ff\r\n{\"partial")
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
         data += b"not json\n"
         for i in range(0, len(data), 17):
             self.chunk(data[i:i + 17])

@@ -273,6 +273,21 @@ static void test_events(void **state)
     assert_string_equal(json_string_value(json_array_get(reqs, 0)), "/v1.41/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D");
     json_decref(reqs);
 
+    /* the daemon dies mid-stream: the complete event before the break is delivered, then on_end
+     * reports the error so the caller can reconnect with since= */
+    assert_int_equal(test_fetch("GET", "http://localhost/ctl/cut", sock_path, NULL, NULL), 200);
+    ev_res_t r4 = {0};
+    assert_non_null(docker_client_events(dc, NULL, on_event, on_end, &r4));
+    assert_int_equal(test_run_until(&loop, &r4.ended, 5000), 0);
+    assert_int_equal(r4.events, 1);
+    assert_true(r4.has_error);
+    print_message("# %s\n", r4.error);
+    char want[300];
+    snprintf(want, sizeof want, "docker: events stream from %s ended: ", docker_host);
+    assert_true(strncmp(r4.error, want, strlen(want)) == 0);
+    assert_string_equal(r4.since, "1700000000.123456789");
+    json_decref(requests());
+
     /* cancel before anything arrived */
     ev_res_t r3 = {0};
     ev = docker_client_events(dc, NULL, on_event, on_end, &r3);
