@@ -32,6 +32,7 @@ struct entry {
     json_t *sending;     /* cmp body of the register call in flight */
     const char *sending_health;
     int restoring;       /* have was dropped because Consul lost it */
+    uint64_t have_seq;   /* r->seq when have was last set by a successful write */
     consul_call_t *call; /* the one call in flight for this ID */
     int hb_ttl_due, hb_health_due; /* heartbeats asked for by the heartbeat timer */
     int queued;          /* waiting in the write queue for a free slot */
@@ -59,6 +60,8 @@ struct reconcile {
     int closing; /* timers whose close callback has not run yet */
     consul_call_t *poll_call;
     int want_resync, want_cleanup;
+    uint64_t seq;        /* orders write completions against poll sends */
+    uint64_t poll_seq;   /* seq when the poll in flight was sent */
     int stopping, deregister_on_stop, done_called;
     void (*done)(void *);
     void *done_data;
@@ -253,6 +256,7 @@ static void on_register(consul_client_t *c, const consul_result_t *res, void *da
         e->restoring = 0;
         json_decref(e->have);
         e->have = sent;
+        e->have_seq = ++r->seq;
         e->have_unknown = 0;
         e->have_health = NULL; /* a re-registration keeps an existing check's old status */
         (void)c;
@@ -530,7 +534,8 @@ static void on_poll(consul_client_t *c, const consul_result_t *res, void *data)
     strmap_iter_t it = strmap_iter(r->entries);
     while (strmap_iter_next(&it)) {
         entry_t *e = it.value;
-        if (!e->want || !e->have || e->call)
+        /* written after the poll was sent: the answer may predate it */
+        if (!e->want || !e->have || e->call || e->have_seq > r->poll_seq)
             continue;
         json_t *view = json_object_get(res->json, e->id);
         if (!view) {
@@ -585,6 +590,7 @@ static void poll_now(reconcile_t *r)
 {
     if (r->poll_call || r->stopping)
         return;
+    r->poll_seq = ++r->seq;
     r->poll_call = consul_agent_services(r->cc, on_poll, r);
     if (r->poll_call)
         r->inflight++;
