@@ -6,9 +6,10 @@
  * curl_multi_info_read. All transfers share the multi handle's connection cache, which is what
  * gives keep-alive reuse across requests to the same host (tcp or unix socket).
  *
- * Re-entrancy: libcurl forbids removing an easy handle from inside one of its callbacks. A cancel
- * that arrives while curl is running (in_curl > 0: inside a write/header callback, e.g. from an
- * on_data) only marks the call; the removal happens right after curl returns (reap_cancelled).
+ * Re-entrancy: libcurl forbids adding or removing an easy handle from inside one of its callbacks
+ * (CURLM_RECURSIVE_API_CALL). A send or a cancel that arrives while curl is running (in_curl > 0:
+ * inside a write/header callback, e.g. an on_data that starts an inspect for the event it just
+ * got) only marks the call; the add or removal happens right after curl returns (run_deferred).
  * Completed calls are removed from the multi handle before on_response runs, so on_response may
  * start new requests or cancel other ones freely. */
 #include "http_client.h"
@@ -26,7 +27,7 @@ struct http_client {
     size_t active;
     uint64_t connects;
     int in_curl;            /* depth of curl_multi_socket_action calls on the stack */
-    int deferred;           /* calls cancelled while in_curl, awaiting removal */
+    int deferred;           /* calls sent or cancelled while in_curl, awaiting add/removal */
     int closing;
 };
 
@@ -45,6 +46,8 @@ struct http_call {
     size_t nheaders, hcap;
     long status;            /* from the latest status line */
     int cancelled;          /* no callbacks; remove at the next safe point */
+    int pending_add;        /* sent while curl was running: add to the multi handle later */
+    int fail_add;           /* that later add failed: complete with an error */
     int aborted;            /* on_data asked to stop */
     int too_large;
     int in_response;        /* inside on_response: cancel is a no-op */
@@ -92,7 +95,7 @@ static void call_destroy(http_call_t *call)
     free(call);
 }
 
-static void reap_cancelled(http_client_t *c)
+static void run_deferred(http_client_t *c)
 {
     if (!c->deferred || c->in_curl)
         return;
@@ -100,8 +103,17 @@ static void reap_cancelled(http_client_t *c)
     http_call_t *call = c->calls;
     while (call) {
         http_call_t *next = call->next;
-        if (call->cancelled && !call->in_response)
+        if (call->cancelled && !call->in_response) {
             call_destroy(call);
+        } else if (call->pending_add) {
+            call->pending_add = 0;
+            if (curl_multi_add_handle(c->multi, call->easy) != CURLM_OK) {
+                /* cannot happen outside callbacks; fail the call rather than lose it silently */
+                snprintf(call->errbuf, sizeof call->errbuf, "could not start the transfer");
+                call->fail_add = 1;
+                c->deferred = 1;
+            }
+        }
         call = next;
     }
 }
@@ -326,6 +338,19 @@ static void finish(http_client_t *c, http_call_t *call, CURLcode code)
     call_destroy(call);
 }
 
+static void fail_unadded(http_client_t *c)
+{
+    for (;;) {
+        http_call_t *call = c->calls;
+        while (call && !call->fail_add)
+            call = call->next;
+        if (!call)
+            return;
+        call->fail_add = 0;
+        finish(c, call, CURLE_FAILED_INIT);
+    }
+}
+
 static void check_multi_info(http_client_t *c)
 {
     if (c->in_curl)
@@ -341,7 +366,8 @@ static void check_multi_info(http_client_t *c)
         if (call)
             finish(c, call, code);
     }
-    reap_cancelled(c);
+    run_deferred(c);
+    fail_unadded(c);
 }
 
 /* ---- public API ---- */
@@ -482,7 +508,11 @@ http_call_t *http_client_send(http_client_t *c, const http_request_t *req,
         free(call);
         return NULL;
     }
-    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+    if (c->in_curl) {
+        /* inside a curl callback (e.g. on_data): libcurl refuses add_handle here */
+        call->pending_add = 1;
+        c->deferred = 1;
+    } else if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         curl_slist_free_all(h);
         curl_easy_cleanup(e);
         free(call);

@@ -217,6 +217,8 @@ typedef struct {
     int has_error;
     char error[512];
     int cancel_after;
+    int inspect_in_cb; /* start an inspect from inside on_event (what the agent does) */
+    res_t inspect;
 } ev_res_t;
 
 static void on_event(docker_events_t *ev, json_t *e, void *data)
@@ -226,6 +228,8 @@ static void on_event(docker_events_t *ev, json_t *e, void *data)
         snprintf(r->actions[r->events], 32, "%s", json_string_value(json_object_get(e, "Action")));
     r->events++;
     docker_event_since(e, r->since, sizeof r->since);
+    if (r->inspect_in_cb && r->events == 1)
+        assert_non_null(docker_client_inspect(dc, "abc", on_res, &r->inspect));
     if (r->cancel_after && r->events >= r->cancel_after) {
         docker_events_cancel(ev);
         r->ended = 1; /* for the wait loop; on_end must not run */
@@ -245,7 +249,7 @@ static void test_events(void **state)
     json_decref(requests());
     static const char *const names[] = {"start", "die", "health_status", NULL};
     docker_events_opts_t o = {.events = names, .since = "1700000000.000000001"};
-    ev_res_t r = {0};
+    ev_res_t r = {.inspect_in_cb = 1};
     docker_events_t *ev = docker_client_events(dc, &o, on_event, on_end, &r);
     assert_non_null(ev);
     assert_int_equal(test_run_until(&loop, &r.ended, 5000), 0);
@@ -254,6 +258,9 @@ static void test_events(void **state)
     assert_string_equal(r.actions[1], "die");
     assert_false(r.has_error); /* a clean end of stream */
     assert_string_equal(r.since, "1700000001.000000005");
+    assert_int_equal(test_run_until(&loop, &r.inspect.done, 5000), 0);
+    assert_string_equal(json_string_value(json_object_get(r.inspect.json, "Id")), "abc");
+    res_clear(&r.inspect);
     json_t *reqs = requests();
     const char *path = json_string_value(json_array_get(reqs, 0));
     assert_non_null(path);

@@ -385,6 +385,57 @@ static void test_streaming(void **state)
     assert_int_equal(test_loop_close(&loop), 0);
 }
 
+typedef struct {
+    http_client_t *c;
+    char url[256];
+    int started, inner_done, outer_done;
+    long inner_status;
+} nested_t;
+
+static void on_inner(http_call_t *call, http_response_t *r, void *data)
+{
+    nested_t *n = data;
+    n->inner_done++;
+    n->inner_status = r->status;
+}
+
+static void on_outer(http_call_t *call, http_response_t *r, void *data)
+{
+    ((nested_t *)data)->outer_done = 1;
+}
+
+/* on_data starts a new request (libcurl refuses add_handle inside its callbacks: the client
+ * must defer it, not fail it) */
+static int on_data_send(http_call_t *call, const char *buf, size_t len, void *data)
+{
+    nested_t *n = data;
+    if (n->started < 3) {
+        n->started++;
+        http_request_t req = {.url = n->url, .timeout_ms = 5000};
+        assert_non_null(http_client_send(n->c, &req, on_inner, n));
+    }
+    return 0;
+}
+
+static void test_send_from_on_data(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    nested_t n = {.c = http_client_new(&loop)};
+    snprintf(n.url, sizeof n.url, "%s/echo", srv.base);
+    char url[256];
+    snprintf(url, sizeof url, "%s/stream?n=5&ms=30", srv.base);
+    http_request_t req = {.url = url, .on_data = on_data_send};
+    assert_non_null(http_client_send(n.c, &req, on_outer, &n));
+    assert_int_equal(test_run_until(&loop, &n.outer_done, 10000), 0);
+    test_run_for(&loop, 200);
+    assert_int_equal(n.started, 3);
+    assert_int_equal(n.inner_done, 3);
+    assert_int_equal(n.inner_status, 200);
+    http_client_free(n.c);
+    assert_int_equal(test_loop_close(&loop), 0);
+}
+
 static void test_max_body(void **state)
 {
     uv_loop_t loop;
@@ -495,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_unix_socket),
         cmocka_unit_test(test_streaming),
+        cmocka_unit_test(test_send_from_on_data),
         cmocka_unit_test(test_max_body),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_refused),
