@@ -548,6 +548,72 @@ static void test_watch_kv_absent(void **state)
     json_decref(requests());
 }
 
+static const char *tls_env[8][2];
+static const char *tls_getenv(const char *name)
+{
+    for (int i = 0; i < 8 && tls_env[i][0]; i++)
+        if (strcmp(tls_env[i][0], name) == 0)
+            return tls_env[i][1];
+    return NULL;
+}
+
+static void tls_call(const char *uri, const char *dir, const char *verify, res_t *r)
+{
+    static char ca[256], cert[256], key[256];
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    memset(tls_env, 0, sizeof tls_env);
+    const char *kv[][2] = {{"CONSUL_CACERT", ca}, {"CONSUL_CLIENT_CERT", cert}, {"CONSUL_CLIENT_KEY", key},
+                           {"CONSUL_HTTP_SSL_VERIFY", verify}};
+    memcpy(tls_env, kv, sizeof kv);
+    consul_endpoint_t ep;
+    char err[256];
+    assert_int_equal(consul_endpoint_parse(uri, tls_getenv, &ep, err, sizeof err), 0);
+    consul_client_t *c = consul_client_new(http, &ep);
+    consul_endpoint_clear(&ep);
+    assert_non_null(consul_status_leader(c, on_res, r));
+    assert_int_equal(test_run_until(&loop, &r->done, 5000), 0);
+    consul_client_free(c);
+}
+
+/* consul-tls:// with CONSUL_CACERT / CONSUL_CLIENT_CERT / CONSUL_CLIENT_KEY against a server that
+ * demands a client certificate */
+static void test_tls(void **state)
+{
+    char dir[128], cmd[400], good[160], wrong[160], uri[64];
+    snprintf(dir, sizeof dir, "/tmp/portolan-consul-certs-%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "sh '%s/tests/unit/client_test_certs.sh' '%s'", TOP_SRCDIR, dir);
+    if (system(cmd) != 0)
+        fail_msg("could not make test certificates (openssl missing?)");
+    snprintf(good, sizeof good, "%s/good", dir);
+    snprintf(wrong, sizeof wrong, "%s/wrongca", dir);
+    test_server_t tsrv;
+    const char *args[] = {"--tls", good, NULL};
+    assert_int_equal(test_server_start(&tsrv, args), 0);
+    snprintf(uri, sizeof uri, "consul-tls://127.0.0.1:%d", tsrv.port);
+    res_t r = {0};
+    tls_call(uri, good, NULL, &r);
+    assert_false(r.has_error);
+    assert_int_equal(r.status, 200);
+    res_clear(&r);
+    tls_call(uri, wrong, NULL, &r);
+    assert_true(r.has_error);
+    print_message("# %s\n", r.error);
+    char want[128];
+    snprintf(want, sizeof want, "consul: GET /v1/status/leader: TLS handshake with 127.0.0.1:%d failed: ", tsrv.port);
+    assert_true(strncmp(r.error, want, strlen(want)) == 0);
+    assert_non_null(strstr(r.error, "check CONSUL_CACERT"));
+    res_clear(&r);
+    /* CONSUL_HTTP_SSL_VERIFY=false: the wrong CA no longer matters (the client cert still does) */
+    tls_call(uri, wrong, "false", &r);
+    assert_false(r.has_error);
+    res_clear(&r);
+    test_server_stop(&tsrv);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Many long-polls at once on one loop: 100 watches block together and one write wakes them all. */
 #define NWATCH 100
 static void test_watch_many(void **state)
@@ -601,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_watch_free_in_callback),
         cmocka_unit_test(test_watch_kv_absent),
         cmocka_unit_test(test_watch_many),
+        cmocka_unit_test(test_tls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
