@@ -210,8 +210,10 @@ static void fmt_value(template_buf *b, const template_value *v, char verb, const
 		template_buf_adds(b, "map[");
 		for (size_t i = 0; i < v->u.map.n; i++) {
 			if (i) template_buf_adds(b, " ");
-			spec none = { .wid = -1, .prec = -1 };
-			fmt_string(b, v->u.map.keys[i], strlen(v->u.map.keys[i]), verb == 'v' ? 'v' : verb, depth ? &none : sp);
+			template_value key = { .kind = TV_STRING, .refs = 1, .type = "string" };
+			key.u.str.s = v->u.map.keys[i];
+			key.u.str.len = strlen(v->u.map.keys[i]);
+			fmt_value(b, &key, verb, sp, depth + 1); /* fmt applies the verb and flags to keys too */
 			template_buf_adds(b, ":");
 			fmt_value(b, v->u.map.vals[i], verb, sp, depth + 1);
 		}

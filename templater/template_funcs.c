@@ -98,6 +98,10 @@ static template_value *f_andor(tpl_exec *x, const char *name, template_value **a
 static template_value *f_len(tpl_exec *x, const char *name, template_value **a, size_t n)
 {
 	long l = template_value_len(a[0]);
+	if (l < 0 && (a[0]->kind == TV_INVALID || a[0]->kind == TV_NIL)) {
+		tpl_call_error(x, name, "reflect: call of reflect.Value.Type on zero Value");
+		return NULL;
+	}
 	if (l < 0) {
 		/* Go dereferences pointers before naming the type */
 		const char *t = a[0]->type;
@@ -141,7 +145,7 @@ static template_value *f_index(tpl_exec *x, const char *name, template_value **a
 			tpl_call_error(x, name, "index of untyped nil");
 			goto fail;
 		} else {
-			tpl_call_error(x, name, "can't index item of type %s", cur->type);
+			tpl_call_error(x, name, "can't index item of type %s", cur->type[0] == '*' ? cur->type + 1 : cur->type);
 			goto fail;
 		}
 		template_value_unref(cur);

@@ -370,6 +370,9 @@ static tpl_node *operand(parser *p)
 	if (!n) return NULL;
 	if (peek(p)->type != T_FIELD) return n;
 	if (n->type == N_FIELD || n->type == N_VAR) {
+		/* Go rebuilds the node at the position of the first chained field */
+		n->pos = peek(p)->pos;
+		n->line = peek(p)->line;
 		while (peek(p)->type == T_FIELD) {
 			tpl_token *t = next(p);
 			addident(p, &n->idents, &n->nidents, t->val + 1, t->len - 1);
@@ -524,9 +527,13 @@ static tpl_node *action(parser *p)
 	case T_RANGE: return control(p, N_RANGE, "range");
 	case T_WITH: return control(p, N_WITH, "with");
 	case T_BREAK: case T_CONTINUE:
-		if (p->range_depth == 0) perr(p, "{{%s}} outside {{range}}", t->val);
-		n = newnode(p, t->type == T_BREAK ? N_BREAK : N_CONTINUE, t->pos, t->line);
-		expect(p, T_RDELIM, t->val);
+		{
+			char ctx[16];
+			snprintf(ctx, sizeof ctx, "{{%s}}", t->val);
+			n = newnode(p, t->type == T_BREAK ? N_BREAK : N_CONTINUE, t->pos, t->line);
+			expect(p, T_RDELIM, ctx); /* Go reads the delimiter first: errors carry its line */
+			if (p->range_depth == 0) perr(p, "%s outside {{range}}", ctx);
+		}
 		return n;
 	case T_DEFINE: case T_TEMPLATE: case T_BLOCK:
 		perr(p, "{{%s}} is not supported (one template per file)", t->val);

@@ -58,7 +58,7 @@ def act(body):
     return l + body + r
 
 def block(depth, inrange, nvars):
-    parts = []
+    parts = [act('$outer := ""')] if depth == 0 else []
     for _ in range(rnd.randint(1, 4)):
         parts.append(rnd.choice(TEXTS))
         k = rnd.random()
@@ -84,6 +84,12 @@ def block(depth, inrange, nvars):
             parts.append(act(f"with {expr(1, inrange)}"))
             parts.append(block(depth + 1, True, nvars))
             parts.append(act("end"))
+        elif inrange and k < 0.4:
+            parts.append(rnd.choice([act("if eq (len (print .)) 3") + act("break") + act("end"),
+                                     act("if (print .) | len | lt 20") + act("continue") + act("end"),
+                                     act("$.Foo"), act("$x.Name") if False else act("."),
+                                     act('index . 0') , act('.ServiceMeta.weight'), act('index .ServiceMeta "check_path"'),
+                                     act('$outer = (print .)')]))
         elif k < 0.45:
             parts.append(act("/* c */") if rnd.random() < 0.5 else rnd.choice(["{{/* c */}}", "{{- /* c */ -}}"]))
         elif k < 0.55:
@@ -94,4 +100,4 @@ def block(depth, inrange, nvars):
 
 for n in range(count):
     with open(os.path.join(out, f"f{n:04d}.ctmpl"), "w") as f:
-        f.write(block(0, False, 0) + rnd.choice(["", "\n"]))
+        f.write(block(0, False, 0) + act("$outer") + rnd.choice(["", "\n"]))
