@@ -37,6 +37,8 @@ time_t tpl_now(tpl_exec *x);
 /* Type-checking helpers for function arguments: 0 or -1 (error set). */
 int tpl_arg_string(tpl_exec *x, const char *fname, template_value *v, const char **s, size_t *len);
 int tpl_arg_int(tpl_exec *x, const char *fname, template_value *v, int64_t *i);
+/* Reports that argument v of the current call is not of Go type want ("[]string", ...). */
+void tpl_arg_type_error(tpl_exec *x, template_value *v, const char *want);
 
 /* printf-family formatting (template_fmt.c). */
 void tpl_sprintf(template_buf *b, const char *fmt, size_t flen, template_value **args, size_t n);
