@@ -418,6 +418,11 @@ void http_client_free(http_client_t *c)
     uv_close((uv_handle_t *)&c->timer, on_client_closed);
 }
 
+void http_client_set_max_host_connections(http_client_t *c, long n)
+{
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n > 0 ? n : 0L);
+}
+
 uv_loop_t *http_client_loop(const http_client_t *c) { return c->loop; }
 size_t http_client_active(const http_client_t *c) { return c->active; }
 uint64_t http_client_connects(const http_client_t *c) { return c->connects; }

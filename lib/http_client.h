@@ -106,6 +106,11 @@ http_call_t *http_client_send(http_client_t *c, const http_request_t *req,
  * whose on_response has already returned. */
 void http_call_cancel(http_call_t *call);
 
+/* Caps simultaneous connections to one host (0, the default: no cap). Requests beyond the cap
+ * wait in libcurl's queue until a connection frees up; with long-polls that can be a whole
+ * wait period, so use it only to stay under a server's per-client limit (Consul: 200). */
+void http_client_set_max_host_connections(http_client_t *c, long n);
+
 /* The loop the client runs on (for timers of modules built on it). */
 uv_loop_t *http_client_loop(const http_client_t *c);
 

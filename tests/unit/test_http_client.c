@@ -215,6 +215,30 @@ static void test_concurrent(void **state)
     assert_int_equal(test_loop_close(&loop), 0);
 }
 
+/* With a cap of 2 connections per host, 6 x 300 ms requests take three rounds. */
+static void test_max_host_connections(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    http_client_t *c = http_client_new(&loop);
+    http_client_set_max_host_connections(c, 2);
+    char url[256];
+    snprintf(url, sizeof url, "%s/delay?ms=300", srv.base);
+    http_request_t req = {.url = url, .timeout_ms = 10000};
+    conc_done = 0;
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < 6; i++)
+        assert_non_null(http_client_send(c, &req, on_conc, NULL));
+    while (conc_done < 6 && (uv_hrtime() - t0) < 10000000000ull)
+        uv_run(&loop, UV_RUN_ONCE);
+    uint64_t ms = (uv_hrtime() - t0) / 1000000;
+    assert_int_equal(conc_done, 6);
+    assert_true(ms >= 850 && ms < 3000);
+    assert_true(http_client_connects(c) <= 2);
+    http_client_free(c);
+    assert_int_equal(test_loop_close(&loop), 0);
+}
+
 typedef struct {
     http_client_t *c;
     char url[256];
@@ -542,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_methods_and_bodies),
         cmocka_unit_test(test_invalid_request),
         cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_max_host_connections),
         cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_unix_socket),
