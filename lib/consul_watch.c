@@ -161,6 +161,13 @@ static void on_result(consul_client_t *c, const consul_result_t *r, void *data)
     }
     backoff_reset(&w->bo);
     consul_index_step_t s = consul_index_next(w->index, r->has_index ? r->index : 0, w->have_data);
+    if (!r->has_index) {
+        /* not a blocking endpoint (agent/..., status/...): no index to go by, so poll without one
+         * (at the rate limit) and let the data comparison decide */
+        s.next_index = 0;
+        s.fire = 1;
+        s.reset = 0;
+    }
     if (s.reset) {
         w->st.resets++;
         log_debug("consul: %s: index went backwards (%llu -> %llu): re-querying", w->path,

@@ -19,6 +19,8 @@
  *    waits out the rest of it plus 0..opts.jitter_ms (default 20) before the next request, so a
  *    hot key cannot spin the client.
  *  - KV paths (/v1/kv/...): a 404 is "key absent", delivered as data NULL (once, like any change).
+ *  - An answer without X-Consul-Index (an endpoint that cannot block: agent/..., status/...) is
+ *    polled again without an index at the rate limit; only a change of the data fires.
  * Never: gives up, blocks the loop, or calls back after consul_watch_stop/free. */
 #ifndef PORTOLAN_CONSUL_WATCH_H
 #define PORTOLAN_CONSUL_WATCH_H

@@ -516,6 +516,30 @@ static void test_watch_free_in_callback(void **state)
     json_decref(requests());
 }
 
+/* An endpoint that cannot block (no X-Consul-Index): polled at the rate limit, fires once. */
+static void test_watch_no_index(void **state)
+{
+    consul_watch_opts_t o;
+    consul_watch_opts_init(&o, "/v1/agent/self");
+    watch_res_t r = {0};
+    consul_watch_t *w = consul_watch_new(cc, &o, on_change, on_error, &r);
+    consul_watch_start(w);
+    test_run_for(&loop, 600);
+    consul_watch_stats_t st;
+    consul_watch_stats(w, &st);
+    assert_int_equal(r.changes, 1);
+    assert_int_equal(r.errors, 0);
+    assert_true(st.requests >= 3 && st.requests <= 7);
+    assert_true(st.equal_data >= 2);
+    consul_watch_free(w);
+    json_decref(r.last);
+    test_run_for(&loop, 50);
+    json_t *reqs = requests();
+    for (size_t i = 0; i < json_array_size(reqs); i++)
+        assert_string_equal(json_string_value(json_array_get(reqs, i)), "/v1/agent/self");
+    json_decref(reqs);
+}
+
 /* A missing KV key is data NULL, delivered once; its creation is a change. */
 static void test_watch_kv_absent(void **state)
 {
@@ -666,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_watch_errors_backoff),
         cmocka_unit_test(test_watch_free_in_callback),
         cmocka_unit_test(test_watch_kv_absent),
+        cmocka_unit_test(test_watch_no_index),
         cmocka_unit_test(test_watch_many),
         cmocka_unit_test(test_tls),
     };
