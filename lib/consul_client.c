@@ -9,6 +9,7 @@
 #include "consul_client.h"
 #include "duration.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -364,8 +365,9 @@ static void on_http_response(http_call_t *hc, http_response_t *r, void *data)
     const char *idx = http_response_header(r, "X-Consul-Index");
     if (idx && *idx >= '0' && *idx <= '9') {
         char *end;
+        errno = 0;
         unsigned long long v = strtoull(idx, &end, 10);
-        if (*end == '\0') {
+        if (*end == '\0' && errno == 0) { /* an out-of-range index is no index */
             res.index = (uint64_t)v;
             res.has_index = 1;
         }
