@@ -108,6 +108,8 @@ json_t *checks_build_set(const metadata_t *md, const char *prefix, const char *i
         json_object_set_new(c, "HTTP", json_string(url));
         if (timeout)
             json_object_set_new(c, "Timeout", json_string(timeout));
+        if (https && get(md, prefix, "tls_skip_verify"))
+            json_object_set_new(c, "TLSSkipVerify", json_true());
         const char *m = get(md, prefix, https ? "https_method" : "http_method");
         if (m && method_ok(m))
             json_object_set_new(c, "Method", json_string(m));
