@@ -24,6 +24,7 @@ typedef struct ctr {
     int busy;   /* inspect in flight */
     int dirty;  /* an event came while busy: inspect again */
     int queued;
+    int warned; /* metadata warnings logged once per container, not on every event/resync */
     struct ctr *qnext;
 } ctr_t;
 
@@ -41,7 +42,7 @@ struct agent {
     int inflight;
     docker_events_t *ev;
     char since[64];
-    int docker_up, started, stopping;
+    int docker_up, started, stopping, listed_once;
     int cleanup_after_idle; /* run -cleanup once the inspect queue drains */
     int cleanup_after_list; /* ... once the listing in flight has been queued */
     uv_timer_t docker_timer, resync_timer, consul_timer, pump_timer;
@@ -135,7 +136,9 @@ static void apply(agent_t *a, ctr_t *c, const json_t *inspect, const json_t *net
         warn_list_free(&w);
         return;
     }
-    log_warnings(name, &w);
+    if (!c->warned)
+        log_warnings(name, &w);
+    c->warned = 1;
     warn_list_free(&w);
     if (l.n == 0)
         log_debug("container %s: no services (no published ports, ignored or -explicit)", name);
@@ -225,7 +228,7 @@ static void pump_now(agent_t *a)
     }
     if (a->inflight == 0 && !a->qhead && a->cleanup_after_idle) {
         a->cleanup_after_idle = 0;
-        log_info("cleanup: looking for dangling services of node %s", a->node);
+        log_debug("cleanup: looking for dangling services of node %s", a->node);
         reconcile_request_cleanup(a->rec);
     }
 }
@@ -369,7 +372,11 @@ static void on_list(docker_client_t *dc, long status, json_t *json, const char *
         if (id)
             refresh(a, id);
     }
-    log_info("docker: %zu running containers listed", json_array_size(json));
+    if (a->listed_once)
+        log_debug("docker: %zu running containers listed", json_array_size(json));
+    else
+        log_info("docker: %zu running containers listed", json_array_size(json));
+    a->listed_once = 1;
     if (a->cleanup_after_list) {
         a->cleanup_after_list = 0;
         a->cleanup_after_idle = 1;
@@ -475,6 +482,7 @@ static void on_info(docker_client_t *dc, long status, json_t *json, const char *
     if (!a->docker_up && a->started) {
         a->docker_reconnects++;
         log_info("docker: %s reachable again; resubscribing since %s and reconciling", docker_client_host(a->dc), a->since);
+        a->listed_once = 0; /* say how many containers the reconcile found */
     }
     a->docker_up = 1;
     subscribe_and_list(a);
@@ -483,8 +491,12 @@ static void on_info(docker_client_t *dc, long status, json_t *json, const char *
 static void on_docker_timer(uv_timer_t *t)
 {
     agent_t *a = t->data;
-    if (a->stopping || a->dcall)
+    if (a->stopping)
         return;
+    if (a->dcall) { /* a listing is still in flight: come back after it */
+        schedule_docker_retry(a);
+        return;
+    }
     a->dcall = docker_client_info(a->dc, on_info, a);
     if (!a->dcall)
         schedule_docker_retry(a);
