@@ -191,6 +191,22 @@ static void fmt_value(template_buf *b, const template_value *v, char verb, const
 			template_buf_free(&t);
 			return;
 		}
+		case 'x': case 'X': { /* Go's hex float: C's %a with a two-digit exponent */
+			char tmp[64], fmtb[16];
+			if (sp->prec >= 0) snprintf(fmtb, sizeof fmtb, "%s%%.%d%c", sp->plus ? "+" : sp->space ? " " : "", sp->prec, verb == 'x' ? 'a' : 'A');
+			else snprintf(fmtb, sizeof fmtb, "%s%%%c", sp->plus ? "+" : sp->space ? " " : "", verb == 'x' ? 'a' : 'A');
+			snprintf(tmp, sizeof tmp, fmtb, v->u.f);
+			char *e = strpbrk(tmp, "pP");
+			template_buf t = { 0 };
+			if (e && (e[1] == '+' || e[1] == '-') && e[2] && !e[3]) {
+				template_buf_add(&t, tmp, (size_t)(e - tmp) + 2);
+				template_buf_add(&t, "0", 1);
+				template_buf_adds(&t, e + 2);
+			} else template_buf_adds(&t, tmp);
+			pad(b, t.data, t.len, sp, 1);
+			template_buf_free(&t);
+			return;
+		}
 		default: bad_verb(b, verb, v); return;
 		}
 	case TV_STRING:
