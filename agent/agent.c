@@ -296,6 +296,8 @@ static void on_event(docker_events_t *ev, json_t *event, void *data)
         a->ev_die++;
     else if (!strncmp(action, "health_status", 13))
         a->ev_health++;
+    else if (!strcmp(action, "rename") || !strcmp(action, "destroy"))
+        a->ev_other++;
     else {
         a->ev_other++;
         return;
@@ -386,7 +388,9 @@ static void on_list(docker_client_t *dc, long status, json_t *json, const char *
 
 static void subscribe_and_list(agent_t *a)
 {
-    static const char *const events[] = {"start", "die", "health_status", NULL};
+    /* registrator's start/die, health for the mirror checks, and two portolan additions:
+     * rename (IDs contain the name) and destroy (drops services kept by -deregister on-success) */
+    static const char *const events[] = {"start", "die", "health_status", "rename", "destroy", NULL};
     docker_events_opts_t o = {.events = events, .since = a->since[0] ? a->since : NULL};
     a->ev = docker_client_events(a->dc, &o, on_event, on_events_end, a);
     if (!a->ev) {
@@ -691,7 +695,7 @@ char *agent_metrics(agent_t *a, size_t *len)
       "portolan_agent_docker_events_total{action=\"start\"} %" PRIu64 "\n"
       "portolan_agent_docker_events_total{action=\"die\"} %" PRIu64 "\n"
       "portolan_agent_docker_events_total{action=\"health_status\"} %" PRIu64 "\n"
-      "portolan_agent_docker_events_total{action=\"other\"} %" PRIu64 "\n",
+      "portolan_agent_docker_events_total{action=\"other\"} %" PRIu64 "\n",  /* rename, destroy, unknown */
       a->ev_start, a->ev_die, a->ev_health, a->ev_other);
     M("docker_up", "gauge", "1 when the Docker event stream is connected.", "portolan_agent_docker_up %d\n", a->docker_up);
     M("docker_reconnects_total", "counter", "Reconnections to dockerd after the event stream ended.",
