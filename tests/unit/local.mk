@@ -11,7 +11,11 @@ tests_unit_test_flags_SOURCES = tests/unit/test_flags.c
 tests_unit_test_flags_LDADD = $(UNIT_LDADD)
 tests_unit_test_flags_CFLAGS = $(UNIT_CFLAGS)
 # agent (owned by the agent helper)
-check_PROGRAMS += tests/unit/test_agent_metadata tests/unit/test_agent_services tests/unit/test_agent_config
+check_PROGRAMS += tests/unit/test_agent_metadata tests/unit/test_agent_services tests/unit/test_agent_config tests/unit/test_agent_strmap
+tests_unit_test_agent_strmap_SOURCES = tests/unit/test_agent_strmap.c
+tests_unit_test_agent_strmap_LDADD = agent/libagentcore.a $(UNIT_LDADD)
+tests_unit_test_agent_strmap_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_strmap_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
 tests_unit_test_agent_metadata_SOURCES = tests/unit/test_agent_metadata.c
 tests_unit_test_agent_metadata_LDADD = agent/libagentcore.a $(UNIT_LDADD)
 tests_unit_test_agent_metadata_CFLAGS = $(UNIT_CFLAGS)
