@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/agent-smoke/run.sh: portolan-agent end to end, quickly, on the system dockerd: catalog +
 # agent, a container with a published port and SERVICE_NAME appears in /v1/agent/services with
-# the expected ID/Name/Address/Port, its stop removes it, /metrics and /health answer, SIGTERM
-# stops the agent cleanly. Only touches containers/networks it creates (unique names) and only
+# the expected ID/Name/Address/Port, a catalog killed and restarted empty gets it back within 5 s,
+# its stop removes it, /metrics and /health answer, SIGTERM stops the agent cleanly. Only touches containers/networks it creates (unique names) and only
 # counts services whose ID contains them.
 # needs: docker
 set -u
@@ -66,6 +66,20 @@ metrics=$(curl -s "http://127.0.0.1:$mport/metrics")
 check "metrics count the registration" grep -Eq '^portolan_agent_registrations_total [1-9]' <<<"$metrics"
 check "metrics show docker and consul up" \
   bash -c 'grep -q "^portolan_agent_docker_up 1" <<<"$1" && grep -q "^portolan_agent_consul_up 1" <<<"$1"' _ "$metrics"
+
+# the catalog dies (kill -9) and comes back empty on the same address: the agent notices and
+# registers the running container again, well within 5 s
+kill -9 "$CATALOG_PID"; wait "$CATALOG_PID" 2>/dev/null
+"$BUILD/portolan-catalog" -listen "$CATALOG_ADDR" >>"$TEST_TMP/catalog.log" 2>&1 &
+CATALOG_PID=$!
+cleanup_add "kill $CATALOG_PID"
+t0=$(date +%s%N)
+wait_for 10 curl -sf -o /dev/null "http://$CATALOG_ADDR/v1/status/leader"
+t1=$(date +%s%N)
+check "service back after the catalog restarted empty" wait_for 5 has_id
+t2=$(date +%s%N)
+diag "catalog answered after $(( (t1 - t0) / 1000000 )) ms; service back $(( (t2 - t1) / 1000000 )) ms later"
+check "re-registration logged" grep -q "re-registered $id" "$TEST_TMP/agent.log"
 
 docker stop -t 1 "$cname" >/dev/null
 no_ids() { [ -z "$(our_ids)" ]; }
