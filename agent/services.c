@@ -341,7 +341,11 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
 
         /* 3. address */
         const char *hip = p->host_ip;
-        if (*nm && strcmp(nm, "bridge") && strcmp(nm, "default") && strcmp(nm, "host")) {
+        const char *mode = metadata_get(md, "address_mode");
+        int explicit_host = mode && !strcmp(mode, "host");
+        /* registrator's overlay rule; an explicit SERVICE_ADDRESS_MODE=host means the host's
+         * binding address instead */
+        if (!explicit_host && *nm && strcmp(nm, "bridge") && strcmp(nm, "default") && strcmp(nm, "host")) {
             const char *nip = network_ip(inspect, nm);
             hip = nip ? nip : "";
         }

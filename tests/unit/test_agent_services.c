@@ -150,6 +150,11 @@ static const svc_case_t cases[] = {
     {"SERVICE_ADDRESS_MODE=host beats -internal", C_INTERNAL,
      "{\"Config\":{\"Labels\":{\"SERVICE_ADDRESS_MODE\":\"host\"}}}",
      "[{\"ID\":\"node1:web1:80\",\"Name\":\"foo\",\"Port\":32768,\"Address\":\"192.168.1.10\",\"Meta\":{\"address_mode\":\"host\"}}]", NULL, NULL},
+    {"SERVICE_ADDRESS_MODE=host on a named network: the binding address", C_DEF,
+     "{\"Config\":{\"Env\":[\"SERVICE_ADDRESS_MODE=host\"]},\"HostConfig\":{\"NetworkMode\":\"mynet\"},"
+     "\"NetworkSettings\":{\"Ports\":{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"5000\"}]},"
+     "\"Networks\":{\"mynet\":{\"IPAddress\":\"10.0.1.5\"}}}}",
+     "[{\"ID\":\"node1:web1:80\",\"Name\":\"foo\",\"Port\":5000,\"Address\":\"127.0.0.1\",\"Meta\":{\"address_mode\":\"host\"}}]", NULL, NULL},
     {"bad SERVICE_ADDRESS_MODE warned", C_DEF, "{\"Config\":{\"Env\":[\"SERVICE_ADDRESS_MODE=both\"]}}",
      "[{\"ID\":\"node1:web1:80\",\"Name\":\"foo\",\"Port\":32768,\"Address\":\"192.168.1.10\",\"Meta\":{\"address_mode\":\"both\"}}]",
      "SERVICE_ADDRESS_MODE", NULL},
