@@ -40,7 +40,7 @@ static const flags_opt_t opts[] = {
 
 void agent_config_usage(FILE *f)
 {
-    flags_usage(f, "Usage of portolan-agent:\n  portolan-agent [options] <registry URI>\n", "PORTOLAN", opts, NOPTS);
+    flags_usage(f, "portolan-agent [options] <registry URI>", "PORTOLAN", opts, NOPTS);
 }
 
 int agent_config_parse(agent_config_t *c, int argc, char **argv, FILE *out, char *err, size_t errlen)
