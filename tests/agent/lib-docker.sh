@@ -3,8 +3,9 @@
 #
 # Dedicated Docker engines, so the agent tests never see anybody else's containers:
 #   pit_dockerd_start NAME [extra dockerd args...]
-#       starts dockerd with its own unix socket /run/portolan-it/NAME.sock, data root, exec root,
-#       pidfile and its own linux bridge pit-NAME (a private 10.213.N.0/24 that only it uses),
+#       starts dockerd with its own unix socket /run/portolan-it/NAME-ID.sock, data root, exec root,
+#       pidfile and its own linux bridge ptIDNAME (a private 10.213.N.0/24 that only it uses);
+#       ID ($PIT_ID, 4 hex digits per run) keeps concurrent runs of the suites apart. NAME <= 9 chars.
 #       --iptables=false (published ports go through docker-proxy, fine for 127.0.0.1 traffic),
 #       waits for /_ping, loads the test images. Sets PIT_SOCK[NAME], PIT_PID[NAME],
 #       PIT_SUBNET[NAME], PIT_BRIDGE[NAME]. Registers pit_dockerd_stop NAME as a cleanup.
@@ -27,11 +28,13 @@
 #   wait_for SECS CMD...             poll CMD every 50 ms until it succeeds (status 0) or SECS pass
 #   now_ms                           wall clock in milliseconds
 
-declare -gA PIT_SOCK PIT_PID PIT_SUBNET PIT_BRIDGE PIT_ARGS PIT_TCP PIT_AGENT PIT_PROXY
+declare -gA PIT_SOCK PIT_PID PIT_SUBNET PIT_BRIDGE PIT_ARGS PIT_TCP PIT_AGENT PIT_PROXY PIT_KEY
 PIT_RUN=${PIT_RUN:-/run/portolan-it}
 PIT_DATA=${PIT_DATA:-/var/lib/portolan-it}
+PIT_ID=${PIT_ID:-$(printf '%04x' $(( (RANDOM << 1 ^ $$) & 0xffff )))}
 
 now_ms() { date +%s%3N; }
+pit_gone() { ! kill -0 "$1" 2>/dev/null; }
 
 wait_for() {
   local secs=$1; shift
@@ -57,7 +60,7 @@ _pit_free_subnet() {
 }
 
 _pit_dockerd_launch() {
-  local name=$1 cpidf=$PIT_RUN/$1.exec/containerd/containerd.pid cpid st
+  local name=$1 cpidf=$PIT_RUN/${PIT_KEY[$1]}.exec/containerd/containerd.pid cpid st
   # After a kill -9 the managed containerd dies too, but may linger as a zombie that dockerd
   # mistakes for a live containerd ("containerd is still running"): drop its pid file.
   cpid=$(cat "$cpidf" 2>/dev/null)
@@ -66,34 +69,38 @@ _pit_dockerd_launch() {
     if [ -z "$st" ] || [ "$st" = Z ]; then rm -f "$cpidf"; fi
   fi
   # shellcheck disable=SC2086
-  setsid dockerd ${PIT_ARGS[$name]} >>"$PIT_DATA/$name.log" 2>&1 </dev/null &
+  setsid dockerd ${PIT_ARGS[$name]} >>"$PIT_DATA/${PIT_KEY[$name]}.log" 2>&1 </dev/null &
   PIT_PID[$name]=$!
   disown "$!"   # no "Killed" job notices when a test kills it on purpose
   if ! wait_for 30 curl -sf --unix-socket "${PIT_SOCK[$name]}" http://d/_ping; then
     echo "# dockerd $name did not answer; last log lines:" >&2
-    tail -5 "$PIT_DATA/$name.log" | sed 's/^/#   /' >&2
+    tail -5 "$PIT_DATA/${PIT_KEY[$name]}.log" | sed 's/^/#   /' >&2
     return 1
   fi
 }
 
 pit_dockerd_start() {
   local name=$1; shift
-  local n br
+  local n br key=$name-$PIT_ID
   mkdir -p "$PIT_RUN" "$PIT_DATA"
-  n=$(_pit_free_subnet) || { echo "# no free 10.213.N.0/24" >&2; return 1; }
-  br=pit-$name
+  br=pt$PIT_ID$name
   [ ${#br} -le 15 ] || { echo "# bridge name $br too long" >&2; return 1; }
-  ip link del "$br" 2>/dev/null || true
-  ip link add "$br" type bridge || return 1
-  ip addr add "10.213.$n.1/24" dev "$br" || return 1
-  ip link set "$br" up || return 1
-  PIT_SOCK[$name]=$PIT_RUN/$name.sock
+  # choosing a subnet and creating the bridge is one step under a lock (concurrent runs)
+  n=$(
+    exec 9>"$PIT_RUN/.subnet.lock"; flock 9
+    n=$(_pit_free_subnet) || exit 1
+    ip link del "$br" 2>/dev/null
+    ip link add "$br" type bridge && ip addr add "10.213.$n.1/24" dev "$br" && ip link set "$br" up || exit 1
+    echo "$n"
+  ) || { echo "# no free 10.213.N.0/24 or bridge $br not created" >&2; return 1; }
+  PIT_KEY[$name]=$key
+  PIT_SOCK[$name]=$PIT_RUN/$key.sock
   PIT_SUBNET[$name]=10.213.$n.0/24
   PIT_BRIDGE[$name]=$br
-  mkdir -p "$PIT_DATA/$name"
+  mkdir -p "$PIT_DATA/$key"
   # user-defined networks of this engine come from a pool of /28s nobody else uses
-  PIT_ARGS[$name]="-H unix://${PIT_SOCK[$name]} --data-root $PIT_DATA/$name --exec-root $PIT_RUN/$name.exec
-    --pidfile $PIT_RUN/$name.pid --bridge $br --iptables=false --ip-masq=false
+  PIT_ARGS[$name]="-H unix://${PIT_SOCK[$name]} --data-root $PIT_DATA/$key --exec-root $PIT_RUN/$key.exec
+    --pidfile $PIT_RUN/$key.pid --bridge $br --iptables=false --ip-masq=false
     --default-address-pool base=10.214.$n.0/24,size=28 --log-level warn $*"
   cleanup_add "pit_dockerd_stop $name"
   _pit_dockerd_launch "$name" || return 1
@@ -104,15 +111,15 @@ pit_dockerd_kill() {
   local name=$1 sig=${2:-KILL} pid=${PIT_PID[$1]}
   [ -n "$pid" ] || return 0
   kill -"$sig" "$pid" 2>/dev/null
-  wait_for 30 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
+  wait_for 30 pit_gone "$pid" || kill -KILL "$pid" 2>/dev/null
   PIT_PID[$name]=""
 }
 
 pit_dockerd_restart() { _pit_dockerd_launch "$1"; }
 
 pit_dockerd_stop() {
-  local name=$1 ids pid cpid
-  [ -n "${PIT_SOCK[$name]:-}" ] || return 0
+  local name=$1 ids pid cpid key=${PIT_KEY[$1]:-}
+  [ -n "${PIT_SOCK[$name]:-}" ] && [ -n "$key" ] || return 0
   if [ -n "${PIT_PID[$name]:-}" ] && kill -0 "${PIT_PID[$name]}" 2>/dev/null; then
     ids=$(dk "$name" ps -aq 2>/dev/null)
     # shellcheck disable=SC2086
@@ -121,14 +128,14 @@ pit_dockerd_stop() {
     pit_dockerd_kill "$name" TERM
   fi
   # its containerd (started by that dockerd) and shims, if they outlived it
-  cpid=$(cat "$PIT_RUN/$name.exec/containerd/containerd.pid" 2>/dev/null)
-  if [ -n "$cpid" ] && tr '\0' ' ' <"/proc/$cpid/cmdline" 2>/dev/null | grep -q "$PIT_RUN/$name.exec"; then
+  cpid=$(cat "$PIT_RUN/$key.exec/containerd/containerd.pid" 2>/dev/null)
+  if [ -n "$cpid" ] && tr '\0' ' ' <"/proc/$cpid/cmdline" 2>/dev/null | grep -q "$PIT_RUN/$key.exec"; then
     kill -TERM "$cpid" 2>/dev/null; sleep 0.5; kill -KILL "$cpid" 2>/dev/null
   fi
-  for pid in $(pgrep -f "containerd-shim.*$PIT_RUN/$name.exec" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-  grep -oE " ($PIT_DATA/$name|$PIT_RUN/$name.exec)[^ ]*" /proc/mounts | sort -r |
+  for pid in $(pgrep -f "containerd-shim.*$PIT_RUN/$key.exec/" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+  grep -oE " ($PIT_DATA/$key|$PIT_RUN/$key.exec)/[^ ]*" /proc/mounts | sort -r |
     while read -r m; do umount -l "$m" 2>/dev/null; done
-  rm -rf "${PIT_DATA:?}/$name" "$PIT_RUN/$name.exec" "$PIT_RUN/$name.pid" "${PIT_SOCK[$name]}"
+  rm -rf "${PIT_DATA:?}/$key" "$PIT_RUN/$key.exec" "$PIT_RUN/$key.pid" "${PIT_SOCK[$name]}" "$PIT_DATA/$key.log"
   ip link del "${PIT_BRIDGE[$name]}" 2>/dev/null
   # bridges of user-defined networks left behind by a killed daemon
   unset "PIT_SOCK[$name]"
@@ -164,6 +171,15 @@ pit_dockerd_start_tls() {
     --tlscert "$certs/server-cert.pem" --tlskey "$certs/server-key.pem"
 }
 
+# Host ports: every engine allocates "-p 127.0.0.1::80" from the same range, and with several
+# engines (and other suites' containers) on one machine the userland proxies collide. The tests
+# pick free ports themselves: pit_fixed_ports "ARGS" rewrites each 127.0.0.1:: to 127.0.0.1:PORT:.
+pit_fixed_ports() {
+  local a=$1
+  while [[ $a == *127.0.0.1::* ]]; do a=${a/127.0.0.1::/127.0.0.1:$(free_port):}; done
+  printf '%s' "$a"
+}
+
 pit_catalog_start() {
   local port=$1; shift
   "$BUILD/portolan-catalog" -listen "127.0.0.1:$port" "$@" >>"$TEST_TMP/catalog-$port.log" 2>&1 &
@@ -195,7 +211,7 @@ pit_agent_stop() {
   local name=$1 sig=${2:-TERM} pid=${PIT_AGENT[$1]:-}
   [ -n "$pid" ] || return 0
   kill -"$sig" "$pid" 2>/dev/null
-  wait_for 10 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
+  wait_for 10 pit_gone "$pid" || kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   PIT_AGENT_STATUS=$?
   PIT_AGENT[$name]=""
