@@ -207,12 +207,18 @@ static void on_retry_timer(uv_timer_t *t)
 /* Consul answers again: run every pending retry now, with fresh backoff. */
 static void retry_all_now(reconcile_t *r)
 {
-    while (r->nretry) {
-        entry_t *e = r->retry[--r->nretry];
-        e->retry_at = 0;
-        backoff_reset(&e->bo);
-        kick(e);
+    /* take the list first: a kick that fails at once schedules a new retry, which must wait */
+    entry_t **list = r->retry;
+    size_t n = r->nretry;
+    r->retry = NULL;
+    r->nretry = r->capretry = 0;
+    for (size_t i = 0; i < n; i++) {
+        list[i]->retry_at = 0;
+        backoff_reset(&list[i]->bo);
     }
+    for (size_t i = 0; i < n; i++)
+        kick(list[i]);
+    free(list);
     retry_arm(r);
 }
 
