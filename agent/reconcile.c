@@ -22,6 +22,9 @@ struct entry {
     char *ctr_id;
     json_t *want;        /* register body, or NULL: want absent */
     json_t *want_cmp;    /* want without the health check's Status */
+    int no_checks;       /* Consul refused want's checks for good: register without them */
+    json_t *bare;        /* want without Check/Checks (when no_checks) */
+    json_t *bare_cmp;
     char *desc;          /* log description of want */
     char *health_id;     /* Docker health mirror CheckID, or NULL */
     char *ttl_id;        /* -ttl CheckID, or NULL */
@@ -134,6 +137,8 @@ static void entry_free(entry_t *e)
     free(e->ctr_id);
     json_decref(e->want);
     json_decref(e->want_cmp);
+    json_decref(e->bare);
+    json_decref(e->bare_cmp);
     free(e->desc);
     free(e->health_id);
     free(e->ttl_id);
@@ -238,6 +243,15 @@ static int transport_error(const consul_result_t *res) { return res->status == 0
 
 static void call_done(reconcile_t *r);
 
+/* A register answer that says the checks themselves are unacceptable to this Consul (script
+ * checks disabled, a check field it rejects), so the same body will never be accepted. */
+static int checks_refused(const consul_result_t *res)
+{
+    const char *b = res->body ? res->body : "";
+    return (res->status == 500 && strstr(b, "cript")) ||
+           (res->status == 400 && (strstr(b, "Invalid check") || strstr(b, "for checks")));
+}
+
 static void on_register(consul_client_t *c, const consul_result_t *res, void *data)
 {
     entry_t *e = data;
@@ -247,7 +261,18 @@ static void on_register(consul_client_t *c, const consul_result_t *res, void *da
     r->writes--;
     json_t *sent = e->sending;
     e->sending = NULL;
-    if (res->error) {
+    if (res->error && !e->no_checks && checks_refused(res) &&
+        (json_object_get(e->want, "Check") || json_object_get(e->want, "Checks"))) {
+        /* retrying the same body can never succeed: keep the service, drop its checks */
+        json_decref(sent);
+        log_error("consul refused the checks of %s (%s); registering it without checks", e->id, res->error);
+        e->no_checks = 1;
+        e->bare = json_deep_copy(e->want);
+        json_object_del(e->bare, "Check");
+        json_object_del(e->bare, "Checks");
+        e->bare_cmp = json_incref(e->bare);
+        r->st.write_failures++;
+    } else if (res->error) {
         json_decref(sent);
         if (transport_error(res))
             set_consul_up(r, 0, res->error);
@@ -331,6 +356,10 @@ static void on_health(consul_client_t *c, const consul_result_t *res, void *data
 
 static void on_heartbeat(consul_client_t *c, const consul_result_t *res, void *data);
 
+/* What is sent and compared: want, or want without checks after Consul refused them. */
+static json_t *target(entry_t *e) { return e->no_checks && e->bare ? e->bare : e->want; }
+static json_t *target_cmp(entry_t *e) { return e->no_checks && e->bare_cmp ? e->bare_cmp : e->want_cmp; }
+
 static const char *health_note(const char *status)
 {
     return !strcmp(status, "passing") ? "docker: healthy" : "docker: not healthy";
@@ -347,13 +376,13 @@ static void kick(entry_t *e)
         return;
     enum { NONE, REG, DEREG, HEALTH, HB_TTL, HB_HEALTH } op = NONE;
     if (e->want) {
-        if (!e->have || !json_equal(e->have, e->want_cmp))
+        if (!e->have || !json_equal(e->have, target_cmp(e)))
             op = REG;
-        else if (e->health_id && e->have_health != e->want_health)
+        else if (e->health_id && !e->no_checks && e->have_health != e->want_health)
             op = HEALTH;
-        else if (e->hb_ttl_due && e->ttl_id && !r->stopping)
+        else if (e->hb_ttl_due && e->ttl_id && !e->no_checks && !r->stopping)
             op = HB_TTL;
-        else if (e->hb_health_due && e->health_id && !r->stopping)
+        else if (e->hb_health_due && e->health_id && !e->no_checks && !r->stopping)
             op = HB_HEALTH;
     } else if (e->have || e->have_unknown) {
         op = DEREG;
@@ -376,8 +405,8 @@ static void kick(entry_t *e)
     }
     switch (op) {
     case REG:
-        e->sending = json_incref(e->want_cmp);
-        e->call = consul_service_register(r->cc, e->want, 0, on_register, e);
+        e->sending = json_incref(target_cmp(e));
+        e->call = consul_service_register(r->cc, target(e), 0, on_register, e);
         break;
     case HEALTH:
         e->sending_health = e->want_health;
@@ -441,6 +470,12 @@ static void entry_want(entry_t *e, const char *ctr_id, const service_t *s, const
     json_t *cmp = registration_body_cmp(body, s->health_check_id);
     if (!e->want)
         r->st.services_wanted++;
+    if (e->no_checks && !(e->want_cmp && json_equal(e->want_cmp, cmp))) {
+        e->no_checks = 0; /* a new wish: try it whole again */
+        json_decref(e->bare);
+        json_decref(e->bare_cmp);
+        e->bare = e->bare_cmp = NULL;
+    }
     json_decref(e->want);
     json_decref(e->want_cmp);
     e->want = body;
@@ -836,7 +871,7 @@ void reconcile_stats(const reconcile_t *r, reconcile_stats_t *out)
     strmap_iter_t it = strmap_iter(r->entries);
     while (strmap_iter_next(&it)) {
         entry_t *e = it.value;
-        if (e->want && e->have && json_equal(e->have, e->want_cmp))
+        if (e->want && e->have && json_equal(e->have, target_cmp(e)))
             reg++;
     }
     out->services_registered = reg;
