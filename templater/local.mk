@@ -1,1 +1,17 @@
-# templater: see the top-level Makefile.am
+# templater (helper "templater"): Consul -> HAProxy. The pure core is a static library so the unit
+# tests link exactly what the daemon runs; the template engine lives in templater/template.mk.
+noinst_LIBRARIES += templater/libtemplatercore.a
+templater_libtemplatercore_a_SOURCES = \
+	templater/validate.c templater/validate.h \
+	templater/routes.c templater/routes.h \
+	templater/haproxy_cfg.c templater/haproxy_cfg.h \
+	templater/diff.c templater/diff.h
+templater_libtemplatercore_a_CFLAGS = $(AM_CFLAGS)
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_routes
+tests_unit_test_routes_SOURCES = tests/unit/test_routes.c
+tests_unit_test_routes_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater -DHAPROXY_BASE='"$(abs_top_srcdir)/haproxy/haproxy.cfg.base"'
+tests_unit_test_routes_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_routes_LDADD = templater/libtemplatercore.a $(PORTOLAN_LIBS) $(CMOCKA_LIBS)
+endif
