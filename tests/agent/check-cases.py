@@ -150,7 +150,8 @@ def main():
                    web=web, chk=chk, pred=Pred, re=re, len=len, list=list, set=set, all=all,
                    any=any, range=range, str=str, int=int, sorted=sorted)
         try:
-            exp = eval(expr, {"__builtins__": {}}, env)
+            # env as the globals: lambdas in pred(...) look their free names up there
+            exp = eval(expr, dict(env, __builtins__={}))
         except Exception as e:  # a broken table row is a failing case, not a crash
             results.append((False, "%s: %s" % (cname, desc), "bad expected expression: %r" % e))
             continue
