@@ -8,8 +8,10 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
+#include "duration.h"
 #include "registration.h"
 #include "services.h"
 
@@ -368,6 +370,153 @@ static void test_helpers(void **state)
     json_decref(in);
 }
 
+
+/* ---- randomized hostile input: whatever the labels/env/ports, every register body is one
+ * Consul accepts (section 1 of consul-api.md) ---- */
+static uint64_t rng = 88172645463325252ULL;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)rng;
+}
+
+static const char *const frag[] = {
+    "NAME", "ID", "TAGS", "IGNORE", "CHECK_HTTP", "CHECK_HTTPS", "CHECK_TCP", "CHECK_TTL", "CHECK_SCRIPT",
+    "CHECK_GRPC", "CHECK_INTERVAL", "CHECK_TIMEOUT", "CHECK_INITIAL_STATUS", "CHECK_DEREGISTER_AFTER",
+    "CHECK_HTTP_METHOD", "CHECK_2_HTTP", "CHECK_2_INTERVAL", "NETWORK", "ADDRESS_MODE", "80", "8080",
+    "x.y", "a b", "consul-k", "K\"Q", "", "_", "-", "80_", "99999999999999999999",
+};
+static const char *const vals[] = {
+    "", "x", "10s", "0s", "-1s", "1", "abc", "/p", "/a b", "passing", "critical", "bogus", "GET", "G T",
+    "container", "host", "net1", "a,b\\,c", "\n", "\"q\"", "0.0.0.0", "::", "10.0.0.1/8",
+};
+
+static void rand_str(char *buf, size_t len)
+{
+    size_t n = rnd() % (len - 1);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)(1 + rnd() % 126);
+    buf[n] = '\0';
+}
+
+static int go_duration_ok(const char *s, int ttl)
+{
+    (void)ttl;
+    int64_t ns;
+    return s && duration_parse(s, &ns, NULL, 0) == 0 && ns > 0;
+}
+
+static void assert_consul_accepts(const json_t *b)
+{
+    assert_true(json_is_string(json_object_get(b, "Name")) && *json_string_value(json_object_get(b, "Name")));
+    const char *addr = json_string_value(json_object_get(b, "Address"));
+    if (addr)
+        assert_true(strcmp(addr, "0.0.0.0") && strcmp(addr, "::"));
+    json_t *meta = json_object_get(b, "Meta");
+    assert_true(json_object_size(meta) <= 64);
+    const char *k;
+    json_t *v;
+    json_object_foreach(meta, k, v) {
+        assert_true(*k && strlen(k) <= 128 && strncmp(k, "consul-", 7) != 0);
+        for (const char *c = k; *c; c++)
+            assert_true(isalnum((unsigned char)*c) || *c == '_' || *c == '-');
+        assert_true(json_is_string(v) && strlen(json_string_value(v)) <= 512);
+    }
+    json_t *checks = json_object_get(b, "Checks");
+    json_t *one = json_object_get(b, "Check");
+    size_t n = one ? 1 : json_array_size(checks);
+    for (size_t i = 0; i < n; i++) {
+        json_t *c = one ? one : json_array_get(checks, i);
+        const char *iv = json_string_value(json_object_get(c, "Interval"));
+        const char *ttl = json_string_value(json_object_get(c, "TTL"));
+        const char *st = json_string_value(json_object_get(c, "Status"));
+        assert_false(iv && ttl); /* "Interval and TTL cannot both be specified" */
+        if (iv)
+            assert_true(go_duration_ok(iv, 0));
+        if (ttl)
+            assert_true(go_duration_ok(ttl, 1));
+        if (!ttl)
+            assert_non_null(iv); /* "Interval must be > 0 for Script, HTTP, TCP" */
+        if (st)
+            assert_true(!strcmp(st, "passing") || !strcmp(st, "warning") || !strcmp(st, "critical"));
+    }
+}
+
+static void test_random_hostile(void **state)
+{
+    (void)state;
+    for (int iter = 0; iter < 3000; iter++) {
+        json_t *in = J(BASE);
+        json_t *env = json_array(), *labels = json_object(), *exposed = json_object(), *ports = json_object();
+        int nkeys = (int)(rnd() % 12);
+        for (int i = 0; i < nkeys; i++) {
+            char key[300], val[300];
+            if (rnd() % 4 == 0) {
+                char r[40];
+                rand_str(r, sizeof r);
+                snprintf(key, sizeof key, "SERVICE_%s", r);
+            } else if (rnd() % 3 == 0) {
+                snprintf(key, sizeof key, "SERVICE_%s_%s", frag[rnd() % 30], frag[rnd() % 30]);
+            } else {
+                snprintf(key, sizeof key, "SERVICE_%s", frag[rnd() % 30]);
+            }
+            if (rnd() % 4 == 0)
+                rand_str(val, sizeof val);
+            else
+                snprintf(val, sizeof val, "%s", vals[rnd() % 23]);
+            if (rnd() % 2) {
+                char kv[620];
+                snprintf(kv, sizeof kv, "%s=%s", key, val);
+                json_array_append_new(env, json_string(kv));
+            } else {
+                json_object_set_new(labels, key, json_string(val));
+            }
+        }
+        if (rnd() % 3 == 0)
+            json_array_append_new(env, json_string("VIRTUAL_HOST=h.example"));
+        int nports = (int)(rnd() % 4);
+        for (int i = 0; i < nports; i++) {
+            char k[32], hp[16];
+            const char *protos[] = {"tcp", "udp", "sctp", "", "x y"};
+            snprintf(k, sizeof k, "%u/%s", rnd() % 3 == 0 ? rnd() : 80 + rnd() % 3, protos[rnd() % 5]);
+            snprintf(hp, sizeof hp, "%u", rnd() % 5 == 0 ? rnd() : rnd() % 65536);
+            json_object_set_new(exposed, k, json_object());
+            if (rnd() % 2)
+                json_object_set_new(ports, k, json_pack("[{s:s,s:s}]", "HostIp", rnd() % 2 ? "0.0.0.0" : "::", "HostPort", hp));
+            else
+                json_object_set_new(ports, k, json_null());
+        }
+        json_object_set_new(json_object_get(in, "Config"), "Env", env);
+        json_object_set_new(json_object_get(in, "Config"), "Labels", labels);
+        if (nports) {
+            json_object_set_new(json_object_get(in, "Config"), "ExposedPorts", exposed);
+            json_object_set_new(json_object_get(in, "NetworkSettings"), "Ports", ports);
+        } else {
+            json_decref(exposed);
+            json_decref(ports);
+        }
+        if (rnd() % 4 == 0)
+            json_object_set_new(json_object_get(in, "State"), "Health", json_pack("{ss}", "Status", "starting"));
+        services_config_t cfg = cfg_for((int)(rnd() % 8));
+        cfg.resolved_ip = rnd() % 2 ? "192.168.1.10" : NULL;
+        service_list_t l;
+        warn_list_t w = {0};
+        assert_int_equal(services_build(&cfg, in, NULL, &l, &w), 0);
+        for (size_t k = 0; k < l.n; k++) {
+            json_t *b = registration_body(&l.items[k]);
+            assert_consul_accepts(b);
+            for (size_t j = 0; j < k; j++)
+                assert_string_not_equal(l.items[j].id, l.items[k].id);
+            json_decref(b);
+        }
+        warn_list_free(&w);
+        service_list_free(&l);
+        json_decref(in);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_matches),
         cmocka_unit_test(test_hostile_inspect),
         cmocka_unit_test(test_helpers),
+        cmocka_unit_test(test_random_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
