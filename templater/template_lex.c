@@ -104,7 +104,31 @@ static int at_terminator(const lexer *l)
 	switch (c) {
 	case '.': case ',': case '|': case ':': case ')': case '(': return 1;
 	}
-	return at_right_delim(l, &trim);
+	(void)trim;
+	return has_prefix(l, l->pos, "}}");
+}
+
+/* Go's %#U of the rune at pos: "U+007B '{'". */
+static void bad_char(lexer *l, const char *what)
+{
+	char msg[96];
+	unsigned long r = 0;
+	if (l->pos < l->len) {
+		const unsigned char *u = (const unsigned char *)l->in + l->pos;
+		size_t n = l->len - l->pos;
+		r = u[0];
+		if (u[0] >= 0xf0 && n >= 4) r = ((u[0] & 7UL) << 18) | ((u[1] & 63UL) << 12) | ((u[2] & 63UL) << 6) | (u[3] & 63UL);
+		else if (u[0] >= 0xe0 && n >= 3) r = ((u[0] & 15UL) << 12) | ((u[1] & 63UL) << 6) | (u[2] & 63UL);
+		else if (u[0] >= 0xc0 && n >= 2) r = ((u[0] & 31UL) << 6) | (u[1] & 63UL);
+		else if (u[0] >= 0x80) r = 0xfffd;
+	}
+	if (r >= 0x20 && r != 0x7f && r < 0x80) snprintf(msg, sizeof msg, "%s U+%04lX '%c'", what, r, (int)r);
+	else if (r >= 0xa0 && l->pos < l->len) {
+		size_t n = 1;
+		while (l->pos + n < l->len && ((unsigned char)l->in[l->pos + n] & 0xc0) == 0x80) n++;
+		snprintf(msg, sizeof msg, "%s U+%04lX '%.*s'", what, r, (int)n, l->in + l->pos);
+	} else snprintf(msg, sizeof msg, "%s U+%04lX", what, r);
+	error(l, msg);
 }
 
 static const struct { const char *w; tpl_tok_type t; } keywords[] = {
@@ -113,6 +137,41 @@ static const struct { const char *w; tpl_tok_type t; } keywords[] = {
 	{ "block", T_BLOCK }, { "break", T_BREAK }, { "continue", T_CONTINUE },
 	{ "nil", T_NIL },
 };
+
+static int accept(lexer *l, const char *set)
+{
+	if (l->pos < l->len && l->in[l->pos] && strchr(set, l->in[l->pos])) { l->pos++; return 1; }
+	return 0;
+}
+
+static void accept_run(lexer *l, const char *set)
+{
+	while (accept(l, set)) {}
+}
+
+/* Go's scanNumber: sign, base prefix, digits, fraction, exponent, imaginary 'i'; false when
+ * an alphanumeric follows (which it consumes, for the message). */
+static int scan_number(lexer *l)
+{
+	const char *digits = "0123456789_";
+	accept(l, "+-");
+	if (accept(l, "0")) {
+		if (accept(l, "xX")) digits = "0123456789abcdefABCDEF_";
+		else if (accept(l, "oO")) digits = "01234567_";
+		else if (accept(l, "bB")) digits = "01_";
+	}
+	accept_run(l, digits);
+	if (accept(l, ".")) accept_run(l, digits);
+	if (strlen(digits) == 11 && accept(l, "eE")) { accept(l, "+-"); accept_run(l, "0123456789_"); }
+	if (strlen(digits) == 23 && accept(l, "pP")) { accept(l, "+-"); accept_run(l, "0123456789_"); }
+	accept(l, "i");
+	if (l->pos < l->len && is_alnum((unsigned char)l->in[l->pos])) {
+		l->pos++;
+		while (l->pos < l->len && ((unsigned char)l->in[l->pos] & 0xc0) == 0x80) l->pos++;
+		return 0;
+	}
+	return 1;
+}
 
 /* Returns 0 to continue inside the action, 1 when the action closed, -1 on error. */
 static int lex_inside(lexer *l)
@@ -188,38 +247,23 @@ static int lex_inside(lexer *l)
 				continue;
 			}
 			while (l->pos < l->len && is_alnum((unsigned char)l->in[l->pos])) l->pos++;
-			if (!at_terminator(l)) { error(l, "bad character in field or variable name"); return -1; }
+			if (!at_terminator(l)) { bad_char(l, "bad character"); return -1; }
 			emit(l, c == '.' ? T_FIELD : T_VAR);
 			continue;
 		case '(': emit(l, T_LPAREN); l->paren++; continue;
 		case ')':
+			emit(l, T_RPAREN); /* Go emits it first: the parser usually reports it */
 			l->paren--;
-			if (l->paren < 0) { error(l, "unexpected right paren"); return -1; }
-			emit(l, T_RPAREN);
+			if (l->paren < 0) { error(l, "unexpected right paren U+0029 ')'"); return -1; }
 			continue;
 		}
-		if (c == '.' && (l->pos >= l->len || l->in[l->pos] < '0' || l->in[l->pos] > '9'))
-			goto field_or_var;
+		if (c == '.' && l->pos < l->len && (l->in[l->pos] < '0' || l->in[l->pos] > '9'))
+			goto field_or_var; /* at EOF, '.' falls through to a number, as in Go */
 		if (c == '+' || c == '-' || c == '.' || (c >= '0' && c <= '9')) {
-			/* scanNumber, simplified: sign, base prefix, digits/underscores, fraction, exponent */
 			l->pos--;
-			if (l->in[l->pos] == '+' || l->in[l->pos] == '-') l->pos++;
-			const char *digits = "0123456789_";
-			if (has_prefix(l, l->pos, "0x") || has_prefix(l, l->pos, "0X")) { l->pos += 2; digits = "0123456789abcdefABCDEF_"; }
-			else if (has_prefix(l, l->pos, "0o") || has_prefix(l, l->pos, "0O")) { l->pos += 2; digits = "01234567_"; }
-			else if (has_prefix(l, l->pos, "0b") || has_prefix(l, l->pos, "0B")) { l->pos += 2; digits = "01_"; }
-			while (l->pos < l->len && strchr(digits, l->in[l->pos]) && l->in[l->pos]) l->pos++;
-			if (l->pos < l->len && l->in[l->pos] == '.') {
-				l->pos++;
-				while (l->pos < l->len && strchr(digits, l->in[l->pos]) && l->in[l->pos]) l->pos++;
-			}
-			if (strlen(digits) == 11 && l->pos < l->len && (l->in[l->pos] == 'e' || l->in[l->pos] == 'E')) {
-				l->pos++;
-				if (l->pos < l->len && (l->in[l->pos] == '+' || l->in[l->pos] == '-')) l->pos++;
-				while (l->pos < l->len && l->in[l->pos] >= '0' && l->in[l->pos] <= '9') l->pos++;
-			}
-			if (l->pos < l->len && is_alnum((unsigned char)l->in[l->pos])) {
-				l->pos++;
+			if (!scan_number(l) ||
+			    ((l->pos < l->len && (l->in[l->pos] == '+' || l->in[l->pos] == '-')) &&
+			     (!scan_number(l) || l->in[l->pos - 1] != 'i'))) {
 				char msg[160];
 				size_t n = l->pos - l->start;
 				snprintf(msg, sizeof msg, "bad number syntax: \"%.*s\"", (int)(n > 100 ? 100 : n), l->in + l->start);
@@ -231,7 +275,7 @@ static int lex_inside(lexer *l)
 		}
 		if (is_alnum(c)) {
 			while (l->pos < l->len && is_alnum((unsigned char)l->in[l->pos])) l->pos++;
-			if (!at_terminator(l)) { error(l, "bad character in identifier"); return -1; }
+			if (!at_terminator(l)) { bad_char(l, "bad character"); return -1; }
 			size_t n = l->pos - l->start;
 			const char *w = l->in + l->start;
 			tpl_tok_type t = T_IDENT;
@@ -242,7 +286,8 @@ static int lex_inside(lexer *l)
 			continue;
 		}
 		if (c < 0x80 && c >= 0x20 && c != 0x7f) { emit(l, T_CHAR); continue; }
-		error(l, "unrecognized character in action");
+		l->pos--;
+		bad_char(l, "unrecognized character in action:");
 		return -1;
 	}
 }

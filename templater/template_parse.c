@@ -20,6 +20,7 @@ typedef struct {
 	const char *text;
 	tpl_tokens toks;
 	size_t i;          /* next token */
+	size_t far;        /* tokens read so far, counting lookahead */
 	int last_line;     /* line of the last token read (Go's t.token[0].line) */
 	char **vars;       /* declared variables in scope */
 	size_t nvars, capvars;
@@ -111,7 +112,11 @@ static tpl_token *at_index(parser *p, size_t i)
 static tpl_token *next(parser *p)
 {
 	tpl_token *t = at_index(p, p->i++);
-	p->last_line = t->line;
+	/* Go reports the line of the furthest token read (its lookahead), not of a backed-up one */
+	if (p->i > p->far) {
+		p->far = p->i;
+		p->last_line = t->line;
+	}
 	return t;
 }
 static void backup(parser *p) { if (p->i > 0) p->i--; }
@@ -137,7 +142,7 @@ static const char *tokdesc(const tpl_token *t, char *buf, size_t n)
 	case T_ERROR: return t->val;
 	default: break;
 	}
-	if (t->type >= T_RANGE || t->type == T_NIL) { snprintf(buf, n, "<%s>", t->val); return buf; }
+	if (t->type >= T_RANGE || t->type == T_NIL || t->type == T_DOT) { snprintf(buf, n, "<%s>", t->val); return buf; }
 	template_buf b = { 0 };
 	template_quote(&b, t->val, t->len > 10 ? 10 : t->len);
 	snprintf(buf, n, "%s%s", b.data ? b.data : "", t->len > 10 ? "..." : "");
@@ -267,7 +272,33 @@ static tpl_node *number(parser *p, tpl_token *t)
 	if (t->type == T_CHARCONST) {
 		char *s;
 		size_t len;
-		if (unquote(t->val, t->len, &s, &len) < 0 || len == 0) perr(p, "malformed character constant: %s", t->val);
+		/* exactly one (possibly escaped) character between the quotes, as strconv.UnquoteChar */
+		size_t clen = 0;
+		const unsigned char *v = (const unsigned char *)t->val + 1;
+		if (t->len < 3) perr(p, "invalid syntax");
+		if (v[0] == '\\') {
+			switch (v[1]) {
+			case 'x': clen = 4; break;
+			case 'u': clen = 6; break;
+			case 'U': clen = 10; break;
+			case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': clen = 4; break;
+			default: clen = 2; break;
+			}
+		} else {
+			clen = v[0] >= 0xf0 ? 4 : v[0] >= 0xe0 ? 3 : v[0] >= 0xc0 ? 2 : 1;
+			if (v[0] == '\'') perr(p, "invalid syntax");
+		}
+		if (clen + 2 > t->len) perr(p, "invalid syntax");
+		char one[16];
+		one[0] = '"';
+		memcpy(one + 1, v, clen);
+		one[clen + 1] = '"';
+		if (v[0] == '\\' && v[1] == '"') perr(p, "invalid syntax"); /* \" is not an escape in '' */
+		if (v[0] == '"') { one[1] = '\\'; one[2] = '"'; clen = 1; one[3] = '"'; }
+		int bad = unquote(one, v[0] == '"' ? 4 : clen + 2, &s, &len) < 0;
+		if (v[0] == '\\' && v[1] == '\'') { bad = 0; s = strdup("'"); len = 1; if (!s) perr(p, "out of memory"); }
+		if (bad) perr(p, "invalid syntax");
+		if (t->len != clen + 2 + (v[0] == '"' ? 0 : 0)) { free(s); perr(p, "malformed character constant: %s", t->val); }
 		/* decode the first rune */
 		unsigned char *u = (unsigned char *)s;
 		int64_t r = u[0];
@@ -288,7 +319,7 @@ static tpl_node *number(parser *p, tpl_token *t)
 	buf[k] = 0;
 	const char *digits = buf + (buf[0] == '+' || buf[0] == '-');
 	int ishex = digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X');
-	int isfloat = !ishex && strpbrk(buf, ".eE") != NULL;
+	int isfloat = ishex ? strpbrk(buf, "pP") != NULL : strpbrk(buf, ".eE") != NULL;
 	char *end;
 	errno = 0;
 	if (!isfloat) {
@@ -299,6 +330,7 @@ static tpl_node *number(parser *p, tpl_token *t)
 		else if (digits[0] == '0' && (digits[1] == 'b' || digits[1] == 'B')) { base = 2; s += 2; }
 		else if (digits[0] == '0' && digits[1]) base = 8;
 		unsigned long long u = strtoull(s, &end, base);
+		if (!*end && *s && errno == ERANGE) perr(p, "integer overflow: \"%s\"", t->val);
 		if (*end || errno || !*s) perr(p, "illegal number syntax: \"%s\"", t->val);
 		if (u > (unsigned long long)INT64_MAX + (buf[0] == '-')) perr(p, "illegal number syntax: \"%s\"", t->val);
 		n->is_int = 1;
@@ -380,9 +412,14 @@ static tpl_node *operand(parser *p)
 		return n;
 	}
 	if (n->type == N_BOOL || n->type == N_STRING || n->type == N_NUMBER || n->type == N_NIL || n->type == N_DOT) {
-		char b[80];
-		tpl_token *t = peek(p);
-		perr(p, "unexpected . after term \"%s\"", tokdesc(t, b, sizeof b));
+		template_buf ns = { 0 }, q = { 0 };
+		tpl_node_string(n, &ns);
+		template_quote(&q, ns.data ? ns.data : "", ns.len);
+		char msg[256];
+		snprintf(msg, sizeof msg, "%s", q.data ? q.data : "");
+		template_buf_free(&ns);
+		template_buf_free(&q);
+		perr(p, "unexpected . after term %s", msg);
 	}
 	tpl_node *c = newnode(p, N_CHAIN, peek(p)->pos, peek(p)->line);
 	c->node = n;

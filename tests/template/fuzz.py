@@ -13,6 +13,7 @@ import shutil
 import sys
 
 seed, count, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+mode = sys.argv[4] if len(sys.argv) > 4 else "grammar"  # "lex": token soup for lexer/parser parity
 rnd = random.Random(seed)
 here = os.path.dirname(os.path.abspath(__file__))
 os.makedirs(out, exist_ok=True)
@@ -102,6 +103,17 @@ def block(depth, inrange, nvars):
         else:
             parts.append(act(expr(0, inrange)))
     return "".join(parts)
+
+SOUP = ["{{", "}}", "{{- ", " -}}", "{{-", "-}}", "-", " ", "  ", "\n", "\t", "\r\n", "/*", "*/", "x", "1", "-1",
+        "2.5", "\"s\"", "\"", "`r`", "`", "(", ")", "|", "$", "$x", ".", ".A", "a", ":=", "=", ",", "'c'", "if",
+        "else", "end", "range", "with", "true", "nil", "break", "len", "print", "printf", "{", "}", "#", "0x", "é",
+        "\\", "\"\\n\"", "'", "$x :=", "{{/*", "*/}}", "{{ end }}", "{{ if 1 }}", "{{ range split \",\" \"a,b\" }}"]
+
+if mode == "lex":
+    for n in range(count):
+        with open(os.path.join(out, f"f{n:04d}.ctmpl"), "w") as f:
+            f.write("".join(rnd.choice(SOUP) for _ in range(rnd.randint(1, 30))))
+    sys.exit(0)
 
 for n in range(count):
     with open(os.path.join(out, f"f{n:04d}.ctmpl"), "w") as f:

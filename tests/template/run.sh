@@ -73,9 +73,11 @@ if [ -n "$GO" ]; then
     check "goldens equal a fresh Go $("$GO" env GOVERSION 2>/dev/null) render ($(ls "$TEST_TMP"/gold | wc -l) files)" [ $stale -eq 0 ]
     # Differential fuzzing: random templates from the language subset, Go vs us, exact bytes
     # (outputs where Go prints pointer addresses cannot be reproduced and are counted apart).
-    for seed in 11 12; do
-      fz=$TEST_TMP/fuzz$seed
-      python3 "$TOP/tests/template/fuzz.py" "$seed" 400 "$fz" && "$TEST_TMP/templategen" "$fz" "$fz"
+    for run in "11 400 grammar" "12 400 grammar" "1 1000 lex"; do
+      set -- $run
+      seed=$1
+      fz=$TEST_TMP/fuzz$seed$3
+      python3 "$TOP/tests/template/fuzz.py" "$seed" "$2" "$fz" "$3" && "$TEST_TMP/templategen" "$fz" "$fz"
       same=0 ptr=0 differ=0 errsame=0 errdiffer=0
       for t in "$fz"/f*.ctmpl; do
         b=${t%.ctmpl}
@@ -89,8 +91,8 @@ if [ -n "$GO" ]; then
         elif [ $rc -eq 0 ] && grep -Eq '0xc[0-9a-f]{9}|c0[0-9a-f]{8}|824[0-9]{9}' "$b.out"; then ptr=$((ptr + 1))
         else differ=$((differ + 1)); diag "$(basename "$t") differs (rc=$rc)"; fi
       done
-      check "fuzz seed $seed: $same outputs identical to Go, 0 differ ($differ; $ptr print pointers)" [ $differ -eq 0 -a $same -gt 50 ]
-      check "fuzz seed $seed: $errsame errors identical to Go, 0 differ ($errdiffer)" [ $errdiffer -eq 0 -a $errsame -gt 100 ]
+      check "fuzz $3 seed $seed: $same outputs identical to Go, 0 differ ($differ; $ptr print pointers)" [ $differ -eq 0 -a $same -gt 50 ]
+      check "fuzz $3 seed $seed: $errsame errors identical to Go, 0 differ ($errdiffer)" [ $errdiffer -eq 0 -a $errsame -gt 100 ]
     done
   else
     not_ok "Go golden generator builds and runs"
