@@ -13,6 +13,8 @@ Generic endpoints:
   /status?code=N&body=S answers status N with body S (text/plain)
   /stream?n=N&ms=M      chunked: N JSON lines, each split over several chunks, M ms apart
   /big?n=N              N bytes of 'x'
+  /garbage              bytes that are not HTTP, then the connection closes
+  /manyheaders?n=N      N response headers
   /conns                number of TCP connections accepted so far
 Fake Consul (blocking queries on one shared state):
   /ctl/set?index=N&data=JSON   set the index and data (wakes blocked queries); data optional
@@ -134,6 +136,18 @@ class Handler(BaseHTTPRequestHandler):
             self.send(int(q["code"][0]), q.get("body", [""])[0], "text/plain")
         elif p == "/big":
             self.send(200, "x" * int(q["n"][0]), "text/plain")
+        elif p == "/garbage":
+            # not HTTP at all, then hang up
+            self.wfile.write(b"\x00\xffSSH-2.0-nonsense\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+        elif p == "/manyheaders":
+            self.send_response(200)
+            for i in range(int(q.get("n", ["2000"])[0])):
+                self.send_header("X-H%d" % i, "v" * 50)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
         elif p == "/conns":
             self.send(200, str(STATE["conns"]))
         elif p == "/stream":

@@ -548,6 +548,32 @@ static void test_refused(void **state)
     assert_int_equal(test_loop_close(&loop), 0);
 }
 
+/* Hostile or broken peers: an error, never a crash or unbounded memory. */
+static void test_bad_peers(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    http_client_t *c = http_client_new(&loop);
+    char url[256];
+    snprintf(url, sizeof url, "%s/garbage", srv.base);
+    http_request_t req = {.url = url, .timeout_ms = 5000};
+    result_t r = {0};
+    assert_non_null(http_client_send(c, &req, on_response, &r));
+    assert_int_equal(test_run_until(&loop, &r.done, 5000), 0);
+    assert_true(r.curl_code != 0);
+    assert_true(strlen(r.error) > 0);
+    result_clear(&r);
+    /* 2000 headers: the first 1024 are kept, the body still arrives */
+    snprintf(url, sizeof url, "%s/manyheaders?n=2000", srv.base);
+    assert_non_null(http_client_send(c, &req, on_response, &r));
+    assert_int_equal(test_run_until(&loop, &r.done, 5000), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ok");
+    result_clear(&r);
+    http_client_free(c);
+    assert_int_equal(test_loop_close(&loop), 0);
+}
+
 static void test_escape(void **state)
 {
     char *e = http_escape("host:web/1 a?b&c=d");
@@ -575,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_max_body),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_bad_peers),
         cmocka_unit_test(test_escape),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
