@@ -133,8 +133,12 @@ pit_dockerd_stop() {
     kill -TERM "$cpid" 2>/dev/null; sleep 0.5; kill -KILL "$cpid" 2>/dev/null
   fi
   for pid in $(pgrep -f "containerd-shim.*$PIT_RUN/$key.exec/" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-  grep -oE " ($PIT_DATA/$key|$PIT_RUN/$key.exec)/[^ ]*" /proc/mounts | sort -r |
-    while read -r m; do umount -l "$m" 2>/dev/null; done
+  # overlay layers, netns files and the data root itself (dockerd bind-mounts it, once per start)
+  local pass m
+  for pass in 1 2 3; do
+    grep -oE " ($PIT_DATA/$key|$PIT_RUN/$key.exec)(/[^ ]*)? " /proc/mounts | sort -r |
+      while read -r m; do umount -l "$m" 2>/dev/null; done
+  done
   rm -rf "${PIT_DATA:?}/$key" "$PIT_RUN/$key.exec" "$PIT_RUN/$key.pid" "${PIT_SOCK[$name]}" "$PIT_DATA/$key.log"
   ip link del "${PIT_BRIDGE[$name]}" 2>/dev/null
   # bridges of user-defined networks left behind by a killed daemon

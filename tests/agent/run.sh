@@ -13,6 +13,7 @@
 # Run: TOP=/work/main BUILD=/path/to/build bash tests/agent/run.sh [part...]
 #      parts: table scenarios dockerd catalog cleanup tls twonodes (default: all)
 set -u
+export LC_ALL=C   # byte order for every sort and comparison of IDs
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 # shellcheck source=../lib.sh
 source "$TOP/tests/lib.sh"

@@ -105,7 +105,7 @@ scenario_cleanup() {
   check "cleanup: live container registered" wait_for 10 cat_has "$cp" it-f:it-cl-live:80
   ghosts_gone() { cat_lacks "$cp" it-f:it-cl-ghost:80 && cat_lacks "$cp" it-f:it-cl-ghost:53:udp; }
   check_if "$(cat_has "$cp" it-f:it-cl-live:80 && echo 1)" "cleanup: this node's dangling services (tcp and udp) removed" wait_for 5 ghosts_gone
-  check_eq "cleanup: other node's service and non-matching IDs kept" "manual-service it-f:it-cl-live:80 other-node:it-cl-ghost:80" \
+  check_eq "cleanup: other node's service and non-matching IDs kept" "it-f:it-cl-live:80 manual-service other-node:it-cl-ghost:80" \
     "$(cat_ids "$cp" | tr '\n' ' ' | sed 's/ $//')"
   check "without -cleanup: live container registered" wait_for 10 cat_has "$cp2" it-f:it-cl-live:80
   sleep 1
@@ -317,9 +317,9 @@ scenario_dockerd_restart() {
     for n in $(dk rst ps -q); do
       dk rst inspect "$n" | jq -c '.[0] | .Name[1:] as $nm | (.NetworkSettings.Ports // {}) | to_entries[] |
         select(.value != null and (.value|length) > 0) | {key: "it-x:\($nm):\(.key|split("/")[0])", value: (.value[0].HostPort|tonumber)}'
-    done | jq -cs 'from_entries'
+    done | jq -cSs 'from_entries'
   }
-  actual_map() { cat_services "$cp" | jq -c 'with_entries(.value |= .Port)'; }
+  actual_map() { cat_services "$cp" | jq -cS 'with_entries(.value |= .Port)'; }
   local exp act
   converged() { exp=$(expected_map); act=$(actual_map); [ "$exp" = "$act" ] && [ "$exp" != "{}" ]; }
   if wait_for 15 converged; then
@@ -343,7 +343,7 @@ scenario_tls() {
   pit_dockerd_start_tls tls "$certs" || { not_ok "tls: dockerd with --tlsverify starts"; return; }
   check "tls: dockerd answers with the client certificate" \
     docker --tlsverify --tlscacert "$certs/ca.pem" --tlscert "$certs/cert.pem" --tlskey "$certs/key.pem" \
-      -H "tcp://${PIT_TCP[tls]}" version -f "{{.Server.Version}}"
+      -H "tcp://${PIT_TCP[tls]}" version -f "{{.Server.Version}}" >/dev/null
   local cp; cp=$(free_port); pit_catalog_start "$cp" || { not_ok "tls: catalog starts"; return; }
   local cat=$PIT_CATALOG_PID
   dk tls run -d --name it-tls-a -p "127.0.0.1:$(free_port):80" portolan-test/web >/dev/null
