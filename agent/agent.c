@@ -58,6 +58,7 @@ struct agent {
     /* metrics */
     uint64_t ev_start, ev_die, ev_health, ev_other, docker_reconnects, inspects, inspect_failures;
     uint64_t docker_disconnects;
+    struct inspect_ctx *pending; /* inspects in flight (their calls die with the docker client) */
 };
 
 static void refresh(agent_t *a, const char *id);
@@ -90,11 +91,22 @@ static void ctr_forget(agent_t *a, ctr_t *c)
     free(c);
 }
 
-typedef struct {
+typedef struct inspect_ctx {
     agent_t *a;
     ctr_t *c;
     json_t *inspect; /* kept while the network container is inspected */
+    struct inspect_ctx *next, **pprev; /* in a->pending, so agent_free can release them */
 } inspect_ctx_t;
+
+static void ctx_unlink(inspect_ctx_t *x)
+{
+    if (x->pprev) {
+        *x->pprev = x->next;
+        if (x->next)
+            x->next->pprev = x->pprev;
+        x->pprev = NULL;
+    }
+}
 
 static void pump(agent_t *a);
 static void pump_now(agent_t *a);
@@ -167,6 +179,7 @@ static void on_netc_inspect(docker_client_t *dc, long status, json_t *json, cons
     apply(x->a, x->c, x->inspect, error ? NULL : json);
     json_decref(x->inspect);
     inspect_finish(x->a, x->c);
+    ctx_unlink(x);
     free(x);
     (void)dc;
     (void)status;
@@ -198,6 +211,7 @@ static void on_inspect(docker_client_t *dc, long status, json_t *json, const cha
             apply(a, c, json, NULL);
         }
     }
+    ctx_unlink(x);
     free(x);
     inspect_finish(a, c);
 }
@@ -218,7 +232,13 @@ static void pump_now(agent_t *a)
         x->c = c;
         c->busy = 1;
         a->inflight++;
+        x->next = a->pending;
+        if (a->pending)
+            a->pending->pprev = &x->next;
+        a->pending = x;
+        x->pprev = &a->pending;
         if (!docker_client_inspect(a->dc, c->id, on_inspect, x)) {
+            ctx_unlink(x);
             free(x);
             c->busy = 0;
             a->inflight--;
@@ -646,6 +666,12 @@ void agent_free(agent_t *a)
     if (!a)
         return;
     /* inspects still in flight are cancelled when the docker client is freed (no callbacks) */
+    while (a->pending) {
+        inspect_ctx_t *x = a->pending;
+        ctx_unlink(x);
+        json_decref(x->inspect);
+        free(x);
+    }
     strmap_iter_t it = strmap_iter(a->ctrs);
     while (strmap_iter_next(&it)) {
         ctr_t *c = it.value;
