@@ -15,3 +15,17 @@ tests_unit_test_routes_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater -DHAP
 tests_unit_test_routes_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_routes_LDADD = templater/libtemplatercore.a $(PORTOLAN_LIBS) $(CMOCKA_LIBS)
 endif
+
+bin_PROGRAMS += portolan-templater
+portolan_templater_SOURCES = \
+	templater/main.c \
+	templater/watcher.c templater/watcher.h \
+	templater/apply.c templater/apply.h \
+	templater/haproxy_proc.c templater/haproxy_proc.h \
+	templater/haproxy_runtime.c templater/haproxy_runtime.h \
+	templater/tmpl_mode.c templater/tmpl_mode.h \
+	agent/status_server.c agent/status_server.h
+portolan_templater_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater -I$(top_srcdir)/agent \
+	-DPORTOLAN_PKGDATADIR='"$(pkgdatadir)"'
+portolan_templater_LDADD = templater/libtemplatercore.a templater/libtemplate.a $(PORTOLAN_LIBS)
+dist_pkgdata_DATA = haproxy/haproxy.cfg.base

@@ -1,0 +1,462 @@
+/* apply.c: one job at a time moves HAProxy from the applied table to the desired one.
+ *
+ *   update ──(debounce)──> job: diff(applied, target)
+ *       equal      -> done
+ *       runtime    -> runtime API batch -> write config (check, rename) -> done
+ *       structural -> write config (check, rename) -> start or reload HAProxy -> done / roll back
+ * The job owns its target table; on success it becomes "applied". If the runtime batch fails the
+ * job falls back to a reload. Removals are drained: the server is set to drain, then maint, and
+ * deleted once HAProxy agrees it has no connections left (retried for up to 10 s). */
+#include "apply.h"
+#include "diff.h"
+#include "haproxy_runtime.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+typedef void (*write_cb)(apply_t *a, int ok, const char *why);
+
+struct apply {
+    write_cb wcb;             /* the write in flight */
+    uv_loop_t *loop;
+    apply_opts_t o;
+    char *config_path, *tmp_path, *haproxy_bin, *admin_socket;
+    routes_table_t *applied, *desired, *target;
+    char *last_good;          /* content of the last installed config */
+    char *job_cfg;            /* config being installed */
+    int busy;
+    int structural_job;
+    uint64_t job_start;
+    uv_timer_t wait_timer;
+    uint64_t wait_deadline;
+    uv_process_t check_proc;
+    void (*idle_cb)(void *);
+    void *idle_data;
+    apply_stats_t st;
+    int freeing;
+};
+
+static void job_run(apply_t *a);
+
+static void xfree_table(routes_table_t *t) { routes_table_free(t); }
+
+static void job_finish(apply_t *a, int ok, const char *why)
+{
+    if (ok) {
+        if (a->applied != a->target) xfree_table(a->applied);
+        a->applied = a->target;
+        a->st.last_apply_ms = uv_now(a->loop) - a->job_start;
+    } else {
+        log_error("apply: %s; HAProxy keeps its current configuration", why);
+        if (a->target != a->applied) xfree_table(a->target);
+    }
+    a->target = NULL;
+    free(a->job_cfg);
+    a->job_cfg = NULL;
+    a->busy = 0;
+    if (a->desired) { job_run(a); return; }
+    if (a->idle_cb) a->idle_cb(a->idle_data);
+}
+
+/* ---- writing the config: tmp file, haproxy -c, rename ---- */
+
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    size_t n = strlen(text);
+    int rc = fwrite(text, 1, n, f) == n ? 0 : -1;
+    if (fflush(f) != 0) rc = -1;
+    if (fsync(fileno(f)) != 0) rc = -1;
+    if (fclose(f) != 0) rc = -1;
+    return rc;
+}
+
+static void install(apply_t *a, write_cb cb)
+{
+    if (rename(a->tmp_path, a->config_path) != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "rename %s -> %s: %s", a->tmp_path, a->config_path, strerror(errno));
+        cb(a, 0, msg);
+        return;
+    }
+    a->st.writes++;
+    cb(a, 1, NULL);
+}
+
+static void on_check_closed(uv_handle_t *h) { (void)h; }
+
+static void on_check_exit(uv_process_t *p, int64_t status, int sig)
+{
+    apply_t *a = p->data;
+    uv_close((uv_handle_t *)p, on_check_closed);
+    write_cb cb = a->wcb;
+    if (status != 0 || sig != 0) {
+        a->st.check_failures++;
+        unlink(a->tmp_path);
+        char msg[256];
+        snprintf(msg, sizeof msg, "haproxy -c rejected the new configuration (exit %lld); see HAProxy's message above",
+                 (long long)status);
+        cb(a, 0, msg);
+        return;
+    }
+    install(a, cb);
+}
+
+static void write_config(apply_t *a, const char *cfg, write_cb cb)
+{
+    if (write_file(a->tmp_path, cfg) != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "write %s: %s", a->tmp_path, strerror(errno));
+        cb(a, 0, msg);
+        return;
+    }
+    if (a->o.skip_check) { install(a, cb); return; }
+    char *args[] = { a->haproxy_bin, "-c", "-q", "-f", a->tmp_path, NULL };
+    uv_process_options_t po;
+    memset(&po, 0, sizeof po);
+    po.file = a->haproxy_bin;
+    po.args = args;
+    po.exit_cb = on_check_exit;
+    uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_INHERIT_FD, .data.fd = 2 },
+                                      { .flags = UV_INHERIT_FD, .data.fd = 2 } };
+    po.stdio = stdio;
+    po.stdio_count = 3;
+    a->wcb = cb;
+    a->check_proc.data = a;
+    int rc = uv_spawn(a->loop, &a->check_proc, &po);
+    if (rc < 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot run %s -c: %s", a->haproxy_bin, uv_strerror(rc));
+        unlink(a->tmp_path);
+        cb(a, 0, msg);
+        return;
+    }
+    a->check_proc.data = a;
+}
+
+/* ---- structural: write, then start or reload ---- */
+
+static void on_rollback_written(apply_t *a, int ok, const char *why)
+{
+    if (!ok) log_error("apply: rollback to the last good configuration failed: %s", why);
+    else log_warn("apply: rolled back %s to the last good configuration", a->config_path);
+    job_finish(a, 0, "reload failed");
+}
+
+static void on_reloaded(int ok, const char *msg, void *data)
+{
+    apply_t *a = data;
+    if (ok) {
+        a->st.reloads++;
+        free(a->last_good);
+        a->last_good = a->job_cfg;
+        a->job_cfg = NULL;
+        log_info("apply: HAProxy reloaded (%zu routes)", a->target->n);
+        job_finish(a, 1, NULL);
+        return;
+    }
+    a->st.reload_failures++;
+    log_error("apply: reload failed: %s", msg);
+    if (a->last_good) write_config(a, a->last_good, on_rollback_written);
+    else job_finish(a, 0, "reload failed and no earlier configuration to roll back to");
+}
+
+static void on_structural_written(apply_t *a, int ok, const char *why)
+{
+    if (!ok) { job_finish(a, 0, why); return; }
+    if (!a->o.proc) {
+        free(a->last_good);
+        a->last_good = a->job_cfg;
+        a->job_cfg = NULL;
+        job_finish(a, 1, NULL);
+        return;
+    }
+    if (!haproxy_proc_running(a->o.proc)) {
+        if (haproxy_proc_start(a->o.proc) != 0) { job_finish(a, 0, "HAProxy did not start"); return; }
+        free(a->last_good);
+        a->last_good = a->job_cfg;
+        a->job_cfg = NULL;
+        log_info("apply: HAProxy started with %zu routes", a->target->n);
+        job_finish(a, 1, NULL);
+        return;
+    }
+    haproxy_proc_reload(a->o.proc, on_reloaded, a);
+}
+
+static void run_structural(apply_t *a, const char *why)
+{
+    a->structural_job = 1;
+    log_info("apply: %s: new configuration and reload", why);
+    free(a->job_cfg);
+    a->job_cfg = haproxy_cfg_render(a->target, &a->o.cfg, NULL);
+    a->st.renders++;
+    write_config(a, a->job_cfg, on_structural_written);
+}
+
+/* ---- runtime ---- */
+
+typedef struct {
+    apply_t *a;
+    char *backend, *server;
+    char *socket;
+    int tries;
+    uv_timer_t timer;
+} del_t;
+
+static void del_closed(uv_handle_t *h)
+{
+    del_t *d = h->data;
+    free(d->backend); free(d->server); free(d->socket);
+    free(d);
+}
+
+static void del_step(uv_timer_t *t);
+
+static void on_del_answer(int status, const char *out, size_t len, void *data)
+{
+    del_t *d = data;
+    if (status == 0 && strstr(out, "Server deleted")) {
+        log_debug("apply: server %s/%s deleted", d->backend, d->server);
+        uv_close((uv_handle_t *)&d->timer, del_closed);
+        return;
+    }
+    if (status == 0 && (strstr(out, "No such") || strstr(out, "No such server"))) {
+        uv_close((uv_handle_t *)&d->timer, del_closed); /* gone (a reload dropped it) */
+        return;
+    }
+    if (++d->tries > 100) {
+        log_warn("apply: server %s/%s still has connections after 10 s; shutting them down", d->backend, d->server);
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "shutdown sessions server %s/%s;del server %s/%s", d->backend, d->server,
+                 d->backend, d->server);
+        haproxy_runtime_cmd(d->timer.loop, d->socket, cmd, 5000, NULL, NULL);
+        uv_close((uv_handle_t *)&d->timer, del_closed);
+        return;
+    }
+    uv_timer_start(&d->timer, del_step, 100, 0);
+}
+
+static void del_step(uv_timer_t *t)
+{
+    del_t *d = t->data;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "set server %s/%s state maint;del server %s/%s", d->backend, d->server, d->backend,
+             d->server);
+    haproxy_runtime_cmd(t->loop, d->socket, cmd, 5000, on_del_answer, d);
+}
+
+static void start_del(apply_t *a, const char *backend, const char *server)
+{
+    del_t *d = calloc(1, sizeof *d);
+    if (!d) return;
+    d->backend = strdup(backend);
+    d->server = strdup(server);
+    d->socket = strdup(a->admin_socket);
+    uv_timer_init(a->loop, &d->timer);
+    d->timer.data = d;
+    /* the drain command went out with the batch; give in-flight requests a moment */
+    uv_timer_start(&d->timer, del_step, 20, 0);
+}
+
+static void on_runtime_written(apply_t *a, int ok, const char *why)
+{
+    if (!ok) log_error("apply: runtime change applied, but the config file was not updated: %s", why);
+    else {
+        free(a->last_good);
+        a->last_good = a->job_cfg;
+        a->job_cfg = NULL;
+    }
+    job_finish(a, 1, NULL);
+}
+
+typedef struct {
+    apply_t *a;
+    diff_t d;
+} rt_job_t;
+
+static void on_runtime_answer(int status, const char *out, size_t len, void *data)
+{
+    rt_job_t *j = data;
+    apply_t *a = j->a;
+    if (status != 0 || haproxy_runtime_answer_failed(out)) {
+        a->st.runtime_failures++;
+        log_warn("apply: runtime API refused the change (%.*s); reloading instead", (int)(len > 200 ? 200 : len), out);
+        diff_clear(&j->d);
+        free(j);
+        run_structural(a, "runtime change failed");
+        return;
+    }
+    a->st.runtime_changes++;
+    a->st.runtime_ops += j->d.nops;
+    for (size_t i = 0; i < j->d.nops; i++)
+        if (j->d.ops[i].kind == DIFF_DEL) start_del(a, j->d.ops[i].b->backend, j->d.ops[i].s->name);
+    log_info("apply: %zu server change%s through the runtime API, no reload", j->d.nops, j->d.nops == 1 ? "" : "s");
+    diff_clear(&j->d);
+    free(j);
+    /* keep the file in step so a later reload keeps these servers */
+    a->job_cfg = haproxy_cfg_render(a->target, &a->o.cfg, NULL);
+    a->st.renders++;
+    write_config(a, a->job_cfg, on_runtime_written);
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (*len + n + 2 > *cap) {
+        *cap = (*len + n + 2) * 2;
+        *buf = realloc(*buf, *cap);
+        if (!*buf) abort();
+    }
+    if (*len) (*buf)[(*len)++] = ';';
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static void run_runtime(apply_t *a, diff_t *d)
+{
+    char *cmd = NULL;
+    size_t len = 0, cap = 0;
+    char line[512], args[200];
+    for (size_t i = 0; i < d->nops; i++) {
+        const diff_op_t *op = &d->ops[i];
+        const char *b = op->b->backend, *s = op->s->name;
+        switch (op->kind) {
+        case DIFF_ADD:
+            haproxy_cfg_server_args(op->b, op->s, args, sizeof args);
+            snprintf(line, sizeof line, "add server %s/%s %s", b, s, args);
+            append(&cmd, &len, &cap, line);
+            if (op->b->check_path) {
+                snprintf(line, sizeof line, "enable health %s/%s", b, s);
+                append(&cmd, &len, &cap, line);
+            }
+            snprintf(line, sizeof line, "set server %s/%s state ready", b, s);
+            append(&cmd, &len, &cap, line);
+            break;
+        case DIFF_DEL:
+            snprintf(line, sizeof line, "set server %s/%s state drain", b, s);
+            append(&cmd, &len, &cap, line);
+            break;
+        case DIFF_ADDR: {
+            snprintf(line, sizeof line, "set server %s/%s addr %s port %d", b, s, op->s->addr, op->s->port);
+            append(&cmd, &len, &cap, line);
+            break;
+        }
+        case DIFF_WEIGHT:
+            snprintf(line, sizeof line, "set weight %s/%s %d", b, s, op->s->weight);
+            append(&cmd, &len, &cap, line);
+            break;
+        }
+    }
+    rt_job_t *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->a = a;
+    j->d = *d;
+    log_debug("apply: runtime: %s", cmd);
+    if (haproxy_runtime_cmd(a->loop, a->admin_socket, cmd, 5000, on_runtime_answer, j) != 0)
+        on_runtime_answer(-1, "cannot start", 12, j);
+    free(cmd);
+}
+
+static void job_run(apply_t *a)
+{
+    if (a->busy || !a->desired || a->freeing) return;
+    a->busy = 1;
+    a->target = a->desired;
+    a->desired = NULL;
+    a->job_start = uv_now(a->loop);
+    a->structural_job = 0;
+    if (a->o.dry) {
+        char *cfg = haproxy_cfg_render(a->target, &a->o.cfg, NULL);
+        a->st.renders++;
+        printf("> %s\n%s", a->config_path, cfg);
+        fflush(stdout);
+        free(cfg);
+        job_finish(a, 1, NULL);
+        return;
+    }
+    diff_t d;
+    diff_tables(a->applied, a->target, &d);
+    if (!d.structural && d.nops == 0) {
+        diff_clear(&d);
+        job_finish(a, 1, NULL);
+        return;
+    }
+    if (d.structural || !a->o.runtime || !a->o.proc || !haproxy_proc_running(a->o.proc)) {
+        const char *why = d.structural ? d.reason : "server change (runtime API off)";
+        char reason[300];
+        snprintf(reason, sizeof reason, "%s", why);
+        diff_clear(&d);
+        run_structural(a, reason);
+        return;
+    }
+    run_runtime(a, &d);
+}
+
+/* ---- debounce ---- */
+
+static void on_wait(uv_timer_t *t)
+{
+    apply_t *a = t->data;
+    a->wait_deadline = 0;
+    job_run(a);
+}
+
+void apply_update(apply_t *a, routes_table_t *t)
+{
+    if (a->desired) xfree_table(a->desired);
+    a->desired = t;
+    if (a->o.wait_min_ms == 0) { job_run(a); return; }
+    uint64_t now = uv_now(a->loop);
+    if (!a->wait_deadline) a->wait_deadline = now + (a->o.wait_max_ms ? a->o.wait_max_ms : a->o.wait_min_ms * 4);
+    uint64_t delay = a->o.wait_min_ms;
+    if (now + delay > a->wait_deadline) delay = a->wait_deadline > now ? a->wait_deadline - now : 0;
+    uv_timer_start(&a->wait_timer, on_wait, delay, 0);
+}
+
+apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o)
+{
+    apply_t *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->loop = loop;
+    a->o = *o;
+    a->config_path = strdup(o->config_path);
+    size_t n = strlen(o->config_path) + 5;
+    a->tmp_path = malloc(n);
+    snprintf(a->tmp_path, n, "%s.tmp", o->config_path);
+    a->haproxy_bin = strdup(o->haproxy_bin ? o->haproxy_bin : "haproxy");
+    a->admin_socket = strdup(o->admin_socket ? o->admin_socket : "");
+    uv_timer_init(loop, &a->wait_timer);
+    a->wait_timer.data = a;
+    return a;
+}
+
+const routes_table_t *apply_current(const apply_t *a) { return a->applied; }
+int apply_idle(const apply_t *a) { return !a->busy && !a->desired && a->applied; }
+void apply_on_idle(apply_t *a, void (*cb)(void *), void *data) { a->idle_cb = cb; a->idle_data = data; }
+void apply_stats(const apply_t *a, apply_stats_t *out) { *out = a->st; }
+
+static void on_wait_closed(uv_handle_t *h)
+{
+    apply_t *a = h->data;
+    free(a->config_path); free(a->tmp_path); free(a->haproxy_bin); free(a->admin_socket);
+    free(a->last_good); free(a->job_cfg);
+    xfree_table(a->applied);
+    if (a->desired != a->applied) xfree_table(a->desired);
+    if (a->target && a->target != a->applied) xfree_table(a->target);
+    free(a);
+}
+
+void apply_free(apply_t *a)
+{
+    if (!a) return;
+    a->freeing = 1;
+    uv_close((uv_handle_t *)&a->wait_timer, on_wait_closed);
+}

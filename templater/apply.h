@@ -1,0 +1,55 @@
+/* apply.h: route tables in, HAProxy changed out (the effects edge of the templater).
+ *
+ * Owns: the table HAProxy runs (applied), the newest wanted one (desired), the config file and
+ * its last good content, the debounce timers. Promises:
+ *  - every configuration is checked with `haproxy -c` before it replaces the file (atomic rename
+ *    of <config>.tmp); an invalid one is logged and never installed;
+ *  - server-only changes go through the runtime API (add server + ready [+ enable health],
+ *    set server addr, set weight, drain -> maint -> del server) with no reload, and the config
+ *    file is rewritten too, so a later reload keeps them;
+ *  - route changes reload through haproxy_proc and are confirmed; a failed reload puts the last
+ *    good file back (HAProxy keeps serving with its old worker);
+ *  - one change in flight at a time; updates arriving meanwhile are coalesced to the newest;
+ *  - -wait min:max: consul-template quiescence (timer min, reset by each update, never past max).
+ * Never: blocks the loop on HAProxy (all exchanges are asynchronous; file writes are local). */
+#ifndef PORTOLAN_APPLY_H
+#define PORTOLAN_APPLY_H
+#include <stdint.h>
+#include <uv.h>
+
+#include "haproxy_cfg.h"
+#include "haproxy_proc.h"
+#include "routes.h"
+
+typedef struct apply apply_t;
+
+typedef struct {
+    const char *config_path;
+    const char *haproxy_bin;     /* for `-c` */
+    haproxy_cfg_opts_t cfg;
+    haproxy_proc_t *proc;        /* NULL: only write the file */
+    const char *admin_socket;    /* runtime API */
+    int runtime;                 /* 1: runtime API for server changes; 0: reload every change */
+    int dry;                     /* print "> path" + config to stdout instead of writing */
+    int skip_check;              /* do not run haproxy -c (no HAProxy installed, -dry) */
+    uint64_t wait_min_ms, wait_max_ms;
+} apply_opts_t;
+
+typedef struct {
+    uint64_t renders, reloads, reload_failures, runtime_changes, runtime_ops, runtime_failures,
+             check_failures, writes;
+    uint64_t last_apply_ms;      /* duration of the last apply (update -> HAProxy changed) */
+} apply_stats_t;
+
+apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o);
+/* Takes ownership of t. */
+void apply_update(apply_t *a, routes_table_t *t);
+/* The table HAProxy runs now (NULL before the first apply). Borrowed. */
+const routes_table_t *apply_current(const apply_t *a);
+/* 1 when nothing is pending or in flight and something has been applied. */
+int apply_idle(const apply_t *a);
+/* Called each time apply becomes idle (for -once). */
+void apply_on_idle(apply_t *a, void (*cb)(void *data), void *data);
+void apply_stats(const apply_t *a, apply_stats_t *out);
+void apply_free(apply_t *a);
+#endif

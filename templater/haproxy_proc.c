@@ -1,0 +1,216 @@
+/* haproxy_proc.c: HAProxy's master process as a supervised child, and reloads through the
+ * master CLI confirmed by "show proc" (HAProxy 2.6's "reload" answers nothing). */
+#include "haproxy_proc.h"
+#include "haproxy_runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "log.h"
+
+struct haproxy_proc {
+    uv_loop_t *loop;
+    char *bin, *config, *master_socket;
+    int external;
+    uv_process_t proc;
+    int running;
+    int stopping;
+    uv_timer_t restart_timer;
+    uv_timer_t poll_timer;
+    uv_timer_t kill_timer;
+    backoff_t backoff;
+    /* reload in flight */
+    haproxy_proc_reload_cb rcb;
+    void *rdata;
+    long before_reloads, before_failed;
+    int polls;
+    long reloads, failures;
+    void (*on_stopped)(void *);
+    void *sdata;
+    int closing;
+};
+
+static void on_master_exit(uv_process_t *h, int64_t status, int sig);
+
+static void restart_cb(uv_timer_t *t)
+{
+    haproxy_proc_t *p = t->data;
+    if (!p->stopping) haproxy_proc_start(p);
+}
+
+int haproxy_proc_start(haproxy_proc_t *p)
+{
+    if (p->external || p->running) return 0;
+    char *args[] = { p->bin, "-W", "-S", p->master_socket, "-f", p->config, NULL };
+    uv_process_options_t o;
+    memset(&o, 0, sizeof o);
+    o.file = p->bin;
+    o.args = args;
+    o.exit_cb = on_master_exit;
+    uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_INHERIT_FD, .data.fd = 2 },
+                                      { .flags = UV_INHERIT_FD, .data.fd = 2 } };
+    o.stdio = stdio;
+    o.stdio_count = 3;
+    unlink(p->master_socket); /* a socket left by a dead master would refuse the bind */
+    int rc = uv_spawn(p->loop, &p->proc, &o);
+    if (rc < 0) {
+        log_error("haproxy: cannot start %s: %s", p->bin, uv_strerror(rc));
+        uv_timer_start(&p->restart_timer, restart_cb, backoff_next_ms(&p->backoff), 0);
+        return -1;
+    }
+    p->proc.data = p;
+    p->running = 1;
+    log_info("haproxy: started %s (pid %d), master socket %s", p->bin, p->proc.pid, p->master_socket);
+    return 0;
+}
+
+static void on_proc_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_master_exit(uv_process_t *h, int64_t status, int sig)
+{
+    haproxy_proc_t *p = h->data;
+    p->running = 0;
+    uv_close((uv_handle_t *)h, on_proc_closed);
+    uv_timer_stop(&p->kill_timer);
+    if (p->stopping) {
+        log_info("haproxy: stopped (status %lld, signal %d)", (long long)status, sig);
+        if (p->on_stopped) p->on_stopped(p->sdata);
+        p->on_stopped = NULL;
+        return;
+    }
+    uint64_t delay = backoff_next_ms(&p->backoff);
+    log_error("haproxy: master exited (status %lld, signal %d); restarting in %llu ms", (long long)status, sig,
+              (unsigned long long)delay);
+    uv_timer_start(&p->restart_timer, restart_cb, delay, 0);
+}
+
+haproxy_proc_t *haproxy_proc_new(uv_loop_t *loop, const haproxy_proc_opts_t *o)
+{
+    haproxy_proc_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->loop = loop;
+    p->bin = strdup(o->bin ? o->bin : "haproxy");
+    p->config = strdup(o->config);
+    p->master_socket = strdup(o->master_socket);
+    p->external = o->external;
+    backoff_init(&p->backoff, 500, 30000);
+    uv_timer_init(loop, &p->restart_timer);
+    uv_timer_init(loop, &p->poll_timer);
+    uv_timer_init(loop, &p->kill_timer);
+    p->restart_timer.data = p->poll_timer.data = p->kill_timer.data = p;
+    return p;
+}
+
+int haproxy_proc_running(const haproxy_proc_t *p) { return p->external || p->running; }
+long haproxy_proc_reloads(const haproxy_proc_t *p) { return p->reloads; }
+long haproxy_proc_reload_failures(const haproxy_proc_t *p) { return p->failures; }
+
+static void reload_done(haproxy_proc_t *p, int ok, const char *msg)
+{
+    haproxy_proc_reload_cb cb = p->rcb;
+    p->rcb = NULL;
+    if (ok) { p->reloads++; backoff_reset(&p->backoff); }
+    else p->failures++;
+    if (cb) cb(ok, msg, p->rdata);
+}
+
+static void on_poll_timer(uv_timer_t *t);
+
+static void on_show_after(int status, const char *out, size_t len, void *data)
+{
+    haproxy_proc_t *p = data;
+    long rl = 0, fl = 0, w = 0;
+    if (status == 0 && haproxy_runtime_parse_proc(out, &rl, &fl, &w) == 0) {
+        if (fl > p->before_failed) { reload_done(p, 0, "HAProxy reported the reload as failed (show proc)"); return; }
+        if (rl > p->before_reloads && w > 0) { reload_done(p, 1, "reloaded"); return; }
+    }
+    if (++p->polls > 200) { reload_done(p, 0, "reload not confirmed by show proc within 10 s"); return; }
+    uv_timer_start(&p->poll_timer, on_poll_timer, 50, 0);
+}
+
+static void on_poll_timer(uv_timer_t *t)
+{
+    haproxy_proc_t *p = t->data;
+    haproxy_runtime_cmd(p->loop, p->master_socket, "show proc", 2000, on_show_after, p);
+}
+
+static void on_reload_sent(int status, const char *out, size_t len, void *data)
+{
+    haproxy_proc_t *p = data;
+    /* the master re-executes itself and closes the connection; poll show proc for the outcome */
+    p->polls = 0;
+    uv_timer_start(&p->poll_timer, on_poll_timer, 20, 0);
+}
+
+static void on_show_before(int status, const char *out, size_t len, void *data);
+static void on_before_timer(uv_timer_t *t)
+{
+    haproxy_proc_t *p = t->data;
+    haproxy_runtime_cmd(p->loop, p->master_socket, "show proc", 2000, on_show_before, p);
+}
+
+static void on_show_before(int status, const char *out, size_t len, void *data)
+{
+    haproxy_proc_t *p = data;
+    if (status != 0 || haproxy_runtime_parse_proc(out, &p->before_reloads, &p->before_failed, NULL) != 0) {
+        if (++p->polls > 100) { reload_done(p, 0, status ? out : "unexpected show proc answer"); return; }
+        /* master not up yet (just started): ask again */
+        uv_timer_start(&p->poll_timer, on_before_timer, 100, 0);
+        return;
+    }
+    haproxy_runtime_cmd(p->loop, p->master_socket, "reload", 5000, on_reload_sent, p);
+}
+
+void haproxy_proc_reload(haproxy_proc_t *p, haproxy_proc_reload_cb cb, void *data)
+{
+    p->rcb = cb;
+    p->rdata = data;
+    p->polls = 0;
+    haproxy_runtime_cmd(p->loop, p->master_socket, "show proc", 2000, on_show_before, p);
+}
+
+static void on_kill_timer(uv_timer_t *t)
+{
+    haproxy_proc_t *p = t->data;
+    if (p->running) {
+        log_warn("haproxy: still running 10 s after SIGTERM; SIGKILL");
+        uv_process_kill(&p->proc, SIGKILL);
+    }
+}
+
+void haproxy_proc_stop(haproxy_proc_t *p, void (*on_stopped)(void *), void *data)
+{
+    p->stopping = 1;
+    uv_timer_stop(&p->restart_timer);
+    uv_timer_stop(&p->poll_timer);
+    if (!p->running) { if (on_stopped) on_stopped(data); return; }
+    p->on_stopped = on_stopped;
+    p->sdata = data;
+    uv_process_kill(&p->proc, SIGTERM);
+    uv_timer_start(&p->kill_timer, on_kill_timer, 10000, 0);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    haproxy_proc_t *p = h->data;
+    if (--p->closing == 0) {
+        free(p->bin); free(p->config); free(p->master_socket);
+        free(p);
+    }
+}
+
+void haproxy_proc_free(haproxy_proc_t *p)
+{
+    if (!p) return;
+    p->closing = 3;
+    uv_close((uv_handle_t *)&p->restart_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&p->poll_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&p->kill_timer, on_timer_closed);
+}

@@ -1,0 +1,368 @@
+/* tmpl_mode.c: consul-template's -template mode for portolan-templater (see tmpl_mode.h).
+ * The render loop: render -> for each missing dependency start its source -> on data, render
+ * again. Services are refetched (one at a time) when catalog/services or health/state/any move;
+ * the number of Consul connections stays constant in the number of services. */
+#include "tmpl_mode.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "consul_watch.h"
+#include "log.h"
+#include "template.h"
+
+typedef struct {
+    char *name;
+    int prefix;
+    consul_watch_t *w;
+} kvw_t;
+
+struct tmpl_mode {
+    uv_loop_t *loop;
+    consul_client_t *c;
+    tmpl_mode_opts_t o;
+    char *in, *out, *cmd, *tmp;
+    template_t *t;
+    template_store *st;
+    template_provider p;
+    consul_watch_t *w_services, *w_state;
+    kvw_t *kv;
+    size_t nkv;
+    json_t *used;          /* service names the template used */
+    json_t *fetched;       /* service names fetched at least once */
+    json_t *queue;         /* names to fetch (object as ordered set) */
+    consul_call_t *inflight;
+    char *inflight_name;
+    uv_timer_t wait_timer;
+    uint64_t deadline;
+    uv_process_t cmd_proc;
+    uv_timer_t cmd_timer;
+    int cmd_running, cmd_again;
+    int exit_code;
+    int done;
+};
+
+int tmpl_mode_parse_spec(const char *spec, char **in, char **out, char **cmd, char *err, size_t errlen)
+{
+    *in = *out = *cmd = NULL;
+    const char *a = strchr(spec, ':');
+    if (!a || a == spec) { snprintf(err, errlen, "\"%s\": want in:out[:command]", spec); return -1; }
+    const char *b = strchr(a + 1, ':');
+    size_t ol = b ? (size_t)(b - a - 1) : strlen(a + 1);
+    if (ol == 0) { snprintf(err, errlen, "\"%s\": empty output path", spec); return -1; }
+    *in = strndup(spec, (size_t)(a - spec));
+    *out = strndup(a + 1, ol);
+    if (b && b[1]) *cmd = strdup(b + 1);
+    return 0;
+}
+
+static void render(tmpl_mode_t *m);
+static void fetch_next(tmpl_mode_t *m);
+
+static void finish(tmpl_mode_t *m, int code)
+{
+    if (m->done) return;
+    m->done = 1;
+    m->exit_code = code;
+    if (m->o.on_done) m->o.on_done(NULL);
+}
+
+static void enqueue(tmpl_mode_t *m, const char *name)
+{
+    json_object_set_new(m->queue, name, json_true());
+}
+
+static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
+{
+    tmpl_mode_t *m = data;
+    m->inflight = NULL;
+    if (r->error || !json_is_array(r->json)) {
+        log_warn("consul: fetch %s: %s; will retry", m->inflight_name, r->error ? r->error : "not an array");
+        enqueue(m, m->inflight_name);
+    } else {
+        template_store_set_service(m->st, m->inflight_name, r->json);
+        json_object_set_new(m->fetched, m->inflight_name, json_true());
+    }
+    free(m->inflight_name);
+    m->inflight_name = NULL;
+    fetch_next(m);
+}
+
+static void fetch_next(tmpl_mode_t *m)
+{
+    if (m->inflight) return;
+    void *it = json_object_iter(m->queue);
+    if (!it) { render(m); return; }
+    char *name = strdup(json_object_iter_key(it));
+    json_object_del(m->queue, name);
+    char *esc = http_escape(name);
+    char path[1024];
+    snprintf(path, sizeof path, "/v1/health/service/%s%s", esc ? esc : name, m->o.stale ? "?stale" : "");
+    free(esc);
+    m->inflight_name = name;
+    m->inflight = consul_client_request(m->c, "GET", path, NULL, 0, -1, on_fetch, m);
+    if (!m->inflight) { free(name); m->inflight_name = NULL; }
+}
+
+static void refetch_used(tmpl_mode_t *m)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach(m->used, name, v) enqueue(m, name);
+    fetch_next(m);
+}
+
+static void on_services(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
+{
+    tmpl_mode_t *m = ud;
+    template_store_set_services(m->st, data);
+    refetch_used(m);
+}
+
+static void on_state(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
+{
+    refetch_used(ud);
+}
+
+static void on_kv(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
+{
+    tmpl_mode_t *m = ud;
+    for (size_t i = 0; i < m->nkv; i++)
+        if (m->kv[i].w == w) {
+            if (m->kv[i].prefix) template_store_set_prefix(m->st, m->kv[i].name, data);
+            else template_store_set_key(m->st, m->kv[i].name, data);
+        }
+    fetch_next(m);
+}
+
+static void start_kv(tmpl_mode_t *m, const char *name, int prefix)
+{
+    for (size_t i = 0; i < m->nkv; i++)
+        if (m->kv[i].prefix == prefix && strcmp(m->kv[i].name, name) == 0) return;
+    m->kv = realloc(m->kv, (m->nkv + 1) * sizeof *m->kv);
+    kvw_t *k = &m->kv[m->nkv++];
+    k->name = strdup(name);
+    k->prefix = prefix;
+    char path[1200];
+    snprintf(path, sizeof path, "/v1/kv/%s%s", name, prefix ? "?recurse" : "");
+    consul_watch_opts_t wo;
+    consul_watch_opts_init(&wo, path);
+    wo.stale = m->o.stale;
+    k->w = consul_watch_new(m->c, &wo, on_kv, NULL, m);
+    if (k->w) consul_watch_start(k->w);
+}
+
+static void start_services(tmpl_mode_t *m)
+{
+    if (m->w_services) return;
+    consul_watch_opts_t wo;
+    consul_watch_opts_init(&wo, "/v1/catalog/services");
+    wo.stale = m->o.stale;
+    wo.fire_on_equal_data = 1;
+    m->w_services = consul_watch_new(m->c, &wo, on_services, NULL, m);
+    consul_watch_opts_init(&wo, "/v1/health/state/any");
+    wo.stale = m->o.stale;
+    m->w_state = consul_watch_new(m->c, &wo, on_state, NULL, m);
+    if (m->w_services) consul_watch_start(m->w_services);
+    if (m->w_state) consul_watch_start(m->w_state);
+}
+
+static int write_atomic(const char *path, const char *tmp, const char *buf, size_t len)
+{
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    int rc = fwrite(buf, 1, len, f) == len ? 0 : -1;
+    if (fclose(f) != 0) rc = -1;
+    if (rc == 0 && rename(tmp, path) != 0) rc = -1;
+    if (rc != 0) unlink(tmp);
+    return rc;
+}
+
+static int same_as_disk(const char *path, const char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char *d = malloc(len + 1);
+    size_t n = fread(d, 1, len + 1, f);
+    fclose(f);
+    int same = n == len && memcmp(d, buf, len) == 0;
+    free(d);
+    return same;
+}
+
+static void on_cmd_closed(uv_handle_t *h) { (void)h; }
+static void run_cmd(tmpl_mode_t *m);
+
+static void on_cmd_exit(uv_process_t *p, int64_t status, int sig)
+{
+    tmpl_mode_t *m = p->data;
+    uv_timer_stop(&m->cmd_timer);
+    uv_close((uv_handle_t *)p, on_cmd_closed);
+    m->cmd_running = 0;
+    if (status || sig) log_error("template: command \"%s\" failed (exit %lld, signal %d)", m->cmd, (long long)status, sig);
+    else log_info("template: command \"%s\" done", m->cmd);
+    if (m->cmd_again) { m->cmd_again = 0; run_cmd(m); return; }
+    if (m->o.once) finish(m, status || sig ? 1 : 0);
+}
+
+static void on_cmd_timeout(uv_timer_t *t)
+{
+    tmpl_mode_t *m = t->data;
+    if (m->cmd_running) { log_error("template: command timed out after 30 s; killing it"); uv_process_kill(&m->cmd_proc, 9); }
+}
+
+static void run_cmd(tmpl_mode_t *m)
+{
+    if (m->cmd_running) { m->cmd_again = 1; return; }
+    char *args[] = { "/bin/sh", "-c", m->cmd, NULL };
+    uv_process_options_t po;
+    memset(&po, 0, sizeof po);
+    po.file = "/bin/sh";
+    po.args = args;
+    po.exit_cb = on_cmd_exit;
+    uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_INHERIT_FD, .data.fd = 2 },
+                                      { .flags = UV_INHERIT_FD, .data.fd = 2 } };
+    po.stdio = stdio;
+    po.stdio_count = 3;
+    int rc = uv_spawn(m->loop, &m->cmd_proc, &po);
+    if (rc < 0) {
+        log_error("template: cannot run command: %s", uv_strerror(rc));
+        if (m->o.once) finish(m, 1);
+        return;
+    }
+    m->cmd_proc.data = m;
+    m->cmd_running = 1;
+    uv_timer_start(&m->cmd_timer, on_cmd_timeout, 30000, 0);
+}
+
+static void do_render(tmpl_mode_t *m)
+{
+    if (!m->t || m->done) return;
+    template_options to = { 0 };
+    template_result r;
+    if (template_render(m->t, &m->p, &to, &r) < 0) {
+        log_error("template: %s", r.error);
+        template_result_free(&r);
+        if (m->o.once) finish(m, 1);
+        return;
+    }
+    int waiting = 0;
+    for (size_t i = 0; i < r.ndeps; i++) {
+        template_dep *d = &r.deps[i];
+        switch (d->kind) {
+        case TEMPLATE_DEP_SERVICES: start_services(m); if (d->missing) waiting = 1; break;
+        case TEMPLATE_DEP_SERVICE:
+            start_services(m);
+            if (!json_object_get(m->used, d->name)) json_object_set_new(m->used, d->name, json_true());
+            if (d->missing || !json_object_get(m->fetched, d->name)) { enqueue(m, d->name); waiting = 1; }
+            break;
+        case TEMPLATE_DEP_KEY: start_kv(m, d->name, 0); if (d->missing) waiting = 1; break;
+        case TEMPLATE_DEP_PREFIX: start_kv(m, d->name, 1); if (d->missing) waiting = 1; break;
+        }
+    }
+    if (!r.complete || waiting) {
+        template_result_free(&r);
+        fetch_next(m);
+        return;
+    }
+    if (m->o.dry) {
+        printf("> %s\n", m->out);
+        fwrite(r.output, 1, r.len, stdout);
+        fflush(stdout);
+        template_result_free(&r);
+        if (m->o.once) finish(m, 0);
+        return;
+    }
+    if (same_as_disk(m->out, r.output, r.len)) {
+        template_result_free(&r);
+        if (m->o.once) finish(m, 0);
+        return;
+    }
+    if (write_atomic(m->out, m->tmp, r.output, r.len) != 0) {
+        log_error("template: write %s: %s", m->out, strerror(errno));
+        template_result_free(&r);
+        if (m->o.once) finish(m, 1);
+        return;
+    }
+    log_info("template: rendered %s (%zu bytes)", m->out, r.len);
+    template_result_free(&r);
+    if (m->cmd) run_cmd(m);
+    else if (m->o.once) finish(m, 0);
+}
+
+static void on_wait(uv_timer_t *t)
+{
+    tmpl_mode_t *m = t->data;
+    m->deadline = 0;
+    do_render(m);
+}
+
+static void render(tmpl_mode_t *m)
+{
+    if (m->o.wait_min_ms == 0) { do_render(m); return; }
+    uint64_t now = uv_now(m->loop);
+    if (!m->deadline) m->deadline = now + m->o.wait_max_ms;
+    uint64_t d = m->o.wait_min_ms;
+    if (now + d > m->deadline) d = m->deadline > now ? m->deadline - now : 0;
+    uv_timer_start(&m->wait_timer, on_wait, d, 0);
+}
+
+static int load(tmpl_mode_t *m, char *err, size_t errlen)
+{
+    FILE *f = fopen(m->in, "r");
+    if (!f) { snprintf(err, errlen, "%s: %s", m->in, strerror(errno)); return -1; }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    size_t k;
+    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap) buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    char *perr = NULL;
+    template_t *t = template_new(m->in, buf, n, &perr);
+    free(buf);
+    if (!t) { snprintf(err, errlen, "%s", perr ? perr : "parse error"); free(perr); return -1; }
+    template_free(m->t);
+    m->t = t;
+    return 0;
+}
+
+static const char *env_get(const char *n) { return getenv(n); }
+
+tmpl_mode_t *tmpl_mode_new(uv_loop_t *loop, consul_client_t *c, const tmpl_mode_opts_t *o, char *err, size_t errlen)
+{
+    tmpl_mode_t *m = calloc(1, sizeof *m);
+    m->loop = loop;
+    m->c = c;
+    m->o = *o;
+    if (tmpl_mode_parse_spec(o->spec, &m->in, &m->out, &m->cmd, err, errlen) < 0) { free(m); return NULL; }
+    size_t n = strlen(m->out) + 5;
+    m->tmp = malloc(n);
+    snprintf(m->tmp, n, "%s.tmp", m->out);
+    if (load(m, err, errlen) < 0) return NULL;
+    m->st = template_store_new();
+    template_store_set_env(m->st, env_get);
+    template_store_provider(m->st, &m->p);
+    m->used = json_object();
+    m->fetched = json_object();
+    m->queue = json_object();
+    uv_timer_init(loop, &m->wait_timer);
+    uv_timer_init(loop, &m->cmd_timer);
+    m->wait_timer.data = m->cmd_timer.data = m;
+    do_render(m);   /* discovers the dependencies */
+    return m;
+}
+
+void tmpl_mode_reload(tmpl_mode_t *m)
+{
+    char err[512];
+    if (load(m, err, sizeof err) < 0) { log_error("SIGHUP: template %s: %s; keeping the old one", m->in, err); return; }
+    log_info("SIGHUP: template %s re-read", m->in);
+    do_render(m);
+}
+
+int tmpl_mode_exit_code(const tmpl_mode_t *m) { return m->exit_code; }

@@ -1,0 +1,29 @@
+/* tmpl_mode.h: -template in:out[:command], consul-template's mode, on the template engine
+ * (template.h) and its Consul-fed store.
+ * Owns: the parsed template, the store, one watch per KV key/prefix the template uses, the
+ * catalog/services and health/state/any watches (only when the template uses services), and a
+ * one-at-a-time fetch queue of health/service/<name>. Promises: renders only complete data; writes
+ * only when the bytes differ from the file (atomic rename) and then runs the command once
+ * (/bin/sh -c, 30 s timeout); -dry prints "> out" and the bytes instead; -once exits after the
+ * first complete render; SIGHUP re-reads the template file. */
+#ifndef PORTOLAN_TMPL_MODE_H
+#define PORTOLAN_TMPL_MODE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include "consul_client.h"
+
+typedef struct tmpl_mode tmpl_mode_t;
+typedef struct {
+    const char *spec;        /* in:out[:command] */
+    int once, dry, stale;
+    uint64_t wait_min_ms, wait_max_ms;
+    void (*on_done)(void *data);  /* -once finished (or fatal error): stop the loop */
+} tmpl_mode_opts_t;
+
+/* Parses "in:out[:command]": 0, or -1 with err. Pure; strings malloc'd. */
+int tmpl_mode_parse_spec(const char *spec, char **in, char **out, char **cmd, char *err, size_t errlen);
+tmpl_mode_t *tmpl_mode_new(uv_loop_t *loop, consul_client_t *c, const tmpl_mode_opts_t *o, char *err, size_t errlen);
+void tmpl_mode_reload(tmpl_mode_t *m);
+int tmpl_mode_exit_code(const tmpl_mode_t *m);
+#endif
