@@ -239,7 +239,9 @@ static void set_consul_up(reconcile_t *r, int up, const char *error)
     }
 }
 
-static int transport_error(const consul_result_t *res) { return res->status == 0 || res->status >= 500; }
+/* Consul could not be reached at all (a 5xx is an answer: backing off is right there, and a
+ * working poll must not reset that backoff every second). */
+static int transport_error(const consul_result_t *res) { return res->status == 0; }
 
 static void call_done(reconcile_t *r);
 

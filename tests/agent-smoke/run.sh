@@ -2,7 +2,8 @@
 # tests/agent-smoke/run.sh: portolan-agent end to end, quickly, on the system dockerd: catalog +
 # agent, a container with a published port and SERVICE_NAME appears in /v1/agent/services with
 # the expected ID/Name/Address/Port, a catalog killed and restarted empty gets it back within 5 s,
-# its stop removes it, /metrics and /health answer, SIGTERM stops the agent cleanly. Only touches containers/networks it creates (unique names) and only
+# its stop removes it, /metrics and /health answer, failed writes are retried until they succeed
+# without replaying stale wishes, SIGTERM stops the agent cleanly. Only touches containers/networks it creates (unique names) and only
 # counts services whose ID contains them.
 # needs: docker
 set -u
@@ -86,6 +87,44 @@ no_ids() { [ -z "$(our_ids)" ]; }
 check "service deregistered after docker stop" wait_for 10 no_ids
 check "log has one line for the registration" grep -q "registered $id" "$TEST_TMP/agent.log"
 check "log has one line for the deregistration" grep -q "deregistered $id" "$TEST_TMP/agent.log"
+
+# ---- failed writes are retried until they succeed, in order: a second agent writes through a
+# proxy that fails every PUT while $fail exists
+fail=$TEST_TMP/fail-writes; plog=$TEST_TMP/proxy.log
+pport=$(free_port)
+python3 "$TOP/tests/agent-smoke/flaky-proxy.py" "$pport" "$CATALOG_ADDR" "$fail" "$plog" &
+PROXY_PID=$!
+cleanup_add "kill $PROXY_PID"
+check "flaky proxy answers" wait_for 5 curl -sf -o /dev/null "http://127.0.0.1:$pport/v1/status/leader"
+rnode="retry-$uniq"; mport2=$(free_port)
+"$BUILD/portolan-agent" -node-id "$rnode" -ip 127.0.0.1 -listen "127.0.0.1:$mport2" \
+  "consul://127.0.0.1:$pport" >"$TEST_TMP/agent2.log" 2>&1 &
+AGENT2_PID=$!
+cleanup_add "kill -9 $AGENT2_PID"
+wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$mport2/health"
+touch "$fail"
+ca="ra-$uniq"; cb="rb-$uniq"
+docker run -d --name "$ca" --network "$net" -p 127.0.0.1::80 -l portolan-test=agent-smoke portolan-test/web:latest >/dev/null
+cleanup_add "docker rm -f $ca"
+docker run -d --name "$cb" --network "$net" -p 127.0.0.1::80 -l portolan-test=agent-smoke portolan-test/web:latest >/dev/null
+cleanup_add "docker rm -f $cb"
+refused() { [ "$(grep -c "^500 .*register" "$plog" 2>/dev/null)" -ge 4 ]; }
+check "while Consul refuses writes the agent keeps retrying" wait_for 10 refused
+queued() { curl -s "http://127.0.0.1:$mport2/metrics" | grep -Eq '^portolan_agent_retries_queued [1-9]'; }
+check "metrics show the queued retries" queued
+# container A stops while its registration has never succeeded: the final word is "absent"
+docker stop -t 1 "$ca" >/dev/null
+sleep 1
+rm -f "$fail"
+idb="$rnode:$cb:80"; ida="$rnode:$ca:80"
+b_in() { services | python3 -c 'import json,sys; sys.exit(0 if sys.argv[1] in json.load(sys.stdin) else 1)' "$idb"; }
+check "once Consul accepts writes again, the pending registration lands (within 12 s)" wait_for 12 b_in
+sleep 1.5
+a_out() { services | python3 -c 'import json,sys; sys.exit(1 if sys.argv[1] in json.load(sys.stdin) else 0)' "$ida"; }
+check "the stopped container's stale wish was not replayed after its stop (no reordering)" a_out
+check "write failures counted" bash -c "curl -s http://127.0.0.1:$mport2/metrics | grep -Eq '^portolan_agent_consul_write_failures_total [1-9]'"
+check "no retries left queued" bash -c "curl -s http://127.0.0.1:$mport2/metrics | grep -q '^portolan_agent_retries_queued 0'"
+kill -TERM "$AGENT2_PID"
 
 kill -TERM "$AGENT_PID"
 stopped() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
