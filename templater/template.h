@@ -115,7 +115,10 @@ typedef struct {
 	char *error;         /* set when template_render returns -1 */
 } template_result;
 
-/* Renders t. Returns 0 (result filled; check complete) or -1 (result->error set, e.g.
+/* Renders t. Returns 0 (result filled; check complete) or -1 (result->error set). On -1 the
+ * dependencies are still reported: when complete is 0 the error may come from data not fetched
+ * yet (`index (service "x") 0` on an empty first pass): fetch the missing dependencies and render
+ * again; only an error with complete = 1 is the template's fault. Error example:
  * "template: haproxy.ctmpl:12:5: executing \"haproxy.ctmpl\" at <.Foo>: can't evaluate field
  * Foo in type *dependency.HealthService"). opts may be NULL. Always free the result. */
 int template_render(const template_t *t, const template_provider *p, const template_options *opts,
