@@ -12,3 +12,5 @@ lib_libportolan_a_SOURCES += \
 	lib/docker_client.c lib/docker_lines.c lib/docker_client.h \
 	lib/consul_client.c lib/consul_client.h \
 	lib/consul_watch.c lib/consul_watch.h
+# httpserver (helper "httpserver"): HTTP/1.1 server on libuv + http-parser
+lib_libportolan_a_SOURCES += lib/http_server.c lib/http_server.h

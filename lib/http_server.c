@@ -1,0 +1,1378 @@
+/* http_server.c: an HTTP/1.1 server on libuv (TCP and unix sockets) with nodejs http-parser.
+ *
+ * Owns: the listener, every connection (conn_t: stream + timer + parser + reusable buffers) and
+ * the one exchange a connection has at a time, which is embedded in it.
+ *
+ * Design. A connection parses requests strictly one after the other: when a request is
+ * complete its handler runs; if the handler answered synchronously the parser goes on with
+ * the next pipelined request in the same buffer, otherwise the parser is paused
+ * (http_parser_pause) and every byte that arrives meanwhile is appended to conn->pend. Reading
+ * goes on while paused (so a client that goes away is noticed and the pending exchange is
+ * aborted) until pend holds PEND_CAP bytes. When the asynchronous answer comes, parsing of pend
+ * resumes from a server-wide idle handle, never from inside http_exchange_respond(), so user
+ * code is never re-entered from its own call. Answers are therefore in request order by
+ * construction, and one exchange per connection is enough: it lives inside the connection and
+ * its buffers (url, headers, body, decoded path and query, response headers) are reused.
+ *
+ * Output goes through conn_send(): uv_try_write first (no allocation when the kernel takes
+ * everything, the common case), the rest copied into one block for uv_write. Connections that
+ * must close after an answer are shut down (FIN after the queued writes) and then drained for
+ * a short linger time, so that the client reads the answer (a 413 / 431 / 429 / 400) instead of
+ * a reset caused by its own unread bytes.
+ *
+ * Lifetime. A connection is closed through one path (conn_close_now: uv_close of stream and
+ * timer); it is freed in the last close callback, after libuv has cancelled its writes, and
+ * that is where a still pending exchange has its abort callback called (once). Between a socket
+ * error and that callback, respond()/chunk_*() are accepted and discarded, and the exchange is
+ * then finished, not aborted.
+ *
+ * http_server_run_buffer() drives the very same conn_t and parser callbacks with a fake
+ * connection whose output is a buffer and which has no handles and no timers.
+ *
+ * Never: interprets paths or bodies beyond decoding, blocks the loop (except the optional name
+ * lookup in http_server_listen at start-up), or calls a handler for a request over the limits.
+ */
+#include "http_server.h"
+#include "log.h"
+
+#include <errno.h>
+#include <http_parser.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEF_MAX_HEADER (64 * 1024)
+#define DEF_MAX_BODY (512 * 1024)
+#define DEF_MAX_CONNS_PER_IP 200
+#define DEF_HEADER_TIMEOUT_MS 10000
+#define DEF_IDLE_TIMEOUT_MS 120000
+#define LINGER_MS 2000
+#define READ_BUF_SIZE (64 * 1024)
+#define PEND_CAP (256 * 1024)
+#define SHRINK_ABOVE (64 * 1024)
+#define IP_BUCKETS 1024
+
+/* ---------- small growable buffer ---------- */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} buf_t;
+
+static int buf_reserve(buf_t *b, size_t extra) {
+    if (b->len + extra + 1 <= b->cap) return 0;
+    size_t ncap = b->cap ? b->cap : 256;
+    while (ncap < b->len + extra + 1) ncap *= 2;
+    char *np = realloc(b->p, ncap);
+    if (!np) return -1;
+    b->p = np;
+    b->cap = ncap;
+    return 0;
+}
+
+static int buf_add(buf_t *b, const char *s, size_t n) {
+    if (buf_reserve(b, n) < 0) return -1;
+    if (n) memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int buf_addc(buf_t *b, char c) { return buf_add(b, &c, 1); }
+
+static int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int buf_printf(buf_t *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -1;
+    if (b->p && b->len + (size_t)n < b->cap) {
+        b->len += (size_t)n;
+        return 0;
+    }
+    if (buf_reserve(b, (size_t)n) < 0) return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+/* Keeps memory of long-lived idle connections small after a big request. */
+static void buf_reset(buf_t *b) {
+    if (b->cap > SHRINK_ABOVE) {
+        free(b->p);
+        b->p = NULL;
+        b->cap = 0;
+    }
+    b->len = 0;
+}
+
+static void buf_free(buf_t *b) {
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---------- intrusive doubly linked list ---------- */
+typedef struct link {
+    struct link *prev, *next;
+} link_t;
+
+static void link_init(link_t *l) { l->prev = l->next = l; }
+static int link_empty(const link_t *l) { return l->next == l; }
+static void link_push(link_t *head, link_t *l) {
+    l->prev = head->prev;
+    l->next = head;
+    head->prev->next = l;
+    head->prev = l;
+}
+static void link_del(link_t *l) {
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    link_init(l);
+}
+#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---------- types ---------- */
+typedef struct conn conn_t;
+
+typedef enum { X_IDLE = 0, X_PARSING, X_DISPATCHED, X_CHUNKED } xstate_t;
+typedef enum { T_NONE = 0, T_HEADER, T_BODY, T_IDLE, T_LINGER } tmode_t;
+
+typedef struct {
+    size_t name, value; /* offsets */
+} kv_t;
+
+struct http_exchange {
+    conn_t *conn;
+    xstate_t state;
+    const char *method;
+    int http_major, http_minor;
+    int keep_alive;
+    int is_head;
+    int raw_chunks; /* chunked answer to an HTTP/1.0 client: plain bytes, close at end */
+    http_exchange_abort_cb abort_cb;
+    void *abort_data;
+    buf_t url;   /* raw request target */
+    buf_t hbuf;  /* header names and values, NUL-terminated */
+    kv_t *hdrs;
+    size_t nhdr, hdrcap;
+    int last_was_value;
+    buf_t body;
+    buf_t sbuf;  /* raw path \0 decoded path \0 then query name \0 value \0 ... */
+    size_t dpath_off;
+    kv_t *qs;
+    size_t nq, qcap;
+    buf_t rhdr;  /* response headers added by the handler */
+};
+
+struct conn {
+    http_server_t *srv;
+    link_t node;        /* in srv->conns */
+    link_t resume_node; /* in srv->resume when pend must be parsed */
+    union {
+        uv_handle_t h;
+        uv_stream_t s;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } u;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown_req;
+    int has_handles; /* 0 in run_buffer mode */
+    int handles_open;
+    int closing;     /* uv_close called (or run_buffer: stop) */
+    int lingering;   /* shutdown sent, draining */
+    int got_eof;
+    int reading;
+    int paused;      /* parser paused on a pending exchange */
+    int in_dispatch; /* handler running synchronously */
+    int err_status;  /* set by a parser callback before it fails */
+    int counted;     /* counted in the per-IP table */
+    tmode_t tmode;
+    size_t header_bytes;
+    http_parser parser;
+    buf_t pend;      /* received but not yet parsed */
+    buf_t head;      /* response head under construction */
+    char peer[64];
+    struct http_exchange x;
+};
+
+typedef struct ip_entry {
+    struct ip_entry *next;
+    unsigned count;
+    char ip[64];
+} ip_entry_t;
+
+struct http_server {
+    uv_loop_t *loop; /* NULL in run_buffer mode */
+    http_server_opts_t opts;
+    http_server_handler handler;
+    void *data;
+    union {
+        uv_handle_t h;
+        uv_stream_t s;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } lsn;
+    int listening;
+    int port;
+    char *unix_path;
+    uv_idle_t idle;
+    link_t conns;
+    link_t resume;
+    size_t nconns;
+    int closing;
+    int handles_open;
+    http_server_closed_cb closed_cb;
+    void *closed_data;
+    ip_entry_t *ips[IP_BUCKETS];
+    buf_t *out; /* run_buffer mode output */
+    char rbuf[READ_BUF_SIZE];
+};
+
+static const http_parser_settings parser_settings;
+static void conn_close_now(conn_t *c);
+static void conn_close_graceful(conn_t *c);
+static void conn_feed_pend(conn_t *c);
+static void conn_start_read(conn_t *c);
+static void on_resume(uv_idle_t *idle);
+
+/* ---------- status text ---------- */
+const char *http_status_text(int status) {
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: break;
+    }
+    if (status >= 100 && status < 200) return "Informational";
+    if (status >= 200 && status < 300) return "Success";
+    if (status >= 300 && status < 400) return "Redirection";
+    if (status >= 400 && status < 500) return "Client Error";
+    return "Server Error";
+}
+
+/* ---------- per-IP connection counts ---------- */
+static unsigned ip_hash(const char *s) {
+    unsigned h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % IP_BUCKETS;
+}
+
+/* Returns 1 if the address may open one more connection (and counts it), else 0. */
+static int ip_acquire(http_server_t *srv, const char *ip) {
+    unsigned h = ip_hash(ip);
+    ip_entry_t *e;
+    for (e = srv->ips[h]; e; e = e->next)
+        if (strcmp(e->ip, ip) == 0) break;
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e) return 1; /* fail open on OOM: the limit is a courtesy, not a security boundary */
+        snprintf(e->ip, sizeof e->ip, "%s", ip);
+        e->next = srv->ips[h];
+        srv->ips[h] = e;
+    }
+    if (e->count >= srv->opts.max_conns_per_ip) return 0;
+    e->count++;
+    return 2;
+}
+
+static void ip_release(http_server_t *srv, const char *ip) {
+    unsigned h = ip_hash(ip);
+    ip_entry_t **pp = &srv->ips[h];
+    for (; *pp; pp = &(*pp)->next) {
+        ip_entry_t *e = *pp;
+        if (strcmp(e->ip, ip) != 0) continue;
+        if (e->count > 0) e->count--;
+        if (e->count == 0) {
+            *pp = e->next;
+            free(e);
+        }
+        return;
+    }
+}
+
+/* ---------- output ---------- */
+typedef struct {
+    uv_write_t req;
+    conn_t *conn;
+    size_t len;
+    char data[];
+} wreq_t;
+
+static void on_write(uv_write_t *req, int status) {
+    wreq_t *w = CONTAINER(req, wreq_t, req);
+    conn_t *c = w->conn;
+    free(w);
+    if (status < 0 && status != UV_ECANCELED && !c->closing) {
+        log_debug("http_server: write to %s: %s", c->peer, uv_strerror(status));
+        conn_close_now(c);
+    }
+}
+
+/* Sends the iovecs in order. On a dead or closing connection the bytes are dropped. */
+static void conn_send(conn_t *c, uv_buf_t *iov, unsigned n) {
+    if (c->closing || c->lingering) return;
+    if (!c->has_handles) {
+        for (unsigned i = 0; i < n; i++) buf_add(c->srv->out, iov[i].base, iov[i].len);
+        return;
+    }
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++) total += iov[i].len;
+    if (total == 0) return;
+    int r = uv_try_write(&c->u.s, iov, n);
+    if (r < 0 && r != UV_EAGAIN && r != UV_ENOSYS) {
+        log_debug("http_server: write to %s: %s", c->peer, uv_strerror(r));
+        conn_close_now(c);
+        return;
+    }
+    size_t done = r > 0 ? (size_t)r : 0;
+    if (done >= total) return;
+    wreq_t *w = malloc(sizeof *w + (total - done));
+    if (!w) {
+        log_error("http_server: out of memory writing to %s", c->peer);
+        conn_close_now(c);
+        return;
+    }
+    w->conn = c;
+    w->len = 0;
+    size_t skip = done;
+    for (unsigned i = 0; i < n; i++) {
+        size_t l = iov[i].len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        memcpy(w->data + w->len, iov[i].base + skip, l - skip);
+        w->len += l - skip;
+        skip = 0;
+    }
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+    r = uv_write(&w->req, &c->u.s, &b, 1, on_write);
+    if (r < 0) {
+        free(w);
+        log_debug("http_server: write to %s: %s", c->peer, uv_strerror(r));
+        conn_close_now(c);
+    }
+}
+
+/* ---------- timers ---------- */
+static void on_timer(uv_timer_t *t) {
+    conn_t *c = t->data;
+    if (c->tmode == T_HEADER) log_debug("http_server: %s: header timeout", c->peer);
+    else if (c->tmode == T_IDLE) log_debug("http_server: %s: idle timeout", c->peer);
+    else if (c->tmode == T_BODY) log_debug("http_server: %s: body timeout", c->peer);
+    c->tmode = T_NONE;
+    conn_close_now(c);
+}
+
+static void conn_timer(conn_t *c, tmode_t mode) {
+    if (!c->has_handles || c->closing) return;
+    if (c->tmode == mode && mode != T_IDLE) return;
+    c->tmode = mode;
+    uint64_t ms = 0;
+    switch (mode) {
+    case T_NONE: uv_timer_stop(&c->timer); return;
+    case T_HEADER: ms = c->srv->opts.header_timeout_ms; break;
+    case T_BODY: ms = c->srv->opts.idle_timeout_ms; break;
+    case T_IDLE: ms = c->srv->opts.idle_timeout_ms; break;
+    case T_LINGER: ms = LINGER_MS < c->srv->opts.header_timeout_ms ? LINGER_MS : c->srv->opts.header_timeout_ms; break;
+    }
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+/* ---------- the exchange's request side ---------- */
+static void x_reset(struct http_exchange *x) {
+    x->state = X_IDLE;
+    x->abort_cb = NULL;
+    x->abort_data = NULL;
+    x->method = NULL;
+    x->keep_alive = 0;
+    x->is_head = 0;
+    x->raw_chunks = 0;
+    buf_reset(&x->url);
+    buf_reset(&x->hbuf);
+    x->nhdr = 0;
+    x->last_was_value = 0;
+    buf_reset(&x->body);
+    buf_reset(&x->sbuf);
+    x->nq = 0;
+    x->dpath_off = 0;
+    buf_reset(&x->rhdr);
+}
+
+static void x_free(struct http_exchange *x) {
+    buf_free(&x->url);
+    buf_free(&x->hbuf);
+    buf_free(&x->body);
+    buf_free(&x->sbuf);
+    buf_free(&x->rhdr);
+    free(x->hdrs);
+    free(x->qs);
+}
+
+static int hexval(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Appends the percent-decoding of s[0..n) plus a NUL. Returns -1 on a bad escape or %00. */
+static int pct_decode(buf_t *out, const char *s, size_t n, int plus_space) {
+    if (buf_reserve(out, n + 1) < 0) return -1;
+    char *d = out->p + out->len;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '%') {
+            if (i + 2 >= n) return -1;
+            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0) return -1;
+            ch = (char)(hi * 16 + lo);
+            if (ch == '\0') return -1;
+            i += 2;
+        } else if (ch == '+' && plus_space) {
+            ch = ' ';
+        }
+        *d++ = ch;
+    }
+    *d++ = '\0';
+    out->len = (size_t)(d - out->p);
+    return 0;
+}
+
+static int add_kv(kv_t **arr, size_t *n, size_t *cap, size_t name, size_t value) {
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        kv_t *na = realloc(*arr, nc * sizeof *na);
+        if (!na) return -1;
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[*n].name = name;
+    (*arr)[*n].value = value;
+    (*n)++;
+    return 0;
+}
+
+/* Splits the request target into raw path, decoded path and decoded query pairs.
+ * Returns 0, or -1 for a target that is not acceptable (400). */
+static int x_parse_target(struct http_exchange *x) {
+    const char *u = x->url.p ? x->url.p : "";
+    size_t ulen = x->url.len;
+    const char *path = u;
+    size_t plen;
+    const char *query = NULL;
+    size_t qlen = 0;
+    if (ulen == 0) return -1;
+    if (u[0] != '/') {
+        if (ulen == 1 && u[0] == '*') {
+            path = u;
+            plen = 1;
+            goto split_done;
+        }
+        /* absolute-form (proxies) */
+        struct http_parser_url pu;
+        http_parser_url_init(&pu);
+        if (http_parser_parse_url(u, ulen, 0, &pu) != 0) return -1;
+        if (pu.field_set & (1 << UF_PATH)) {
+            path = u + pu.field_data[UF_PATH].off;
+            plen = pu.field_data[UF_PATH].len;
+        } else {
+            path = "/";
+            plen = 1;
+        }
+        if (pu.field_set & (1 << UF_QUERY)) {
+            query = u + pu.field_data[UF_QUERY].off;
+            qlen = pu.field_data[UF_QUERY].len;
+        }
+        goto split_done;
+    }
+    {
+        const char *q = memchr(u, '?', ulen);
+        const char *h = memchr(u, '#', ulen);
+        const char *end = u + ulen;
+        if (h && (!q || h < q)) {
+            plen = (size_t)(h - u);
+        } else if (q) {
+            plen = (size_t)(q - u);
+            query = q + 1;
+            qlen = (size_t)((h ? h : end) - query);
+        } else {
+            plen = ulen;
+        }
+    }
+split_done:
+    x->sbuf.len = 0;
+    if (buf_add(&x->sbuf, path, plen) < 0 || buf_addc(&x->sbuf, '\0') < 0) return -1;
+    x->dpath_off = x->sbuf.len;
+    if (pct_decode(&x->sbuf, path, plen, 0) < 0) return -1;
+    x->nq = 0;
+    size_t i = 0;
+    while (query && i < qlen) {
+        const char *seg = query + i;
+        const char *amp = memchr(seg, '&', qlen - i);
+        size_t slen = amp ? (size_t)(amp - seg) : qlen - i;
+        i += slen + 1;
+        if (slen == 0) continue;
+        const char *eq = memchr(seg, '=', slen);
+        size_t nlen = eq ? (size_t)(eq - seg) : slen;
+        size_t save = x->sbuf.len;
+        size_t noff = x->sbuf.len;
+        if (pct_decode(&x->sbuf, seg, nlen, 1) < 0) { /* like Go's URL.Query(): drop bad pairs */
+            x->sbuf.len = save;
+            continue;
+        }
+        size_t voff = x->sbuf.len;
+        int r = eq ? pct_decode(&x->sbuf, eq + 1, slen - nlen - 1, 1) : buf_addc(&x->sbuf, '\0');
+        if (r < 0) {
+            x->sbuf.len = save;
+            continue;
+        }
+        if (add_kv(&x->qs, &x->nq, &x->qcap, noff, voff) < 0) return -1;
+    }
+    return 0;
+}
+
+/* ---------- parser callbacks ---------- */
+static int fail(conn_t *c, int status) {
+    c->err_status = status;
+    return -1;
+}
+
+static int count_header(conn_t *c, size_t n) {
+    c->header_bytes += n;
+    return c->header_bytes > c->srv->opts.max_header ? fail(c, 431) : 0;
+}
+
+static int on_message_begin(http_parser *p) {
+    conn_t *c = p->data;
+    x_reset(&c->x);
+    c->x.state = X_PARSING;
+    c->header_bytes = 0;
+    c->err_status = 0;
+    conn_timer(c, T_HEADER);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+    conn_t *c = p->data;
+    if (count_header(c, len)) return -1;
+    return buf_add(&c->x.url, at, len) < 0 ? fail(c, 500) : 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+    conn_t *c = p->data;
+    struct http_exchange *x = &c->x;
+    if (count_header(c, len)) return -1;
+    if (x->nhdr == 0 || x->last_was_value) {
+        if (x->nhdr > 0 && buf_addc(&x->hbuf, '\0') < 0) return fail(c, 500);
+        if (count_header(c, 4)) return -1; /* ": " and CRLF */
+        if (add_kv(&x->hdrs, &x->nhdr, &x->hdrcap, x->hbuf.len, (size_t)-1) < 0) return fail(c, 500);
+        x->last_was_value = 0;
+    }
+    return buf_add(&x->hbuf, at, len) < 0 ? fail(c, 500) : 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+    conn_t *c = p->data;
+    struct http_exchange *x = &c->x;
+    if (count_header(c, len)) return -1;
+    if (x->nhdr == 0) return fail(c, 400);
+    if (!x->last_was_value) {
+        if (buf_addc(&x->hbuf, '\0') < 0) return fail(c, 500);
+        x->hdrs[x->nhdr - 1].value = x->hbuf.len;
+        x->last_was_value = 1;
+    }
+    return buf_add(&x->hbuf, at, len) < 0 ? fail(c, 500) : 0;
+}
+
+static int on_headers_complete(http_parser *p) {
+    conn_t *c = p->data;
+    struct http_exchange *x = &c->x;
+    http_server_t *srv = c->srv;
+    if (count_header(c, 16)) return -1; /* request line overhead */
+    if (x->nhdr > 0) {
+        if (!x->last_was_value) { /* a name without a value: the parser allows "Name:" */
+            if (buf_addc(&x->hbuf, '\0') < 0) return fail(c, 500);
+            x->hdrs[x->nhdr - 1].value = x->hbuf.len;
+        }
+        if (buf_addc(&x->hbuf, '\0') < 0) return fail(c, 500);
+    }
+    x->method = http_method_str((enum http_method)p->method);
+    x->is_head = p->method == HTTP_HEAD;
+    x->http_major = p->http_major;
+    x->http_minor = p->http_minor;
+    x->keep_alive = http_should_keep_alive(p) && !p->upgrade && !srv->closing;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > srv->opts.max_body) return fail(c, 413);
+    int has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
+    if (has_body && (p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1))) {
+        const char *e = http_exchange_header(x, "Expect");
+        if (e && strcasecmp(e, "100-continue") == 0) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
+            conn_send(c, &b, 1);
+        }
+    }
+    conn_timer(c, T_BODY);
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+    conn_t *c = p->data;
+    if (c->x.body.len + len > c->srv->opts.max_body) return fail(c, 413);
+    return buf_add(&c->x.body, at, len) < 0 ? fail(c, 500) : 0;
+}
+
+static void send_error(conn_t *c, int status);
+
+static int on_message_complete(http_parser *p) {
+    conn_t *c = p->data;
+    struct http_exchange *x = &c->x;
+    if (x_parse_target(x) < 0) return fail(c, 400);
+    x->state = X_DISPATCHED;
+    conn_timer(c, T_NONE);
+    c->in_dispatch = 1;
+    c->srv->handler(x, c->srv->data);
+    c->in_dispatch = 0;
+    if (c->closing || c->lingering) {
+        http_parser_pause(p, 1); /* stop here; nothing more will be read */
+        return 0;
+    }
+    if (x->state == X_DISPATCHED || x->state == X_CHUNKED) {
+        c->paused = 1;
+        http_parser_pause(p, 1);
+    }
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---------- feeding the parser ---------- */
+
+/* Parses data[0..len). Bytes left over because the parser paused on a pending exchange end up
+ * in c->pend (data may itself be c->pend's buffer). */
+static void conn_feed(conn_t *c, const char *data, size_t len, int from_pend) {
+    size_t n = http_parser_execute(&c->parser, &parser_settings, data, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (c->closing || c->lingering) {
+        if (from_pend) c->pend.len = 0;
+        return;
+    }
+    if (e == HPE_PAUSED) {
+        size_t rest = len - n;
+        if (from_pend) {
+            memmove(c->pend.p, data + n, rest);
+            c->pend.len = rest;
+        } else if (rest > 0) {
+            if (buf_add(&c->pend, data + n, rest) < 0) conn_close_now(c);
+        }
+        return;
+    }
+    if (from_pend) c->pend.len = 0;
+    if (e != HPE_OK) {
+        int status = c->err_status ? c->err_status : 400;
+        if (e == HPE_HEADER_OVERFLOW) status = 431;
+        log_debug("http_server: %s: %s -> %d", c->peer, http_errno_description(e), status);
+        send_error(c, status);
+        return;
+    }
+    if (n < len && c->parser.upgrade) {
+        /* bytes after an upgrade request: we do not upgrade; the answer closed or closes */
+        return;
+    }
+}
+
+static void conn_feed_pend(conn_t *c) {
+    if (c->pend.len == 0 || c->paused || c->closing || c->lingering) return;
+    conn_feed(c, c->pend.p, c->pend.len, 1);
+}
+
+/* ---------- the response ---------- */
+
+/* Called when the current exchange is fully answered. */
+static void conn_exchange_done(conn_t *c) {
+    struct http_exchange *x = &c->x;
+    int keep = x->keep_alive && !x->raw_chunks && !c->srv->closing;
+    x_reset(x);
+    if (c->closing || c->lingering) return;
+    if (!keep) {
+        conn_close_graceful(c);
+        return;
+    }
+    conn_timer(c, T_IDLE);
+    if (c->in_dispatch) return; /* the running parser carries on by itself */
+    if (c->paused) {
+        c->paused = 0;
+        http_parser_pause(&c->parser, 0);
+    }
+    if (c->pend.len > 0 && c->has_handles) {
+        if (link_empty(&c->resume_node)) {
+            link_push(&c->srv->resume, &c->resume_node);
+            uv_idle_start(&c->srv->idle, on_resume);
+        }
+    }
+    if (!c->reading) conn_start_read(c);
+}
+
+static void build_head(conn_t *c, int status, const char *extra) {
+    struct http_exchange *x = &c->x;
+    buf_t *h = &c->head;
+    h->len = 0;
+    buf_printf(h, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
+    if (c->srv->opts.server_name) buf_printf(h, "Server: %s\r\n", c->srv->opts.server_name);
+    if (x->rhdr.len) buf_add(h, x->rhdr.p, x->rhdr.len);
+    if (extra) buf_add(h, extra, strlen(extra));
+    if (!x->keep_alive || c->srv->closing)
+        buf_add(h, "Connection: close\r\n", 19);
+    else if (x->http_major == 1 && x->http_minor == 0)
+        buf_add(h, "Connection: keep-alive\r\n", 24);
+    buf_add(h, "\r\n", 2);
+}
+
+static int x_answerable(http_exchange_t *x, const char *what) {
+    if (!x || !x->conn) return 0;
+    if (x->state != X_DISPATCHED) {
+        log_error("http_server: %s on an exchange that is not awaiting an answer", what);
+        return 0;
+    }
+    return 1;
+}
+
+void http_exchange_respond(http_exchange_t *x, int status, const char *body, size_t len) {
+    if (!x_answerable(x, "respond")) return;
+    conn_t *c = x->conn;
+    int no_body = status < 200 || status == 204 || status == 304;
+    char cl[48];
+    if (status < 200 || status == 204) cl[0] = '\0';
+    else snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", no_body ? (size_t)0 : len);
+    if (c->srv->closing) x->keep_alive = 0;
+    build_head(c, status, cl);
+    uv_buf_t iov[2];
+    unsigned n = 0;
+    iov[n++] = uv_buf_init(c->head.p, (unsigned)c->head.len);
+    if (!no_body && !x->is_head && len > 0) iov[n++] = uv_buf_init((char *)body, (unsigned)len);
+    conn_send(c, iov, n);
+    conn_exchange_done(c);
+}
+
+/* Answers a request the handler never saw (limits, malformed) and closes. */
+static void send_error(conn_t *c, int status) {
+    struct http_exchange *x = &c->x;
+    x->keep_alive = 0;
+    buf_reset(&x->rhdr);
+    char extra[64];
+    const char *msg = http_status_text(status);
+    snprintf(extra, sizeof extra, "Content-Type: text/plain\r\nContent-Length: %zu\r\n", strlen(msg) + 1);
+    build_head(c, status, extra);
+    uv_buf_t iov[3] = {uv_buf_init(c->head.p, (unsigned)c->head.len), uv_buf_init((char *)msg, (unsigned)strlen(msg)),
+                       uv_buf_init("\n", 1)};
+    conn_send(c, iov, 3);
+    x_reset(x);
+    conn_close_graceful(c);
+}
+
+void http_exchange_chunk_start(http_exchange_t *x, int status) {
+    if (!x_answerable(x, "chunk_start")) return;
+    conn_t *c = x->conn;
+    if (c->srv->closing) x->keep_alive = 0;
+    if (x->http_major == 1 && x->http_minor == 0) {
+        x->raw_chunks = 1;
+        x->keep_alive = 0;
+        build_head(c, status, NULL);
+    } else {
+        build_head(c, status, "Transfer-Encoding: chunked\r\n");
+    }
+    uv_buf_t b = uv_buf_init(c->head.p, (unsigned)c->head.len);
+    conn_send(c, &b, 1);
+    x->state = X_CHUNKED;
+}
+
+void http_exchange_chunk_write(http_exchange_t *x, const char *buf, size_t len) {
+    if (!x || !x->conn || x->state != X_CHUNKED) {
+        log_error("http_server: chunk_write outside a chunked answer");
+        return;
+    }
+    if (len == 0 || x->is_head) return;
+    conn_t *c = x->conn;
+    if (x->raw_chunks) {
+        uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+        conn_send(c, &b, 1);
+        return;
+    }
+    char sz[24];
+    int n = snprintf(sz, sizeof sz, "%zx\r\n", len);
+    uv_buf_t iov[3] = {uv_buf_init(sz, (unsigned)n), uv_buf_init((char *)buf, (unsigned)len), uv_buf_init("\r\n", 2)};
+    conn_send(c, iov, 3);
+}
+
+void http_exchange_chunk_end(http_exchange_t *x) {
+    if (!x || !x->conn || x->state != X_CHUNKED) {
+        log_error("http_server: chunk_end outside a chunked answer");
+        return;
+    }
+    conn_t *c = x->conn;
+    if (!x->raw_chunks && !x->is_head) {
+        uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
+        conn_send(c, &b, 1);
+    }
+    conn_exchange_done(c);
+}
+
+void http_exchange_add_header(http_exchange_t *x, const char *name, const char *value) {
+    if (!x || !name || !value) return;
+    if (x->state != X_DISPATCHED) {
+        log_error("http_server: add_header after the answer started");
+        return;
+    }
+    if (!*name || strpbrk(name, "\r\n: \t") || strpbrk(value, "\r\n")) {
+        log_warn("http_server: refusing response header %s with forbidden characters", name);
+        return;
+    }
+    buf_add(&x->rhdr, name, strlen(name));
+    buf_add(&x->rhdr, ": ", 2);
+    buf_add(&x->rhdr, value, strlen(value));
+    buf_add(&x->rhdr, "\r\n", 2);
+}
+
+void http_exchange_on_abort(http_exchange_t *x, http_exchange_abort_cb cb, void *data) {
+    if (!x) return;
+    x->abort_cb = cb;
+    x->abort_data = data;
+}
+
+/* ---------- request accessors ---------- */
+const char *http_exchange_method(const http_exchange_t *x) { return x->method ? x->method : ""; }
+const char *http_exchange_path(const http_exchange_t *x) { return x->sbuf.p ? x->sbuf.p + x->dpath_off : ""; }
+const char *http_exchange_raw_path(const http_exchange_t *x) { return x->sbuf.p ? x->sbuf.p : ""; }
+
+const char *http_exchange_query_nth(const http_exchange_t *x, const char *name, size_t i) {
+    for (size_t k = 0; k < x->nq; k++) {
+        if (strcmp(x->sbuf.p + x->qs[k].name, name) != 0) continue;
+        if (i-- == 0) return x->sbuf.p + x->qs[k].value;
+    }
+    return NULL;
+}
+const char *http_exchange_query(const http_exchange_t *x, const char *name) {
+    return http_exchange_query_nth(x, name, 0);
+}
+int http_exchange_query_has(const http_exchange_t *x, const char *name) {
+    return http_exchange_query_nth(x, name, 0) != NULL;
+}
+
+const char *http_exchange_header(const http_exchange_t *x, const char *name) {
+    for (size_t k = 0; k < x->nhdr; k++) {
+        if (x->hdrs[k].value == (size_t)-1) continue;
+        if (strcasecmp(x->hbuf.p + x->hdrs[k].name, name) == 0) return x->hbuf.p + x->hdrs[k].value;
+    }
+    return NULL;
+}
+
+const char *http_exchange_body(const http_exchange_t *x, size_t *len) {
+    if (len) *len = x->body.len;
+    return x->body.p ? x->body.p : "";
+}
+
+const char *http_exchange_peer(const http_exchange_t *x) { return x->conn ? x->conn->peer : ""; }
+
+/* ---------- connections ---------- */
+static void server_handle_closed(http_server_t *srv);
+
+static void conn_free(conn_t *c) {
+    http_server_t *srv = c->srv;
+    struct http_exchange *x = &c->x;
+    if (x->state == X_DISPATCHED || x->state == X_CHUNKED) {
+        http_exchange_abort_cb cb = x->abort_cb;
+        void *d = x->abort_data;
+        x->state = X_IDLE;
+        x->abort_cb = NULL;
+        if (cb) cb(x, d);
+    }
+    link_del(&c->node);
+    link_del(&c->resume_node);
+    if (c->counted) ip_release(srv, c->peer);
+    srv->nconns--;
+    x_free(x);
+    buf_free(&c->pend);
+    buf_free(&c->head);
+    free(c);
+}
+
+static void on_conn_handle_closed(uv_handle_t *h) {
+    conn_t *c = h->data;
+    http_server_t *srv = c->srv;
+    if (--c->handles_open == 0) conn_free(c);
+    server_handle_closed(srv);
+}
+
+static void conn_close_now(conn_t *c) {
+    if (c->closing) return;
+    c->closing = 1;
+    link_del(&c->resume_node);
+    if (!c->has_handles) return;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    uv_close(&c->u.h, on_conn_handle_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+    conn_t *c = req->data;
+    if (c->closing) return;
+    if (status < 0 || c->got_eof) conn_close_now(c);
+}
+
+/* No more requests: send what is queued, FIN, then drain the peer's bytes briefly. */
+static void conn_close_graceful(conn_t *c) {
+    if (c->closing || c->lingering) return;
+    c->lingering = 1;
+    link_del(&c->resume_node);
+    if (!c->has_handles) return;
+    c->pend.len = 0;
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, &c->u.s, on_shutdown) < 0) {
+        conn_close_now(c);
+        return;
+    }
+    conn_timer(c, T_LINGER);
+    if (!c->reading && !c->got_eof) conn_start_read(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    conn_t *c = h->data;
+    *buf = uv_buf_init(c->srv->rbuf, sizeof c->srv->rbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    conn_t *c = s->data;
+    if (c->closing) return;
+    if (nread == 0) return;
+    if (nread < 0) {
+        if (nread != UV_EOF) log_debug("http_server: read from %s: %s", c->peer, uv_strerror((int)nread));
+        c->got_eof = 1;
+        uv_read_stop(s);
+        c->reading = 0;
+        if (c->lingering || nread != UV_EOF || c->paused) {
+            conn_close_now(c); /* a pending exchange is aborted in the close callback */
+            return;
+        }
+        conn_close_graceful(c);
+        return;
+    }
+    if (c->lingering) return; /* draining */
+    if (c->paused || c->pend.len > 0) {
+        if (buf_add(&c->pend, buf->base, (size_t)nread) < 0) {
+            conn_close_now(c);
+            return;
+        }
+        if (c->paused) {
+            if (c->pend.len >= PEND_CAP) {
+                uv_read_stop(s);
+                c->reading = 0;
+            }
+            return;
+        }
+        conn_feed_pend(c);
+        return;
+    }
+    conn_feed(c, buf->base, (size_t)nread, 0);
+}
+
+static void conn_start_read(conn_t *c) {
+    if (c->closing || c->got_eof || c->reading) return;
+    if (uv_read_start(&c->u.s, on_alloc, on_read) < 0) {
+        conn_close_now(c);
+        return;
+    }
+    c->reading = 1;
+}
+
+static conn_t *conn_new(http_server_t *srv) {
+    conn_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->srv = srv;
+    link_init(&c->node);
+    link_init(&c->resume_node);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->x.conn = c;
+    link_push(&srv->conns, &c->node);
+    srv->nconns++;
+    return c;
+}
+
+static void on_resume(uv_idle_t *idle) {
+    http_server_t *srv = idle->data;
+    /* take the list: resumed connections may queue themselves again */
+    link_t work;
+    link_init(&work);
+    if (!link_empty(&srv->resume)) {
+        work.next = srv->resume.next;
+        work.prev = srv->resume.prev;
+        work.next->prev = &work;
+        work.prev->next = &work;
+        link_init(&srv->resume);
+    }
+    while (!link_empty(&work)) {
+        conn_t *c = CONTAINER(work.next, conn_t, resume_node);
+        link_del(&c->resume_node);
+        conn_feed_pend(c);
+        if (!c->closing && !c->lingering && !c->paused && !c->reading) conn_start_read(c);
+    }
+    if (link_empty(&srv->resume)) uv_idle_stop(&srv->idle);
+}
+
+static void peer_name(uv_tcp_t *tcp, char *out, size_t outlen) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(out, outlen, "unknown");
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0) return;
+    if (ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, out, outlen);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+            struct sockaddr_in s4;
+            memset(&s4, 0, sizeof s4);
+            s4.sin_family = AF_INET;
+            memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+            uv_ip4_name(&s4, out, outlen);
+        } else {
+            uv_ip6_name(s6, out, outlen);
+        }
+    }
+}
+
+static void on_connection(uv_stream_t *lsn, int status) {
+    http_server_t *srv = lsn->data;
+    if (status < 0) {
+        log_warn("http_server: accept: %s", uv_strerror(status));
+        return;
+    }
+    if (srv->closing) return;
+    conn_t *c = conn_new(srv);
+    if (!c) {
+        log_error("http_server: out of memory accepting a connection");
+        return;
+    }
+    int is_pipe = srv->lsn.h.type == UV_NAMED_PIPE;
+    if (is_pipe) uv_pipe_init(srv->loop, &c->u.pipe, 0);
+    else uv_tcp_init(srv->loop, &c->u.tcp);
+    uv_timer_init(srv->loop, &c->timer);
+    c->u.h.data = c;
+    c->timer.data = c;
+    c->has_handles = 1;
+    c->handles_open = 2;
+    srv->handles_open += 2;
+    if (uv_accept(lsn, &c->u.s) != 0) {
+        conn_close_now(c);
+        return;
+    }
+    if (is_pipe) {
+        snprintf(c->peer, sizeof c->peer, "unix");
+    } else {
+        uv_tcp_nodelay(&c->u.tcp, 1);
+        peer_name(&c->u.tcp, c->peer, sizeof c->peer);
+        if (!ip_acquire(srv, c->peer)) {
+            log_warn("http_server: %s has %u connections open; refusing another with 429", c->peer,
+                     srv->opts.max_conns_per_ip);
+            conn_start_read(c);
+            send_error(c, 429);
+            return;
+        }
+        c->counted = 1;
+    }
+    conn_timer(c, T_HEADER);
+    conn_start_read(c);
+}
+
+/* ---------- the server ---------- */
+static void apply_defaults(http_server_opts_t *o, const http_server_opts_t *in) {
+    if (in) *o = *in;
+    else memset(o, 0, sizeof *o);
+    if (!o->max_header) o->max_header = DEF_MAX_HEADER;
+    if (!o->max_body) o->max_body = DEF_MAX_BODY;
+    if (!o->max_conns_per_ip) o->max_conns_per_ip = DEF_MAX_CONNS_PER_IP;
+    if (!o->header_timeout_ms) o->header_timeout_ms = DEF_HEADER_TIMEOUT_MS;
+    if (!o->idle_timeout_ms) o->idle_timeout_ms = DEF_IDLE_TIMEOUT_MS;
+    if (o->max_header + 4096 > HTTP_MAX_HEADER_SIZE && o->max_header < 0x7fff0000u)
+        http_parser_set_max_header_size((uint32_t)(o->max_header + 4096));
+}
+
+static http_server_t *server_alloc(const http_server_opts_t *opts, http_server_handler handler, void *data) {
+    http_server_t *srv = calloc(1, sizeof *srv);
+    if (!srv) return NULL;
+    apply_defaults(&srv->opts, opts);
+    if (srv->opts.server_name) srv->opts.server_name = strdup(srv->opts.server_name);
+    srv->handler = handler;
+    srv->data = data;
+    srv->port = -1;
+    link_init(&srv->conns);
+    link_init(&srv->resume);
+    return srv;
+}
+
+static void server_free(http_server_t *srv) {
+    for (int i = 0; i < IP_BUCKETS; i++) {
+        while (srv->ips[i]) {
+            ip_entry_t *e = srv->ips[i];
+            srv->ips[i] = e->next;
+            free(e);
+        }
+    }
+    free((char *)srv->opts.server_name);
+    free(srv->unix_path);
+    free(srv);
+}
+
+http_server_t *http_server_new(uv_loop_t *loop, const http_server_opts_t *opts, http_server_handler handler,
+                               void *data) {
+    if (!loop || !handler) return NULL;
+    http_server_t *srv = server_alloc(opts, handler, data);
+    if (!srv) return NULL;
+    srv->loop = loop;
+    uv_idle_init(loop, &srv->idle);
+    srv->idle.data = srv;
+    srv->handles_open = 1;
+    return srv;
+}
+
+static int parse_hostport(const char *addr, char *host, size_t hostlen, int *port) {
+    const char *colon;
+    if (addr[0] == '[') {
+        const char *rb = strchr(addr, ']');
+        if (!rb || rb[1] != ':') return -1;
+        size_t n = (size_t)(rb - addr - 1);
+        if (n >= hostlen) return -1;
+        memcpy(host, addr + 1, n);
+        host[n] = '\0';
+        colon = rb + 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (!colon) return -1;
+        size_t n = (size_t)(colon - addr);
+        if (n >= hostlen) return -1;
+        memcpy(host, addr, n);
+        host[n] = '\0';
+        if (strchr(host, ':')) return -1; /* bare IPv6 needs brackets */
+    }
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end || errno || p < 0 || p > 65535) return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static int listen_tcp(http_server_t *srv, const struct sockaddr *sa, char *err, size_t errlen, const char *addr) {
+    uv_tcp_init(srv->loop, &srv->lsn.tcp);
+    srv->lsn.h.data = srv;
+    srv->handles_open++;
+    srv->listening = 1;
+    int r = uv_tcp_bind(&srv->lsn.tcp, sa, 0);
+    if (r == 0) r = uv_listen(&srv->lsn.s, 1024, on_connection);
+    if (r < 0) {
+        snprintf(err, errlen, "listen %s: %s", addr, uv_strerror(r));
+        return r;
+    }
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&srv->lsn.tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET) srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6) srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return 0;
+}
+
+static void on_listener_closed(uv_handle_t *h) { server_handle_closed(h->data); }
+
+static void listener_discard(http_server_t *srv) {
+    if (!srv->listening) return;
+    srv->listening = 0;
+    uv_close(&srv->lsn.h, on_listener_closed);
+}
+
+int http_server_listen(http_server_t *srv, const char *addr, char *err, size_t errlen) {
+    char dummy[8];
+    if (!err || errlen == 0) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    err[0] = '\0';
+    if (!srv || !addr || !srv->loop || srv->closing) {
+        snprintf(err, errlen, "listen: bad arguments");
+        return -1;
+    }
+    if (srv->listening) {
+        snprintf(err, errlen, "listen %s: already listening", addr);
+        return -1;
+    }
+    if (strncmp(addr, "unix:", 5) == 0) {
+        const char *path = addr + 5;
+        if (!*path) {
+            snprintf(err, errlen, "listen %s: empty socket path", addr);
+            return -1;
+        }
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+            if (!S_ISSOCK(st.st_mode)) {
+                snprintf(err, errlen, "listen %s: exists and is not a socket", addr);
+                return -1;
+            }
+            unlink(path); /* a stale socket from an earlier run */
+        }
+        uv_pipe_init(srv->loop, &srv->lsn.pipe, 0);
+        srv->lsn.h.data = srv;
+        srv->handles_open++;
+        srv->listening = 1;
+        int r = uv_pipe_bind(&srv->lsn.pipe, path);
+        if (r == 0) r = uv_listen(&srv->lsn.s, 1024, on_connection);
+        if (r < 0) {
+            snprintf(err, errlen, "listen %s: %s", addr, uv_strerror(r));
+            listener_discard(srv);
+            return -1;
+        }
+        srv->unix_path = strdup(path);
+        return 0;
+    }
+    char host[256];
+    int port;
+    if (parse_hostport(addr, host, sizeof host, &port) < 0) {
+        snprintf(err, errlen, "listen %s: expected host:port, [v6]:port, :port or unix:/path", addr);
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (host[0] == '\0') {
+        /* all addresses: IPv6 any (dual stack) where available, else IPv4 any */
+        uv_ip6_addr("::", port, (struct sockaddr_in6 *)&ss);
+        if (listen_tcp(srv, (struct sockaddr *)&ss, err, errlen, addr) == 0) return 0;
+        listener_discard(srv);
+        uv_ip4_addr("0.0.0.0", port, (struct sockaddr_in *)&ss);
+    } else if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+               uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
+        struct addrinfo hints, *res = NULL;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE;
+        int g = getaddrinfo(host, NULL, &hints, &res);
+        if (g != 0 || !res) {
+            snprintf(err, errlen, "listen %s: %s", addr, g ? gai_strerror(g) : "no address");
+            return -1;
+        }
+        memcpy(&ss, res->ai_addr, res->ai_addrlen);
+        if (ss.ss_family == AF_INET) ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+        else ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        freeaddrinfo(res);
+    }
+    if (listen_tcp(srv, (struct sockaddr *)&ss, err, errlen, addr) < 0) {
+        listener_discard(srv);
+        return -1;
+    }
+    return 0;
+}
+
+int http_server_port(const http_server_t *srv) { return srv && srv->listening ? srv->port : -1; }
+
+size_t http_server_connections(const http_server_t *srv) { return srv ? srv->nconns : 0; }
+
+static void server_handle_closed(http_server_t *srv) {
+    if (--srv->handles_open > 0 || !srv->closing) return;
+    if (srv->closed_cb) srv->closed_cb(srv, srv->closed_data);
+    server_free(srv);
+}
+
+static void on_idle_closed(uv_handle_t *h) { server_handle_closed(h->data); }
+
+void http_server_close(http_server_t *srv, http_server_closed_cb cb, void *data) {
+    if (!srv || srv->closing) return;
+    srv->closing = 1;
+    srv->closed_cb = cb;
+    srv->closed_data = data;
+    if (srv->listening) {
+        if (srv->unix_path) unlink(srv->unix_path);
+        listener_discard(srv);
+    }
+    for (link_t *l = srv->conns.next; l != &srv->conns; l = l->next) conn_close_now(CONTAINER(l, conn_t, node));
+    uv_close((uv_handle_t *)&srv->idle, on_idle_closed);
+}
+
+/* ---------- socket-free driver ---------- */
+
+int http_server_run_buffer(const http_server_opts_t *opts, http_server_handler handler, void *data, const char *in,
+                           size_t len, char **out, size_t *outlen) {
+    if (!handler || !out || !outlen || (!in && len)) return -1;
+    *out = NULL;
+    *outlen = 0;
+    http_server_t *srv = server_alloc(opts, handler, data);
+    if (!srv) return -1;
+    buf_t ob = {0};
+    srv->out = &ob;
+    conn_t *c = conn_new(srv);
+    if (!c) {
+        server_free(srv);
+        return -1;
+    }
+    snprintf(c->peer, sizeof c->peer, "127.0.0.1");
+    c->counted = 0;
+    if (len) conn_feed(c, in, len, 0);
+    /* the handler must answer synchronously; in run_buffer nobody can resume a paused parser */
+    c->closing = 1;
+    conn_free(c); /* aborts a pending exchange */
+    server_free(srv);
+    if (!ob.p) {
+        ob.p = malloc(1);
+        if (!ob.p) return -1;
+        ob.p[0] = '\0';
+    }
+    *out = ob.p;
+    *outlen = ob.len;
+    return 0;
+}
