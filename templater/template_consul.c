@@ -170,7 +170,7 @@ template_value *tplf_service(tpl_exec *x, const char *name, template_value **a, 
 			}
 			sel[ns++] = in;
 		}
-		qsort(sel, ns, sizeof *sel, cmp_inst);
+		if (ns > 1) qsort(sel, ns, sizeof *sel, cmp_inst);
 		for (size_t i = 0; i < ns; i++) {
 			const template_instance *in = sel[i];
 			template_value *s = template_value_struct("*dependency.HealthService");

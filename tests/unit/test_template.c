@@ -453,6 +453,58 @@ static void test_store_provider(void **state)
 	template_store_free(st);
 }
 
+/* Consul answers are untrusted: odd shapes are rejected or emptied, never crash. */
+static void test_store_hostile_answers(void **state)
+{
+	(void)state;
+	const char *health_answers[] = {
+		"[{\"Node\": 1, \"Service\": {}}]",
+		"[{\"Node\": {\"Node\": 5, \"Address\": []}, \"Service\": {\"ID\": {}, \"Service\": null, \"Tags\": [1, \"ok\", null],"
+		" \"Port\": \"80\", \"Meta\": {\"a\": 1, \"b\": \"x\"}, \"Address\": 7}, \"Checks\": {}}]",
+		"[{\"Node\": {}, \"Service\": {\"Tags\": \"rest\", \"Meta\": []}, \"Checks\": [{\"Status\": 3}]}]",
+		"[1, \"x\", null, [], {}]",
+		"[]",
+	};
+	const char *src = "{{ range service \"web|any\" }}[{{ .Node }}|{{ .Address }}|{{ .Port }}|{{ .Tags }}|{{ .ServiceMeta }}|{{ .Status }}]{{ end }}";
+	char *err = NULL;
+	template_t *t = template_new("t", src, strlen(src), &err);
+	assert_non_null(t);
+	for (size_t i = 0; i < sizeof health_answers / sizeof health_answers[0]; i++) {
+		json_error_t je;
+		json_t *h = json_loads(health_answers[i], 0, &je);
+		assert_non_null(h);
+		template_store *st = template_store_new();
+		assert_int_equal(template_store_set_service(st, "web", h), 0);
+		template_provider p;
+		template_store_provider(st, &p);
+		template_result r;
+		assert_int_equal(template_render(t, &p, NULL, &r), 0);
+		assert_int_equal(r.complete, 1);
+		if (i == 1) assert_string_equal(r.output, "[||0|[ok]|map[b:x]|passing]");
+		if (i == 2) assert_string_equal(r.output, "[||0|[]|map[]|]");
+		if (i >= 3) assert_string_equal(r.output, "");
+		template_result_free(&r);
+		template_store_free(st);
+		json_decref(h);
+	}
+	/* wrong top-level shapes are rejected */
+	template_store *st = template_store_new();
+	json_t *obj = json_object(), *arr = json_array(), *str = json_string("x");
+	assert_int_equal(template_store_set_service(st, "web", obj), -1);
+	assert_int_equal(template_store_set_services(st, arr), -1);
+	assert_int_equal(template_store_set_key(st, "k", str), -1);
+	assert_int_equal(template_store_set_prefix(st, "p", obj), -1);
+	json_t *badkv = json_loads("[{\"Key\": \"k\", \"Value\": \"@@not base64@@\"}, {\"Value\": \"eA==\"}, 3]", 0, NULL);
+	assert_int_equal(template_store_set_prefix(st, "k", badkv), 0);
+	assert_int_equal(template_store_set_key(st, "k", badkv), 0);
+	json_decref(badkv);
+	json_decref(obj);
+	json_decref(arr);
+	json_decref(str);
+	template_store_free(st);
+	template_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_value_format),
 		cmocka_unit_test(test_snapshot_provider),
 		cmocka_unit_test(test_store_provider),
+		cmocka_unit_test(test_store_hostile_answers),
 	};
 	return cmocka_run_group_tests_name("template", tests, NULL, NULL);
 }
