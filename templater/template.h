@@ -53,6 +53,13 @@ typedef struct {
 	const char *status;       /* aggregated checks: passing, warning, critical, maintenance */
 	const template_meta *meta;
 	size_t nmeta;
+	/* optional (zero/NULL when unknown), as consul-template exposes them */
+	const char *node_id, *node_datacenter, *kind, *namespace_;
+	const template_meta *node_meta;
+	size_t nnode_meta;
+	const template_meta *node_tagged_addresses;
+	size_t nnode_tagged_addresses;
+	int weight_passing, weight_warning; /* Service.Weights */
 } template_instance;
 
 typedef struct {
@@ -128,7 +135,9 @@ void template_result_free(template_result *result);
 /* ---- a provider backed by a static JSON snapshot (tests, CLI tools) ----
  * {"nodes": {"n1": "10.0.0.1"},
  *  "services": [{"Node": "n1", "Address": "", "Port": 8080, "ID": "web-1", "Name": "web",
- *                "Tags": ["rest"], "Status": "passing", "Meta": {"k": "v"}}],
+ *                "Tags": ["rest"], "Status": "passing", "Meta": {"k": "v"},
+ *                optional: "NodeID", "Datacenter", "Kind", "Namespace", "NodeMeta": {},
+ *                "TaggedAddresses": {}, "Weights": {"Passing": 1, "Warning": 1}}],
  *  "kv": {"service/haproxy/maxconn": "512"},
  *  "env": {"HOME": "/root"},
  *  "now": 1700000000,

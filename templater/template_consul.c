@@ -29,6 +29,14 @@ static template_value *tags_value(const char *const *tags, size_t n)
 	return l;
 }
 
+static template_value *meta_value(const template_meta *m, size_t n)
+{
+	template_value *v = template_value_map("map[string]string");
+	for (size_t k = 0; v && k < n; k++)
+		template_value_map_set(v, m[k].key ? m[k].key : "", template_value_cstr(m[k].value));
+	return v;
+}
+
 static int cmp_svc(const void *a, const void *b)
 {
 	const template_catalog_service *x = *(template_catalog_service *const *)a, *y = *(template_catalog_service *const *)b;
@@ -175,19 +183,29 @@ template_value *tplf_service(tpl_exec *x, const char *name, template_value **a, 
 			const template_instance *in = sel[i];
 			template_value *s = template_value_struct("*dependency.HealthService");
 			if (!s) break;
-			template_value *meta = template_value_map("map[string]string");
-			for (size_t k = 0; meta && k < in->nmeta; k++)
-				template_value_map_set(meta, in->meta[k].key ? in->meta[k].key : "", template_value_cstr(in->meta[k].value));
 			const char *addr = in->address && *in->address ? in->address : in->node_address;
+			template_value *w = template_value_struct("api.AgentWeights");
+			if (w) {
+				template_value_struct_add(w, "Passing", template_value_int(in->weight_passing));
+				template_value_struct_add(w, "Warning", template_value_int(in->weight_warning));
+			}
+			/* consul-template's field order (the subset portolan models) */
 			template_value_struct_add(s, "Node", template_value_cstr(in->node));
+			template_value_struct_add(s, "NodeID", template_value_cstr(in->node_id));
+			template_value_struct_add(s, "Kind", template_value_cstr(in->kind));
 			template_value_struct_add(s, "NodeAddress", template_value_cstr(in->node_address));
-			template_value_struct_add(s, "ServiceMeta", meta);
+			template_value_struct_add(s, "NodeDatacenter", template_value_cstr(in->node_datacenter));
+			template_value_struct_add(s, "NodeTaggedAddresses", meta_value(in->node_tagged_addresses, in->nnode_tagged_addresses));
+			template_value_struct_add(s, "NodeMeta", meta_value(in->node_meta, in->nnode_meta));
+			template_value_struct_add(s, "ServiceMeta", meta_value(in->meta, in->nmeta));
 			template_value_struct_add(s, "Address", template_value_cstr(addr));
 			template_value_struct_add(s, "ID", template_value_cstr(in->id));
 			template_value_struct_add(s, "Name", template_value_cstr(in->name));
 			template_value_struct_add(s, "Tags", tags_value(in->tags, in->ntags));
 			template_value_struct_add(s, "Status", template_value_cstr(in->status));
 			template_value_struct_add(s, "Port", template_value_int(in->port));
+			template_value_struct_add(s, "Weights", w);
+			template_value_struct_add(s, "Namespace", template_value_cstr(in->namespace_));
 			template_value_list_push(out, s);
 		}
 		free(sel);

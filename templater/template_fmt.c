@@ -236,6 +236,16 @@ static void fmt_value(template_buf *b, const template_value *v, char verb, const
 		template_buf_adds(b, "]");
 		return;
 	case TV_STRUCT:
+		if (v->type[0] != '*') { /* plain struct: the verb applies to each field */
+			template_buf_adds(b, "{");
+			for (size_t i = 0; i < v->u.map.n; i++) {
+				if (i) template_buf_adds(b, " ");
+				if (sp->plusv) { template_buf_adds(b, v->u.map.keys[i]); template_buf_adds(b, ":"); }
+				fmt_value(b, v->u.map.vals[i], verb, sp, depth + 1);
+			}
+			template_buf_adds(b, "}");
+			return;
+		}
 		if (depth > 0 && verb != 'v') {
 			/* fmt prints a nested pointer with a bad verb as %!s(TYPE=&{...}) */
 			template_buf_addf(b, "%%!%c(%s=", verb, v->type);

@@ -62,6 +62,18 @@ static int cmp_byname(const void *a, const void *b)
 	return c ? c : (x > y) - (x < y);
 }
 
+static template_meta *jmeta(json_t *obj, size_t *n)
+{
+	*n = json_is_object(obj) ? json_object_size(obj) : 0;
+	template_meta *m = calloc(*n ? *n : 1, sizeof *m);
+	const char *k;
+	json_t *v;
+	size_t j = 0;
+	if (m && json_is_object(obj))
+		json_object_foreach(obj, k, v) m[j++] = (template_meta){ k, json_is_string(v) ? json_string_value(v) : "" };
+	return m;
+}
+
 static int cmp_kv(const void *a, const void *b)
 {
 	return strcmp(((const template_kv_pair *)a)->key, ((const template_kv_pair *)b)->key);
@@ -70,7 +82,12 @@ static int cmp_kv(const void *a, const void *b)
 void template_snapshot_free(template_snapshot *s)
 {
 	if (!s) return;
-	for (size_t i = 0; i < s->ninst; i++) { free((void *)s->inst[i].tags); free((void *)s->inst[i].meta); }
+	for (size_t i = 0; i < s->ninst; i++) {
+		free((void *)s->inst[i].tags);
+		free((void *)s->inst[i].meta);
+		free((void *)s->inst[i].node_meta);
+		free((void *)s->inst[i].node_tagged_addresses);
+	}
 	free(s->inst);
 	for (size_t i = 0; i < s->nsvcs; i++) free((void *)s->svcs[i].tags);
 	free(s->svcs);
@@ -122,16 +139,17 @@ template_snapshot *template_snapshot_parse(const char *text, size_t len, char **
 		json_t *port = json_object_get(o, "Port");
 		in->port = json_is_integer(port) ? (int)json_integer_value(port) : 0;
 		in->tags = jtags(json_object_get(o, "Tags"), &in->ntags);
-		json_t *meta = json_object_get(o, "Meta");
-		in->nmeta = json_is_object(meta) ? json_object_size(meta) : 0;
-		template_meta *m = calloc(in->nmeta ? in->nmeta : 1, sizeof *m);
-		in->meta = m;
-		if (!in->tags || !m) { *err = errf("out of memory", ""); goto fail; }
-		const char *k;
-		json_t *v;
-		size_t j = 0;
-		if (json_is_object(meta))
-			json_object_foreach(meta, k, v) m[j++] = (template_meta){ k, json_is_string(v) ? json_string_value(v) : "" };
+		in->meta = jmeta(json_object_get(o, "Meta"), &in->nmeta);
+		in->node_meta = jmeta(json_object_get(o, "NodeMeta"), &in->nnode_meta);
+		in->node_tagged_addresses = jmeta(json_object_get(o, "TaggedAddresses"), &in->nnode_tagged_addresses);
+		if (!in->tags || !in->meta || !in->node_meta || !in->node_tagged_addresses) { *err = errf("out of memory", ""); goto fail; }
+		in->node_id = jstr(o, "NodeID") ? jstr(o, "NodeID") : "";
+		in->node_datacenter = jstr(o, "Datacenter") ? jstr(o, "Datacenter") : "";
+		in->kind = jstr(o, "Kind") ? jstr(o, "Kind") : "";
+		in->namespace_ = jstr(o, "Namespace") ? jstr(o, "Namespace") : "";
+		json_t *w = json_object_get(o, "Weights");
+		in->weight_passing = (int)json_integer_value(json_object_get(w, "Passing"));
+		in->weight_warning = (int)json_integer_value(json_object_get(w, "Warning"));
 	}
 	/* index instances by name (stable), then derive the catalog: one entry per name with
 	 * its tags merged and deduplicated in first-seen order */

@@ -135,6 +135,34 @@ static void free_catalog(template_catalog_service *s, size_t n)
 	free(s);
 }
 
+static void free_meta(const template_meta *m, size_t n)
+{
+	for (size_t k = 0; m && k < n; k++) { free((char *)m[k].key); free((char *)m[k].value); }
+	free((void *)m);
+}
+
+/* A string map from JSON (non-string values skipped). NULL only on allocation failure. */
+static template_meta *meta_from(const json_t *obj, size_t *n)
+{
+	size_t cnt = json_is_object(obj) ? json_object_size(obj) : 0, k = 0;
+	template_meta *m = calloc(cnt ? cnt : 1, sizeof *m);
+	*n = 0;
+	if (!m) return NULL;
+	if (cnt) {
+		const char *mk;
+		json_t *mv;
+		json_object_foreach((json_t *)obj, mk, mv) {
+			if (!json_is_string(mv)) continue;
+			m[k].key = strdup(mk);
+			m[k].value = strdup(json_string_value(mv));
+			k++;
+			if (!m[k - 1].key || !m[k - 1].value) { free_meta(m, k); return NULL; }
+		}
+	}
+	*n = k;
+	return m;
+}
+
 static void free_svc(svc_entry *e)
 {
 	if (!e) return;
@@ -147,8 +175,13 @@ static void free_svc(svc_entry *e)
 		free((char *)in->name);
 		free((char *)in->status);
 		free_tags(in->tags, in->ntags);
-		for (size_t k = 0; k < in->nmeta; k++) { free((char *)in->meta[k].key); free((char *)in->meta[k].value); }
-		free((void *)in->meta);
+		free_meta(in->meta, in->nmeta);
+		free_meta(in->node_meta, in->nnode_meta);
+		free_meta(in->node_tagged_addresses, in->nnode_tagged_addresses);
+		free((char *)in->node_id);
+		free((char *)in->node_datacenter);
+		free((char *)in->kind);
+		free((char *)in->namespace_);
 	}
 	free(e->inst);
 	free(e);
@@ -276,22 +309,19 @@ int template_store_set_service(template_store *s, const char *name, const json_t
 		const json_t *port = json_object_get(svc, "Port");
 		in->port = json_is_integer(port) ? (int)json_integer_value(port) : 0;
 		in->tags = tags_from(json_object_get(svc, "Tags"), &in->ntags);
-		const json_t *meta = json_object_get(svc, "Meta");
-		size_t nm = json_is_object(meta) ? json_object_size(meta) : 0, k = 0;
-		template_meta *m = calloc(nm ? nm : 1, sizeof *m);
-		in->meta = m;
-		if (m && nm) {
-			const char *mk;
-			json_t *mv;
-			json_object_foreach((json_t *)meta, mk, mv) {
-				if (!json_is_string(mv)) continue;
-				m[k].key = strdup(mk);
-				m[k].value = strdup(json_string_value(mv));
-				k++;
-			}
-		}
-		in->nmeta = k;
-		if (!in->node || !in->node_address || !in->address || !in->id || !in->name || !in->status || !in->tags || !m) {
+		in->meta = meta_from(json_object_get(svc, "Meta"), &in->nmeta);
+		in->node_meta = meta_from(json_object_get(node, "Meta"), &in->nnode_meta);
+		in->node_tagged_addresses = meta_from(json_object_get(node, "TaggedAddresses"), &in->nnode_tagged_addresses);
+		in->node_id = dupstr(json_object_get(node, "ID"));
+		in->node_datacenter = dupstr(json_object_get(node, "Datacenter"));
+		in->kind = dupstr(json_object_get(svc, "Kind"));
+		in->namespace_ = dupstr(json_object_get(svc, "Namespace"));
+		const json_t *w = json_object_get(svc, "Weights");
+		in->weight_passing = (int)json_integer_value(json_object_get(w, "Passing"));
+		in->weight_warning = (int)json_integer_value(json_object_get(w, "Warning"));
+		if (!in->node || !in->node_address || !in->address || !in->id || !in->name || !in->status || !in->tags ||
+		    !in->meta || !in->node_meta || !in->node_tagged_addresses || !in->node_id || !in->node_datacenter ||
+		    !in->kind || !in->namespace_) {
 			free_svc(e);
 			return -1;
 		}

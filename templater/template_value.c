@@ -416,7 +416,9 @@ void template_value_format(template_buf *b, const template_value *v, int amp)
 		template_buf_adds(b, "]");
 		break;
 	case TV_STRUCT:
-		template_buf_adds(b, amp ? "&{" : "{");
+		/* a pointer to struct prints &{...} where fmt sees it (printf, inside lists); a plain
+		 * struct (type without '*') always {...} */
+		template_buf_adds(b, amp && v->type[0] == '*' ? "&{" : "{");
 		for (i = 0; i < v->u.map.n; i++) {
 			if (i) template_buf_adds(b, " ");
 			template_value_format(b, v->u.map.vals[i], 1);
@@ -456,7 +458,17 @@ int template_value_equal(const template_value *a, const template_value *b, int *
 	}
 	if (za || zb) { *res = za && zb; return 0; }
 	if (a->kind != b->kind) { *err = "non-comparable types"; return -1; }
-	if (a->kind == TV_STRUCT) { *res = a == b; return 0; }
+	if (a->kind == TV_STRUCT) {
+		if (a->type[0] == '*' || strcmp(a->type, b->type) != 0) { *res = a == b; return 0; }
+		/* plain structs compare field by field (Go's == on comparable structs) */
+		*res = a->u.map.n == b->u.map.n;
+		for (size_t i = 0; *res && i < a->u.map.n; i++) {
+			int r;
+			if (template_value_equal(a->u.map.vals[i], b->u.map.vals[i], &r, err) < 0) return -1;
+			*res = r;
+		}
+		return 0;
+	}
 	*err = "non-comparable type";
 	return -1;
 }

@@ -26,10 +26,15 @@ def instance_answer(snap, inst):
         checks.append({"CheckID": "_service_maintenance:" + sid, "Status": "critical"})
     else:
         checks.append({"CheckID": "service:" + sid, "Status": status})
-    return {"Node": {"Node": inst.get("Node", ""), "Address": snap.get("nodes", {}).get(inst.get("Node", ""), "")},
-            "Service": {"ID": sid, "Service": inst["Name"], "Tags": inst.get("Tags", []),
-                        "Address": inst.get("Address", ""), "Port": inst.get("Port", 0), "Meta": inst.get("Meta", {})},
-            "Checks": checks}
+    node = {"Node": inst.get("Node", ""), "Address": snap.get("nodes", {}).get(inst.get("Node", ""), ""),
+            "ID": inst.get("NodeID", ""), "Datacenter": inst.get("Datacenter", ""),
+            "TaggedAddresses": inst.get("TaggedAddresses", {}), "Meta": inst.get("NodeMeta", {})}
+    svc = {"ID": sid, "Service": inst["Name"], "Tags": inst.get("Tags", []), "Address": inst.get("Address", ""),
+           "Port": inst.get("Port", 0), "Meta": inst.get("Meta", {}), "Kind": inst.get("Kind", ""),
+           "Namespace": inst.get("Namespace", "")}
+    if "Weights" in inst:
+        svc["Weights"] = inst["Weights"]
+    return {"Node": node, "Service": svc, "Checks": checks}
 
 
 def kv_entry(k, v):
@@ -112,6 +117,7 @@ def load(addr, path):
     for inst in snap.get("services", []):
         a = instance_answer(snap, inst)
         reg = {"Node": a["Node"]["Node"], "Address": a["Node"]["Address"], "Service": a["Service"],
+               "ID": a["Node"]["ID"] or None, "NodeMeta": a["Node"]["Meta"], "TaggedAddresses": a["Node"]["TaggedAddresses"],
                "Checks": [dict(c, ServiceID=a["Service"]["ID"], Name=c["CheckID"]) for c in a["Checks"] if c["CheckID"] != "serfHealth"]}
         put("/v1/catalog/register", json.dumps(reg).encode())
     for k, v in snap.get("kv", {}).items():

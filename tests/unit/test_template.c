@@ -140,9 +140,12 @@ static const template_catalog_service fake_services[] = {
 };
 static const template_meta fake_meta[] = { { "weight", "5" } };
 static const template_instance fake_web[] = {
-	{ "n2", "10.0.0.2", "", 81, "web-2", "web", web_tags, 2, "passing", NULL, 0 },
-	{ "n1", "10.0.0.1", "172.17.0.2", 80, "web-1", "web", web_tags, 1, "passing", fake_meta, 1 },
-	{ "n1", "10.0.0.1", "172.17.0.3", 82, "web-0", "web", db_tags, 1, "critical", NULL, 0 },
+	{ .node = "n2", .node_address = "10.0.0.2", .address = "", .port = 81, .id = "web-2", .name = "web",
+	  .tags = web_tags, .ntags = 2, .status = "passing" },
+	{ .node = "n1", .node_address = "10.0.0.1", .address = "172.17.0.2", .port = 80, .id = "web-1", .name = "web",
+	  .tags = web_tags, .ntags = 1, .status = "passing", .meta = fake_meta, .nmeta = 1, .weight_passing = 3 },
+	{ .node = "n1", .node_address = "10.0.0.1", .address = "172.17.0.3", .port = 82, .id = "web-0", .name = "web",
+	  .tags = db_tags, .ntags = 1, .status = "critical" },
 };
 static const template_kv_pair fake_kv[] = {
 	{ "app/a", "1", 1 }, { "app/b/c", "2", 1 }, { "app/d/", "", 0 },
@@ -231,6 +234,7 @@ static void test_render_data_shapes(void **state)
 	expect("{{ range service \"web|any\" }}{{ .ID }} {{ end }}", &f, "web-0 web-1 web-2 ");
 	expect("{{ range service \"blue.web\" }}{{ .ID }} {{ end }}", &f, "web-2 ");
 	expect("{{ range service \"web\" }}{{ .ServiceMeta.weight }}|{{ end }}", &f, "5|<no value>|");
+	expect("{{ range service \"web\" }}{{ .Weights.Passing }}{{ .Weights }}{{ .NodeMeta }}|{{ end }}", &f, "3{3 0}map[]|0{0 0}map[]|");
 	expect("{{ range ls \"app\" }}{{ .Key }}={{ .Value }};{{ end }}", &f, "a=1;");
 	expect("{{ range tree \"app\" }}{{ .Key }}={{ .Value }};{{ end }}", &f, "a=1;b/c=2;");
 	expect("{{ key \"app/a\" }}{{ keyOrDefault \"app/zz\" \"def\" }}{{ keyExists \"app/zz\" }}", &f, "1deffalse");

@@ -27,14 +27,21 @@ import (
 )
 
 type instance struct {
-	Node    string
-	Address string
-	Port    int
-	ID      string
-	Name    string
-	Tags    []string
-	Status  string
-	Meta    map[string]string
+	Node            string
+	Address         string
+	Port            int
+	ID              string
+	Name            string
+	Tags            []string
+	Status          string
+	Meta            map[string]string
+	NodeID          string
+	Datacenter      string
+	Kind            string
+	Namespace       string
+	NodeMeta        map[string]string
+	TaggedAddresses map[string]string
+	Weights         dep.AgentWeights
 }
 
 type snapshot struct {
@@ -196,13 +203,18 @@ func (r *renderer) service(s ...string) ([]*dep.HealthService, error) {
 		if id == "" {
 			id = in.Name
 		}
-		meta := map[string]string{}
-		for k, v := range in.Meta {
-			meta[k] = v
+		copyMap := func(m map[string]string) map[string]string {
+			c := map[string]string{}
+			for k, v := range m {
+				c[k] = v
+			}
+			return c
 		}
 		result = append(result, &dep.HealthService{
-			Node: in.Node, NodeAddress: nodeAddr, ServiceMeta: meta, Address: addr, ID: id,
-			Name: in.Name, Tags: sortedTags(in.Tags), Status: status, Port: in.Port,
+			Node: in.Node, NodeID: in.NodeID, Kind: in.Kind, NodeAddress: nodeAddr, NodeDatacenter: in.Datacenter,
+			NodeTaggedAddresses: copyMap(in.TaggedAddresses), NodeMeta: copyMap(in.NodeMeta),
+			ServiceMeta: copyMap(in.Meta), Address: addr, ID: id, Name: in.Name, Tags: sortedTags(in.Tags),
+			Status: status, Port: in.Port, Weights: in.Weights, Namespace: in.Namespace,
 		})
 	}
 	sort.SliceStable(result, func(i, j int) bool {

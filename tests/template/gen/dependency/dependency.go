@@ -21,17 +21,30 @@ type CatalogSnippet struct {
 	Tags ServiceTags
 }
 
-// HealthService is one entry of `service`.
+// AgentWeights is Consul's api.AgentWeights.
+type AgentWeights struct {
+	Passing int
+	Warning int
+}
+
+// HealthService is one entry of `service` (consul-template's field order; the subset modelled).
 type HealthService struct {
-	Node        string
-	NodeAddress string
-	ServiceMeta map[string]string
-	Address     string
-	ID          string
-	Name        string
-	Tags        ServiceTags
-	Status      string
-	Port        int
+	Node                string
+	NodeID              string
+	Kind                string
+	NodeAddress         string
+	NodeDatacenter      string
+	NodeTaggedAddresses map[string]string
+	NodeMeta            map[string]string
+	ServiceMeta         map[string]string
+	Address             string
+	ID                  string
+	Name                string
+	Tags                ServiceTags
+	Status              string
+	Port                int
+	Weights             AgentWeights
+	Namespace           string
 }
 
 // KeyPair is one entry of `ls` and `tree`.
