@@ -34,7 +34,6 @@ struct apply {
     uint64_t job_start;
     uv_timer_t wait_timer;
     uint64_t wait_deadline;
-    uv_process_t check_proc;
     void (*idle_cb)(void *);
     void *idle_data;
     apply_stats_t st;
@@ -90,12 +89,17 @@ static void install(apply_t *a, write_cb cb)
     cb(a, 1, NULL);
 }
 
-static void on_check_closed(uv_handle_t *h) { (void)h; }
+static void on_check_closed(uv_handle_t *h) { free(h); }
+
+typedef struct {
+    uv_process_t proc;   /* first: the handle is the allocation */
+    apply_t *a;
+} check_proc_t;
 
 static void on_check_exit(uv_process_t *p, int64_t status, int sig)
 {
-    apply_t *a = p->data;
-    uv_close((uv_handle_t *)p, on_check_closed);
+    apply_t *a = ((check_proc_t *)p)->a;
+    uv_close((uv_handle_t *)p, on_check_closed); /* each check has its own handle: the next may start at once */
     write_cb cb = a->wcb;
     if (status != 0 || sig != 0) {
         a->st.check_failures++;
@@ -129,16 +133,18 @@ static void write_config(apply_t *a, const char *cfg, write_cb cb)
     po.stdio = stdio;
     po.stdio_count = 3;
     a->wcb = cb;
-    a->check_proc.data = a;
-    int rc = uv_spawn(a->loop, &a->check_proc, &po);
+    check_proc_t *cp = calloc(1, sizeof *cp);
+    if (!cp) abort();
+    cp->a = a;
+    int rc = uv_spawn(a->loop, &cp->proc, &po);
     if (rc < 0) {
+        uv_close((uv_handle_t *)&cp->proc, on_check_closed);
         char msg[256];
         snprintf(msg, sizeof msg, "cannot run %s -c: %s", a->haproxy_bin, uv_strerror(rc));
         unlink(a->tmp_path);
         cb(a, 0, msg);
         return;
     }
-    a->check_proc.data = a;
 }
 
 /* ---- structural: write, then start or reload ---- */

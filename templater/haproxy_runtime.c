@@ -12,6 +12,7 @@ typedef struct {
     uv_timer_t timer;
     uv_connect_t conn;
     uv_write_t wr;
+    uv_shutdown_t sh;
     char *cmd;
     char *out;
     size_t len, cap;
@@ -79,13 +80,20 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+static void on_shutdown(uv_shutdown_t *s, int status) { (void)s; (void)status; }
+
 static void on_write(uv_write_t *w, int status)
 {
     rt_req_t *r = w->data;
-    if (status < 0 && !r->done) {
+    if (r->done) return;
+    if (status < 0) {
         snprintf(r->err, sizeof r->err, "write: %s", uv_strerror(status));
         finish(r, -1);
+        return;
     }
+    /* half-close: the master CLI answers and closes only once it sees the end of input */
+    r->sh.data = r;
+    uv_shutdown(&r->sh, (uv_stream_t *)&r->pipe, on_shutdown);
 }
 
 static void on_connect(uv_connect_t *c, int status)

@@ -38,7 +38,7 @@ struct tmpl_mode {
     char *inflight_name;
     uv_timer_t wait_timer;
     uint64_t deadline;
-    uv_process_t cmd_proc;
+    uv_process_t *cmd_proc;
     uv_timer_t cmd_timer;
     int cmd_running, cmd_again;
     int exit_code;
@@ -193,7 +193,7 @@ static int same_as_disk(const char *path, const char *buf, size_t len)
     return same;
 }
 
-static void on_cmd_closed(uv_handle_t *h) { (void)h; }
+static void on_cmd_closed(uv_handle_t *h) { free(h); }
 static void run_cmd(tmpl_mode_t *m);
 
 static void on_cmd_exit(uv_process_t *p, int64_t status, int sig)
@@ -201,6 +201,7 @@ static void on_cmd_exit(uv_process_t *p, int64_t status, int sig)
     tmpl_mode_t *m = p->data;
     uv_timer_stop(&m->cmd_timer);
     uv_close((uv_handle_t *)p, on_cmd_closed);
+    m->cmd_proc = NULL;
     m->cmd_running = 0;
     if (status || sig) log_error("template: command \"%s\" failed (exit %lld, signal %d)", m->cmd, (long long)status, sig);
     else log_info("template: command \"%s\" done", m->cmd);
@@ -211,7 +212,7 @@ static void on_cmd_exit(uv_process_t *p, int64_t status, int sig)
 static void on_cmd_timeout(uv_timer_t *t)
 {
     tmpl_mode_t *m = t->data;
-    if (m->cmd_running) { log_error("template: command timed out after 30 s; killing it"); uv_process_kill(&m->cmd_proc, 9); }
+    if (m->cmd_running) { log_error("template: command timed out after 30 s; killing it"); uv_process_kill(m->cmd_proc, 9); }
 }
 
 static void run_cmd(tmpl_mode_t *m)
@@ -227,13 +228,17 @@ static void run_cmd(tmpl_mode_t *m)
                                       { .flags = UV_INHERIT_FD, .data.fd = 2 } };
     po.stdio = stdio;
     po.stdio_count = 3;
-    int rc = uv_spawn(m->loop, &m->cmd_proc, &po);
+    m->cmd_proc = calloc(1, sizeof *m->cmd_proc);
+    if (!m->cmd_proc) abort();
+    int rc = uv_spawn(m->loop, m->cmd_proc, &po);
     if (rc < 0) {
+        uv_close((uv_handle_t *)m->cmd_proc, on_cmd_closed);
+        m->cmd_proc = NULL;
         log_error("template: cannot run command: %s", uv_strerror(rc));
         if (m->o.once) finish(m, 1);
         return;
     }
-    m->cmd_proc.data = m;
+    m->cmd_proc->data = m;
     m->cmd_running = 1;
     uv_timer_start(&m->cmd_timer, on_cmd_timeout, 30000, 0);
 }

@@ -160,6 +160,10 @@ class H(BaseHTTPRequestHandler):
                 bump("kv")
         self.reply(200, b"true")
 
-ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer.request_queue_size = 256
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+class S(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    def handle_error(self, request, client_address):
+        pass
+
+S(("127.0.0.1", int(sys.argv[1])), H).serve_forever()

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# tests/templater/run.sh: portolan-templater end to end with the real HAProxy (/usr/sbin/haproxy),
+# a Consul API peer (portolan-catalog when built, else tests/templater/fake_consul.py) and real
+# HTTP backends on 127.0.0.1 that answer with their identity. No containers.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+HERE=$TOP/tests/templater
+TPL=$BUILD/portolan-templater
+HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
+
+if [ ! -x "$TPL" ] || [ ! -x "$HAPROXY" ]; then
+  not_ok "portolan-templater ($TPL) and haproxy ($HAPROXY) are needed"
+  done_testing; exit 1
+fi
+
+# ---- the Consul peer ----
+PEER=fake
+start_peer() {
+  if [ -x "$BUILD/portolan-catalog" ]; then
+    PEER=portolan-catalog
+    "$BUILD/portolan-catalog" -listen "$CATALOG_ADDR" >>"$TEST_TMP/catalog.log" 2>&1 &
+  else
+    python3 "$HERE/fake_consul.py" "${CATALOG_ADDR#*:}" >>"$TEST_TMP/catalog.log" 2>&1 &
+  fi
+  CATALOG_PID=$!
+  cleanup_add "kill $CATALOG_PID"
+  wait_http "http://$CATALOG_ADDR/v1/status/leader" 10
+}
+CATALOG_ADDR=127.0.0.1:$(free_port)
+start_peer
+diag "Consul peer: $PEER on $CATALOG_ADDR"
+C=http://$CATALOG_ADDR
+
+reg() { # id name port [extra json fields]
+  curl -s -o /dev/null -w '%{http_code}' -X PUT "$C/v1/agent/service/register" \
+    -d "{\"ID\":\"$1\",\"Name\":\"$2\",\"Tags\":[\"rest\"],\"Address\":\"127.0.0.1\",\"Port\":$3,\"Check\":{\"CheckID\":\"service:$1\",\"Name\":\"ttl\",\"TTL\":\"600s\",\"Status\":\"passing\"}${4:+,$4}}"
+}
+dereg() { curl -s -o /dev/null -X PUT "$C/v1/agent/service/deregister/$1"; }
+ttl() { curl -s -o /dev/null -X PUT "$C/v1/agent/check/$2/service:$1"; }
+
+# ---- backends ----
+declare -A BPORT
+for b in A B C D E; do
+  BPORT[$b]=$(free_port)
+  python3 "$HERE/backend.py" "${BPORT[$b]}" "$b" >/dev/null 2>&1 &
+  cleanup_add "kill $!"
+done
+for b in A B C D E; do wait_http "http://127.0.0.1:${BPORT[$b]}/" 10; done
+
+check_eq "register hello/v1 A" 200 "$(reg a1 hello/v1 "${BPORT[A]}")"
+check_eq "register hello/v1 B" 200 "$(reg b1 hello/v1 "${BPORT[B]}")"
+reg x1 hello/v10 "${BPORT[E]}" >/dev/null
+
+# ---- the templater ----
+HP=$(free_port); LP=$(free_port)
+CFG=$TEST_TMP/haproxy.cfg
+MS=$CFG.master.sock
+"$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:$HP" -config "$CFG" -base "$TOP/haproxy/haproxy.cfg.base" \
+  -haproxy-bin "$HAPROXY" -listen "127.0.0.1:$LP" -consul-wait 10s >"$TEST_TMP/templater.log" 2>&1 &
+TPL_PID=$!
+cleanup_add "kill $TPL_PID; sleep 0.5; pkill -f -- '-S $MS' "
+U=http://127.0.0.1:$HP
+
+get() { curl -s --max-time 3 "$U$1"; }
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$U$1"; }
+# wait_for "cmd" secs: until cmd succeeds
+wait_for() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }
+who() { # n path: identities of n answers, sorted unique, space separated
+  local i; for ((i = 0; i < $1; i++)); do get "$2" | cut -d' ' -f1; done | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+reloads() { echo 'show proc' | socat - "UNIX-CONNECT:$MS" 2>/dev/null | awk '$2 == "master" {print $3}'; }
+
+check "HAProxy routes hello/v1 within 10 s" wait_for '[ "$(code /hello/v1/)" = 200 ]' 10
+seq=$(for i in 1 2 3 4; do get /hello/v1/ | cut -d' ' -f1; done | tr -d '\n')
+check "two instances answer in turn (got $seq)" test "$seq" = ABAB -o "$seq" = BABA
+check_eq "/hello/v10 goes to hello/v10, not hello/v1" "E" "$(get /hello/v10/ | cut -d' ' -f1)"
+check_eq "/hello/v1x is not routed" 404 "$(code /hello/v1x)"
+check_eq "prefix stripped, query kept: /hello/v1/x?y=1 -> /x?y=1" "/x?y=1" "$(get '/hello/v1/x?y=1' | cut -d' ' -f2)"
+check_eq "bare prefix: /hello/v1 -> /" "/" "$(get /hello/v1 | cut -d' ' -f2)"
+check_eq "/hello/v1/ -> /" "/" "$(get /hello/v1/ | cut -d' ' -f2)"
+check_eq "unknown path: 404" 404 "$(code /nothing)"
+grep -q 'stats socket' "$CFG" && ok "config written at -config" || not_ok "config written at -config"
+
+R0=$(reloads)
+check "master CLI answers show proc (reloads=$R0)" test -n "$R0"
+
+# ---- instance changes: runtime API, no reload ----
+reg c1 hello/v1 "${BPORT[C]}" >/dev/null
+check "new instance C receives traffic" wait_for '[[ "$(who 6 /hello/v1/)" == *C* ]]' 5
+check_eq "instances answer A B C" "A B C" "$(who 9 /hello/v1/)"
+dereg a1
+check "deregistered A gets no more traffic" wait_for '[ "$(who 8 /hello/v1/)" = "B C" ]' 5
+ttl b1 fail
+check "critical B gets no more traffic" wait_for '[ "$(who 8 /hello/v1/)" = "C" ]' 5
+ttl b1 pass
+check "B passing again is back" wait_for '[ "$(who 8 /hello/v1/)" = "B C" ]' 5
+check_eq "instance changes cost no reload (master reload count)" "$R0" "$(reloads)"
+grep -q "server c1 127.0.0.1:${BPORT[C]} " "$CFG" && ! grep -q "server a1 " "$CFG" \
+  && ok "runtime changes are written to the config file too" || not_ok "runtime changes are written to the config file too"
+
+# ---- a new route: exactly one reload ----
+reg d1 hello/v2 "${BPORT[D]}" >/dev/null
+check "new route hello/v2 serves" wait_for '[ "$(get /hello/v2/ | cut -d" " -f1)" = D ]' 10
+sleep 0.5
+check_eq "a new route costs exactly one reload" "$((R0 + 1))" "$(reloads)"
+check_eq "hello/v1 still serves after the reload" "B C" "$(who 8 /hello/v1/)"
+
+# ---- hostile input ----
+R1=$(reloads)
+curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"evil1","Name":"x\n  bind :9999","Tags":["rest"],"Address":"127.0.0.1","Port":'"${BPORT[E]}"'}'
+curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"evil2","Name":"hello/v2","Tags":["rest","host=evil.com\n  bind :9998"],"Address":"127.0.0.1","Port":'"${BPORT[E]}"'}'
+curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"evil3","Name":"hello/v2","Tags":["rest"],"Address":"1.2.3.4 backup","Port":'"${BPORT[E]}"'}'
+curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"evil4","Name":"hello/v2","Tags":["rest"],"Address":"127.0.0.1","Port":70000}'
+curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/timeouts/server" --data-binary $'30s\n  bind :9997'
+check "hostile entries are seen and skipped (log)" wait_for 'grep -q "9999" "$TEST_TMP/templater.log" || ! curl -s "$C/v1/catalog/services" | grep -q bind' 10
+sleep 1
+for bad in 9999 9998 9997 evil.com backup 70000 1.2.3.4; do
+  if grep -q -- "$bad" "$CFG"; then not_ok "'$bad' never reaches the config"; else ok "'$bad' never reaches the config"; fi
+done
+# evil2 is a sound instance of hello/v2 apart from its host tag: it is routed, the tag is dropped
+check_eq "hello/v2 keeps serving (D, and evil2's sound instance on E)" "D E" "$(who 8 /hello/v2/)"
+check_eq "the hostile host tag routes nothing" 404 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: evil.com' --max-time 3 "$U/")"
+check_eq "hello/v1 keeps serving" "B C" "$(who 8 /hello/v1/)"
+check_eq "nothing listens on :9999" 000 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 http://127.0.0.1:9999/ || true)"
+for id in evil1 evil2 evil3 evil4; do dereg $id; done
+curl -s -o /dev/null -X DELETE "$C/v1/kv/service/haproxy/timeouts/server"
+
+# ---- KV overrides ----
+curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/maxconn" --data-binary 777
+curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/timeouts/connect" --data-binary 4s
+check "KV maxconn and timeouts/connect reach the config" wait_for 'grep -q "maxconn 777" "$CFG" && grep -q "timeout connect 4s" "$CFG"' 10
+
+# ---- status endpoint ----
+check "/routes lists hello/v1" sh -c "curl -s http://127.0.0.1:$LP/routes | grep -q '\"path\": \"/hello/v1\"'"
+check "/routes.html is a page" sh -c "curl -s http://127.0.0.1:$LP/routes.html | grep -q '<table>'"
+check "/metrics counts runtime changes" sh -c "curl -s http://127.0.0.1:$LP/metrics | grep -Eq '^portolan_templater_runtime_changes_total [1-9]'"
+check "/metrics counts skipped input" sh -c "curl -s http://127.0.0.1:$LP/metrics | grep -Eq '^portolan_templater_skipped_total [1-9]'"
+
+# ---- service removed ----
+dereg d1
+check "removed service: /hello/v2 answers 404 or 503" wait_for 'c=$(code /hello/v2/); [ "$c" = 404 -o "$c" = 503 ]' 10
+
+# ---- -once -dry: prints, touches nothing ----
+DRY=$TEST_TMP/dry.cfg
+"$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:1" -config "$DRY" -base "$TOP/haproxy/haproxy.cfg.base" -once -dry \
+  >"$TEST_TMP/dry.out" 2>"$TEST_TMP/dry.err"
+check_eq "-once -dry exits 0" 0 $?
+check_eq "-once -dry prints '> <config>' first" "> $DRY" "$(head -1 "$TEST_TMP/dry.out")"
+check "-once -dry output has the hello/v1 backend" grep -q '^backend b_hello:v1$' "$TEST_TMP/dry.out"
+check "-once -dry writes nothing" test ! -e "$DRY"
+
+# ---- no stacked HAProxy ----
+sleep 1
+masters=$(pgrep -f -- "-S $MS" | wc -l)
+check "one HAProxy master + its worker(s), nothing stacked (processes: $masters)" test "$masters" -ge 1 -a "$masters" -le 3
+
+# ---- Consul down for 30 s ----
+kill "$CATALOG_PID"; wait "$CATALOG_PID" 2>/dev/null
+fails=0
+for ((i = 0; i < 30; i++)); do
+  [ "$(code /hello/v1/)" = 200 ] || fails=$((fails + 1))
+  sleep 1
+done
+check_eq "HAProxy serves hello/v1 throughout a 30 s Consul outage (failed requests)" 0 "$fails"
+check "the templater is still running during the outage" kill -0 "$TPL_PID"
+start_peer
+# the peer starts empty: registrations come back (as agents re-register), plus a new instance
+reg b1 hello/v1 "${BPORT[B]}" >/dev/null
+reg c1 hello/v1 "${BPORT[C]}" >/dev/null
+reg a2 hello/v1 "${BPORT[A]}" >/dev/null
+check "routes converge after Consul returns (A B C)" wait_for '[ "$(who 9 /hello/v1/)" = "A B C" ]' 30
+
+# ---- shutdown ----
+kill -TERM "$TPL_PID"
+check "SIGTERM: the templater exits" wait_for '! kill -0 $TPL_PID 2>/dev/null' 15
+check "SIGTERM: its HAProxy is gone too" wait_for '[ "$(pgrep -f -- "-S $MS" | wc -l)" = 0 ]' 15
+
+if [ -n "$VERBOSE" ]; then cat "$TEST_TMP/templater.log" >&2; fi
+done_testing
