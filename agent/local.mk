@@ -8,7 +8,6 @@ agent_libagentcore_a_SOURCES = \
 	agent/services.c agent/services.h \
 	agent/registration.c agent/registration.h \
 	agent/cleanup.c agent/cleanup.h \
-	agent/strmap.c agent/strmap.h \
 	agent/agent_config.c agent/agent_config.h
 AGENT_CORE_LIBS = agent/libagentcore.a $(PORTOLAN_LIBS)
 

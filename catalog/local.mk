@@ -1,1 +1,16 @@
-# catalog: see the top-level Makefile.am
+# catalog/: portolan-catalog. The request path (store, decode, render, api) is a library of
+# its own so unit tests and the fuzz target link exactly the code the daemon runs.
+noinst_LIBRARIES += catalog/libcatalog.a
+catalog_libcatalog_a_SOURCES = \
+	catalog/store.c catalog/store.h \
+	catalog/decode.c catalog/decode.h \
+	catalog/render.c catalog/render.h \
+	catalog/api.c catalog/api.h \
+	catalog/persist.c catalog/persist.h \
+	catalog/checks.c catalog/checks.h \
+	catalog/server.c catalog/server.h
+CATALOG_LIBS = catalog/libcatalog.a $(PORTOLAN_LIBS)
+
+bin_PROGRAMS += portolan-catalog
+portolan_catalog_SOURCES = catalog/main.c
+portolan_catalog_LDADD = $(CATALOG_LIBS)

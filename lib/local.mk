@@ -14,3 +14,5 @@ lib_libportolan_a_SOURCES += \
 	lib/consul_watch.c lib/consul_watch.h
 # httpserver (helper "httpserver"): HTTP/1.1 server on libuv + http-parser
 lib_libportolan_a_SOURCES += lib/http_server.c lib/http_server.h
+# shared data structures
+lib_libportolan_a_SOURCES += lib/strmap.c lib/strmap.h

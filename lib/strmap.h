@@ -1,8 +1,8 @@
 /* strmap.h: a small string -> pointer hash map (chaining, FNV-1a), for the agent's tables of
  * containers and services. Owns its key copies, not the values. Iteration is safe against removal
  * of the current entry through strmap_iter_next's prefetch. */
-#ifndef PORTOLAN_AGENT_STRMAP_H
-#define PORTOLAN_AGENT_STRMAP_H
+#ifndef PORTOLAN_STRMAP_H
+#define PORTOLAN_STRMAP_H
 
 #include <stddef.h>
 

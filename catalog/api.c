@@ -1,0 +1,743 @@
+/* api.c: routing and handlers for Consul's HTTP API (see api.h and the reference,
+ * shared/reference/consul-api.md). Every answer, error texts included, is decided here. */
+#include "api.h"
+#include "decode.h"
+#include "duration.h"
+#include "render.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define ALLOW_GET "OPTIONS,GET"
+#define ALLOW_PUT "OPTIONS,PUT"
+#define ALLOW_KV "OPTIONS,GET,PUT,DELETE"
+
+typedef struct {
+    catalog_api_t *api;
+    const api_request_t *req;
+    api_response_t *resp;
+    int allow_block;
+    int pretty;
+    uint64_t min_index;
+    uint64_t wait_ms;
+} ctx_t;
+
+/* ---- helpers ---- */
+static const char *param_nth(const api_request_t *r, const char *name, size_t nth)
+{
+    if (r->lookup)
+        return r->lookup(r, name, nth);
+    for (size_t i = 0; i < r->nparams; i++)
+        if (strcmp(r->params[i].name, name) == 0 && nth-- == 0)
+            return r->params[i].value ? r->params[i].value : "";
+    return NULL;
+}
+
+static const char *param(const api_request_t *r, const char *name) { return param_nth(r, name, 0); }
+
+static void set_text(api_response_t *resp, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_text(api_response_t *resp, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *b = NULL;
+    int n = vasprintf(&b, fmt, ap);
+    va_end(ap);
+    free(resp->body);
+    resp->status = status;
+    resp->body = b;
+    resp->len = n > 0 ? (size_t)n : 0;
+    resp->content_type = "text/plain; charset=utf-8";
+}
+
+static void set_json(ctx_t *c, int status, json_t *j)
+{
+    size_t flags = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | (c->pretty ? JSON_INDENT(4) : JSON_COMPACT);
+    char *s = json_dumps(j, flags);
+    json_decref(j);
+    free(c->resp->body);
+    c->resp->status = status;
+    if (s && c->pretty) {
+        size_t n = strlen(s);
+        s = realloc(s, n + 2);
+        s[n] = '\n';
+        s[n + 1] = '\0';
+    }
+    c->resp->body = s;
+    c->resp->len = s ? strlen(s) : 0;
+    c->resp->content_type = "application/json";
+}
+
+static void set_empty(api_response_t *resp, int status)
+{
+    resp->status = status;
+    free(resp->body);
+    resp->body = NULL;
+    resp->len = 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (!strcmp(v, "") || !strcmp(v, "1") || !strcmp(v, "t") || !strcmp(v, "T") || !strcmp(v, "true") ||
+        !strcmp(v, "TRUE") || !strcmp(v, "True")) { *out = 1; return 0; }
+    if (!strcmp(v, "0") || !strcmp(v, "f") || !strcmp(v, "F") || !strcmp(v, "false") || !strcmp(v, "FALSE") ||
+        !strcmp(v, "False")) { *out = 0; return 0; }
+    return -1;
+}
+
+static int parse_u64(const char *v, uint64_t *out)
+{
+    if (!*v || !isdigit((unsigned char)*v))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+/* Common query rules of read endpoints: dc, consistency, index/wait. Returns 0 or -1 with the
+ * error answer set. */
+static int read_prologue(ctx_t *c, int blockable, int consistency)
+{
+    const api_request_t *r = c->req;
+    const char *dc = param(r, "dc");
+    if (dc && *dc && strcmp(dc, store_datacenter(c->api->store)) != 0) {
+        set_text(c->resp, 500, "No path to datacenter");
+        return -1;
+    }
+    int stale = param(r, "stale") != NULL, consistent = param(r, "consistent") != NULL;
+    if (stale && consistent) {
+        set_text(c->resp, 400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
+        return -1;
+    }
+    if (consistency)
+        c->resp->consistency = stale ? "stale" : consistent ? "consistent" : "leader";
+    if (!blockable)
+        return 0;
+    const char *w = param(r, "wait"), *ix = param(r, "index");
+    c->wait_ms = 5 * 60 * 1000;
+    if (w) {
+        int64_t ns;
+        if (duration_parse(w, &ns, NULL, 0) != 0 || ns < 0) {
+            set_text(c->resp, 400, "Invalid wait time");
+            return -1;
+        }
+        c->wait_ms = (uint64_t)(ns / 1000000);
+        if (c->wait_ms > 10 * 60 * 1000)
+            c->wait_ms = 10 * 60 * 1000;
+    }
+    if (ix && parse_u64(ix, &c->min_index) != 0) {
+        set_text(c->resp, 400, "Invalid index");
+        return -1;
+    }
+    return 0;
+}
+
+/* Answers j with index, or parks the request. Takes ownership of j. */
+static void finish(ctx_t *c, json_t *j, int status, uint64_t index, int watch, const char *svc)
+{
+    api_response_t *resp = c->resp;
+    resp->has_index = 1;
+    resp->index = index ? index : 1;
+    resp->watch = watch;
+    if (svc) {
+        size_t i = 0;
+        for (; svc[i] && i + 1 < sizeof resp->watch_service; i++)
+            resp->watch_service[i] = (char)tolower((unsigned char)svc[i]);
+        resp->watch_service[i] = '\0';
+    }
+    if (c->allow_block && c->min_index > 0 && resp->index <= c->min_index && c->wait_ms > 0) {
+        json_decref(j);
+        resp->block = 1;
+        resp->wait_ms = c->wait_ms;
+        return;
+    }
+    if (j)
+        set_json(c, status, j);
+    else
+        set_empty(resp, status);
+}
+
+static int method_is(ctx_t *c, const char *allow)
+{
+    const char *m = c->req->method;
+    if (strcmp(m, "OPTIONS") == 0) {
+        set_empty(c->resp, 200);
+        c->resp->allow = allow;
+        return 0;
+    }
+    /* allow is "OPTIONS,X[,Y...]": look for the method among the entries */
+    const char *p = allow;
+    size_t ml = strlen(m);
+    while (p && *p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == ml && strncmp(p, m, l) == 0)
+            return 1;
+        p = e ? e + 1 : NULL;
+    }
+    set_text(c->resp, 405, "method %s not allowed", m);
+    c->resp->allow = allow;
+    return 0;
+}
+
+static int64_t now(ctx_t *c) { return c->api->now_ms ? c->api->now_ms() : 0; }
+
+/* ---- agent ---- */
+static void agent_services(ctx_t *c)
+{
+    size_t n;
+    cat_service_t **all = store_all_services(c->api->store, &n);
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(all[i]->id, "consul") != 0)
+            json_object_set_new(o, all[i]->id, render_agent_service(c->api->store, all[i]));
+    free(all);
+    set_json(c, 200, o);
+}
+
+static void agent_checks(ctx_t *c)
+{
+    size_t n;
+    cat_check_t **all = store_all_checks(c->api->store, &n);
+    json_t *o = json_object();
+    /* the agent endpoint lists the agent's own checks (not serfHealth), keyed by ID, sorted */
+    cat_check_t **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->kind != CHECK_SERF)
+            sorted[k++] = all[i];
+    for (size_t i = 1; i < k; i++)
+        for (size_t j = i; j > 0 && strcmp(sorted[j - 1]->id, sorted[j]->id) > 0; j--) {
+            cat_check_t *t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t;
+        }
+    for (size_t i = 0; i < k; i++)
+        json_object_set_new(o, sorted[i]->id, render_check(c->api->store, sorted[i]));
+    free(sorted);
+    free(all);
+    set_json(c, 200, o);
+}
+
+static void agent_register(ctx_t *c)
+{
+    cat_service_t *svc;
+    cat_check_t **checks;
+    size_t n;
+    char err[2048];
+    int st = decode_service_register(c->req->body, c->req->body_len, &svc, &checks, &n, err, sizeof err);
+    if (st != 200) {
+        set_text(c->resp, st, "%s", err);
+        return;
+    }
+    const char *rep = param(c->req, "replace-existing-checks");
+    int replace = 0;
+    if (rep && parse_bool(rep, &replace) != 0)
+        replace = 0;
+    c->resp->wrote = store_register(c->api->store, svc, checks, n, replace, now(c)) > 0;
+    free(checks);
+    set_empty(c->resp, 200);
+}
+
+static void agent_deregister(ctx_t *c, const char *id)
+{
+    if (store_deregister(c->api->store, id) != 0) {
+        set_text(c->resp, 404, "Unknown service ID \"%s\". Ensure that the service ID is passed, not the service name.", id);
+        return;
+    }
+    c->resp->wrote = 1;
+    set_empty(c->resp, 200);
+}
+
+static void agent_maintenance(ctx_t *c, const char *id)
+{
+    const char *en = param(c->req, "enable");
+    int enable;
+    if (!en) {
+        set_text(c->resp, 400, "Missing value for enable");
+        return;
+    }
+    if (parse_bool(en, &enable) != 0 || !*en) {
+        set_text(c->resp, 400, "Invalid value for enable: \"%s\"", en);
+        return;
+    }
+    if (store_service_maintenance(c->api->store, id, enable, param(c->req, "reason"), now(c)) != 0) {
+        set_text(c->resp, 404, "Unknown service ID \"%s\". Ensure that the service ID is passed, not the service name.", id);
+        return;
+    }
+    c->resp->wrote = 1;
+    set_empty(c->resp, 200);
+}
+
+static void unknown_check(ctx_t *c, const char *id)
+{
+    set_text(c->resp, 404, "Unknown check ID \"%s\". Ensure that the check ID is passed, not the check name.", id);
+}
+
+static void agent_check_status(ctx_t *c, const char *id, const char *status, const char *output, int from_body)
+{
+    cat_check_t *chk = store_check(c->api->store, id);
+    if (!chk) {
+        unknown_check(c, id);
+        return;
+    }
+    if (chk->kind != CHECK_TTL) {
+        set_text(c->resp, 500, "CheckID \"%s\" does not have associated TTL", id);
+        return;
+    }
+    (void)from_body;
+    store_check_update(c->api->store, chk, status, output ? output : "", now(c));
+    if (c->api->on_ttl_touch)
+        c->api->on_ttl_touch(c->api->hook_ctx, chk);
+    set_empty(c->resp, 200);
+}
+
+static void agent_check_update(ctx_t *c, const char *id)
+{
+    char *status, *output, err[1024];
+    int st = decode_check_update(c->req->body, c->req->body_len, &status, &output, err, sizeof err);
+    if (st != 200) {
+        set_text(c->resp, st, "%s", err);
+        return;
+    }
+    if (strcmp(status, "passing") && strcmp(status, "warning") && strcmp(status, "critical"))
+        set_text(c->resp, 400, "Invalid check status: '%s'", status);
+    else
+        agent_check_status(c, id, status, output, 1);
+    free(status);
+    free(output);
+}
+
+static void agent_check_register(ctx_t *c)
+{
+    cat_check_t *chk;
+    char err[2048];
+    int st = decode_check_register(c->req->body, c->req->body_len, &chk, err, sizeof err);
+    if (st != 200) {
+        set_text(c->resp, st, "%s", err);
+        return;
+    }
+    char sid[512];
+    snprintf(sid, sizeof sid, "%s", chk->service_id);
+    if (store_check_register(c->api->store, chk, now(c)) < 0) {
+        set_text(c->resp, 400, "ServiceID \"%s\" does not exist", sid);
+        return;
+    }
+    c->resp->wrote = 1;
+    set_empty(c->resp, 200);
+}
+
+static void agent_check_deregister(ctx_t *c, const char *id)
+{
+    if (store_check_deregister(c->api->store, id) != 0) {
+        unknown_check(c, id);
+        return;
+    }
+    c->resp->wrote = 1;
+    set_empty(c->resp, 200);
+}
+
+static void agent_members(ctx_t *c)
+{
+    json_t *self = render_agent_self(c->api->store, c->api->leader, c->api->version);
+    json_t *m = json_incref(json_object_get(self, "Member"));
+    json_decref(self);
+    set_json(c, 200, json_pack("[o]", m));
+}
+
+/* ---- catalog ---- */
+typedef struct { json_t *o; } names_ctx;
+static void on_name(void *ctx, const char *name, char **tags, size_t ntags)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < ntags; i++)
+        json_array_append_new(a, json_string(tags[i]));
+    json_object_set_new(((names_ctx *)ctx)->o, name, a);
+}
+
+static void catalog_services(ctx_t *c)
+{
+    names_ctx nc = {json_object()};
+    store_each_name(c->api->store, on_name, &nc);
+    /* map keys sorted, as Go prints maps */
+    json_t *sorted = json_object();
+    const char **keys = malloc((json_object_size(nc.o) + 1) * sizeof *keys);
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(nc.o, k, v) keys[n++] = k;
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+            const char *t = keys[j]; keys[j] = keys[j - 1]; keys[j - 1] = t;
+        }
+    for (size_t i = 0; i < n; i++)
+        json_object_set(sorted, keys[i], json_object_get(nc.o, keys[i]));
+    free(keys);
+    json_decref(nc.o);
+    finish(c, sorted, 200, store_index_services(c->api->store), API_WATCH_SERVICES, NULL);
+}
+
+static int tags_match(ctx_t *c, const cat_service_t *svc)
+{
+    const char *want;
+    for (size_t i = 0; (want = param_nth(c->req, "tag", i)) != NULL; i++) {
+        int found = 0;
+        for (size_t t = 0; t < svc->ntags && !found; t++)
+            found = strcasecmp(svc->tags[t], want) == 0;
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+static void catalog_service(ctx_t *c, const char *name)
+{
+    if (!*name) {
+        set_text(c->resp, 400, "Missing service name");
+        return;
+    }
+    size_t n;
+    cat_service_t **inst = store_instances(c->api->store, name, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (tags_match(c, inst[i]))
+            json_array_append_new(a, render_catalog_service(c->api->store, inst[i]));
+    free(inst);
+    finish(c, a, 200, store_index_service(c->api->store, name), API_WATCH_SERVICE, name);
+}
+
+static void catalog_nodes(ctx_t *c)
+{
+    finish(c, json_pack("[o]", render_node(c->api->store)), 200, store_index_nodes(c->api->store), API_WATCH_NODES, NULL);
+}
+
+/* ---- health ---- */
+static json_t *checks_of(ctx_t *c, const cat_service_t *svc, int *all_passing)
+{
+    json_t *a = json_array();
+    size_t n;
+    cat_check_t **node = store_node_checks(c->api->store, &n);
+    *all_passing = 1;
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, render_check(c->api->store, node[i]));
+        if (strcmp(node[i]->status, "passing") != 0)
+            *all_passing = 0;
+    }
+    free(node);
+    for (cat_check_t *k = svc->checks; k; k = k->next_in_service) {
+        json_array_append_new(a, render_check(c->api->store, k));
+        if (strcmp(k->status, "passing") != 0)
+            *all_passing = 0;
+    }
+    return a;
+}
+
+static void health_service(ctx_t *c, const char *name)
+{
+    if (!*name) {
+        set_text(c->resp, 400, "Missing service name");
+        return;
+    }
+    const char *pv = param(c->req, "passing");
+    int passing = 0;
+    if (pv && parse_bool(pv, &passing) != 0) {
+        set_text(c->resp, 400, "Invalid value for ?passing");
+        return;
+    }
+    size_t n;
+    cat_service_t **inst = store_instances(c->api->store, name, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (!tags_match(c, inst[i]))
+            continue;
+        int ok;
+        json_t *checks = checks_of(c, inst[i], &ok);
+        if (passing && !ok) {
+            json_decref(checks);
+            continue;
+        }
+        json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "Node", render_node(c->api->store), "Service",
+                                           render_health_service(c->api->store, inst[i]), "Checks", checks));
+    }
+    free(inst);
+    finish(c, a, 200, store_index_service(c->api->store, name), API_WATCH_SERVICE, name);
+}
+
+static void health_checks(ctx_t *c, const char *name)
+{
+    if (!*name) {
+        set_text(c->resp, 400, "Missing service name");
+        return;
+    }
+    size_t n;
+    cat_service_t **inst = store_instances(c->api->store, name, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        for (cat_check_t *k = inst[i]->checks; k; k = k->next_in_service)
+            json_array_append_new(a, render_check(c->api->store, k));
+    free(inst);
+    finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
+}
+
+static void health_state(ctx_t *c, const char *state)
+{
+    if (strcmp(state, "any") && strcmp(state, "passing") && strcmp(state, "warning") && strcmp(state, "critical")) {
+        set_text(c->resp, 400, "Invalid state");
+        return;
+    }
+    size_t n;
+    cat_check_t **all = store_all_checks(c->api->store, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(state, "any") || !strcmp(state, all[i]->status))
+            json_array_append_new(a, render_check(c->api->store, all[i]));
+    free(all);
+    finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
+}
+
+static void health_node(ctx_t *c, const char *node)
+{
+    json_t *a = json_array();
+    if (strcmp(node, store_node(c->api->store)) == 0) {
+        size_t n;
+        cat_check_t **nc = store_node_checks(c->api->store, &n);
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, render_check(c->api->store, nc[i]));
+        free(nc);
+    }
+    finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
+}
+
+/* ---- KV ---- */
+static int64_t cas_param(ctx_t *c, int *bad)
+{
+    const char *v = param(c->req, "cas");
+    uint64_t x;
+    *bad = 0;
+    if (!v)
+        return -1;
+    if (parse_u64(v, &x) != 0) {
+        *bad = 1;
+        return -1;
+    }
+    return (int64_t)x;
+}
+
+static void kv_get(ctx_t *c, const char *key)
+{
+    catalog_store_t *s = c->api->store;
+    int recurse = param(c->req, "recurse") != NULL, keys = param(c->req, "keys") != NULL;
+    if (keys) {
+        const char *sep = param(c->req, "separator");
+        size_t n, pl = strlen(key);
+        cat_kv_t **list = store_kv_list(s, key, &n);
+        json_t *a = json_array();
+        const char *last = NULL;
+        size_t lastlen = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *k = list[i]->key;
+            size_t kl = strlen(k);
+            if (sep && *sep) {
+                const char *hit = strstr(k + pl, sep);
+                if (hit)
+                    kl = (size_t)(hit - k) + strlen(sep);
+            }
+            if (last && lastlen == kl && strncmp(last, k, kl) == 0)
+                continue;
+            json_array_append_new(a, json_stringn(k, kl));
+            last = k;
+            lastlen = kl;
+        }
+        free(list);
+        uint64_t idx = store_kv_prefix_index(s, key);
+        if (!idx)
+            idx = store_index_kv(s);
+        if (json_array_size(a) == 0 && *key) {
+            json_decref(a);
+            finish(c, NULL, 404, idx, API_WATCH_KV, NULL);
+            return;
+        }
+        finish(c, a, 200, idx, API_WATCH_KV, NULL);
+        return;
+    }
+    if (recurse) {
+        size_t n;
+        cat_kv_t **list = store_kv_list(s, key, &n);
+        uint64_t idx = store_kv_prefix_index(s, key);
+        if (!idx)
+            idx = store_index_kv(s);
+        if (n == 0) {
+            free(list);
+            finish(c, NULL, 404, idx, API_WATCH_KV, NULL);
+            return;
+        }
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, render_kv(list[i]));
+        free(list);
+        finish(c, a, 200, idx, API_WATCH_KV, NULL);
+        return;
+    }
+    if (!*key) {
+        set_text(c->resp, 400, "Missing key name");
+        return;
+    }
+    cat_kv_t *e = store_kv_get(s, key);
+    if (!e) {
+        finish(c, NULL, 404, store_index_kv(s), API_WATCH_KV, NULL);
+        return;
+    }
+    if (param(c->req, "raw")) {
+        finish(c, NULL, 200, e->modify_index, API_WATCH_KV, NULL);
+        if (!c->resp->block) {
+            c->resp->body = malloc(e->len ? e->len : 1);
+            memcpy(c->resp->body, e->value, e->len);
+            c->resp->len = e->len;
+            c->resp->content_type = "text/plain; charset=utf-8";
+        }
+        return;
+    }
+    finish(c, json_pack("[o]", render_kv(e)), 200, e->modify_index, API_WATCH_KV, NULL);
+}
+
+static void kv_put(ctx_t *c, const char *key)
+{
+    if (!*key) {
+        set_text(c->resp, 400, "Missing key name");
+        return;
+    }
+    if (param(c->req, "acquire") || param(c->req, "release")) {
+        set_text(c->resp, 400, "Sessions are not supported by portolan-catalog");
+        return;
+    }
+    uint64_t flags = 0;
+    const char *f = param(c->req, "flags");
+    if (f && parse_u64(f, &flags) != 0) {
+        set_text(c->resp, 400, "Invalid flags: \"%s\"", f);
+        return;
+    }
+    int bad;
+    int64_t cas = cas_param(c, &bad);
+    if (bad) {
+        set_text(c->resp, 400, "Invalid cas index: \"%s\"", param(c->req, "cas"));
+        return;
+    }
+    int ok = store_kv_put(c->api->store, key, c->req->body, c->req->body_len, flags, cas);
+    c->resp->wrote = ok;
+    set_json(c, 200, json_boolean(ok));
+}
+
+static void kv_delete(ctx_t *c, const char *key)
+{
+    int recurse = param(c->req, "recurse") != NULL;
+    if (!*key && !recurse) {
+        set_text(c->resp, 400, "Missing key name");
+        return;
+    }
+    int bad;
+    int64_t cas = cas_param(c, &bad);
+    if (bad) {
+        set_text(c->resp, 400, "Invalid cas index: \"%s\"", param(c->req, "cas"));
+        return;
+    }
+    uint64_t before = store_index(c->api->store);
+    int ok = store_kv_delete(c->api->store, key, recurse, cas);
+    c->resp->wrote = store_index(c->api->store) != before;
+    set_json(c, 200, json_boolean(ok));
+}
+
+/* ---- routing ---- */
+static int prefix(const char *path, const char *p, const char **rest)
+{
+    size_t l = strlen(p);
+    if (strncmp(path, p, l) != 0)
+        return 0;
+    *rest = path + l;
+    return 1;
+}
+
+void api_response_clear(api_response_t *resp)
+{
+    free(resp->body);
+    memset(resp, 0, sizeof *resp);
+}
+
+void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_block, api_response_t *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    ctx_t cx = {.api = api, .req = req, .resp = resp, .allow_block = allow_block};
+    ctx_t *c = &cx;
+    c->pretty = param(req, "pretty") != NULL;
+    const char *p = req->path, *rest;
+
+    if (!strcmp(p, "/v1/agent/services")) {
+        if (method_is(c, ALLOW_GET)) agent_services(c);
+    } else if (!strcmp(p, "/v1/agent/checks")) {
+        if (method_is(c, ALLOW_GET)) agent_checks(c);
+    } else if (!strcmp(p, "/v1/agent/self")) {
+        if (method_is(c, ALLOW_GET)) set_json(c, 200, render_agent_self(api->store, api->leader, api->version));
+    } else if (!strcmp(p, "/v1/agent/members")) {
+        if (method_is(c, ALLOW_GET)) agent_members(c);
+    } else if (!strcmp(p, "/v1/agent/service/register")) {
+        if (method_is(c, ALLOW_PUT)) agent_register(c);
+    } else if (prefix(p, "/v1/agent/service/deregister/", &rest)) {
+        if (method_is(c, ALLOW_PUT)) agent_deregister(c, rest);
+    } else if (prefix(p, "/v1/agent/service/maintenance/", &rest)) {
+        if (method_is(c, ALLOW_PUT)) agent_maintenance(c, rest);
+    } else if (!strcmp(p, "/v1/agent/check/register")) {
+        if (method_is(c, ALLOW_PUT)) agent_check_register(c);
+    } else if (prefix(p, "/v1/agent/check/deregister/", &rest)) {
+        if (method_is(c, ALLOW_PUT)) agent_check_deregister(c, rest);
+    } else if (prefix(p, "/v1/agent/check/pass/", &rest)) {
+        if (method_is(c, ALLOW_PUT)) agent_check_status(c, rest, "passing", param(req, "note"), 0);
+    } else if (prefix(p, "/v1/agent/check/warn/", &rest)) {
+        if (method_is(c, ALLOW_PUT)) agent_check_status(c, rest, "warning", param(req, "note"), 0);
+    } else if (prefix(p, "/v1/agent/check/fail/", &rest)) {
+        if (method_is(c, ALLOW_PUT)) agent_check_status(c, rest, "critical", param(req, "note"), 0);
+    } else if (prefix(p, "/v1/agent/check/update/", &rest)) {
+        if (method_is(c, ALLOW_PUT)) agent_check_update(c, rest);
+    } else if (!strcmp(p, "/v1/catalog/services")) {
+        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) catalog_services(c);
+    } else if (!strcmp(p, "/v1/catalog/nodes")) {
+        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) catalog_nodes(c);
+    } else if (!strcmp(p, "/v1/catalog/datacenters")) {
+        if (method_is(c, ALLOW_GET)) set_json(c, 200, json_pack("[s]", store_datacenter(api->store)));
+    } else if (prefix(p, "/v1/catalog/service/", &rest) || !strcmp(p, "/v1/catalog/service")) {
+        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) catalog_service(c, strcmp(p, "/v1/catalog/service") ? rest : "");
+    } else if (prefix(p, "/v1/health/service/", &rest) || !strcmp(p, "/v1/health/service")) {
+        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) health_service(c, strcmp(p, "/v1/health/service") ? rest : "");
+    } else if (prefix(p, "/v1/health/checks/", &rest)) {
+        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) health_checks(c, rest);
+    } else if (prefix(p, "/v1/health/state/", &rest)) {
+        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) health_state(c, rest);
+    } else if (prefix(p, "/v1/health/node/", &rest)) {
+        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) health_node(c, rest);
+    } else if (prefix(p, "/v1/kv/", &rest) || !strcmp(p, "/v1/kv")) {
+        const char *key = strcmp(p, "/v1/kv") ? rest : "";
+        if (method_is(c, ALLOW_KV)) {
+            const char *dc = param(req, "dc");
+            if (dc && *dc && strcmp(dc, store_datacenter(api->store)) != 0)
+                set_text(resp, 500, "No path to datacenter");
+            else if (!strcmp(req->method, "GET")) {
+                if (read_prologue(c, 1, 0) == 0) kv_get(c, key);
+            } else if (!strcmp(req->method, "PUT"))
+                kv_put(c, key);
+            else
+                kv_delete(c, key);
+        }
+    } else if (!strcmp(p, "/v1/status/leader")) {
+        if (method_is(c, ALLOW_GET)) set_json(c, 200, json_string(api->leader));
+    } else if (!strcmp(p, "/v1/status/peers")) {
+        if (method_is(c, ALLOW_GET)) set_json(c, 200, json_pack("[s]", api->leader));
+    } else {
+        set_text(resp, 404, "Invalid URL path: not a recognized HTTP API endpoint\n");
+    }
+}

@@ -1,0 +1,333 @@
+/* persist.c: see persist.h. The state is saved as the bodies Consul's own API accepts
+ * (service registrations, KV entries), so loading goes through the same decoder and
+ * validation as live requests: a state file cannot smuggle in what the API would refuse. */
+#include "persist.h"
+#include "decode.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define HEADER "portolan-catalog-state v1 sha256="
+
+static json_t *check_json(const cat_check_t *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "CheckID", json_string(c->id));
+    json_object_set_new(o, "Name", json_string(c->name));
+    json_object_set_new(o, "Notes", json_string(c->notes ? c->notes : ""));
+    json_object_set_new(o, "Status", json_string(c->status));
+    if (c->service_id && *c->service_id)
+        json_object_set_new(o, "ServiceID", json_string(c->service_id));
+    if (c->ttl_ns) json_object_set_new(o, "TTL", json_integer(c->ttl_ns));
+    if (c->interval_ns) json_object_set_new(o, "Interval", json_integer(c->interval_ns));
+    if (c->timeout_ns) json_object_set_new(o, "Timeout", json_integer(c->timeout_ns));
+    if (c->dereg_after_ns) json_object_set_new(o, "DeregisterCriticalServiceAfter", json_integer(c->dereg_after_ns));
+    if (c->http) json_object_set_new(o, "HTTP", json_string(c->http));
+    if (c->method) json_object_set_new(o, "Method", json_string(c->method));
+    if (c->body) json_object_set_new(o, "Body", json_string(c->body));
+    if (c->tcp) json_object_set_new(o, "TCP", json_string(c->tcp));
+    if (c->grpc) json_object_set_new(o, "GRPC", json_string(c->grpc));
+    if (c->tls_server_name) json_object_set_new(o, "TLSServerName", json_string(c->tls_server_name));
+    json_object_set_new(o, "TLSSkipVerify", json_boolean(c->tls_skip_verify));
+    json_object_set_new(o, "GRPCUseTLS", json_boolean(c->grpc_use_tls));
+    if (c->success_before_passing) json_object_set_new(o, "SuccessBeforePassing", json_integer(c->success_before_passing));
+    if (c->failures_before_critical) json_object_set_new(o, "FailuresBeforeCritical", json_integer(c->failures_before_critical));
+    if (c->nheaders) {
+        json_t *h = json_object();
+        for (size_t i = 0; i < c->nheaders; i++) {
+            json_t *a = json_array();
+            for (size_t j = 0; j < c->headers[i].nvalues; j++)
+                json_array_append_new(a, json_string(c->headers[i].values[j]));
+            json_object_set_new(h, c->headers[i].name, a);
+        }
+        json_object_set_new(o, "Header", h);
+    }
+    return o;
+}
+
+static json_t *service_json(const cat_service_t *svc, json_t **extra)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ID", json_string(svc->id));
+    json_object_set_new(o, "Name", json_string(svc->name));
+    json_t *tags = json_array();
+    for (size_t i = 0; i < svc->ntags; i++)
+        json_array_append_new(tags, json_string(svc->tags[i]));
+    json_object_set_new(o, "Tags", tags);
+    json_object_set_new(o, "Address", json_string(svc->address));
+    json_object_set_new(o, "Port", json_integer(svc->port));
+    json_t *meta = json_object();
+    for (size_t i = 0; i < svc->nmeta; i++)
+        json_object_set_new(meta, svc->meta[i].key, json_string(svc->meta[i].value));
+    json_object_set_new(o, "Meta", meta);
+    json_t *ta = json_object();
+    for (size_t i = 0; i < svc->ntaddrs; i++)
+        json_object_set_new(ta, svc->taddrs[i].key, json_pack("{s:s,s:i}", "Address", svc->taddrs[i].address, "Port", svc->taddrs[i].port));
+    json_object_set_new(o, "TaggedAddresses", ta);
+    json_object_set_new(o, "Weights", json_pack("{s:i,s:i}", "Passing", svc->w_passing, "Warning", svc->w_warning));
+    json_object_set_new(o, "EnableTagOverride", json_boolean(svc->enable_tag_override));
+    json_t *checks = json_array();
+    *extra = json_object();
+    json_t *outputs = json_object(), *maint = json_null();
+    for (cat_check_t *c = svc->checks; c; c = c->next_in_service) {
+        if (c->kind == CHECK_MAINT) {
+            json_decref(maint);
+            maint = json_string(c->notes ? c->notes : "");
+            continue;
+        }
+        json_array_append_new(checks, check_json(c));
+        json_object_set_new(outputs, c->id, json_pack("{s:s,s:I,s:I}", "Output", c->output ? c->output : "",
+                                                      "CreateIndex", (json_int_t)c->create_index,
+                                                      "ModifyIndex", (json_int_t)c->modify_index));
+    }
+    json_object_set_new(o, "Checks", checks);
+    json_object_set_new(*extra, "CreateIndex", json_integer((json_int_t)svc->create_index));
+    json_object_set_new(*extra, "ModifyIndex", json_integer((json_int_t)svc->modify_index));
+    json_object_set_new(*extra, "Checks", outputs);
+    json_object_set_new(*extra, "Maintenance", maint);
+    return o;
+}
+
+static void sha256_hex(const char *buf, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t errlen)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "Index", json_integer((json_int_t)store_index(s)));
+    size_t n;
+    cat_service_t **svcs = store_all_services(s, &n);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(svcs[i]->id, "consul"))
+            continue;
+        json_t *extra;
+        json_t *body = service_json(svcs[i], &extra);
+        json_array_append_new(arr, json_pack("{s:o,s:o}", "Register", body, "State", extra));
+    }
+    free(svcs);
+    json_object_set_new(root, "Services", arr);
+    cat_check_t **nc = store_node_checks(s, &n);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (nc[i]->kind != CHECK_SERF)
+            json_array_append_new(arr, json_pack("{s:o,s:s}", "Register", check_json(nc[i]), "Output", nc[i]->output ? nc[i]->output : ""));
+    free(nc);
+    json_object_set_new(root, "NodeChecks", arr);
+    cat_kv_t **kv = store_kv_list(s, "", &n);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_null();
+        if (kv[i]->has_value) {
+            char *b = malloc(4 * ((kv[i]->len + 2) / 3) + 1);
+            EVP_EncodeBlock((unsigned char *)b, kv[i]->value, (int)kv[i]->len);
+            v = json_string(b);
+            free(b);
+        }
+        json_array_append_new(arr, json_pack("{s:s,s:I,s:o,s:I,s:I}", "Key", kv[i]->key, "Flags", (json_int_t)kv[i]->flags,
+                                             "Value", v, "CreateIndex", (json_int_t)kv[i]->create_index,
+                                             "ModifyIndex", (json_int_t)kv[i]->modify_index));
+    }
+    free(kv);
+    json_object_set_new(root, "KV", arr);
+    char *body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!body) {
+        snprintf(err, errlen, "state: out of memory");
+        return -1;
+    }
+    size_t blen = strlen(body);
+    char hex[65];
+    sha256_hex(body, blen, hex);
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    snprintf(tmp, sizeof tmp, "%s/state.json.tmp", dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = -1;
+    if (fd < 0) {
+        snprintf(err, errlen, "state: open %s: %s", tmp, strerror(errno));
+        free(body);
+        return -1;
+    }
+    char head[128];
+    int hl = snprintf(head, sizeof head, HEADER "%s\n", hex);
+    struct iovec iov[3] = {{head, (size_t)hl}, {body, blen}, {"\n", 1}};
+    ssize_t want = hl + (ssize_t)blen + 1, w = writev(fd, iov, 3);
+    if (w != want)
+        snprintf(err, errlen, "state: write %s: %s", tmp, w < 0 ? strerror(errno) : "short write");
+    else if (fsync(fd) != 0)
+        snprintf(err, errlen, "state: fsync %s: %s", tmp, strerror(errno));
+    else
+        rc = 0;
+    close(fd);
+    free(body);
+    if (rc == 0 && rename(tmp, path) != 0) {
+        snprintf(err, errlen, "state: rename to %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    return rc;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap);
+    size_t r;
+    while ((r = fread(b + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap)
+            b = realloc(b, cap *= 2);
+    }
+    fclose(f);
+    *len = n;
+    return b;
+}
+
+int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    size_t len;
+    char *buf = read_file(path, &len);
+    if (!buf) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "state %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    json_t *root = NULL;
+    size_t hlen = strlen(HEADER);
+    char *nl = memchr(buf, '\n', len);
+    if (len < hlen + 65 || memcmp(buf, HEADER, hlen) != 0 || !nl || nl - buf != (ptrdiff_t)(hlen + 64)) {
+        snprintf(err, errlen, "state %s: not a portolan-catalog state file or truncated header; refusing to start (move it away to start empty)", path);
+        goto out;
+    }
+    char *body = nl + 1;
+    size_t blen = len - (size_t)(body - buf);
+    if (blen == 0 || body[blen - 1] != '\n') {
+        snprintf(err, errlen, "state %s: truncated (no final newline); refusing to start (move it away to start empty)", path);
+        goto out;
+    }
+    blen--;
+    char hex[65];
+    sha256_hex(body, blen, hex);
+    if (memcmp(hex, buf + hlen, 64) != 0) {
+        snprintf(err, errlen, "state %s: checksum mismatch (corrupt or truncated); refusing to start (move it away to start empty)", path);
+        goto out;
+    }
+    json_error_t je;
+    root = json_loadb(body, blen, 0, &je);
+    if (!root || !json_is_object(root)) {
+        snprintf(err, errlen, "state %s: invalid JSON at line %d: %s", path, je.line, je.text);
+        goto out;
+    }
+    json_t *svcs = json_object_get(root, "Services"), *item;
+    size_t i;
+    json_array_foreach(svcs, i, item) {
+        char *rb = json_dumps(json_object_get(item, "Register"), JSON_COMPACT);
+        cat_service_t *svc;
+        cat_check_t **checks;
+        size_t nchecks;
+        char derr[1024];
+        int st = rb ? decode_service_register(rb, strlen(rb), &svc, &checks, &nchecks, derr, sizeof derr) : 400;
+        free(rb);
+        if (st != 200) {
+            snprintf(err, errlen, "state %s: service %zu refused: %s", path, i, rb ? derr : "missing");
+            goto out;
+        }
+        char id[1024];
+        snprintf(id, sizeof id, "%s", svc->id);
+        store_register(s, svc, checks, nchecks, 1, 0);
+        free(checks);
+        json_t *state = json_object_get(item, "State");
+        cat_service_t *live = store_service(s, id);
+        if (!live)
+            continue;
+        live->create_index = (uint64_t)json_integer_value(json_object_get(state, "CreateIndex"));
+        live->modify_index = (uint64_t)json_integer_value(json_object_get(state, "ModifyIndex"));
+        json_t *outs = json_object_get(state, "Checks");
+        for (cat_check_t *c = live->checks; c; c = c->next_in_service) {
+            json_t *o = json_object_get(outs, c->id);
+            if (!o)
+                continue;
+            free(c->output);
+            c->output = strdup(json_string_value(json_object_get(o, "Output")) ? json_string_value(json_object_get(o, "Output")) : "");
+            c->create_index = (uint64_t)json_integer_value(json_object_get(o, "CreateIndex"));
+            c->modify_index = (uint64_t)json_integer_value(json_object_get(o, "ModifyIndex"));
+        }
+        json_t *maint = json_object_get(state, "Maintenance");
+        if (json_is_string(maint))
+            store_service_maintenance(s, id, 1, json_string_value(maint), 0);
+    }
+    json_array_foreach(json_object_get(root, "NodeChecks"), i, item) {
+        char *rb = json_dumps(json_object_get(item, "Register"), JSON_COMPACT);
+        cat_check_t *c;
+        char derr[1024];
+        if (!rb || decode_check_register(rb, strlen(rb), &c, derr, sizeof derr) != 200) {
+            snprintf(err, errlen, "state %s: node check %zu refused", path, i);
+            free(rb);
+            goto out;
+        }
+        free(rb);
+        store_check_register(s, c, 0);
+    }
+    json_array_foreach(json_object_get(root, "KV"), i, item) {
+        const char *key = json_string_value(json_object_get(item, "Key"));
+        const char *v64 = json_string_value(json_object_get(item, "Value"));
+        if (!key) {
+            snprintf(err, errlen, "state %s: KV entry %zu has no key", path, i);
+            goto out;
+        }
+        unsigned char *val = NULL;
+        int vlen = 0;
+        if (v64) {
+            size_t l = strlen(v64);
+            val = malloc(l + 1);
+            vlen = EVP_DecodeBlock(val, (const unsigned char *)v64, (int)l);
+            if (vlen < 0) {
+                free(val);
+                snprintf(err, errlen, "state %s: KV entry %s has a bad value", path, key);
+                goto out;
+            }
+            if (l >= 2 && v64[l - 1] == '=') vlen--;
+            if (l >= 2 && v64[l - 2] == '=') vlen--;
+        }
+        store_kv_put(s, key, val, (size_t)vlen, (uint64_t)json_integer_value(json_object_get(item, "Flags")), -1);
+        free(val);
+        cat_kv_t *e = store_kv_get(s, key);
+        e->create_index = (uint64_t)json_integer_value(json_object_get(item, "CreateIndex"));
+        e->modify_index = (uint64_t)json_integer_value(json_object_get(item, "ModifyIndex"));
+    }
+    store_restore_indexes(s, (uint64_t)json_integer_value(json_object_get(root, "Index")));
+    rc = 1;
+out:
+    json_decref(root);
+    free(buf);
+    return rc;
+}

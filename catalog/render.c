@@ -1,0 +1,229 @@
+/* render.c: see render.h. */
+#include "render.h"
+#include "duration.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *tags_json(char **tags, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(tags[i]));
+    return a;
+}
+
+static json_t *meta_json(const cat_pair_t *m, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, m[i].key, json_string(m[i].value));
+    return o;
+}
+
+static json_t *taddrs_json(const cat_service_t *svc)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < svc->ntaddrs; i++)
+        json_object_set_new(o, svc->taddrs[i].key,
+                            json_pack("{s:s, s:i}", "Address", svc->taddrs[i].address, "Port", svc->taddrs[i].port));
+    return o;
+}
+
+static json_t *weights_json(const cat_service_t *svc)
+{
+    return json_pack("{s:i, s:i}", "Passing", svc->w_passing, "Warning", svc->w_warning);
+}
+
+json_t *render_agent_service(const catalog_store_t *s, const cat_service_t *svc)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ID", json_string(svc->id));
+    json_object_set_new(o, "Service", json_string(svc->name));
+    json_object_set_new(o, "Tags", tags_json(svc->tags, svc->ntags));
+    json_object_set_new(o, "Meta", meta_json(svc->meta, svc->nmeta));
+    json_object_set_new(o, "Port", json_integer(svc->port));
+    json_object_set_new(o, "Address", json_string(svc->address));
+    if (svc->ntaddrs)
+        json_object_set_new(o, "TaggedAddresses", taddrs_json(svc));
+    json_object_set_new(o, "Weights", weights_json(svc));
+    json_object_set_new(o, "EnableTagOverride", json_boolean(svc->enable_tag_override));
+    json_object_set_new(o, "Datacenter", json_string(store_datacenter(s)));
+    return o;
+}
+
+static json_t *dur_json(int64_t ns)
+{
+    char b[64];
+    duration_format(ns, b, sizeof b);
+    return json_string(b);
+}
+
+json_t *render_check(const catalog_store_t *s, const cat_check_t *c)
+{
+    const cat_service_t *svc = c->service_id && *c->service_id ? store_service(s, c->service_id) : NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "Node", json_string(store_node(s)));
+    json_object_set_new(o, "CheckID", json_string(c->id));
+    json_object_set_new(o, "Name", json_string(c->name));
+    json_object_set_new(o, "Status", json_string(c->status));
+    json_object_set_new(o, "Notes", json_string(c->notes ? c->notes : ""));
+    json_object_set_new(o, "Output", json_string(c->output ? c->output : ""));
+    json_object_set_new(o, "ServiceID", json_string(svc ? svc->id : ""));
+    json_object_set_new(o, "ServiceName", json_string(svc ? svc->name : ""));
+    json_object_set_new(o, "ServiceTags", svc ? tags_json(svc->tags, svc->ntags) : json_array());
+    json_object_set_new(o, "Type", json_string(cat_check_type(c)));
+    json_object_set_new(o, "Interval", json_string(""));
+    json_object_set_new(o, "Timeout", json_string(""));
+    if (c->interval_ns) json_object_set_new(o, "Interval", dur_json(c->interval_ns));
+    if (c->timeout_ns) json_object_set_new(o, "Timeout", dur_json(c->timeout_ns));
+    json_object_set_new(o, "ExposedPort", json_integer(0));
+    json_t *def = json_object();
+    if (c->kind == CHECK_HTTP || c->kind == CHECK_TCP || c->kind == CHECK_GRPC || c->kind == CHECK_TTL) {
+        json_object_set_new(def, "Interval", dur_json(c->interval_ns));
+        json_object_set_new(def, "Timeout", dur_json(c->timeout_ns));
+        json_object_set_new(def, "DeregisterCriticalServiceAfter", dur_json(c->dereg_after_ns));
+        json_object_set_new(def, "HTTP", json_string(c->http ? c->http : ""));
+        json_t *h = json_null();
+        if (c->nheaders) {
+            h = json_object();
+            for (size_t i = 0; i < c->nheaders; i++)
+                json_object_set_new(h, c->headers[i].name, tags_json(c->headers[i].values, c->headers[i].nvalues));
+        }
+        json_object_set_new(def, "Header", h);
+        json_object_set_new(def, "Method", json_string(c->method ? c->method : ""));
+        json_object_set_new(def, "Body", json_string(c->body ? c->body : ""));
+        json_object_set_new(def, "TLSServerName", json_string(c->tls_server_name ? c->tls_server_name : ""));
+        json_object_set_new(def, "TLSSkipVerify", json_boolean(c->tls_skip_verify));
+        json_object_set_new(def, "TCP", json_string(c->tcp ? c->tcp : ""));
+        json_object_set_new(def, "GRPC", json_string(c->grpc ? c->grpc : ""));
+        json_object_set_new(def, "GRPCUseTLS", json_boolean(c->grpc_use_tls));
+    }
+    json_object_set_new(o, "Definition", def);
+    json_object_set_new(o, "CreateIndex", json_integer((json_int_t)c->create_index));
+    json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)c->modify_index));
+    return o;
+}
+
+static json_t *node_taddrs(const catalog_store_t *s)
+{
+    const char *a = store_address(s);
+    int v6 = strchr(a, ':') != NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "lan", json_string(a));
+    json_object_set_new(o, v6 ? "lan_ipv6" : "lan_ipv4", json_string(a));
+    json_object_set_new(o, "wan", json_string(a));
+    json_object_set_new(o, v6 ? "wan_ipv6" : "wan_ipv4", json_string(a));
+    return o;
+}
+
+json_t *render_node(const catalog_store_t *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ID", json_string(store_node_id(s)));
+    json_object_set_new(o, "Node", json_string(store_node(s)));
+    json_object_set_new(o, "Address", json_string(store_address(s)));
+    json_object_set_new(o, "Datacenter", json_string(store_datacenter(s)));
+    json_object_set_new(o, "TaggedAddresses", node_taddrs(s));
+    json_object_set_new(o, "Meta", json_pack("{s:s}", "consul-network-segment", ""));
+    json_object_set_new(o, "CreateIndex", json_integer((json_int_t)store_node_create_index(s)));
+    json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)store_node_modify_index(s)));
+    return o;
+}
+
+json_t *render_catalog_service(const catalog_store_t *s, const cat_service_t *svc)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ID", json_string(store_node_id(s)));
+    json_object_set_new(o, "Node", json_string(store_node(s)));
+    json_object_set_new(o, "Address", json_string(store_address(s)));
+    json_object_set_new(o, "Datacenter", json_string(store_datacenter(s)));
+    json_object_set_new(o, "TaggedAddresses", node_taddrs(s));
+    json_object_set_new(o, "NodeMeta", json_pack("{s:s}", "consul-network-segment", ""));
+    json_object_set_new(o, "ServiceKind", json_string(""));
+    json_object_set_new(o, "ServiceID", json_string(svc->id));
+    json_object_set_new(o, "ServiceName", json_string(svc->name));
+    json_object_set_new(o, "ServiceTags", tags_json(svc->tags, svc->ntags));
+    json_object_set_new(o, "ServiceAddress", json_string(svc->address));
+    if (svc->ntaddrs)
+        json_object_set_new(o, "ServiceTaggedAddresses", taddrs_json(svc));
+    json_object_set_new(o, "ServiceWeights", weights_json(svc));
+    json_object_set_new(o, "ServiceMeta", meta_json(svc->meta, svc->nmeta));
+    json_object_set_new(o, "ServicePort", json_integer(svc->port));
+    json_object_set_new(o, "ServiceEnableTagOverride", json_boolean(svc->enable_tag_override));
+    json_object_set_new(o, "CreateIndex", json_integer((json_int_t)svc->create_index));
+    json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)svc->modify_index));
+    return o;
+}
+
+json_t *render_health_service(const catalog_store_t *s, const cat_service_t *svc)
+{
+    (void)s;
+    json_t *o = json_object();
+    json_object_set_new(o, "ID", json_string(svc->id));
+    json_object_set_new(o, "Service", json_string(svc->name));
+    json_object_set_new(o, "Tags", tags_json(svc->tags, svc->ntags));
+    json_object_set_new(o, "Address", json_string(svc->address));
+    if (svc->ntaddrs)
+        json_object_set_new(o, "TaggedAddresses", taddrs_json(svc));
+    json_object_set_new(o, "Meta", meta_json(svc->meta, svc->nmeta));
+    if (svc->port)
+        json_object_set_new(o, "Port", json_integer(svc->port));
+    json_object_set_new(o, "Weights", weights_json(svc));
+    json_object_set_new(o, "EnableTagOverride", json_boolean(svc->enable_tag_override));
+    json_object_set_new(o, "CreateIndex", json_integer((json_int_t)svc->create_index));
+    json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)svc->modify_index));
+    return o;
+}
+
+json_t *render_kv(const cat_kv_t *e)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "LockIndex", json_integer(0));
+    json_object_set_new(o, "Key", json_string(e->key));
+    json_object_set_new(o, "Flags", json_integer((json_int_t)e->flags));
+    if (e->has_value) {
+        int n = 4 * (((int)e->len + 2) / 3) + 1;
+        unsigned char *b = malloc((size_t)n);
+        EVP_EncodeBlock(b, e->value, (int)e->len);
+        json_object_set_new(o, "Value", json_string((char *)b));
+        free(b);
+    } else {
+        json_object_set_new(o, "Value", json_null());
+    }
+    json_object_set_new(o, "CreateIndex", json_integer((json_int_t)e->create_index));
+    json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)e->modify_index));
+    return o;
+}
+
+json_t *render_agent_self(const catalog_store_t *s, const char *leader, const char *version)
+{
+    json_t *cfg = json_object();
+    json_object_set_new(cfg, "Datacenter", json_string(store_datacenter(s)));
+    json_object_set_new(cfg, "PrimaryDatacenter", json_string(store_datacenter(s)));
+    json_object_set_new(cfg, "NodeName", json_string(store_node(s)));
+    json_object_set_new(cfg, "NodeID", json_string(store_node_id(s)));
+    json_object_set_new(cfg, "Revision", json_string("portolan"));
+    json_object_set_new(cfg, "Server", json_true());
+    json_object_set_new(cfg, "Version", json_string(version));
+    json_object_set_new(cfg, "BuildDate", json_string(""));
+    json_t *member = json_object();
+    json_object_set_new(member, "Name", json_string(store_node(s)));
+    json_object_set_new(member, "Addr", json_string(store_address(s)));
+    json_object_set_new(member, "Port", json_integer(8301));
+    json_object_set_new(member, "Tags", json_pack("{s:s, s:s, s:s, s:s}", "dc", store_datacenter(s), "role", "consul",
+                                                  "id", store_node_id(s), "build", version));
+    json_object_set_new(member, "Status", json_integer(1));
+    json_t *consul = json_pack("{s:s, s:s, s:s, s:s, s:s}", "bootstrap", "true", "known_datacenters", "1",
+                               "leader", "true", "leader_addr", leader, "server", "true");
+    json_t *o = json_object();
+    json_object_set_new(o, "Config", cfg);
+    json_object_set_new(o, "DebugConfig", json_object());
+    json_object_set_new(o, "Coord", json_pack("{s:[f,f,f,f,f,f,f,f], s:f, s:f, s:f}", "Vec", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                                              "Error", 1.5, "Adjustment", 0.0, "Height", 1e-05));
+    json_object_set_new(o, "Member", member);
+    json_object_set_new(o, "Stats", json_pack("{s:o}", "consul", consul));
+    json_object_set_new(o, "Meta", json_pack("{s:s}", "consul-network-segment", ""));
+    return o;
+}

@@ -1,0 +1,17 @@
+/* render.h: catalog objects -> the JSON shapes Consul's HTTP API returns (field order as
+ * Consul's structs declare them; map keys sorted). Pure; returns new jansson references. */
+#ifndef PORTOLAN_CATALOG_RENDER_H
+#define PORTOLAN_CATALOG_RENDER_H
+
+#include <jansson.h>
+#include "store.h"
+
+json_t *render_agent_service(const catalog_store_t *s, const cat_service_t *svc);
+json_t *render_check(const catalog_store_t *s, const cat_check_t *c);
+json_t *render_node(const catalog_store_t *s);                 /* catalog/nodes, health Node */
+json_t *render_catalog_service(const catalog_store_t *s, const cat_service_t *svc);
+json_t *render_health_service(const catalog_store_t *s, const cat_service_t *svc); /* Service of health/service */
+json_t *render_kv(const cat_kv_t *e);
+json_t *render_agent_self(const catalog_store_t *s, const char *leader, const char *version);
+
+#endif

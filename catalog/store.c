@@ -1,0 +1,864 @@
+/* store.c: see store.h. Services and checks live in hash maps keyed by ID; a second map keyed by
+ * the lower-cased service name chains a name's instances and keeps that name's index (kept
+ * after the last instance goes, so the index a blocked client holds never goes backwards).
+ * Listings are built on demand and sorted; nothing here allocates per read beyond the
+ * result array. */
+#include "store.h"
+#include "strmap.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *display;          /* the name as first registered */
+    uint64_t index;
+    cat_service_t *head;
+} cat_name_t;
+
+struct catalog_store {
+    char *node, *node_id, *dc, *address;
+    uint64_t index, idx_nodes, idx_services, idx_checks, idx_kv;
+    uint64_t node_create, node_modify;
+    strmap_t *services, *checks, *names, *kv, *tombstones;
+    cat_check_t *node_checks;   /* sorted by ID */
+    cat_change_cb on_change; void *change_ctx;
+    cat_check_hook on_check_added, on_check_removed; void *check_ctx;
+    cat_change_t pending;
+    int npending_names;
+    char *pending_names[4];
+};
+
+static int streq(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+
+static char *lower(const char *s)
+{
+    char *l = strdup(s ? s : "");
+    for (char *p = l; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return l;
+}
+
+/* ---- objects ---- */
+cat_service_t *cat_service_new(void)
+{
+    cat_service_t *s = calloc(1, sizeof *s);
+    s->w_passing = 1;
+    s->w_warning = 1;
+    return s;
+}
+
+void cat_service_free(cat_service_t *s)
+{
+    if (!s)
+        return;
+    free(s->id); free(s->name); free(s->address);
+    for (size_t i = 0; i < s->ntags; i++) free(s->tags[i]);
+    free(s->tags);
+    for (size_t i = 0; i < s->nmeta; i++) { free(s->meta[i].key); free(s->meta[i].value); }
+    free(s->meta);
+    for (size_t i = 0; i < s->ntaddrs; i++) { free(s->taddrs[i].key); free(s->taddrs[i].address); }
+    free(s->taddrs);
+    free(s);
+}
+
+cat_check_t *cat_check_new(void)
+{
+    cat_check_t *c = calloc(1, sizeof *c);
+    c->critical_since_ms = -1;
+    return c;
+}
+
+void cat_check_free(cat_check_t *c)
+{
+    if (!c)
+        return;
+    free(c->id); free(c->name); free(c->status); free(c->notes); free(c->output); free(c->service_id);
+    free(c->http); free(c->method); free(c->body); free(c->tcp); free(c->grpc); free(c->tls_server_name);
+    for (size_t i = 0; i < c->nheaders; i++) {
+        free(c->headers[i].name);
+        for (size_t j = 0; j < c->headers[i].nvalues; j++) free(c->headers[i].values[j]);
+        free(c->headers[i].values);
+    }
+    free(c->headers);
+    free(c);
+}
+
+const char *cat_check_type(const cat_check_t *c)
+{
+    switch (c->kind) {
+    case CHECK_TTL: return "ttl";
+    case CHECK_HTTP: return "http";
+    case CHECK_TCP: return "tcp";
+    case CHECK_GRPC: return "grpc";
+    default: return "";
+    }
+}
+
+char *cat_truncate_output(const char *out)
+{
+    const size_t max = 4096;
+    size_t len = out ? strlen(out) : 0;
+    if (len <= max)
+        return strdup(out ? out : "");
+    char *r = malloc(max + 64);
+    snprintf(r, max + 64, "%.*s ... (captured %zu of %zu bytes)", (int)max, out, max, len);
+    return r;
+}
+
+/* ---- store ---- */
+catalog_store_t *store_new(const char *node, const char *node_id, const char *dc, const char *address)
+{
+    catalog_store_t *s = calloc(1, sizeof *s);
+    s->node = strdup(node);
+    s->node_id = strdup(node_id);
+    s->dc = strdup(dc);
+    s->address = strdup(address);
+    s->services = strmap_new();
+    s->checks = strmap_new();
+    s->names = strmap_new();
+    s->kv = strmap_new();
+    s->tombstones = strmap_new();
+    /* boot: the node (index 1), its serfHealth check (2) and the consul service (3) */
+    s->index = 1;
+    s->node_create = s->node_modify = s->idx_nodes = 1;
+    cat_check_t *serf = cat_check_new();
+    serf->id = strdup("serfHealth");
+    serf->name = strdup("Serf Health Status");
+    serf->status = strdup("passing");
+    serf->notes = strdup("");
+    serf->output = strdup("Agent alive and reachable");
+    serf->service_id = strdup("");
+    serf->kind = CHECK_SERF;
+    serf->create_index = serf->modify_index = s->idx_checks = s->index = 2;
+    strmap_put(s->checks, serf->id, serf);
+    s->node_checks = serf;
+    cat_service_t *consul = cat_service_new();
+    consul->id = strdup("consul");
+    consul->name = strdup("consul");
+    consul->address = strdup("");
+    consul->port = 8300;
+    store_register(s, consul, NULL, 0, 0, 0);
+    return s;
+}
+
+void store_free(catalog_store_t *s)
+{
+    if (!s)
+        return;
+    for (strmap_iter_t it = strmap_iter(s->checks); strmap_iter_next(&it);) {
+        if (s->on_check_removed)
+            s->on_check_removed(s->check_ctx, it.value);
+        cat_check_free(it.value);
+    }
+    for (strmap_iter_t it = strmap_iter(s->services); strmap_iter_next(&it);)
+        cat_service_free(it.value);
+    for (strmap_iter_t it = strmap_iter(s->names); strmap_iter_next(&it);) {
+        cat_name_t *n = it.value;
+        free(n->display);
+        free(n);
+    }
+    for (strmap_iter_t it = strmap_iter(s->kv); strmap_iter_next(&it);) {
+        cat_kv_t *e = it.value;
+        free(e->key); free(e->value); free(e);
+    }
+    for (strmap_iter_t it = strmap_iter(s->tombstones); strmap_iter_next(&it);)
+        free(it.value);
+    strmap_free(s->services); strmap_free(s->checks); strmap_free(s->names);
+    strmap_free(s->kv); strmap_free(s->tombstones);
+    for (int i = 0; i < s->npending_names; i++) free(s->pending_names[i]);
+    free(s->node); free(s->node_id); free(s->dc); free(s->address);
+    free(s);
+}
+
+void store_set_change_hook(catalog_store_t *s, cat_change_cb cb, void *ctx) { s->on_change = cb; s->change_ctx = ctx; }
+void store_set_check_hooks(catalog_store_t *s, cat_check_hook a, cat_check_hook r, void *ctx)
+{
+    s->on_check_added = a;
+    s->on_check_removed = r;
+    s->check_ctx = ctx;
+}
+
+const char *store_node(const catalog_store_t *s) { return s->node; }
+const char *store_node_id(const catalog_store_t *s) { return s->node_id; }
+const char *store_datacenter(const catalog_store_t *s) { return s->dc; }
+const char *store_address(const catalog_store_t *s) { return s->address; }
+uint64_t store_node_create_index(const catalog_store_t *s) { return s->node_create; }
+uint64_t store_node_modify_index(const catalog_store_t *s) { return s->node_modify; }
+static uint64_t atleast1(uint64_t v) { return v ? v : 1; }
+uint64_t store_index(const catalog_store_t *s) { return atleast1(s->index); }
+uint64_t store_index_nodes(const catalog_store_t *s) { return atleast1(s->idx_nodes); }
+uint64_t store_index_services(const catalog_store_t *s) { return atleast1(s->idx_services); }
+uint64_t store_index_checks(const catalog_store_t *s) { return atleast1(s->idx_checks); }
+uint64_t store_index_kv(const catalog_store_t *s) { return atleast1(s->idx_kv); }
+void store_bump_index(catalog_store_t *s, uint64_t idx) { if (idx > s->index) s->index = idx; }
+
+uint64_t store_index_service(const catalog_store_t *s, const char *name)
+{
+    char *l = lower(name);
+    cat_name_t *n = strmap_get(s->names, l);
+    free(l);
+    /* a name never seen: the services table's index, as Consul falls back to */
+    return n ? atleast1(n->index) : store_index_services(s);
+}
+
+/* ---- change tracking: collected during one write, delivered once ---- */
+static uint64_t begin_write(catalog_store_t *s)
+{
+    memset(&s->pending, 0, sizeof s->pending);
+    return ++s->index;
+}
+
+static void touch_name(catalog_store_t *s, const char *name)
+{
+    char *l = lower(name);
+    cat_name_t *n = strmap_get(s->names, l);
+    if (n)
+        n->index = s->index;
+    for (int i = 0; i < s->npending_names; i++)
+        if (strcmp(s->pending_names[i], l) == 0) {
+            free(l);
+            return;
+        }
+    if (s->npending_names < 3)
+        s->pending_names[s->npending_names++] = l;
+    else {
+        s->pending.all_services = 1;
+        free(l);
+    }
+}
+
+static void touch_all_names(catalog_store_t *s)
+{
+    for (strmap_iter_t it = strmap_iter(s->names); strmap_iter_next(&it);)
+        ((cat_name_t *)it.value)->index = s->index;
+    s->pending.all_services = 1;
+}
+
+static void end_write(catalog_store_t *s)
+{
+    for (int i = 0; i < s->npending_names; i++)
+        s->pending.service_names[i] = s->pending_names[i];
+    s->pending.service_names[s->npending_names] = NULL;
+    if (s->on_change)
+        s->on_change(s->change_ctx, &s->pending);
+    for (int i = 0; i < s->npending_names; i++)
+        free(s->pending_names[i]);
+    s->npending_names = 0;
+}
+
+/* ---- name chains ---- */
+static void name_link(catalog_store_t *s, cat_service_t *svc)
+{
+    char *l = lower(svc->name);
+    cat_name_t *n = strmap_get(s->names, l);
+    if (!n) {
+        n = calloc(1, sizeof *n);
+        n->display = strdup(svc->name);
+        strmap_put(s->names, l, n);
+    } else if (!n->head) {
+        free(n->display);
+        n->display = strdup(svc->name);
+    }
+    svc->next_same_name = n->head;
+    n->head = svc;
+    free(l);
+}
+
+static void name_unlink(catalog_store_t *s, cat_service_t *svc)
+{
+    char *l = lower(svc->name);
+    cat_name_t *n = strmap_get(s->names, l);
+    free(l);
+    if (!n)
+        return;
+    for (cat_service_t **p = &n->head; *p; p = &(*p)->next_same_name)
+        if (*p == svc) {
+            *p = svc->next_same_name;
+            break;
+        }
+    svc->next_same_name = NULL;
+}
+
+/* ---- check lists ---- */
+static void list_insert(cat_check_t **head, cat_check_t *c)
+{
+    cat_check_t **p = head;
+    while (*p && strcmp((*p)->id, c->id) < 0)
+        p = &(*p)->next_in_service;
+    c->next_in_service = *p;
+    *p = c;
+}
+
+static void list_remove(cat_check_t **head, cat_check_t *c)
+{
+    for (cat_check_t **p = head; *p; p = &(*p)->next_in_service)
+        if (*p == c) {
+            *p = c->next_in_service;
+            c->next_in_service = NULL;
+            return;
+        }
+}
+
+static cat_check_t **owner_list(catalog_store_t *s, const cat_check_t *c)
+{
+    if (c->service_id && *c->service_id) {
+        cat_service_t *svc = strmap_get(s->services, c->service_id);
+        return svc ? &svc->checks : NULL;
+    }
+    return &s->node_checks;
+}
+
+static void check_destroy(catalog_store_t *s, cat_check_t *c)
+{
+    cat_check_t **l = owner_list(s, c);
+    if (l)
+        list_remove(l, c);
+    strmap_del(s->checks, c->id);
+    if (s->on_check_removed)
+        s->on_check_removed(s->check_ctx, c);
+    cat_check_free(c);
+}
+
+/* ---- equality ---- */
+static int service_equal(const cat_service_t *a, const cat_service_t *b)
+{
+    if (!streq(a->name, b->name) || !streq(a->address, b->address) || a->port != b->port ||
+        a->ntags != b->ntags || a->nmeta != b->nmeta || a->ntaddrs != b->ntaddrs ||
+        a->w_passing != b->w_passing || a->w_warning != b->w_warning ||
+        a->enable_tag_override != b->enable_tag_override)
+        return 0;
+    for (size_t i = 0; i < a->ntags; i++)
+        if (strcmp(a->tags[i], b->tags[i]) != 0) return 0;
+    for (size_t i = 0; i < a->nmeta; i++)
+        if (strcmp(a->meta[i].key, b->meta[i].key) || strcmp(a->meta[i].value, b->meta[i].value)) return 0;
+    for (size_t i = 0; i < a->ntaddrs; i++)
+        if (strcmp(a->taddrs[i].key, b->taddrs[i].key) || strcmp(a->taddrs[i].address, b->taddrs[i].address) ||
+            a->taddrs[i].port != b->taddrs[i].port) return 0;
+    return 1;
+}
+
+static int check_def_equal(const cat_check_t *a, const cat_check_t *b)
+{
+    if (!streq(a->name, b->name) || !streq(a->notes, b->notes) || !streq(a->service_id, b->service_id) ||
+        a->kind != b->kind || a->interval_ns != b->interval_ns || a->timeout_ns != b->timeout_ns ||
+        a->ttl_ns != b->ttl_ns || a->dereg_after_ns != b->dereg_after_ns || !streq(a->http, b->http) ||
+        !streq(a->method, b->method) || !streq(a->body, b->body) || !streq(a->tcp, b->tcp) ||
+        !streq(a->grpc, b->grpc) || !streq(a->tls_server_name, b->tls_server_name) ||
+        a->tls_skip_verify != b->tls_skip_verify || a->grpc_use_tls != b->grpc_use_tls ||
+        a->nheaders != b->nheaders || a->success_before_passing != b->success_before_passing ||
+        a->failures_before_critical != b->failures_before_critical)
+        return 0;
+    for (size_t i = 0; i < a->nheaders; i++) {
+        if (strcmp(a->headers[i].name, b->headers[i].name) || a->headers[i].nvalues != b->headers[i].nvalues)
+            return 0;
+        for (size_t j = 0; j < a->headers[i].nvalues; j++)
+            if (strcmp(a->headers[i].values[j], b->headers[i].values[j])) return 0;
+    }
+    return 1;
+}
+
+static void set_critical_since(cat_check_t *c, int64_t now_ms)
+{
+    if (strcmp(c->status, "critical") == 0) {
+        if (c->critical_since_ms < 0)
+            c->critical_since_ms = now_ms;
+    } else {
+        c->critical_since_ms = -1;
+    }
+}
+
+/* ---- register / deregister ---- */
+int store_register(catalog_store_t *s, cat_service_t *svc, cat_check_t **checks, size_t nchecks,
+                   int replace_checks, int64_t now_ms)
+{
+    cat_service_t *old = strmap_get(s->services, svc->id);
+    int svc_changed = !old || !service_equal(old, svc);
+    int checks_changed = 0;
+    for (size_t i = 0; i < nchecks; i++) {
+        cat_check_t *ex = strmap_get(s->checks, checks[i]->id);
+        if (!ex || !check_def_equal(ex, checks[i]))
+            checks_changed = 1;
+    }
+    if (old && replace_checks) {
+        for (cat_check_t *c = old->checks; c; c = c->next_in_service) {
+            size_t i = 0;
+            while (i < nchecks && strcmp(checks[i]->id, c->id) != 0)
+                i++;
+            if (i == nchecks && strncmp(c->id, "_service_maintenance:", 21) != 0)
+                checks_changed = 1;
+        }
+    }
+    if (!svc_changed && !checks_changed) {
+        /* identical: no index moves, but TTL timers restart as on a real agent */
+        cat_service_free(svc);
+        for (size_t i = 0; i < nchecks; i++) {
+            cat_check_t *ex = strmap_get(s->checks, checks[i]->id);
+            if (ex && s->on_check_added)
+                s->on_check_added(s->check_ctx, ex);
+            cat_check_free(checks[i]);
+        }
+        return 0;
+    }
+    uint64_t idx = begin_write(s);
+    cat_service_t *target = svc;
+    if (old && !svc_changed) {
+        target = old;
+        cat_service_free(svc);
+    } else if (old) {
+        svc->create_index = old->create_index;
+        svc->modify_index = idx;
+        touch_name(s, old->name);
+        name_unlink(s, old);
+        svc->checks = old->checks;
+        old->checks = NULL;
+        strmap_put(s->services, svc->id, svc);
+        cat_service_free(old);
+        name_link(s, svc);
+        s->idx_services = idx;
+    } else {
+        svc->create_index = svc->modify_index = idx;
+        strmap_put(s->services, svc->id, svc);
+        name_link(s, svc);
+        s->idx_services = idx;
+    }
+    touch_name(s, target->name);
+    s->pending.services = 1;
+
+    if (replace_checks) {
+        cat_check_t *c = target->checks;
+        while (c) {
+            cat_check_t *next = c->next_in_service;
+            size_t i = 0;
+            while (i < nchecks && strcmp(checks[i]->id, c->id) != 0)
+                i++;
+            if (i == nchecks && strncmp(c->id, "_service_maintenance:", 21) != 0)
+                check_destroy(s, c);
+            c = next;
+        }
+    }
+    for (size_t i = 0; i < nchecks; i++) {
+        cat_check_t *c = checks[i];
+        cat_check_t *ex = strmap_get(s->checks, c->id);
+        if (ex) {
+            free(c->status); free(c->output);
+            c->status = strdup(ex->status);
+            c->output = strdup(ex->output ? ex->output : "");
+            c->critical_since_ms = ex->critical_since_ms;
+            c->create_index = ex->create_index;
+            c->modify_index = check_def_equal(ex, c) ? ex->modify_index : idx;
+            check_destroy(s, ex);
+        } else {
+            c->create_index = c->modify_index = idx;
+            if (!c->output)
+                c->output = strdup("");
+        }
+        set_critical_since(c, now_ms);
+        strmap_put(s->checks, c->id, c);
+        list_insert(&target->checks, c);
+        if (s->on_check_added)
+            s->on_check_added(s->check_ctx, c);
+    }
+    if (checks_changed || nchecks) {
+        s->idx_checks = idx;
+        s->pending.checks = 1;
+    }
+    end_write(s);
+    return 1;
+}
+
+int store_deregister(catalog_store_t *s, const char *id)
+{
+    cat_service_t *svc = strmap_get(s->services, id);
+    if (!svc)
+        return -1;
+    uint64_t idx = begin_write(s);
+    if (svc->checks) {
+        s->idx_checks = idx;
+        s->pending.checks = 1;
+    }
+    while (svc->checks)
+        check_destroy(s, svc->checks);
+    touch_name(s, svc->name);
+    name_unlink(s, svc);
+    strmap_del(s->services, id);
+    s->idx_services = idx;
+    s->pending.services = 1;
+    cat_service_free(svc);
+    end_write(s);
+    return 0;
+}
+
+cat_service_t *store_service(const catalog_store_t *s, const char *id) { return strmap_get(s->services, id); }
+
+static int cmp_svc_id(const void *a, const void *b)
+{
+    return strcmp((*(cat_service_t *const *)a)->id, (*(cat_service_t *const *)b)->id);
+}
+
+cat_service_t **store_instances(const catalog_store_t *s, const char *name, size_t *n)
+{
+    char *l = lower(name);
+    cat_name_t *nm = strmap_get(s->names, l);
+    free(l);
+    size_t cnt = 0;
+    for (cat_service_t *p = nm ? nm->head : NULL; p; p = p->next_same_name)
+        cnt++;
+    cat_service_t **arr = malloc((cnt ? cnt : 1) * sizeof *arr);
+    cnt = 0;
+    for (cat_service_t *p = nm ? nm->head : NULL; p; p = p->next_same_name)
+        arr[cnt++] = p;
+    qsort(arr, cnt, sizeof *arr, cmp_svc_id);
+    *n = cnt;
+    return arr;
+}
+
+cat_service_t **store_all_services(const catalog_store_t *s, size_t *n)
+{
+    size_t cnt = strmap_size(s->services), i = 0;
+    cat_service_t **arr = malloc((cnt ? cnt : 1) * sizeof *arr);
+    for (strmap_iter_t it = strmap_iter(s->services); strmap_iter_next(&it);)
+        arr[i++] = it.value;
+    qsort(arr, i, sizeof *arr, cmp_svc_id);
+    *n = i;
+    return arr;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((*(cat_name_t *const *)a)->display, (*(cat_name_t *const *)b)->display);
+}
+
+void store_each_name(const catalog_store_t *s, cat_name_cb cb, void *ctx)
+{
+    size_t cnt = strmap_size(s->names), k = 0;
+    cat_name_t **arr = malloc((cnt ? cnt : 1) * sizeof *arr);
+    for (strmap_iter_t it = strmap_iter(s->names); strmap_iter_next(&it);)
+        if (((cat_name_t *)it.value)->head)
+            arr[k++] = it.value;
+    qsort(arr, k, sizeof *arr, cmp_name);
+    for (size_t i = 0; i < k; i++) {
+        size_t nt = 0, cap = 0;
+        char **tags = NULL;
+        for (cat_service_t *p = arr[i]->head; p; p = p->next_same_name) {
+            if (nt + p->ntags > cap) {
+                cap = (nt + p->ntags) * 2;
+                tags = realloc(tags, cap * sizeof *tags);
+            }
+            for (size_t t = 0; t < p->ntags; t++)
+                tags[nt++] = p->tags[t];
+        }
+        if (nt)
+            qsort(tags, nt, sizeof *tags, cmp_str);
+        size_t u = 0;
+        for (size_t t = 0; t < nt; t++)
+            if (u == 0 || strcmp(tags[u - 1], tags[t]) != 0)
+                tags[u++] = tags[t];
+        cb(ctx, arr[i]->display, tags, u);
+        free(tags);
+    }
+    free(arr);
+}
+
+/* ---- standalone checks, updates, maintenance, reaping ---- */
+int store_check_register(catalog_store_t *s, cat_check_t *c, int64_t now_ms)
+{
+    if (c->service_id && *c->service_id && !strmap_get(s->services, c->service_id)) {
+        cat_check_free(c);
+        return -1;
+    }
+    cat_check_t *ex = strmap_get(s->checks, c->id);
+    if (ex && check_def_equal(ex, c)) {
+        if (s->on_check_added)
+            s->on_check_added(s->check_ctx, ex);
+        cat_check_free(c);
+        return 0;
+    }
+    uint64_t idx = begin_write(s);
+    if (ex) {
+        free(c->status); free(c->output);
+        c->status = strdup(ex->status);
+        c->output = strdup(ex->output);
+        c->create_index = ex->create_index;
+        check_destroy(s, ex);
+    } else {
+        c->create_index = idx;
+        if (!c->output)
+            c->output = strdup("");
+    }
+    c->modify_index = idx;
+    set_critical_since(c, now_ms);
+    strmap_put(s->checks, c->id, c);
+    list_insert(owner_list(s, c), c);
+    s->idx_checks = idx;
+    s->pending.checks = 1;
+    if (c->service_id && *c->service_id)
+        touch_name(s, ((cat_service_t *)strmap_get(s->services, c->service_id))->name);
+    else
+        touch_all_names(s);
+    if (s->on_check_added)
+        s->on_check_added(s->check_ctx, c);
+    end_write(s);
+    return 1;
+}
+
+int store_check_deregister(catalog_store_t *s, const char *id)
+{
+    cat_check_t *c = strmap_get(s->checks, id);
+    if (!c)
+        return -1;
+    uint64_t idx = begin_write(s);
+    if (c->service_id && *c->service_id) {
+        cat_service_t *svc = strmap_get(s->services, c->service_id);
+        if (svc)
+            touch_name(s, svc->name);
+    } else {
+        touch_all_names(s);
+    }
+    check_destroy(s, c);
+    s->idx_checks = idx;
+    s->pending.checks = 1;
+    end_write(s);
+    return 0;
+}
+
+cat_check_t *store_check(const catalog_store_t *s, const char *id) { return strmap_get(s->checks, id); }
+
+cat_check_t **store_node_checks(const catalog_store_t *s, size_t *n)
+{
+    size_t cnt = 0;
+    for (cat_check_t *c = s->node_checks; c; c = c->next_in_service)
+        cnt++;
+    cat_check_t **arr = malloc((cnt ? cnt : 1) * sizeof *arr);
+    cnt = 0;
+    for (cat_check_t *c = s->node_checks; c; c = c->next_in_service)
+        arr[cnt++] = c;
+    *n = cnt;
+    return arr;
+}
+
+cat_check_t **store_all_checks(const catalog_store_t *s, size_t *n)
+{
+    size_t cnt = strmap_size(s->checks), k = 0, ns;
+    cat_check_t **arr = malloc((cnt ? cnt : 1) * sizeof *arr);
+    for (cat_check_t *c = s->node_checks; c; c = c->next_in_service)
+        arr[k++] = c;
+    cat_service_t **svcs = store_all_services(s, &ns);
+    for (size_t i = 0; i < ns; i++)
+        for (cat_check_t *c = svcs[i]->checks; c; c = c->next_in_service)
+            arr[k++] = c;
+    free(svcs);
+    *n = k;
+    return arr;
+}
+
+int store_check_update(catalog_store_t *s, cat_check_t *c, const char *status, const char *output,
+                       int64_t now_ms)
+{
+    char *out = cat_truncate_output(output);
+    if (strcmp(c->status, status) == 0 && streq(c->output, out)) {
+        free(out);
+        return 0;
+    }
+    uint64_t idx = begin_write(s);
+    free(c->status);
+    c->status = strdup(status);
+    free(c->output);
+    c->output = out;
+    c->modify_index = idx;
+    set_critical_since(c, now_ms);
+    s->idx_checks = idx;
+    s->pending.checks = 1;
+    if (c->service_id && *c->service_id) {
+        cat_service_t *svc = strmap_get(s->services, c->service_id);
+        if (svc)
+            touch_name(s, svc->name);
+    } else {
+        touch_all_names(s);
+    }
+    end_write(s);
+    return 1;
+}
+
+int store_service_maintenance(catalog_store_t *s, const char *service_id, int enable,
+                              const char *reason, int64_t now_ms)
+{
+    if (!strmap_get(s->services, service_id))
+        return -1;
+    char id[1024];
+    snprintf(id, sizeof id, "_service_maintenance:%s", service_id);
+    cat_check_t *ex = strmap_get(s->checks, id);
+    if (!enable) {
+        if (ex)
+            store_check_deregister(s, id);
+        return 0;
+    }
+    if (ex)
+        return 0;
+    cat_check_t *c = cat_check_new();
+    c->id = strdup(id);
+    c->name = strdup("Service Maintenance Mode");
+    c->notes = strdup(reason && *reason ? reason
+                      : "Maintenance mode is enabled for this service, but no reason was provided. This is a default message.");
+    c->status = strdup("critical");
+    c->output = strdup("");
+    c->service_id = strdup(service_id);
+    c->kind = CHECK_MAINT;
+    store_check_register(s, c, now_ms);
+    return 0;
+}
+
+int store_reap(catalog_store_t *s, int64_t now_ms)
+{
+    int reaped = 0;
+    for (;;) {
+        char *victim = NULL;
+        for (strmap_iter_t it = strmap_iter(s->checks); strmap_iter_next(&it);) {
+            cat_check_t *c = it.value;
+            if (c->dereg_after_ns > 0 && c->critical_since_ms >= 0 && c->service_id && *c->service_id &&
+                now_ms - c->critical_since_ms >= c->dereg_after_ns / 1000000) {
+                victim = strdup(c->service_id);
+                break;
+            }
+        }
+        if (!victim)
+            return reaped;
+        if (store_deregister(s, victim) == 0)
+            reaped++;
+        free(victim);
+    }
+}
+
+static int status_rank(const char *st)
+{
+    if (strcmp(st, "passing") == 0) return 0;
+    if (strcmp(st, "warning") == 0) return 1;
+    if (strcmp(st, "maintenance") == 0) return 3;
+    return 2;
+}
+
+const char *store_instance_status(const catalog_store_t *s, const cat_service_t *svc)
+{
+    static const char *const names[] = {"passing", "warning", "critical", "maintenance"};
+    int worst = 0;
+    for (cat_check_t *c = s->node_checks; c; c = c->next_in_service)
+        if (status_rank(c->status) > worst) worst = status_rank(c->status);
+    for (cat_check_t *c = svc->checks; c; c = c->next_in_service) {
+        if (c->kind == CHECK_MAINT) { worst = 3; continue; }
+        if (status_rank(c->status) > worst) worst = status_rank(c->status);
+    }
+    return names[worst];
+}
+
+/* ---- KV ---- */
+cat_kv_t *store_kv_get(const catalog_store_t *s, const char *key) { return strmap_get(s->kv, key); }
+
+static int cmp_kv(const void *a, const void *b)
+{
+    return strcmp((*(cat_kv_t *const *)a)->key, (*(cat_kv_t *const *)b)->key);
+}
+
+cat_kv_t **store_kv_list(const catalog_store_t *s, const char *prefix, size_t *n)
+{
+    size_t cnt = strmap_size(s->kv), k = 0, pl = strlen(prefix);
+    cat_kv_t **arr = malloc((cnt ? cnt : 1) * sizeof *arr);
+    for (strmap_iter_t it = strmap_iter(s->kv); strmap_iter_next(&it);)
+        if (strncmp(it.key, prefix, pl) == 0)
+            arr[k++] = it.value;
+    qsort(arr, k, sizeof *arr, cmp_kv);
+    *n = k;
+    return arr;
+}
+
+uint64_t store_kv_prefix_index(const catalog_store_t *s, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    uint64_t max = 0;
+    for (strmap_iter_t it = strmap_iter(s->kv); strmap_iter_next(&it);)
+        if (strncmp(it.key, prefix, pl) == 0 && ((cat_kv_t *)it.value)->modify_index > max)
+            max = ((cat_kv_t *)it.value)->modify_index;
+    for (strmap_iter_t it = strmap_iter(s->tombstones); strmap_iter_next(&it);)
+        if (strncmp(it.key, prefix, pl) == 0 && *(uint64_t *)it.value > max)
+            max = *(uint64_t *)it.value;
+    return max;
+}
+
+int store_kv_put(catalog_store_t *s, const char *key, const void *val, size_t len, uint64_t flags, int64_t cas)
+{
+    cat_kv_t *e = strmap_get(s->kv, key);
+    if (cas >= 0) {
+        if (cas == 0 && e) return 0;
+        if (cas > 0 && (!e || e->modify_index != (uint64_t)cas)) return 0;
+    }
+    uint64_t idx = begin_write(s);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        e->key = strdup(key);
+        e->create_index = idx;
+        strmap_put(s->kv, key, e);
+        free(strmap_del(s->tombstones, key));
+    }
+    free(e->value);
+    e->value = malloc(len ? len : 1);
+    if (len)
+        memcpy(e->value, val, len);
+    e->len = len;
+    e->has_value = len > 0;
+    e->flags = flags;
+    e->modify_index = idx;
+    s->idx_kv = idx;
+    s->pending.kv = 1;
+    end_write(s);
+    return 1;
+}
+
+static void kv_remove(catalog_store_t *s, cat_kv_t *e, uint64_t idx)
+{
+    uint64_t *t = malloc(sizeof *t);
+    *t = idx;
+    free(strmap_del(s->tombstones, e->key));
+    strmap_put(s->tombstones, e->key, t);
+    strmap_del(s->kv, e->key);
+    free(e->key); free(e->value); free(e);
+}
+
+int store_kv_delete(catalog_store_t *s, const char *key, int recurse, int64_t cas)
+{
+    if (!recurse) {
+        cat_kv_t *e = strmap_get(s->kv, key);
+        if (cas >= 0 && (!e || e->modify_index != (uint64_t)cas))
+            return cas == 0 && !e ? 1 : 0;
+        if (!e)
+            return 1;
+        uint64_t idx = begin_write(s);
+        kv_remove(s, e, idx);
+        s->idx_kv = idx;
+        s->pending.kv = 1;
+        end_write(s);
+        return 1;
+    }
+    size_t n;
+    cat_kv_t **list = store_kv_list(s, key, &n);
+    if (n) {
+        uint64_t idx = begin_write(s);
+        for (size_t i = 0; i < n; i++)
+            kv_remove(s, list[i], idx);
+        s->idx_kv = idx;
+        s->pending.kv = 1;
+        end_write(s);
+    }
+    free(list);
+    return 1;
+}
+
+void store_restore_indexes(catalog_store_t *s, uint64_t idx)
+{
+    if (idx < s->index)
+        idx = s->index;
+    s->index = s->idx_nodes = s->idx_services = s->idx_checks = s->idx_kv = idx;
+    for (strmap_iter_t it = strmap_iter(s->names); strmap_iter_next(&it);)
+        ((cat_name_t *)it.value)->index = idx;
+}
+

@@ -1,0 +1,163 @@
+/* store.h: the catalog's state for one node: services, checks, KV, and the index rules of
+ * Consul's state store (one global counter raised once per committed write; per-table and
+ * per-service-name last-write indexes; KV tombstones).
+ *
+ * Pure data: no sockets, no timers, no clock reads (callers pass `now_ms`). A write that
+ * changes nothing (an identical re-registration, a check update to the same status and
+ * output) does not raise any index. Every write that does change something calls the
+ * store's change hook once with a description of what changed, so blocking queries can
+ * re-evaluate. Strings passed in are copied; objects handed out are borrowed.
+ */
+#ifndef PORTOLAN_CATALOG_STORE_H
+#define PORTOLAN_CATALOG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct { char *key; char *value; } cat_pair_t;
+typedef struct { char *key; char *address; int port; } cat_taddr_t;
+
+typedef struct cat_check cat_check_t;
+typedef struct cat_service cat_service_t;
+
+struct cat_service {
+    char *id, *name;
+    char **tags; size_t ntags;
+    char *address; int port;
+    cat_pair_t *meta; size_t nmeta;            /* sorted by key */
+    cat_taddr_t *taddrs; size_t ntaddrs;       /* sorted by key */
+    int w_passing, w_warning;
+    int enable_tag_override;
+    uint64_t create_index, modify_index;
+    /* links owned by the store */
+    cat_service_t *next_same_name;
+    cat_check_t *checks;                       /* this service's checks, sorted by CheckID */
+};
+
+typedef enum { CHECK_TTL, CHECK_HTTP, CHECK_TCP, CHECK_GRPC, CHECK_MAINT, CHECK_SERF } cat_check_kind_t;
+
+typedef struct { char *name; char **values; size_t nvalues; } cat_header_t;
+
+struct cat_check {
+    char *id, *name, *status, *notes, *output, *service_id;
+    cat_check_kind_t kind;
+    int64_t interval_ns, timeout_ns, ttl_ns, dereg_after_ns;
+    char *http, *method, *body, *tcp, *grpc, *tls_server_name;
+    int tls_skip_verify, grpc_use_tls;
+    cat_header_t *headers; size_t nheaders;
+    int success_before_passing, failures_before_critical;
+    uint64_t create_index, modify_index;
+    int64_t critical_since_ms;                 /* -1 when not critical */
+    int consecutive_ok, consecutive_fail;
+    cat_check_t *next_in_service;
+    void *runner;                              /* owned by checks.c */
+};
+
+typedef struct {
+    char *key;
+    unsigned char *value; size_t len; int has_value;
+    uint64_t flags;
+    uint64_t create_index, modify_index;
+} cat_kv_t;
+
+typedef struct catalog_store catalog_store_t;
+
+/* What a write changed, for waking blocking queries. */
+typedef struct {
+    int nodes, services, checks, kv;
+    const char *service_names[4];  /* lower-cased names whose per-service index rose (NULL-terminated); */
+    int all_services;              /* set when more than fit above changed */
+} cat_change_t;
+typedef void (*cat_change_cb)(void *ctx, const cat_change_t *ch);
+
+catalog_store_t *store_new(const char *node, const char *node_id, const char *datacenter,
+                           const char *address);
+void store_free(catalog_store_t *s);
+void store_set_change_hook(catalog_store_t *s, cat_change_cb cb, void *ctx);
+/* Hooks for checks.c: called after a check is created/replaced (so timers restart) or before
+ * it is destroyed. */
+typedef void (*cat_check_hook)(void *ctx, cat_check_t *c);
+void store_set_check_hooks(catalog_store_t *s, cat_check_hook on_added, cat_check_hook on_removed, void *ctx);
+
+const char *store_node(const catalog_store_t *s);
+const char *store_node_id(const catalog_store_t *s);
+const char *store_datacenter(const catalog_store_t *s);
+const char *store_address(const catalog_store_t *s);
+uint64_t store_node_create_index(const catalog_store_t *s);
+uint64_t store_node_modify_index(const catalog_store_t *s);
+
+/* Indexes; never 0 (Consul never sends 0). */
+uint64_t store_index(const catalog_store_t *s);
+uint64_t store_index_nodes(const catalog_store_t *s);
+uint64_t store_index_services(const catalog_store_t *s);
+uint64_t store_index_checks(const catalog_store_t *s);
+uint64_t store_index_kv(const catalog_store_t *s);
+uint64_t store_index_service(const catalog_store_t *s, const char *name); /* case-insensitive */
+/* Raises the global index to at least idx (used when loading persisted state). */
+void store_bump_index(catalog_store_t *s, uint64_t idx);
+
+/* ---- services and checks ---- */
+/* Takes ownership of svc and of the checks array's elements (not of the array itself).
+ * Replaces a service with the same ID; existing checks keep Status/Output; checks not named
+ * are kept unless replace_checks. Returns 1 if anything changed, 0 if identical. */
+int store_register(catalog_store_t *s, cat_service_t *svc, cat_check_t **checks, size_t nchecks,
+                   int replace_checks, int64_t now_ms);
+/* Returns 0, or -1 when the ID is unknown. */
+int store_deregister(catalog_store_t *s, const char *id);
+cat_service_t *store_service(const catalog_store_t *s, const char *id);
+/* Instances of a name (case-insensitive), in ID order; *n set. Returned array is malloc'd. */
+cat_service_t **store_instances(const catalog_store_t *s, const char *name, size_t *n);
+/* All services in ID order (malloc'd array). */
+cat_service_t **store_all_services(const catalog_store_t *s, size_t *n);
+/* Distinct service names with their instances' de-duplicated, sorted tags, via callback in
+ * name order. */
+typedef void (*cat_name_cb)(void *ctx, const char *name, char **tags, size_t ntags);
+void store_each_name(const catalog_store_t *s, cat_name_cb cb, void *ctx);
+
+/* A standalone check (agent/check/register) or a service's; takes ownership. */
+int store_check_register(catalog_store_t *s, cat_check_t *c, int64_t now_ms);
+int store_check_deregister(catalog_store_t *s, const char *id);
+cat_check_t *store_check(const catalog_store_t *s, const char *id);
+/* Node checks (serfHealth, standalone checks without service) in CheckID order. */
+cat_check_t **store_node_checks(const catalog_store_t *s, size_t *n);
+/* Every check, node checks first, then by service ID and CheckID (malloc'd). */
+cat_check_t **store_all_checks(const catalog_store_t *s, size_t *n);
+/* Status/output update; output is truncated as Consul does. Returns 1 changed, 0 same. */
+int store_check_update(catalog_store_t *s, cat_check_t *c, const char *status, const char *output,
+                       int64_t now_ms);
+/* Maintenance mode for a service; returns 0, -1 unknown service. */
+int store_service_maintenance(catalog_store_t *s, const char *service_id, int enable,
+                              const char *reason, int64_t now_ms);
+/* Services whose checks have been critical longer than their DeregisterCriticalServiceAfter:
+ * deregisters them; returns how many. */
+int store_reap(catalog_store_t *s, int64_t now_ms);
+
+/* Aggregate status of an instance's checks incl. node checks: passing < warning < critical. */
+const char *store_instance_status(const catalog_store_t *s, const cat_service_t *svc);
+
+/* ---- KV ---- */
+cat_kv_t *store_kv_get(const catalog_store_t *s, const char *key);
+/* Entries with the prefix, byte-sorted (malloc'd array). */
+cat_kv_t **store_kv_list(const catalog_store_t *s, const char *prefix, size_t *n);
+/* Highest ModifyIndex among entries and tombstones under prefix, 0 if none. */
+uint64_t store_kv_prefix_index(const catalog_store_t *s, const char *prefix);
+/* cas: -1 none, else required ModifyIndex (0 = must not exist). Returns 1 written, 0 cas failed. */
+int store_kv_put(catalog_store_t *s, const char *key, const void *val, size_t len, uint64_t flags,
+                 int64_t cas);
+/* recurse deletes the prefix. Returns 1 done (also when absent), 0 cas failed. */
+int store_kv_delete(catalog_store_t *s, const char *key, int recurse, int64_t cas);
+
+/* ---- object helpers ---- */
+cat_service_t *cat_service_new(void);
+void cat_service_free(cat_service_t *svc);
+cat_check_t *cat_check_new(void);
+void cat_check_free(cat_check_t *c);
+const char *cat_check_type(const cat_check_t *c); /* "ttl", "http", "tcp", "grpc", "" */
+/* Consul's Output truncation: 4096 bytes, "<first N bytes> ... (captured N of M bytes)". */
+char *cat_truncate_output(const char *out);
+
+/* ---- restoring persisted state (persist.c) ---- */
+/* Sets every table index and per-name index, and the global index, to idx. */
+void store_restore_indexes(catalog_store_t *s, uint64_t idx);
+
+#endif
