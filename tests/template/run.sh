@@ -95,6 +95,31 @@ else
   skip "haproxy from a live portolan-catalog (portolan-catalog not built)"
 fi
 
+# Must-show: portolan-templater -once -dry prints exactly Go's render of the same catalog. The
+# catalog here is tests/template/fake_consul.py serving the corpus snapshot with Consul's API shapes.
+if [ -x "$BUILD/portolan-templater" ]; then
+  fport=$(free_port)
+  python3 "$TOP/tests/template/fake_consul.py" "$fport" "$CASES/snapshot.json" >"$TEST_TMP/fake.log" 2>&1 &
+  fake_pid=$!
+  cleanup_add "kill $fake_pid"
+  wait_http "http://127.0.0.1:$fport/v1/status/leader" 10
+  timeout 30 "$BUILD/portolan-templater" -consul "consul://127.0.0.1:$fport" \
+    -template "$CASES/haproxy.ctmpl:$TEST_TMP/haproxy.cfg" -once -dry >"$TEST_TMP/dry.out" 2>"$TEST_TMP/dry.err"
+  rc=$?
+  { echo "> $TEST_TMP/haproxy.cfg"; cat "$CASES/haproxy.out"; } >"$TEST_TMP/dry.want"
+  if [ $rc -eq 0 ] && cmp -s "$TEST_TMP/dry.want" "$TEST_TMP/dry.out"; then
+    ok "portolan-templater -once -dry prints Go's render of the catalog byte for byte"
+  else
+    not_ok "portolan-templater -once -dry prints Go's render of the catalog byte for byte (rc=$rc)"
+    diff "$TEST_TMP/dry.want" "$TEST_TMP/dry.out" | head -8 | sed 's/^/# /'
+    tail -3 "$TEST_TMP/dry.err" | sed 's/^/# /'
+  fi
+  check "-dry wrote nothing" [ ! -e "$TEST_TMP/haproxy.cfg" ]
+  kill $fake_pid 2>/dev/null
+else
+  skip "portolan-templater -once -dry (portolan-templater not built)"
+fi
+
 # The goldens are current: regenerate them with Go (offline, standard library only).
 GO=$(command -v go || ls /usr/lib/go-*/bin/go 2>/dev/null | head -1)
 if [ -n "$GO" ]; then
