@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Suite "catalog": portolan-catalog's process-level behaviour with raw curl: durability with
+# -data-dir (kill -9 right after an acknowledged write, restart, the write is there; a corrupt
+# or truncated state file is refused), blocking-query wake-ups, TTL expiry, graceful stop.
+# Wire-level conformance with independent clients is the "conformance" suite.
+. "$(dirname "$0")/../lib.sh"
+
+CAT="$BUILD/portolan-catalog"
+[ -x "$CAT" ] || { not_ok "portolan-catalog is built"; done_testing; exit 1; }
+
+start_at() { # dir port -> pid in $PID
+  "$CAT" -listen "127.0.0.1:$2" -data-dir "$1" >>"$TEST_TMP/catalog.log" 2>&1 &
+  PID=$!
+  cleanup_add "kill -9 $PID"
+  wait_http "http://127.0.0.1:$2/v1/status/leader" 10
+}
+
+# --- durability: every acknowledged write survives kill -9 ---
+D=$TEST_TMP/data; mkdir -p "$D"
+P=$(free_port); C=http://127.0.0.1:$P
+start_at "$D" "$P"
+check "catalog starts with an empty -data-dir" curl -sf "$C/v1/status/leader" -o /dev/null
+for i in $(seq 1 20); do
+  curl -sf -X PUT -d "{\"Name\":\"svc$i\",\"ID\":\"svc$i-1\",\"Port\":$((8000+i)),\"Address\":\"10.1.0.$i\",\"Tags\":[\"rest\"],\"Meta\":{\"n\":\"$i\"},\"Check\":{\"TTL\":\"30s\",\"Status\":\"passing\"}}" \
+    "$C/v1/agent/service/register" -o /dev/null
+done
+curl -sf -X PUT --data-binary 'v1' "$C/v1/kv/app/config?flags=7" -o /dev/null
+last=$(curl -sf -X PUT --data-binary 'bye' "$C/v1/kv/app/last")
+kill -9 $PID; wait $PID 2>/dev/null
+check_eq "the last write was acknowledged before the kill" "true" "$last"
+start_at "$D" "$P"
+check_eq "after kill -9 and restart: all 20 services are back" "20" \
+  "$(curl -sf "$C/v1/agent/services" | jq '[keys[] | select(startswith("svc"))] | length')"
+check_eq "after restart: service fields intact" '{"Service":"svc7","Port":8007,"Address":"10.1.0.7","Tags":["rest"],"Meta":{"n":"7"}}' \
+  "$(curl -sf "$C/v1/agent/services" | jq -c '."svc7-1" | {Service,Port,Address,Tags,Meta}')"
+check_eq "after restart: the write acknowledged just before the kill is there" "bye" "$(curl -sf "$C/v1/kv/app/last?raw")"
+check_eq "after restart: KV flags kept" "7" "$(curl -sf "$C/v1/kv/app/config" | jq '.[0].Flags')"
+check_eq "after restart: check status kept" "passing" "$(curl -sf "$C/v1/health/checks/svc3" | jq -r '.[0].Status')"
+idx=$(curl -sf -D - -o /dev/null "$C/v1/catalog/services" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-consul-index"{print $2}')
+check "after restart: the index did not go backwards (>= 22, got $idx)" test "${idx:-0}" -ge 22
+curl -sf -X PUT "$C/v1/agent/service/deregister/svc1-1" -o /dev/null
+kill -9 $PID; wait $PID 2>/dev/null
+start_at "$D" "$P"
+check_eq "a deregistration survives kill -9 too" "null" "$(curl -sf "$C/v1/agent/services" | jq -c '."svc1-1"')"
+kill $PID; wait $PID 2>/dev/null
+
+# --- a damaged state file is refused, never half-loaded ---
+cp "$D/state.json" "$TEST_TMP/good.json"
+head -c $(( $(stat -c %s "$D/state.json") / 2 )) "$TEST_TMP/good.json" >"$D/state.json"
+P2=$(free_port)
+out=$("$CAT" -listen "127.0.0.1:$P2" -data-dir "$D" 2>&1 & pid=$!; sleep 1; kill -9 $pid 2>/dev/null; wait $pid; echo "rc=$?")
+check "a truncated state file makes the catalog exit with an error" grep -q "rc=1" <<<"$out"
+check "the error names the file and says it is refused" grep -q "state.json.*refusing to start" <<<"$out"
+sed 's/"svc7"/"svc8"/' "$TEST_TMP/good.json" >"$D/state.json"
+out=$("$CAT" -listen "127.0.0.1:$P2" -data-dir "$D" 2>&1 & pid=$!; sleep 1; kill -9 $pid 2>/dev/null; wait $pid; echo "rc=$?")
+check "a state file with a flipped field fails its checksum and is refused" grep -q "checksum mismatch" <<<"$out"
+cp "$TEST_TMP/good.json" "$D/state.json"
+
+# --- blocking queries through the real server ---
+P=$(free_port); C=http://127.0.0.1:$P
+"$CAT" -listen "127.0.0.1:$P" >>"$TEST_TMP/catalog.log" 2>&1 &
+PID=$!; cleanup_add "kill -9 $PID"
+wait_http "$C/v1/status/leader" 10
+reg() { curl -sf -X PUT -d "$1" "$C/v1/agent/service/register" -o /dev/null; }
+reg '{"Name":"web","ID":"web1","Port":80,"Address":"127.0.0.1"}'
+reg '{"Name":"other","ID":"o1","Port":81}'
+index_of() { curl -sf -D - -o /dev/null "$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-consul-index"{print $2}'; }
+I=$(index_of "$C/v1/health/service/web")
+start=$(date +%s%N)
+curl -sf -o "$TEST_TMP/b1" "$C/v1/health/service/web?index=$I&wait=5s" & bp=$!
+sleep 0.3
+reg '{"Name":"other","ID":"o1","Port":82}'   # another service: must not wake it
+reg '{"Name":"web","ID":"web1","Port":80,"Address":"127.0.0.1"}'   # identical: must not wake it
+sleep 0.3
+check "a blocked query is not woken by another service's change or an identical re-registration" kill -0 $bp
+reg '{"Name":"web","ID":"web1","Port":8080,"Address":"127.0.0.1"}'
+wait $bp; ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "a change to its service answers the blocked query promptly (${ms} ms < 2000)" test "$ms" -lt 2000
+check_eq "the answer carries the new data" "8080" "$(jq '.[0].Service.Port' "$TEST_TMP/b1")"
+I=$(index_of "$C/v1/catalog/services")
+start=$(date +%s%N)
+J=$(curl -sf -D - -o /dev/null "$C/v1/catalog/services?index=$I&wait=1s" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-consul-index"{print $2}')
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check_eq "at the wait timeout the same index comes back" "$I" "$J"
+check "the timeout honoured wait=1s (+ jitter up to 1/16): ${ms} ms" test "$ms" -ge 950 -a "$ms" -lt 1600
+
+# --- TTL expiry at millisecond resolution ---
+reg '{"Name":"ttl","ID":"ttl1","Check":{"CheckID":"t1","TTL":"100ms","Status":"passing"}}'
+sleep 0.4
+check_eq "a 100 ms TTL turns critical with Output 'TTL expired'" '["critical","TTL expired"]' \
+  "$(curl -sf "$C/v1/agent/checks" | jq -c '.t1 | [.Status,.Output]')"
+curl -sf -X PUT "$C/v1/agent/check/pass/t1?note=alive" -o /dev/null
+check_eq "check/pass sets passing with the note as Output" '["passing","alive"]' \
+  "$(curl -sf "$C/v1/agent/checks" | jq -c '.t1 | [.Status,.Output]')"
+
+# --- HTTP and TCP checks the catalog runs itself ---
+HP=$(free_port)
+python3 -m http.server "$HP" --bind 127.0.0.1 >/dev/null 2>&1 & hp=$!; cleanup_add "kill $hp"
+wait_http "http://127.0.0.1:$HP/" 10
+reg "{\"Name\":\"hc\",\"ID\":\"hc1\",\"Checks\":[{\"CheckID\":\"h\",\"HTTP\":\"http://127.0.0.1:$HP/\",\"Interval\":\"1s\"},{\"CheckID\":\"tc\",\"TCP\":\"127.0.0.1:$HP\",\"Interval\":\"1s\"},{\"CheckID\":\"dead\",\"TCP\":\"127.0.0.1:1\",\"Interval\":\"1s\",\"Timeout\":\"500ms\"}]}"
+sleep 2.5
+check_eq "HTTP check against a live server: passing" "passing" "$(curl -sf "$C/v1/agent/checks" | jq -r '.h.Status')"
+check_eq "TCP check against a live port: passing" "passing" "$(curl -sf "$C/v1/agent/checks" | jq -r '.tc.Status')"
+check_eq "TCP check against a closed port: critical" "critical" "$(curl -sf "$C/v1/agent/checks" | jq -r '.dead.Status')"
+check_eq "?passing drops the instance with a critical check" "0" "$(curl -sf "$C/v1/health/service/hc?passing" | jq length)"
+
+# --- graceful stop ---
+kill -TERM $PID
+for _ in $(seq 1 50); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM stops the catalog within 5 s" bash -c "! kill -0 $PID 2>/dev/null"
+done_testing
