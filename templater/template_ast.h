@@ -61,6 +61,7 @@ struct tpl_node {
 	int is_int, is_float;          /* NUMBER */
 	int64_t i;
 	double f;
+	const void *fn;                /* IDENT: the function definition, resolved at parse time */
 };
 
 void tpl_node_free(tpl_node *n);

@@ -51,6 +51,8 @@ struct tpl_exec {
 
 /* ---- template objects ---- */
 
+static const void *find_func(const char *name) { return tpl_func_find(name); }
+
 template_t *template_new(const char *name, const char *text, size_t len, char **err)
 {
 	template_t *t = calloc(1, sizeof *t);
@@ -63,7 +65,7 @@ template_t *template_new(const char *name, const char *text, size_t len, char **
 	memcpy(t->text, text, len);
 	t->text[len] = 0;
 	t->len = len;
-	t->root = tpl_parse(t->name, t->text, len, tpl_func_exists, err);
+	t->root = tpl_parse(t->name, t->text, len, find_func, err);
 	if (!t->root) {
 		free(t->text);
 		free(t->name);
@@ -463,7 +465,7 @@ static template_value *eval_function(tpl_exec *x, template_value *dot, const tpl
 	const tpl_node *cmd, template_value *final)
 {
 	const char *name = ident->idents[0];
-	const tpl_func_def *f = tpl_func_find(name);
+	const tpl_func_def *f = ident->fn ? ident->fn : tpl_func_find(name);
 	x->at = ident;
 	if (!f) { tpl_fail(x, "%s is not a defined function", name); return NULL; }
 	if (strcmp(name, "and") == 0 || strcmp(name, "or") == 0) {

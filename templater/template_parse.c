@@ -27,7 +27,7 @@ typedef struct {
 	int range_depth;
 	int depth;
 	int action_line; /* line of the {{ starting the current action (Go's actionLine) */
-	int (*is_func)(const char *);
+	const void *(*find_func)(const char *);
 	char *err;
 	jmp_buf jb;
 	tpl_node **pending; /* nodes to free on error */
@@ -352,8 +352,12 @@ static tpl_node *term(parser *p)
 	tpl_node *n;
 	switch (t->type) {
 	case T_IDENT:
-		if (!p->is_func(t->val)) perr(p, "function \"%s\" not defined", t->val);
-		n = newnode(p, N_IDENT, t->pos, t->line);
+		{
+			const void *fn = p->find_func(t->val);
+			if (!fn) perr(p, "function \"%s\" not defined", t->val);
+			n = newnode(p, N_IDENT, t->pos, t->line);
+			n->fn = fn;
+		}
 		addident(p, &n->idents, &n->nidents, t->val, t->len);
 		return n;
 	case T_DOT: return newnode(p, N_DOT, t->pos, t->line);
@@ -603,9 +607,9 @@ static tpl_node *text_or_action(parser *p)
 	unexpected(p, t, "input");
 }
 
-tpl_node *tpl_parse(const char *name, const char *text, size_t len, int (*is_func)(const char *), char **err)
+tpl_node *tpl_parse(const char *name, const char *text, size_t len, const void *(*find_func)(const char *), char **err)
 {
-	parser p = { .name = name, .text = text, .is_func = is_func, .last_line = 1 };
+	parser p = { .name = name, .text = text, .find_func = find_func, .last_line = 1 };
 	tpl_node *root = NULL;
 	*err = NULL;
 	if (tpl_lex(text, len, &p.toks) < 0) {

@@ -9,9 +9,9 @@
 
 #define TEMPLATE_MAX_DEPTH 100 /* nesting of control structures and parentheses */
 
-/* is_func: tells whether an identifier names a known function. Returns the tree (an N_LIST)
- * or NULL with *err set (malloc'd). */
+/* find_func: the definition an identifier names, NULL when unknown (stored in the N_IDENT
+ * node). Returns the tree (an N_LIST) or NULL with *err set (malloc'd). */
 tpl_node *tpl_parse(const char *name, const char *text, size_t len,
-	int (*is_func)(const char *name), char **err);
+	const void *(*find_func)(const char *name), char **err);
 
 #endif
