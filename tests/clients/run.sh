@@ -5,6 +5,8 @@
 # watch against portolan-catalog (skipped, not passed, while that binary is not built).
 # needs: docker
 source "$(dirname "$0")/../lib.sh"
+# matches STRING GLOB: for check (which runs a command, so [[ ]] cannot be passed directly)
+matches() { [[ $1 == $2 ]]; }
 
 PROBE=$BUILD/tests/clients/client_probe
 if [ ! -x "$PROBE" ]; then
@@ -65,10 +67,10 @@ if [ -x "$BUILD/portolan-catalog" ] && start_catalog; then
   check_eq "consul register" "null" \
     "$("$PROBE" consul "$uri" register '{"ID":"n1:web:80","Name":"web","Port":80,"Address":"127.0.0.1","Check":{"TTL":"30s"}}' 2>&1)"
   out=$("$PROBE" consul "$uri" register '{"ID":"n1:bad:80","Name":"bad","Meta":{"bad key":"x"}}' 2>&1)
-  check "consul register error body surfaced ($out)" [[ "$out" == "consul: PUT /v1/agent/service/register: 400 Invalid Service Meta"* ]]
+  check "consul register error body surfaced ($out)" matches "$out" "consul: PUT /v1/agent/service/register: 400 Invalid Service Meta*"
   check_eq "consul TTL pass on an escaped check ID" "null" "$("$PROBE" consul "$uri" ttl service:n1:web:80 pass "ok now" 2>&1)"
   out=$("$PROBE" consul "$uri" services 2>&1)
-  check "consul agent/services lists n1:web:80" [[ "$out" == *'"n1:web:80"'* ]]
+  check "consul agent/services lists n1:web:80" matches "$out" '*"n1:web:80"*'
   # the watch sees the first answer at once, then the second instance
   "$PROBE" consul-watch "$uri" /v1/health/service/web 2 5000 >"$TEST_TMP/watch.out" 2>"$TEST_TMP/watch.err" &
   wpid=$!
@@ -78,12 +80,42 @@ if [ -x "$BUILD/portolan-catalog" ] && start_catalog; then
   for _ in $(seq 1 50); do kill -0 $wpid 2>/dev/null || break; sleep 0.1; done
   wait $wpid
   check_eq "consul watch: exits after two changes" "0" "$?"
-  idx=$(sed -n 's/^change index=\([0-9]*\) .*/\1/p' "$TEST_TMP/watch.out" | tr '\n' ' ')
-  check "consul watch: index rose between the two changes ($idx)" awk -v a="${idx% * }" -v b="${idx#* }" 'BEGIN { split(b, x, " "); exit !(x[1] + 0 > a + 0) }'
+  read -r i1 i2 _ <<<"$(sed -n 's/^change index=\([0-9]*\) .*/\1/p' "$TEST_TMP/watch.out" | tr '\n' ' ')"
+  check "consul watch: index rose between the two changes ($i1 -> $i2)" test "${i2:-0}" -gt "${i1:-0}"
   check "consul watch: second change has both instances" grep -q '"n1:web:81"' <(sed -n 2p "$TEST_TMP/watch.out")
+  check_eq "consul KV: a missing key is absent, not an error" "absent" "$("$PROBE" consul "$uri" kv "no/such key" 2>&1)"
+  out=$("$PROBE" consul "$uri" catalog 2>&1)
+  check "consul catalog/services lists web and consul ($out)" matches "$out" '*"consul":\[\]*"web":\[\]*'
   check_eq "consul deregister" "null" "$("$PROBE" consul "$uri" deregister n1:web:80 2>&1)"
   out=$("$PROBE" consul "$uri" deregister n1:web:80 2>&1)
-  check "consul deregister of an unknown ID: 404 message ($out)" [[ "$out" == 'consul: PUT /v1/agent/service/deregister/n1%3Aweb%3A80: 404 Unknown service ID'* ]]
+  check "consul deregister of an unknown ID: 404 message ($out)" matches "$out" 'consul: PUT /v1/agent/service/deregister/n1%3Aweb%3A80: 404 Unknown service ID*'
+
+  # server restart: the new catalog's indexes start low again. The watch must notice that the
+  # index went backwards, reset, and deliver the new catalog's data (consul-template's rule).
+  for i in 1 2 3 4 5; do # raise the old catalog's index well above what the new one will have
+    "$PROBE" consul "$uri" register "{\"ID\":\"d$i\",\"Name\":\"dummy$i\"}" >/dev/null 2>&1
+    "$PROBE" consul "$uri" deregister "d$i" >/dev/null 2>&1
+  done
+  "$PROBE" consul "$uri" register '{"ID":"n1:web:82","Name":"web","Port":82,"Address":"127.0.0.1"}' >/dev/null 2>&1
+  "$PROBE" consul-watch "$uri" /v1/health/service/web 99 2000 >"$TEST_TMP/restart.out" 2>"$TEST_TMP/restart.err" &
+  rpid=$!
+  cleanup_add "kill $rpid"
+  for _ in $(seq 1 50); do grep -q '^change' "$TEST_TMP/restart.out" && break; sleep 0.1; done
+  old_idx=$(sed -n '1s/^change index=\([0-9]*\) .*/\1/p' "$TEST_TMP/restart.out")
+  kill "$CATALOG_PID"; wait "$CATALOG_PID" 2>/dev/null
+  "$BUILD/portolan-catalog" -listen "$CATALOG_ADDR" >>"$TEST_TMP/catalog2.log" 2>&1 &
+  CATALOG_PID=$!
+  cleanup_add "kill $CATALOG_PID"
+  wait_http "http://$CATALOG_ADDR/v1/status/leader" 10
+  "$PROBE" consul "$uri" register '{"ID":"n1:web:90","Name":"web","Port":90,"Address":"127.0.0.1"}' >/dev/null 2>&1
+  for _ in $(seq 1 150); do grep -q '"n1:web:90"' "$TEST_TMP/restart.out" && break; sleep 0.1; done
+  kill $rpid 2>/dev/null; wait $rpid 2>/dev/null
+  new_idx=$(grep '"n1:web:90"' "$TEST_TMP/restart.out" | head -1 | sed -n 's/^change index=\([0-9]*\) .*/\1/p')
+  check "consul watch: after a server restart the new data arrives (index $old_idx -> ${new_idx:-none})" \
+    test -n "$new_idx"
+  check "consul watch: ... although the index went backwards" test "${new_idx:-0}" -lt "${old_idx:-0}"
+  check "consul watch: ... and the old instance is gone from it" \
+    bash -c "! grep '\"n1:web:90\"' '$TEST_TMP/restart.out' | grep -q '\"n1:web:82\"'"
 else
   skip "consul client against portolan-catalog: $BUILD/portolan-catalog not built or did not start"
 fi
