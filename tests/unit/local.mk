@@ -54,3 +54,19 @@ endif
 noinst_PROGRAMS += tests/clients/client_probe
 tests_clients_client_probe_SOURCES = tests/clients/client_probe.c
 tests_clients_client_probe_LDADD = $(PORTOLAN_LIBS)
+# catalog (helper "catalog"): the store's index, check and KV rules
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_catalog_store
+tests_unit_test_catalog_store_SOURCES = tests/unit/test_catalog_store.c
+tests_unit_test_catalog_store_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
+tests_unit_test_catalog_store_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_catalog_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
+endif
+# catalog (lead): the request path without sockets
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_catalog_api
+tests_unit_test_catalog_api_SOURCES = tests/unit/test_catalog_api.c
+tests_unit_test_catalog_api_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
+tests_unit_test_catalog_api_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_catalog_api_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
+endif
