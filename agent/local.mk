@@ -15,6 +15,5 @@ bin_PROGRAMS += portolan-agent
 portolan_agent_SOURCES = \
 	agent/main.c \
 	agent/agent.c agent/agent.h \
-	agent/reconcile.c agent/reconcile.h \
-	agent/status_server.c agent/status_server.h
+	agent/reconcile.c agent/reconcile.h
 portolan_agent_LDADD = $(AGENT_CORE_LIBS)

@@ -6,7 +6,7 @@
 #include "agent_config.h"
 #include "log.h"
 #include "signals.h"
-#include "status_server.h"
+#include "http_server.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -45,24 +45,38 @@ static void on_fatal(void *data)
     on_stop(app);
 }
 
-static int on_status(const char *path, char **body, size_t *len, const char **ctype, void *data)
+/* /metrics and /health on -listen (lib/http_server.h); GET/HEAD only. */
+static void on_status(http_exchange_t *x, void *data)
 {
     app_t *app = data;
-    if (!strcmp(path, "/metrics")) {
-        *body = agent_metrics(app->agent, len);
-        *ctype = "text/plain; version=0.0.4";
-        return *body ? 200 : 500;
+    const char *path = http_exchange_path(x);
+    const char *method = http_exchange_method(x);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        http_exchange_add_header(x, "Allow", "GET, HEAD");
+        http_exchange_add_header(x, "Content-Type", "text/plain");
+        http_exchange_respond(x, 405, "method not allowed\n", 19);
+        return;
     }
+    if (!strcmp(path, "/metrics")) {
+        size_t len = 0;
+        char *body = agent_metrics(app->agent, &len);
+        http_exchange_add_header(x, "Content-Type", "text/plain; version=0.0.4");
+        if (body)
+            http_exchange_respond(x, 200, body, len);
+        else
+            http_exchange_respond(x, 500, "out of memory\n", 14);
+        free(body);
+        return;
+    }
+    http_exchange_add_header(x, "Content-Type", "text/plain");
     if (!strcmp(path, "/health")) {
         char why[128];
         int ok = agent_healthy(app->agent, why, sizeof why);
-        *body = strdup(why);
-        *len = *body ? strlen(*body) : 0;
-        return ok ? 200 : 503;
+        http_exchange_respond(x, ok ? 200 : 503, why, strlen(why));
+        return;
     }
-    *body = strdup("not found: try /metrics or /health\n");
-    *len = *body ? strlen(*body) : 0;
-    return 404;
+    static const char nf[] = "not found: try /metrics or /health\n";
+    http_exchange_respond(x, 404, nf, sizeof nf - 1);
 }
 
 /* What a 0.0.0.0 binding becomes: the host name resolved, as registrator does (IPv4 first). */
@@ -134,11 +148,12 @@ int main(int argc, char **argv)
         return 1;
     }
     signals_t *sig = signals_new(app.loop, on_stop, NULL, &app);
-    status_server_t *status = NULL;
+    http_server_t *status = NULL;
     if (cfg.listen && *cfg.listen) {
-        status = status_server_new(app.loop, cfg.listen, on_status, &app, err, sizeof err);
-        if (!status) {
-            log_error("%s", err);
+        http_server_opts_t so = {.max_body = 4096, .max_conns_per_ip = 16, .server_name = "portolan-agent"};
+        status = http_server_new(app.loop, &so, on_status, &app);
+        if (!status || http_server_listen(status, cfg.listen, err, sizeof err) != 0) {
+            log_error("-listen %s: %s", cfg.listen, status ? err : "out of memory");
             app.exit_code = 1;
         } else {
             log_info("serving /metrics and /health on %s", cfg.listen);
@@ -149,7 +164,8 @@ int main(int argc, char **argv)
         uv_run(app.loop, UV_RUN_DEFAULT);
     }
 
-    status_server_free(status);
+    if (status)
+        http_server_close(status, NULL, NULL);
     signals_free(sig);
     agent_free(app.agent);
     docker_client_free(dc);
