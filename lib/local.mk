@@ -9,7 +9,7 @@ lib_libportolan_a_SOURCES = \
 # clients (helper "clients"): HTTP client on libuv+libcurl, Docker Engine and Consul clients
 lib_libportolan_a_SOURCES += \
 	lib/http_client.c lib/http_client.h \
-	lib/docker_client.c lib/docker_lines.c lib/docker_client.h \
+	lib/docker_client.c lib/docker_endpoint.c lib/docker_lines.c lib/docker_client.h \
 	lib/consul_client.c lib/consul_client.h \
 	lib/consul_watch.c lib/consul_watch.h
 # httpserver (helper "httpserver"): HTTP/1.1 server on libuv + http-parser
