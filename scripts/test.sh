@@ -19,15 +19,7 @@ mkdir -p "$LOGS"
 "$TOP/scripts/deps.sh" || { echo "deps: install failed"; echo "0 passed, 1 failed"; exit 1; }
 
 echo "== build (out of tree, in $BUILD)"
-if [ ! -x configure ] || [ configure.ac -nt configure ]; then
-  autoreconf -fi >"$LOGS/autoreconf.log" 2>&1 || { tail -30 "$LOGS/autoreconf.log"; echo "0 passed, 1 failed"; exit 1; }
-fi
-if [ ! -f "$BUILD/Makefile" ]; then
-  (cd "$BUILD" && "$TOP/configure" -q) >"$LOGS/configure.log" 2>&1 || { tail -30 "$LOGS/configure.log"; echo "0 passed, 1 failed"; exit 1; }
-fi
-if ! make -C "$BUILD" -j"$(nproc)" all >"$LOGS/build.log" 2>&1 || ! make -C "$BUILD" -j"$(nproc)" check TESTS= >>"$LOGS/build.log" 2>&1; then
-  tail -40 "$LOGS/build.log"; echo "0 passed, 1 failed"; exit 1
-fi
+"$TOP/scripts/build.sh" "$BUILD" || { echo "0 passed, 1 failed"; exit 1; }
 
 # dockerd: use a running engine, or start one for the run and stop it at the end
 DOCKERD_PID=""
