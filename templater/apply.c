@@ -19,6 +19,16 @@
 
 #include "log.h"
 
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+
 typedef void (*write_cb)(apply_t *a, int ok, const char *why);
 
 struct apply {
@@ -41,6 +51,7 @@ struct apply {
 };
 
 static void job_run(apply_t *a);
+static char *render_timed(apply_t *a, const routes_table_t *t);
 
 static void xfree_table(routes_table_t *t) { routes_table_free(t); }
 
@@ -201,8 +212,7 @@ static void run_structural(apply_t *a, const char *why)
     a->structural_job = 1;
     log_info("apply: %s: new configuration and reload", why);
     free(a->job_cfg);
-    a->job_cfg = haproxy_cfg_render(a->target, &a->o.cfg, NULL);
-    a->st.renders++;
+    a->job_cfg = render_timed(a, a->target);
     write_config(a, a->job_cfg, on_structural_written);
 }
 
@@ -307,9 +317,20 @@ static void on_runtime_answer(int status, const char *out, size_t len, void *dat
     diff_clear(&j->d);
     free(j);
     /* keep the file in step so a later reload keeps these servers */
-    a->job_cfg = haproxy_cfg_render(a->target, &a->o.cfg, NULL);
-    a->st.renders++;
+    a->job_cfg = render_timed(a, a->target);
     write_config(a, a->job_cfg, on_runtime_written);
+}
+
+static char *render_timed(apply_t *a, const routes_table_t *t)
+{
+    double t0 = now_ms();
+    size_t len = 0;
+    char *cfg = haproxy_cfg_render(t, &a->o.cfg, &len);
+    a->st.last_render_ms = now_ms() - t0;
+    a->st.last_config_bytes = len;
+    a->st.renders++;
+    log_debug("apply: rendered %zu routes, %zu bytes in %.1f ms", t->n, len, a->st.last_render_ms);
+    return cfg;
 }
 
 static void append(char **buf, size_t *len, size_t *cap, const char *s)
@@ -380,8 +401,7 @@ static void job_run(apply_t *a)
     a->job_start = uv_now(a->loop);
     a->structural_job = 0;
     if (a->o.dry) {
-        char *cfg = haproxy_cfg_render(a->target, &a->o.cfg, NULL);
-        a->st.renders++;
+        char *cfg = render_timed(a, a->target);
         printf("> %s\n%s", a->config_path, cfg);
         fflush(stdout);
         free(cfg);

@@ -39,6 +39,8 @@ typedef struct {
     uint64_t renders, reloads, reload_failures, runtime_changes, runtime_ops, runtime_failures,
              check_failures, writes;
     uint64_t last_apply_ms;      /* duration of the last apply (update -> HAProxy changed) */
+    double last_render_ms;       /* haproxy_cfg_render of the last config */
+    size_t last_config_bytes;
 } apply_stats_t;
 
 apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o);

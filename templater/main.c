@@ -76,9 +76,14 @@ static void on_skip(const char *msg, void *data)
     log_warn("%s", msg);
 }
 
+static double last_build_ms;
+
 static void on_catalog(const routes_catalog_t *c, void *data)
 {
+    uint64_t t0 = uv_hrtime();
     routes_table_t *t = routes_build(c, &ropts, on_skip, NULL);
+    last_build_ms = (double)(uv_hrtime() - t0) / 1e6;
+    log_debug("routes: %zu services -> %zu routes in %.1f ms", c->nsvc, t->n, last_build_ms);
     apply_update(applier, t);
 }
 
@@ -139,13 +144,18 @@ static int status_handler(const char *path, char **body, size_t *len, const char
             "# TYPE portolan_templater_consul_fetches_total counter\nportolan_templater_consul_fetches_total %llu\n"
             "# TYPE portolan_templater_consul_fetch_errors_total counter\nportolan_templater_consul_fetch_errors_total %llu\n"
             "# TYPE portolan_templater_consul_full_refetches_total counter\nportolan_templater_consul_full_refetches_total %llu\n"
-            "# TYPE portolan_templater_consul_ready gauge\nportolan_templater_consul_ready %d\n",
+            "# TYPE portolan_templater_consul_ready gauge\nportolan_templater_consul_ready %d\n"
+            "# TYPE portolan_templater_last_snapshot_ms gauge\nportolan_templater_last_snapshot_ms %.3f\n"
+            "# TYPE portolan_templater_last_build_ms gauge\nportolan_templater_last_build_ms %.3f\n"
+            "# TYPE portolan_templater_last_render_ms gauge\nportolan_templater_last_render_ms %.3f\n"
+            "# TYPE portolan_templater_config_bytes gauge\nportolan_templater_config_bytes %zu\n",
             t ? t->n : 0, servers, (unsigned long long)as.renders, (unsigned long long)as.reloads,
             (unsigned long long)as.reload_failures, (unsigned long long)as.runtime_changes,
             (unsigned long long)as.runtime_ops, (unsigned long long)as.runtime_failures,
             (unsigned long long)as.check_failures, (unsigned long long)as.last_apply_ms,
             (unsigned long long)skipped_total, (unsigned long long)ws.fetches, (unsigned long long)ws.fetch_errors,
-            (unsigned long long)ws.full_refetches, ws.ready);
+            (unsigned long long)ws.full_refetches, ws.ready, ws.last_snapshot_ms, last_build_ms, as.last_render_ms,
+            as.last_config_bytes);
         if (n < 0) return 500;
         *body = b;
         *len = (size_t)n;

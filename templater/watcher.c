@@ -8,6 +8,7 @@
 
 #include "consul_watch.h"
 #include "log.h"
+#include <uv.h>
 
 struct watcher {
     consul_client_t *c;
@@ -78,6 +79,7 @@ static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
         /* put it back at the end; the watches' own backoff paces a Consul outage */
         if (svc && routed(w, svc)) enqueue(w, name);
     } else {
+        log_debug("consul: fetched %s (%llu ms)", name, (unsigned long long)r->elapsed_ms);
         w->st.fetches++;
         if (svc && routed(w, svc)) {
             json_t *old = json_object_get(w->health, name);
@@ -135,7 +137,9 @@ static void maybe_deliver(watcher_t *w)
     w->ready = 1;
     w->dirty = 0;
     w->st.changes++;
+    uint64_t t0 = uv_hrtime();
     routes_catalog_t *c = watcher_snapshot(w);
+    w->st.last_snapshot_ms = (double)(uv_hrtime() - t0) / 1e6;
     if (c) {
         w->cb(c, w->data);
         routes_catalog_free(c);
@@ -153,6 +157,7 @@ static void refetch_all(watcher_t *w)
 static void on_services(consul_watch_t *cw, json_t *data, uint64_t index, void *udata)
 {
     watcher_t *w = udata;
+    log_debug("consul: catalog/services index %llu", (unsigned long long)index);
     if (!json_is_object(data)) { log_warn("consul: catalog/services answer is not an object; ignored"); return; }
     int first = !w->have_services;
     json_t *old = w->services;
@@ -185,6 +190,7 @@ static void on_services(consul_watch_t *cw, json_t *data, uint64_t index, void *
 static void on_state(consul_watch_t *cw, json_t *data, uint64_t index, void *udata)
 {
     watcher_t *w = udata;
+    log_debug("consul: health/state/any index %llu", (unsigned long long)index);
     if (!json_is_array(data)) return;
     json_t *sig = json_object();
     size_t i;

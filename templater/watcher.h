@@ -34,6 +34,7 @@ void watcher_free(watcher_t *w);
 routes_catalog_t *watcher_snapshot(const watcher_t *w);
 typedef struct {
     uint64_t fetches, fetch_errors, full_refetches, changes;
+    double last_snapshot_ms;   /* JSON answers -> routes_catalog_t */
     size_t services, pending;
     int ready;
 } watcher_stats_t;

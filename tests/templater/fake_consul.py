@@ -4,12 +4,13 @@ only when portolan-catalog is not built. Implements what portolan-templater read
 tests write: agent service register/deregister (with one TTL check per service: Check.TTL or
 Check.Status), agent/check/pass|warn|fail|update, catalog/services, health/service/<name>,
 health/state/any, kv GET (?recurse) / PUT / DELETE, blocking queries (?index&wait), X-Consul-Index.
-Usage: fake_consul.py <port>"""
-import base64, json, re, sys, threading, time, urllib.parse
+Usage: fake_consul.py <port> [--preload N M PORT]: N services svc-<i> x M instances (tag rest,
+127.0.0.1:PORT+j, no checks), for benchmarks."""
+import base64, socket, json, re, sys, threading, time, urllib.parse
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
 lock = threading.Condition()
-state = {"index": 1, "services": {}, "checks": {}, "kv": {}, "svc_index": {}, "services_index": 1,
+state = {"by_name": {}, "index": 1, "services": {}, "checks": {}, "kv": {}, "svc_index": {}, "services_index": 1,
          "checks_index": 1, "kv_index": 1}
 
 def bump(kind, name=None, checks=False):
@@ -35,16 +36,19 @@ def parse_wait(q):
 
 def health_entries(name):
     out = []
-    for sid, s in sorted(state["services"].items()):
-        if s["Service"] != name:
-            continue
-        checks = [c for c in state["checks"].values() if c["ServiceID"] == sid]
+    for sid in sorted(state["by_name"].get(name, ())):
+        s = state["services"][sid]
+        checks = [c for c in state["checks"].values() if c["ServiceID"] == sid] if state["checks"] else []
         out.append({"Node": {"Node": "node1", "Address": "127.0.0.1"}, "Service": s, "Checks": checks})
     return out
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
+    def setup(self):
+        super().setup()
+        # headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def reply(self, code, body, index=None):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -113,7 +117,10 @@ class H(BaseHTTPRequestHandler):
                 svc = {"ID": sid, "Service": r["Name"], "Tags": r.get("Tags") or [], "Address": r.get("Address", ""),
                        "Meta": r.get("Meta") or {}, "Port": r.get("Port", 0)}
                 old = state["services"].get(sid)
+                if old:
+                    state["by_name"][old["Service"]].discard(sid)
                 state["services"][sid] = svc
+                state["by_name"].setdefault(svc["Service"], set()).add(sid)
                 chk = r.get("Check")
                 if chk:
                     cid = chk.get("CheckID") or "service:" + sid
@@ -127,6 +134,8 @@ class H(BaseHTTPRequestHandler):
             if p.startswith("/v1/agent/service/deregister/"):
                 sid = p.rsplit("/", 1)[1]
                 s = state["services"].pop(sid, None)
+                if s:
+                    state["by_name"][s["Service"]].discard(sid)
                 cids = [c for c, v in state["checks"].items() if v["ServiceID"] == sid]
                 for cid in cids:
                     del state["checks"][cid]
@@ -159,6 +168,17 @@ class H(BaseHTTPRequestHandler):
                 state["kv"].pop(p[len("/v1/kv/"):], None)
                 bump("kv")
         self.reply(200, b"true")
+
+if len(sys.argv) > 2 and sys.argv[2] == "--preload":
+    n, m, base = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    for i in range(n):
+        for j in range(m):
+            sid = "svc-%d-%d" % (i, j)
+            state["services"][sid] = {"ID": sid, "Service": "svc-%d" % i, "Tags": ["rest"], "Address": "127.0.0.1",
+                                      "Meta": {}, "Port": base + j}
+            state["by_name"].setdefault("svc-%d" % i, set()).add(sid)
+        state["svc_index"]["svc-%d" % i] = 2
+    state["index"] = state["services_index"] = 2
 
 class S(ThreadingHTTPServer):
     daemon_threads = True
