@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# tests/catalog-http/run.sh: portolan-catalog as a process, on a real socket. Complements
+# tests/catalog (one kill -9, one truncation) and tests/conformance (exact API answers):
+#   1. durability with -data-dir, harder: eight kinds of write (KV put/delete/recurse delete,
+#      register, re-register, deregister, check fail), each followed AT ONCE by kill -9 and a
+#      restart; KV indexes survive exactly (?cas with the old ModifyIndex works after restart);
+#      indexes never go backwards; SIGTERM keeps the state; three kinds of damaged state file
+#      (truncated to half, a NUL byte in the middle, emptied) are refused with a clear error;
+#   2. the HTTP server's limits and framing: 200 connections per client IP then 429 + close,
+#      a header block over 64 KiB -> 431, pipelined requests answered in order, chunked request
+#      bodies reassembled, a client that never finishes its headers is disconnected;
+#   3. blocking queries wake only when their own index rises (another service's write, or a
+#      write to another KV key, does not wake them; a missing KV key wakes when it is created);
+#   4. HTTP checks (200 passing, 429 warning, 503 critical, backend gone critical) and TCP
+#      checks run by the catalog on their interval; service maintenance mode.
+# Needs: curl, jq, python3. Takes about 40 s (the slow-header probe runs in the background).
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
+CAT=$BUILD/portolan-catalog
+WIRE="python3 $HERE/wire.py"
+
+if [ ! -x "$CAT" ]; then
+  not_ok "portolan-catalog is built ($CAT missing)"
+  done_testing
+  exit 1
+fi
+
+H=$TEST_TMP/h
+B=$TEST_TMP/b
+# req METHOD PATH [curl args...] -> $ST, headers in $H, body in $B
+req() {
+  local m=$1 p=$2
+  shift 2
+  ST=$(curl -s -X "$m" -o "$B" -D "$H" -w '%{http_code}' --max-time 20 "$@" "http://$CATALOG_ADDR$p")
+}
+hdr() { tr -d '\r' <"$H" | sed -n "s/^$1: //p" | head -1; }
+now_ms() { date +%s%3N; }
+# eventually SECS CMD...: poll CMD until it succeeds
+eventually() {
+  local secs=$1 i
+  shift
+  for ((i = 0; i < secs * 20; i++)); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+check_status() { # CheckID -> its Status, or "absent"
+  curl -s --max-time 5 "http://$CATALOG_ADDR/v1/agent/checks" | jq -r --arg id "$1" '.[$id].Status // "absent"'
+}
+status_is() { [ "$(check_status "$1")" = "$2" ]; }
+stop_catalog() { # SIGNAL
+  kill "$1" "$CATALOG_PID" 2>/dev/null
+  wait "$CATALOG_PID" 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. durability
+D=$TEST_TMP/data
+mkdir -p "$D"
+check "starts with an empty -data-dir" start_catalog -data-dir "$D"
+
+req PUT /v1/agent/service/register --data-binary \
+  '{"Name":"web","ID":"web1","Tags":["a","b"],"Port":8080,"Meta":{"k":"v"},"Check":{"TTL":"30s","Status":"passing"}}'
+check_eq "register web1 (with a TTL check) answers 200" 200 "$ST"
+req PUT "/v1/kv/conf/a?flags=42" --data-binary 'value-a'
+check_eq "KV PUT conf/a answers true" "200 true" "$ST $(cat "$B")"
+stop_catalog -9
+
+start_catalog -data-dir "$D"
+req GET /v1/agent/services
+check_eq "after kill -9: agent/services has web1 with port, tags, meta" "8080 a,b v" \
+  "$(jq -r '.web1 | "\(.Port) \(.Tags|join(",")) \(.Meta.k)"' "$B" 2>/dev/null)"
+req GET /v1/agent/checks
+check_eq "after kill -9: the TTL check service:web1 is still registered" "service:web1" \
+  "$(jq -r '.["service:web1"].CheckID' "$B" 2>/dev/null)"
+req GET /v1/kv/conf/a
+check_eq "after kill -9: KV conf/a value and flags survive" "value-a 42" \
+  "$(jq -r '.[0] | "\(.Value|@base64d) \(.Flags)"' "$B" 2>/dev/null)"
+mi=$(jq -r '.[0].ModifyIndex' "$B" 2>/dev/null)
+req PUT "/v1/kv/conf/a?cas=$mi" --data-binary 'value-a2'
+check_eq "after kill -9: ?cas with the ModifyIndex read back succeeds" "true" "$(cat "$B")"
+req GET /v1/catalog/services
+idx_before=$(hdr X-Consul-Index)
+req GET /v1/kv/conf/a
+kv_mi=$(jq -r '.[0].ModifyIndex' "$B" 2>/dev/null)
+
+# a run of writes, each followed at once by kill -9 and a restart
+lost=""
+for i in 1 2 3 4 5 6 7 8; do
+  case $i in
+    1 | 5) req PUT "/v1/kv/loop/k$i" --data-binary "v$i" ;;
+    2) req PUT /v1/agent/service/register --data-binary '{"Name":"db","ID":"db1","Port":5432}' ;;
+    3) req DELETE /v1/kv/conf/a ;;
+    4) req PUT "/v1/agent/check/fail/service:web1?note=down" ;;
+    6) req PUT /v1/agent/service/deregister/web1 ;;
+    7) req DELETE "/v1/kv/loop/?recurse" ;;
+    8) req PUT /v1/agent/service/register --data-binary '{"Name":"db","ID":"db1","Port":5433,"Tags":["x"]}' ;;
+  esac
+  [ "$ST" = 200 ] || lost="$lost write$i:status=$ST"
+  stop_catalog -9
+  start_catalog -data-dir "$D" || lost="$lost restart$i"
+  case $i in
+    1) req GET /v1/kv/loop/k1?raw; [ "$(cat "$B")" = v1 ] || lost="$lost k1" ;;
+    2) req GET /v1/agent/services; [ "$(jq -r '.db1.Port' "$B")" = 5432 ] || lost="$lost db1" ;;
+    3) req GET /v1/kv/conf/a; [ "$ST" = 404 ] || lost="$lost delete-conf/a" ;;
+    4) [ "$(check_status service:web1)" = critical ] || lost="$lost fail-web1" ;;
+    5) req GET "/v1/kv/loop/?keys"; [ "$(jq -c . "$B")" = '["loop/k1","loop/k5"]' ] || lost="$lost keys" ;;
+    6) req GET /v1/agent/services; [ "$(jq -r 'has("web1")' "$B")" = false ] || lost="$lost deregister-web1" ;;
+    7) req GET "/v1/kv/loop/?recurse"; [ "$ST" = 404 ] || lost="$lost recurse-delete" ;;
+    8) req GET /v1/catalog/service/db; [ "$(jq -r '.[0].ServicePort' "$B")" = 5433 ] || lost="$lost db1-update" ;;
+  esac
+done
+check_eq "8 writes, each followed by kill -9 + restart: every one survived" "" "$lost"
+req GET /v1/catalog/services
+check "the catalog/services index did not go backwards across restarts ($idx_before -> $(hdr X-Consul-Index))" \
+  test "$(hdr X-Consul-Index)" -ge "$idx_before"
+req GET "/v1/kv/loop/?recurse"
+check "a deleted prefix's index (tombstones) survives restarts (>= $kv_mi: $(hdr X-Consul-Index))" \
+  test "$(hdr X-Consul-Index)" -ge "$kv_mi"
+
+# SIGTERM: clean exit, state kept
+req PUT /v1/kv/term --data-binary 'bye'
+t0=$(now_ms)
+kill -TERM "$CATALOG_PID"
+wait "$CATALOG_PID"
+rc=$?
+check_eq "SIGTERM: exits 0" 0 "$rc"
+check "SIGTERM: exits within 3 s ($(($(now_ms) - t0)) ms)" test $(($(now_ms) - t0)) -lt 3000
+start_catalog -data-dir "$D"
+req GET /v1/kv/term?raw
+check_eq "after SIGTERM + restart: the last write is there" "bye" "$(cat "$B")"
+stop_catalog -TERM
+
+# damaged copies are refused; the original still loads
+nfiles=$(find "$D" -type f -size +0 | wc -l)
+check "the data dir holds state ($nfiles non-empty files)" test "$nfiles" -gt 0
+refused() { # DESC DIR: must exit non-zero (not hang), say what is wrong
+  local d=$1 dir=$2 port rc
+  port=$(free_port)
+  timeout 10 "$CAT" -listen "127.0.0.1:$port" -data-dir "$dir" >"$TEST_TMP/refuse.log" 2>&1
+  rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -qiE 'corrupt|truncat|invalid|checksum|damaged' "$TEST_TMP/refuse.log"; then
+    ok "$d: refused (exit $rc): $(grep -iE 'corrupt|truncat|invalid|checksum|damaged' "$TEST_TMP/refuse.log" | head -1 | cut -c1-150)"
+  else
+    not_ok "$d: refused with a clear error"
+    diag "exit $rc"
+    sed 's/^/# /' "$TEST_TMP/refuse.log" | tail -5
+  fi
+}
+cp -a "$D" "$TEST_TMP/trunc"
+find "$TEST_TMP/trunc" -type f -size +0 | while read -r f; do
+  truncate -s $(($(stat -c %s "$f") / 2)) "$f"
+done
+refused "a state file truncated to half its size" "$TEST_TMP/trunc"
+cp -a "$D" "$TEST_TMP/flip"
+find "$TEST_TMP/flip" -type f -size +0 | while read -r f; do
+  printf '\0' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") / 2)) conv=notrunc status=none
+done
+refused "a state file with a NUL byte written into its middle" "$TEST_TMP/flip"
+cp -a "$D" "$TEST_TMP/zero"
+find "$TEST_TMP/zero" -type f -size +0 | while read -r f; do : >"$f"; done
+refused "a state file emptied (0 bytes)" "$TEST_TMP/zero"
+start_catalog -data-dir "$D"
+req GET /v1/kv/term?raw
+check_eq "the untouched original still loads after the refusals" "bye" "$(cat "$B")"
+stop_catalog -TERM
+
+# ---------------------------------------------------------------------------------------------
+# 2. the HTTP server on a real socket
+start_catalog
+diag "catalog at $CATALOG_ADDR"
+# the slow client probe takes the header timeout (10 s); run it beside the rest
+$WIRE slowheader "$CATALOG_ADDR" 20 >"$TEST_TMP/slow.out" 2>&1 &
+slow_pid=$!
+cleanup_add "kill $slow_pid"
+
+out=$($WIRE conns "$CATALOG_ADDR" 200 2>&1)
+diag "conns: $(echo "$out" | tr '\n' ' ')"
+check "the 201st connection from one IP is answered 429" grep -q 'extra_status=429' <<<"$out"
+check "the 201st connection is closed after the 429" grep -q 'extra_closed=1' <<<"$out"
+check "the first 200 connections keep working" grep -q 'first_status=200' <<<"$out"
+check "after they close, new connections are accepted again" grep -q 'after_status=200' <<<"$out"
+
+out=$($WIRE bigheader "$CATALOG_ADDR" 70000 2>&1)
+check_eq "a 70,000-byte header is answered 431" "status=431" "$out"
+out=$($WIRE bigheader "$CATALOG_ADDR" 60000 2>&1)
+check_eq "a 60,000-byte header is accepted (limit 64 KiB)" "status=200" "$out"
+
+req PUT /v1/kv/p1 --data-binary one
+req PUT /v1/kv/p2 --data-binary two
+out=$($WIRE pipeline "$CATALOG_ADDR" 2>&1)
+check_eq "three pipelined requests are answered in order" 'answers=200:one|200:"127.0.0.1:8300"|200:two' "$out"
+out=$($WIRE chunked "$CATALOG_ADDR" 2>&1)
+check_eq "a chunked request body is reassembled (KV PUT then ?raw)" "put=200:true get=200:hello world" "$out"
+
+# ---------------------------------------------------------------------------------------------
+# 3. blocking queries wake on their own index only
+req PUT /v1/agent/service/register --data-binary '{"Name":"a","ID":"a1"}'
+req GET /v1/health/service/a
+ia=$(hdr X-Consul-Index)
+t0=$(now_ms)
+(curl -s -D "$TEST_TMP/bh1" -o /dev/null --max-time 10 "http://$CATALOG_ADDR/v1/health/service/a?index=$ia&wait=2s"; now_ms >"$TEST_TMP/bt1") &
+bpid=$!
+sleep 0.3
+req PUT /v1/agent/service/register --data-binary '{"Name":"b","ID":"b1"}'
+req PUT /v1/kv/unrelated --data-binary x
+wait "$bpid"
+el=$(($(cat "$TEST_TMP/bt1") - t0))
+check "health/service/a stays blocked through writes to service b and KV, until its 2 s wait (${el} ms)" \
+  test "$el" -ge 1900
+check_eq "... and returns its unchanged index" "$ia" "$(tr -d '\r' <"$TEST_TMP/bh1" | sed -n 's/^X-Consul-Index: //p')"
+t0=$(now_ms)
+(curl -s -D "$TEST_TMP/bh2" -o /dev/null --max-time 10 "http://$CATALOG_ADDR/v1/health/service/a?index=$ia&wait=5s"; now_ms >"$TEST_TMP/bt2") &
+bpid=$!
+sleep 0.3
+req PUT /v1/agent/service/register --data-binary '{"Name":"a","ID":"a2"}'
+wait "$bpid"
+el=$(($(cat "$TEST_TMP/bt2") - t0))
+check "health/service/a wakes promptly when an instance of a registers (${el} ms, write at 300 ms)" \
+  test "$el" -lt 1000
+ia2=$(tr -d '\r' <"$TEST_TMP/bh2" | sed -n 's/^X-Consul-Index: //p')
+check "... with a higher index ($ia -> $ia2)" test "${ia2:-0}" -gt "$ia"
+
+req GET /v1/kv/watched
+ik=$(hdr X-Consul-Index)
+t0=$(now_ms)
+(curl -s -o "$TEST_TMP/bk" --max-time 10 "http://$CATALOG_ADDR/v1/kv/watched?index=$ik&wait=5s"; now_ms >"$TEST_TMP/btk") &
+bpid=$!
+sleep 0.3
+req PUT /v1/kv/other --data-binary x
+sleep 0.3
+req PUT /v1/kv/watched --data-binary hit
+wait "$bpid"
+el=$(($(cat "$TEST_TMP/btk") - t0))
+check "a blocked GET of a missing KV key ignores another key's write, wakes on its own (${el} ms, own write at 600 ms)" \
+  test "$el" -ge 550 -a "$el" -lt 1500
+check_eq "... and returns the new value" "hit" "$(jq -r '.[0].Value|@base64d' "$TEST_TMP/bk" 2>/dev/null)"
+
+# ---------------------------------------------------------------------------------------------
+# 4. checks the catalog runs itself
+bport=$(free_port)
+echo 200 >"$TEST_TMP/code"
+$WIRE backend "$bport" "$TEST_TMP/code" >"$TEST_TMP/backend.log" 2>&1 &
+backend_pid=$!
+cleanup_add "kill $backend_pid"
+wait_http "http://127.0.0.1:$bport/" 5
+req PUT /v1/agent/service/register --data-binary \
+  "{\"Name\":\"hc\",\"ID\":\"hc1\",\"Port\":$bport,\"Check\":{\"HTTP\":\"http://127.0.0.1:$bport/health\",\"Interval\":\"1s\",\"Timeout\":\"1s\"}}"
+check_eq "register with an HTTP check" 200 "$ST"
+check_eq "an HTTP check starts critical" critical "$(check_status service:hc1)"
+check "HTTP check: 200 -> passing within 3 s" eventually 3 status_is service:hc1 passing
+echo 429 >"$TEST_TMP/code"
+check "HTTP check: 429 -> warning within 3 s" eventually 3 status_is service:hc1 warning
+echo 503 >"$TEST_TMP/code"
+check "HTTP check: 503 -> critical within 3 s" eventually 3 status_is service:hc1 critical
+req GET /v1/agent/checks
+check "HTTP check Output mentions the status code" grep -q '503' <<<"$(jq -r '.["service:hc1"].Output' "$B")"
+echo 200 >"$TEST_TMP/code"
+check "HTTP check: back to 200 -> passing" eventually 3 status_is service:hc1 passing
+req GET "/v1/health/service/hc?passing"
+check_eq "health/service?passing includes the passing HTTP-checked instance" "hc1" "$(jq -r '.[0].Service.ID' "$B" 2>/dev/null)"
+
+cport=$(free_port)
+req PUT /v1/agent/service/register --data-binary \
+  "{\"Name\":\"tc\",\"ID\":\"tc1\",\"Checks\":[{\"CheckID\":\"tcp-up\",\"TCP\":\"127.0.0.1:$bport\",\"Interval\":\"1s\"},{\"CheckID\":\"tcp-down\",\"TCP\":\"127.0.0.1:$cport\",\"Interval\":\"1s\",\"Status\":\"passing\"}]}"
+check_eq "register with two TCP checks" 200 "$ST"
+check "TCP check to a listening port -> passing" eventually 3 status_is tcp-up passing
+check "TCP check to a closed port -> critical" eventually 3 status_is tcp-down critical
+req GET /v1/agent/checks
+check_eq "check Type http / tcp" "http tcp" "$(jq -r '"\(.["service:hc1"].Type) \(.["tcp-up"].Type)"' "$B")"
+
+kill "$backend_pid" 2>/dev/null
+check "HTTP check: backend gone -> critical" eventually 4 status_is service:hc1 critical
+check "TCP check: backend gone -> critical" eventually 4 status_is tcp-up critical
+
+# maintenance mode
+req PUT /v1/agent/service/register --data-binary '{"Name":"m","ID":"m1","Check":{"TTL":"1m","Status":"passing"}}'
+req PUT "/v1/agent/service/maintenance/m1?enable=true&reason=upgrading"
+check_eq "maintenance enable answers 200" 200 "$ST"
+req GET /v1/agent/checks
+check_eq "maintenance adds critical _service_maintenance:m1 'Service Maintenance Mode'" \
+  "critical Service Maintenance Mode m1" \
+  "$(jq -r '.["_service_maintenance:m1"] | "\(.Status) \(.Name) \(.ServiceID)"' "$B" 2>/dev/null)"
+req GET "/v1/health/service/m?passing"
+check_eq "an instance in maintenance is dropped by ?passing" "[]" "$(cat "$B")"
+req PUT "/v1/agent/service/maintenance/m1?enable=false"
+req GET /v1/agent/checks
+check_eq "maintenance disable removes the check" "false" "$(jq -r 'has("_service_maintenance:m1")' "$B" 2>/dev/null)"
+req PUT "/v1/agent/service/maintenance/nosuch?enable=true"
+check_eq "maintenance on an unknown service -> 404" 404 "$ST"
+
+# ---------------------------------------------------------------------------------------------
+wait "$slow_pid" 2>/dev/null
+out=$(cat "$TEST_TMP/slow.out")
+ms=$(sed -n 's/.*after_ms=\([0-9]*\).*/\1/p' <<<"$out")
+check "a client that never finishes its headers is disconnected within 15 s ($out)" \
+  test "$(sed -n 's/.*closed=\([01]\).*/\1/p' <<<"$out")" = 1 -a "${ms:-99999}" -le 15000
+
+req GET /v1/status/leader
+check_eq "the catalog still answers after all of the above" 200 "$ST"
+stop_catalog -TERM
+if grep -qiE 'AddressSanitizer|runtime error|segfault|abort' "$TEST_TMP/catalog.log"; then
+  not_ok "catalog log shows no crash or sanitizer report"
+  grep -iE 'AddressSanitizer|runtime error|segfault|abort' "$TEST_TMP/catalog.log" | head -5 | sed 's/^/# /'
+fi
+done_testing

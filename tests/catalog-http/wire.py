@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""tests/catalog-http/wire.py: socket-level probes of portolan-catalog's HTTP server that curl cannot
+express. Each subcommand prints one line of facts ("key=value ...") for run.sh to assert on;
+it never decides pass/fail itself. Every probe is bounded in time.
+
+  conns HOST:PORT N        open N+1 connections, send one GET on the last; report its status
+                           and whether the server closed it; then check an earlier one still works
+  bigheader HOST:PORT N    one request with an N-byte header; report the status
+  pipeline HOST:PORT       three GETs in one write; report the order of the answers
+  slowheader HOST:PORT S   send half a request line, wait up to S seconds for the close
+  idle HOST:PORT S         one full request, then idle; report when (if) the server closes
+  chunked HOST:PORT        a chunked PUT of a KV value; report the status and body
+  backend PORT FILE        an HTTP server on 127.0.0.1:PORT answering every GET with the status
+                           code written in FILE (read per request), for HTTP-check tests
+"""
+import socket
+import sys
+import time
+
+
+def addr(s):
+    h, p = s.rsplit(":", 1)
+    return h, int(p)
+
+
+_pending = {}  # socket -> bytes read past the previous response (pipelining)
+
+
+def read_response(sock, timeout=5.0):
+    """Reads one HTTP response (Content-Length framed), keeping any bytes of the next one for
+    the next call. Returns (status, headers, body) or (None, {}, b"") when the peer closed."""
+    sock.settimeout(timeout)
+    buf = _pending.pop(sock, b"")
+    while b"\r\n\r\n" not in buf:
+        try:
+            d = sock.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            return None, {}, b""
+        if not d:
+            return None, {}, b""
+        buf += d
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {}
+    for l in lines[1:]:
+        k, v = l.split(":", 1)
+        hdrs[k.strip().lower()] = v.strip()
+    n = int(hdrs.get("content-length", "0"))
+    while len(rest) < n:
+        try:
+            d = sock.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        rest += d
+    if len(rest) > n:
+        _pending[sock] = rest[n:]
+    return status, hdrs, rest[:n]
+
+
+def closed_by_peer(sock, timeout):
+    sock.settimeout(timeout)
+    try:
+        while True:
+            d = sock.recv(4096)
+            if not d:
+                return True
+    except socket.timeout:
+        return False
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+
+
+def get(path, host="x"):
+    return ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode()
+
+
+def cmd_conns(a, n):
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(a, timeout=5)
+            socks.append(s)
+        time.sleep(0.2)
+        extra = socket.create_connection(a, timeout=5)
+        try:
+            extra.sendall(get("/v1/status/leader"))
+        except OSError:
+            pass
+        st, _, _ = read_response(extra)
+        closed = closed_by_peer(extra, 3)
+        extra.close()
+        # an earlier connection still works
+        socks[0].sendall(get("/v1/status/leader"))
+        st0, _, body0 = read_response(socks[0])
+        print("extra_status=%s extra_closed=%d first_status=%s" % (st, int(closed), st0))
+    finally:
+        for s in socks:
+            s.close()
+    # after they are closed, a new connection is accepted again
+    time.sleep(0.3)
+    s = socket.create_connection(a, timeout=5)
+    s.sendall(get("/v1/status/leader"))
+    st, _, _ = read_response(s)
+    s.close()
+    print("after_status=%s" % st)
+
+
+def cmd_bigheader(a, n):
+    s = socket.create_connection(a, timeout=5)
+    req = b"GET /v1/status/leader HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * n + b"\r\n\r\n"
+    try:
+        s.sendall(req)
+    except OSError:
+        pass
+    st, _, _ = read_response(s)
+    print("status=%s" % st)
+    s.close()
+
+
+def cmd_pipeline(a):
+    s = socket.create_connection(a, timeout=5)
+    s.sendall(get("/v1/kv/p1?raw") + get("/v1/status/leader") + get("/v1/kv/p2?raw"))
+    order = []
+    for _ in range(3):
+        st, h, body = read_response(s)
+        order.append("%s:%s" % (st, body.decode(errors="replace")))
+    print("answers=" + "|".join(order))
+    s.close()
+
+
+def cmd_slowheader(a, secs):
+    s = socket.create_connection(a, timeout=5)
+    t0 = time.time()
+    s.sendall(b"GET /v1/status/lea")
+    closed = closed_by_peer(s, secs)
+    print("closed=%d after_ms=%d" % (int(closed), int((time.time() - t0) * 1000)))
+    s.close()
+
+
+def cmd_idle(a, secs):
+    s = socket.create_connection(a, timeout=5)
+    s.sendall(get("/v1/status/leader"))
+    st, _, _ = read_response(s)
+    t0 = time.time()
+    closed = closed_by_peer(s, secs)
+    print("status=%s closed=%d after_ms=%d" % (st, int(closed), int((time.time() - t0) * 1000)))
+    s.close()
+
+
+def cmd_chunked(a):
+    s = socket.create_connection(a, timeout=5)
+    s.sendall(b"PUT /v1/kv/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    st, _, body = read_response(s)
+    s.sendall(get("/v1/kv/chunked?raw"))
+    st2, _, body2 = read_response(s)
+    print("put=%s:%s get=%s:%s" % (st, body.decode(), st2, body2.decode()))
+    s.close()
+
+
+def cmd_backend(port, path):
+    import http.server
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            try:
+                code = int(open(path).read().strip() or "200")
+            except (OSError, ValueError):
+                code = 200
+            body = b"status %d" % code
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+
+
+def main():
+    if sys.argv[1] == "backend":
+        cmd_backend(int(sys.argv[2]), sys.argv[3])
+        return
+    c, a = sys.argv[1], addr(sys.argv[2])
+    if c == "conns":
+        cmd_conns(a, int(sys.argv[3]))
+    elif c == "bigheader":
+        cmd_bigheader(a, int(sys.argv[3]))
+    elif c == "pipeline":
+        cmd_pipeline(a)
+    elif c == "slowheader":
+        cmd_slowheader(a, float(sys.argv[3]))
+    elif c == "idle":
+        cmd_idle(a, float(sys.argv[3]))
+    elif c == "chunked":
+        cmd_chunked(a)
+    else:
+        sys.exit("unknown probe " + c)
+
+
+if __name__ == "__main__":
+    main()
