@@ -23,9 +23,8 @@ portolan_templater_SOURCES = \
 	templater/apply.c templater/apply.h \
 	templater/haproxy_proc.c templater/haproxy_proc.h \
 	templater/haproxy_runtime.c templater/haproxy_runtime.h \
-	templater/tmpl_mode.c templater/tmpl_mode.h \
-	agent/status_server.c agent/status_server.h
-portolan_templater_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater -I$(top_srcdir)/agent \
+	templater/tmpl_mode.c templater/tmpl_mode.h
+portolan_templater_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater \
 	-DPORTOLAN_PKGDATADIR='"$(pkgdatadir)"'
 portolan_templater_LDADD = templater/libtemplatercore.a templater/libtemplate.a $(PORTOLAN_LIBS)
 dist_pkgdata_DATA = haproxy/haproxy.cfg.base

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "routes.h"
 #include "signals.h"
-#include "status_server.h"
+#include "http_server.h"
 #include "tmpl_mode.h"
 #include "watcher.h"
 
@@ -62,7 +62,7 @@ static consul_client_t *consul;
 static watcher_t *watcher;
 static apply_t *applier;
 static haproxy_proc_t *proc;
-static status_server_t *status;
+static http_server_t *status;
 static signals_t *sigs;
 static tmpl_mode_t *tmode;
 static routes_options_t ropts;
@@ -98,6 +98,7 @@ static void shutdown_all(void)
     stopping = 1;
     log_info("stopping");
     if (watcher) { watcher_free(watcher); watcher = NULL; }
+    if (status) { http_server_close(status, NULL, NULL); status = NULL; }
     if (proc) haproxy_proc_stop(proc, on_stopped, NULL);
     else uv_stop(loop);
 }
@@ -116,7 +117,7 @@ static void on_idle(void *data)
 
 /* ---- status endpoint ---- */
 
-static int status_handler(const char *path, char **body, size_t *len, const char **ctype, void *data)
+static int status_answer(const char *path, char **body, size_t *len, const char **ctype)
 {
     apply_stats_t as;
     memset(&as, 0, sizeof as);
@@ -202,6 +203,23 @@ static int status_handler(const char *path, char **body, size_t *len, const char
     *len = strlen(*body);
     *ctype = "text/plain";
     return 404;
+}
+
+static void on_status(http_exchange_t *x, void *data)
+{
+    const char *m = http_exchange_method(x);
+    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+        http_exchange_add_header(x, "Allow", "GET, HEAD");
+        http_exchange_respond(x, 405, "method not allowed\n", 19);
+        return;
+    }
+    char *body = NULL;
+    size_t len = 0;
+    const char *ctype = "text/plain";
+    int st = status_answer(http_exchange_path(x), &body, &len, &ctype);
+    http_exchange_add_header(x, "Content-Type", ctype);
+    http_exchange_respond(x, st, body ? body : "", strcmp(m, "HEAD") == 0 ? 0 : len);
+    free(body);
 }
 
 static const char *env_get(const char *n) { return getenv(n); }
@@ -313,8 +331,9 @@ int main(int argc, char **argv)
     if (!watcher || watcher_start(watcher) < 0) { fprintf(stderr, "portolan-templater: cannot start the Consul watches\n"); return 1; }
 
     if (F.listen && *F.listen) {
-        status = status_server_new(loop, F.listen, status_handler, NULL, err, sizeof err);
-        if (!status) { fprintf(stderr, "portolan-templater: -listen %s: %s\n", F.listen, err); return 2; }
+        http_server_opts_t so = { .max_body = 4096, .max_conns_per_ip = 16, .server_name = "portolan-templater" };
+        status = http_server_new(loop, &so, on_status, NULL);
+        if (!status || http_server_listen(status, F.listen, err, sizeof err) != 0) { fprintf(stderr, "portolan-templater: -listen %s: %s\n", F.listen, err); return 2; }
     }
     log_info("watching %s for services tagged \"%s\"; HAProxy on %s, config %s", F.consul, F.tag, F.bind, F.config);
     uv_run(loop, UV_RUN_DEFAULT);
