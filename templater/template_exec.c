@@ -190,6 +190,8 @@ void tpl_arg_type_error(tpl_exec *x, template_value *v, const char *want)
 	for (size_t i = 0; x->call_cmd && i < x->call_n; i++)
 		if (x->call_args[i] == v && i + 1 < x->call_cmd->nkids) arg = x->call_cmd->kids[i + 1];
 	if (arg) x->at = arg;
+	if (arg && arg->type == N_NIL) { tpl_fail(x, "cannot assign nil to %s", want); return; }
+	if (v->kind == TV_INVALID) { tpl_fail(x, "invalid value; expected %s", want); return; }
 	if (arg && (arg->type == N_STRING || arg->type == N_NUMBER || arg->type == N_BOOL)) {
 		template_buf b = { 0 };
 		tpl_node_string(arg, &b);

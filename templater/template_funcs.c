@@ -179,6 +179,7 @@ static template_value *f_join(tpl_exec *x, const char *name, template_value **a,
 	const char *sep;
 	size_t sl;
 	if (tpl_arg_string(x, name, a[0], &sep, &sl) < 0) return NULL;
+	if (a[1]->kind == TV_INVALID || a[1]->kind == TV_NIL) return template_value_cstr(""); /* a nil slice */
 	if (a[1]->kind != TV_LIST) { tpl_arg_type_error(x, a[1], "[]string"); return NULL; }
 	template_buf b = { 0 };
 	template_buf_add(&b, "", 0);
