@@ -13,6 +13,7 @@
  *   client_probe consul <registry-uri> kv <key>
  *   client_probe consul-watch <registry-uri> <path> <changes> [wait-ms]
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage();
     log_init("client_probe", LOG_WARN, 0);
+    signal(SIGPIPE, SIG_IGN); /* as lib/signals does for the daemons */
     loop = uv_default_loop();
     http_client_t *http = http_client_new(loop);
     docker_client_t *dc = NULL;
