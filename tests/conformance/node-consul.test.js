@@ -8,7 +8,7 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const { EventEmitter } = require("node:events");
-const { Consul } = require("consul");
+const Consul = require("consul");
 
 const ADDR = process.env.CATALOG_ADDR || "127.0.0.1:8500";
 const [HOST, PORT] = ADDR.split(":");
@@ -257,7 +257,9 @@ test("s2 deregister removes the service and its checks", async () => {
   assert.deepEqual(await consul.catalog.service.nodes("ngone"), []);
   assert.equal((await consul.catalog.service.list()).ngone, undefined);
   await assert.rejects(consul.agent.service.deregister("ngone"), (err) => {
-    assert.match(err.message, /Unknown service ID "ngone"/);
+    assert.equal(err.statusCode, 404);
+    assert.equal(err.response.body,
+      'Unknown service ID "ngone". Ensure that the service ID is passed, not the service name.');
     return true;
   });
 });
