@@ -554,6 +554,10 @@ static template_value *eval_pipeline(tpl_exec *x, template_value *dot, const tpl
 		template_value *nv = eval_command(x, dot, pipe->kids[i], v);
 		template_value_unref(v);
 		if (!nv) return NULL;
+		if (nv->kind == TV_NIL) { /* Go unwraps a nil interface{} into no value */
+			template_value_unref(nv);
+			if (!(nv = template_value_invalid())) { tpl_fail(x, "out of memory"); return NULL; }
+		}
 		v = nv;
 	}
 	for (size_t i = 0; i < pipe->ndecls; i++) {

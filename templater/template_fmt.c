@@ -328,7 +328,8 @@ void tpl_sprintf(template_buf *b, const char *f, size_t flen, template_value **a
 		if (argi >= n) { template_buf_addf(b, "%%!%c(MISSING)", verb); continue; }
 		template_value *v = args[argi++];
 		if (verb == 'T') {
-			pad(b, v->type, strlen(v->type), &sp, 0);
+			const char *tn = v->kind == TV_NIL || v->kind == TV_INVALID ? "<nil>" : v->type;
+			pad(b, tn, strlen(tn), &sp, 0);
 			continue;
 		}
 		if (!strchr("vsdqxXtfeEgGFcobU", verb)) { bad_verb_spec(b, verb, v, &sp); continue; }

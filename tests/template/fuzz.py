@@ -21,7 +21,7 @@ shutil.copy(os.path.join(here, "cases", "snapshot.json"), os.path.join(out, "sna
 
 TEXTS = ["", " ", "  ", "\n", "\n\n", "\t", " \n \t", "x", "a b", "line\n", "\n  indented", "-", "}", "{", "é"]
 SCALARS = ['"str"', '"a b"', '""', '`raw`', '`r\\n`', "1", "0", "-2", "3.5", "0.0", "1e3", "true", "false",
-           '"\\t\\x41\\u00e9"', "'a'", "0x10", '"%"']
+           '"\\t\\x41\\u00e9"', "'a'", "0x10", '"%"', "nil", ".Missing", "$.Nope.Deeper"]
 LISTS = ["services", '(service "hello/v1")', '(service "hello/v1|any")', '(service "rest.web")',
          '(ls "service/haproxy/timeouts")', '(tree "config")', '(split "," "a,b,c")', '(split "," "")',
          '(service "nosuch")']  # byTag maps hold pointers: printing them is address-dependent
