@@ -70,3 +70,10 @@ tests_unit_test_catalog_api_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
 tests_unit_test_catalog_api_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_catalog_api_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
 endif
+# httpserver (helper "httpserver"): lib/http_server via run_buffer and real sockets
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_http_server
+tests_unit_test_http_server_SOURCES = tests/unit/test_http_server.c
+tests_unit_test_http_server_LDADD = $(UNIT_LDADD) -lpthread
+tests_unit_test_http_server_CFLAGS = $(UNIT_CFLAGS)
+endif
