@@ -310,10 +310,11 @@ test("s7 KV recurse, keys with separator, delete recurse", async () => {
   const flat = await consul.kv.keys("nrec");
   assert.deepEqual(flat, ["nrec/a/1", "nrec/a/2", "nrec/b", "nrec/c/x/y", "nrecz"]);
 
-  assert.equal(await consul.kv.del({ key: "nrec/a/", recurse: true }), true);
+  await consul.kv.del({ key: "nrec/a/", recurse: true });
   assert.deepEqual(await consul.kv.keys("nrec/"), ["nrec/b", "nrec/c/x/y"]);
-  assert.equal(await consul.kv.del("nrec/b"), true);
-  assert.equal(await consul.kv.del("nrec/b"), true, "DELETE of an absent key answers true");
+  await consul.kv.del("nrec/b");
+  const again = await raw("DELETE", "/v1/kv/nrec/b");
+  assert.equal(`${again.status} ${again.text}`, "200 true", "DELETE of an absent key answers true");
   assert.deepEqual(await consul.kv.keys("nrec/"), ["nrec/c/x/y"]);
   assert.equal(await consul.kv.get("nrecz").then((e) => e.Value), "v:nrecz", "delete recurse stays in its prefix");
 });
@@ -441,4 +442,137 @@ test("s9 an index ahead of the server waits the full timeout and returns the low
   const elapsed = now() - t0;
   assert.ok(elapsed >= 950, `waited (${elapsed} ms)`);
   assert.equal(got.idx, idx);
+});
+
+// ---- more of sections 1, 4, 5, 7 ------------------------------------------------------------
+
+test("s1 re-registration keeps check Status/Output; ?replace-existing-checks drops unnamed checks", async () => {
+  const def = { name: "nre", id: "nre-1", port: 1, checks: [{ ttl: "30s", checkid: "a" }, { ttl: "30s", checkid: "b" }] };
+  await consul.agent.service.register(def);
+  await consul.agent.check.warn({ id: "a", note: "kept" });
+  await consul.agent.service.register({ name: "nre", id: "nre-1", port: 2, checks: [{ ttl: "30s", checkid: "a" }] });
+  let checks = await consul.agent.check.list();
+  assert.equal(checks.a.Status, "warning", "existing check keeps Status");
+  assert.equal(checks.a.Output, "kept", "existing check keeps Output");
+  assert.ok(checks.b, "checks not mentioned are kept without ?replace-existing-checks");
+  assert.equal((await consul.agent.service.list())["nre-1"].Port, 2, "service replaced");
+  const r = await raw("PUT", "/v1/agent/service/register?replace-existing-checks",
+    JSON.stringify({ Name: "nre", ID: "nre-1", Port: 2, Checks: [{ TTL: "30s", CheckID: "a" }] }));
+  assert.equal(r.status, 200);
+  checks = await consul.agent.check.list();
+  assert.equal(checks.b, undefined, "?replace-existing-checks removes b");
+  assert.equal(checks.a.Status, "warning");
+});
+
+test("s1 weights, IPv6 tagged addresses, empty Check ignored", async () => {
+  const r = await raw("PUT", "/v1/agent/service/register", JSON.stringify({
+    Name: "nv6", ID: "nv6-1", Address: "2001:db8::1", Port: 443, Weights: { Passing: 5, Warning: 2 }, Check: {},
+  }));
+  assert.equal(r.status, 200, r.text);
+  const s = (await consul.agent.service.list())["nv6-1"];
+  assert.deepEqual(s.Weights, { Passing: 5, Warning: 2 });
+  assert.deepEqual(s.TaggedAddresses, {
+    lan_ipv6: { Address: "2001:db8::1", Port: 443 },
+    wan_ipv6: { Address: "2001:db8::1", Port: 443 },
+  });
+  const checks = await consul.agent.check.list();
+  assert.deepEqual(Object.values(checks).filter((c) => c.ServiceID === "nv6-1"), [], '"Check":{} adds no check');
+  const n = (await consul.catalog.service.nodes("nv6"))[0];
+  assert.deepEqual(n.ServiceWeights, { Passing: 5, Warning: 2 });
+});
+
+test("s4 check Output is truncated at 4096 bytes as Consul does", async () => {
+  await consul.agent.service.register({ name: "nlong", port: 1, check: { ttl: "30s" } });
+  const out = "x".repeat(5000);
+  const r = await raw("PUT", "/v1/agent/check/update/service:nlong", JSON.stringify({ Status: "passing", Output: out }));
+  assert.equal(r.status, 200);
+  const c = (await consul.agent.check.list())["service:nlong"];
+  assert.equal(c.Output, "x".repeat(4096) + " ... (captured 4096 of 5000 bytes)");
+});
+
+test("s4 service maintenance adds and removes _service_maintenance:<id>", async () => {
+  await consul.agent.service.register({ name: "nmaint", id: "nmaint-1", port: 1 });
+  let { body } = await healthService("nmaint", { passing: true });
+  assert.equal(body.length, 1);
+  await consul.agent.service.maintenance({ id: "nmaint-1", enable: true, reason: "deploy" });
+  const c = (await consul.agent.check.list())["_service_maintenance:nmaint-1"];
+  assert.ok(c, "maintenance check present");
+  assert.equal(c.Name, "Service Maintenance Mode");
+  assert.equal(c.Status, "critical");
+  assert.equal(c.ServiceID, "nmaint-1");
+  ({ body } = await healthService("nmaint", { passing: true }));
+  assert.deepEqual(body, [], "instance in maintenance is not passing");
+  await consul.agent.service.maintenance({ id: "nmaint-1", enable: false });
+  assert.equal((await consul.agent.check.list())["_service_maintenance:nmaint-1"], undefined);
+  ({ body } = await healthService("nmaint", { passing: true }));
+  assert.equal(body.length, 1);
+});
+
+test("s6 health/service Checks: node checks first, then service checks by CheckID", async () => {
+  await consul.agent.service.register({
+    name: "norder", port: 1, checks: [{ ttl: "30s", checkid: "zz" }, { ttl: "30s", checkid: "aa" }, { ttl: "30s", checkid: "mm" }],
+  });
+  const { body } = await healthService("norder");
+  assert.deepEqual(body[0].Checks.map((c) => c.CheckID), ["serfHealth", "aa", "mm", "zz"]);
+  const hc = body[0].Checks[1];
+  for (const k of ["Node", "CheckID", "Name", "Status", "Notes", "Output", "ServiceID", "ServiceName", "ServiceTags", "CreateIndex", "ModifyIndex"]) {
+    assert.ok(k in hc, `HealthCheck has ${k}`);
+  }
+  assert.equal(body[0].Node.Node, body[0].Checks[0].Node);
+});
+
+test("s5 catalog/nodes shape", async () => {
+  const nodes = await consul.catalog.node.list();
+  assert.equal(nodes.length, 1);
+  const n = nodes[0];
+  for (const k of ["ID", "Node", "Address", "Datacenter", "TaggedAddresses", "Meta", "CreateIndex", "ModifyIndex"]) {
+    assert.ok(k in n, `node has ${k}`);
+  }
+  assert.equal(n.Datacenter, "dc1");
+  assert.deepEqual(Object.keys(n.TaggedAddresses).sort(), ["lan", "lan_ipv4", "wan", "wan_ipv4"]);
+});
+
+test("s7/s9 KV delete cas; deletes leave tombstones so a prefix's index never goes back", async () => {
+  await consul.kv.set("ntomb/a", "1");
+  await consul.kv.set("ntomb/b", "2");
+  const e = await consul.kv.get("ntomb/b");
+  // node-consul drops DELETE's answer body: raw requests for the cas answers
+  const miss = await raw("DELETE", `/v1/kv/ntomb/b?cas=${e.ModifyIndex + 1}`);
+  assert.equal(`${miss.status} ${miss.text}`, "200 false", "DELETE ?cas mismatch answers false");
+  assert.ok(await consul.kv.get("ntomb/b"), "still there after the failed cas");
+  const hit = await raw("DELETE", `/v1/kv/ntomb/b?cas=${e.ModifyIndex}`);
+  assert.equal(`${hit.status} ${hit.text}`, "200 true");
+  const [r1] = await consul.kv.get({ key: "ntomb/", recurse: true, ctx: withRes() });
+  const i1 = indexOf(r1);
+  assert.ok(i1 > e.ModifyIndex, `recurse index (${i1}) counts the tombstone of ntomb/b (> ${e.ModifyIndex})`);
+  // a blocked recurse on the prefix wakes when a key under it is deleted
+  const blocked = consul.kv.get({ key: "ntomb/", recurse: true, index: i1, wait: "5s", ctx: withRes() });
+  await sleep(150);
+  await consul.kv.del("ntomb/a");
+  const tDel = now();
+  const [r2, body2] = await blocked;
+  assert.ok(now() - tDel < 300, "woken by the delete");
+  assert.equal(r2.statusCode, 404);
+  const i2 = indexOf(r2);
+  assert.ok(i2 > i1, `index after deleting everything (${i2}) did not go back (${i1})`);
+  assert.equal(body2, undefined);
+});
+
+test("s6/s9 one blocking health/state/any query wakes on any check's change", async () => {
+  await consul.agent.service.register({ name: "nstate", port: 1, check: { ttl: "30s" } });
+  const [res] = await consul.health.state({ state: "any", ctx: withRes() });
+  const idx = indexOf(res);
+  const blocked = consul.health.state({ state: "any", index: idx, wait: "5s", ctx: withRes() });
+  await sleep(150);
+  await consul.agent.check.pass("service:nstate");
+  const tPut = now();
+  const [res2, body2] = await blocked;
+  assert.ok(now() - tPut < 300);
+  assert.ok(indexOf(res2) > idx);
+  assert.equal(body2.find((c) => c.CheckID === "service:nstate").Status, "passing");
+  const passing = await consul.health.state("passing");
+  assert.ok(passing.every((c) => c.Status === "passing"));
+  assert.ok(passing.some((c) => c.CheckID === "service:nstate"));
+  const critical = await consul.health.state("critical");
+  assert.ok(!critical.some((c) => c.CheckID === "service:nstate"));
 });
