@@ -285,6 +285,62 @@ def s9_blocking_kv_and_catalog():
     eq(idx2, idx, "same index")
 
 
+@test
+def s4_http_and_tcp_checks_run_by_the_catalog():
+    """s4 HTTP checks (2xx passing, 429 warning, else critical) and TCP checks, registered with consul.Check.http/tcp"""
+    import http.server
+    import socket
+
+    codes = {"/ok": 200, "/busy": 429, "/down": 503}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(codes.get(self.path, 404))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    port = srv.server_address[1]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]  # bound, never listening: connect is refused
+    try:
+        want = {}
+        for path, status in (("/ok", "passing"), ("/busy", "warning"), ("/down", "critical")):
+            name = "pyhttp" + path.replace("/", "-")
+            c.agent.service.register(name, port=port, check=consul.Check.http(
+                "http://127.0.0.1:%d%s" % (port, path), "1s", timeout="1s"))
+            want["service:" + name] = status
+        c.agent.service.register("pytcp-up", port=port, check=consul.Check.tcp("127.0.0.1", port, "1s"))
+        want["service:pytcp-up"] = "passing"
+        c.agent.service.register("pytcp-down", port=closed_port,
+                                 check=consul.Check.tcp("127.0.0.1", closed_port, "1s"))
+        want["service:pytcp-down"] = "critical"
+        checks = c.agent.checks()
+        eq(checks["service:pyhttp-ok"]["Type"], "http", "Type of an HTTP check")
+        eq(checks["service:pytcp-up"]["Type"], "tcp", "Type of a TCP check")
+        eq(checks["service:pyhttp-ok"]["Interval"], "1s", "Interval in Go form")
+        # first run within one interval (random delay), so everything settles in ~2 s
+        deadline = time.monotonic() + 4
+        got = {}
+        while time.monotonic() < deadline:
+            checks = c.agent.checks()
+            got = {k: checks[k]["Status"] for k in want}
+            if got == want:
+                break
+            time.sleep(0.1)
+        eq(got, want, "statuses after the first runs")
+        idx, entries = c.health.service("pyhttp-ok", passing=True)
+        eq(len(entries), 1, "passing HTTP check instance is returned by ?passing")
+    finally:
+        srv.shutdown()
+        closed.close()
+
+
 def main():
     n = 0
     failed = 0
