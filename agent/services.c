@@ -89,12 +89,15 @@ static int addr_ok(const char *s)
 }
 
 /* The first IPv4 address of a container (NetworkSettings.IPAddress, else the networks in name
- * order), else its first global IPv6 address; "" when none. Borrowed. */
-static const char *container_ip(const json_t *inspect)
+ * order), else its first global IPv6 address; "" when none. v6 first: the other way round
+ * (SERVICE_ADDRESS_FAMILY=ipv6). Borrowed. */
+static const char *container_ip(const json_t *inspect, int v6)
 {
     const json_t *ns = json_object_get(inspect, "NetworkSettings");
     const json_t *nets = json_object_get(ns, "Networks");
     const char *keys[2] = {"IPAddress", "GlobalIPv6Address"};
+    if (v6)
+        keys[0] = "GlobalIPv6Address", keys[1] = "IPAddress";
     for (int k = 0; k < 2; k++) {
         const char *ip = jstr(ns, keys[k]);
         if (*ip)
@@ -113,15 +116,16 @@ static const char *container_ip(const json_t *inspect)
     return "";
 }
 
-/* IP of the container on one named network (IPv4, else IPv6), or NULL when not attached. */
-static const char *network_ip(const json_t *inspect, const char *network)
+/* IP of the container on one named network (IPv4, else IPv6; v6: the other way round), or
+ * NULL when not attached. */
+static const char *network_ip(const json_t *inspect, const char *network, int v6)
 {
     const json_t *net = json_object_get(json_object_get(json_object_get(inspect, "NetworkSettings"),
                                                         "Networks"), network);
     if (!json_is_object(net))
         return NULL;
-    const char *ip = jstr(net, "IPAddress");
-    return *ip ? ip : jstr(net, "GlobalIPv6Address");
+    const char *a = jstr(net, v6 ? "GlobalIPv6Address" : "IPAddress");
+    return *a ? a : jstr(net, v6 ? "IPAddress" : "GlobalIPv6Address");
 }
 
 static int is_hex(const char *s)
@@ -346,7 +350,7 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
         /* registrator's overlay rule; an explicit SERVICE_ADDRESS_MODE=host means the host's
          * binding address instead */
         if (!explicit_host && *nm && strcmp(nm, "bridge") && strcmp(nm, "default") && strcmp(nm, "host")) {
-            const char *nip = network_ip(inspect, nm);
+            const char *nip = network_ip(inspect, nm, 0);
             hip = nip ? nip : "";
         }
         if (!strcmp(hip, "0.0.0.0") || !strcmp(hip, "::"))
@@ -357,11 +361,15 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
         int port;
         if (cmode[i]) {
             const char *net = metadata_get(md, "network");
-            const char *nip = net ? network_ip(inspect, net) : NULL;
+            const char *fam = metadata_get(md, "address_family");
+            int v6 = fam && !strcmp(fam, "ipv6");
+            if (fam && !v6 && strcmp(fam, "ipv4") != 0)
+                warn_list_add(w, "port %s: SERVICE_ADDRESS_FAMILY \"%.40s\" ignored: use ipv4 or ipv6", p->exposed, fam);
+            const char *nip = net ? network_ip(inspect, net, v6) : NULL;
             if (net && !nip)
                 warn_list_add(w, "port %s: SERVICE_NETWORK \"%.40s\": container is not attached to it; using its default IP",
                               p->exposed, net);
-            ip = (nip && *nip) ? nip : container_ip(inspect);
+            ip = (nip && *nip) ? nip : container_ip(inspect, v6);
             port = p->num;
         } else {
             ip = hip;
@@ -388,7 +396,7 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
             }
         }
         if (services_network_container(inspect) && netc) {
-            const char *nip = container_ip(netc);
+            const char *nip = container_ip(netc, 0);
             if (*nip)
                 ip = nip;
         }
