@@ -40,6 +40,8 @@ struct apply {
     char *last_good;          /* content of the last installed config */
     char *job_cfg;            /* config being installed */
     int busy;
+    int persisting, persist_again; /* background rewrite of the file after runtime changes */
+    char *persist_cfg;
     int structural_job;
     uint64_t job_start;
     uv_timer_t wait_timer;
@@ -70,7 +72,7 @@ static void job_finish(apply_t *a, int ok, const char *why)
     a->job_cfg = NULL;
     a->busy = 0;
     if (a->desired) { job_run(a); return; }
-    if (a->idle_cb) a->idle_cb(a->idle_data);
+    if (a->idle_cb && !a->persisting) a->idle_cb(a->idle_data);
 }
 
 /* ---- writing the config: tmp file, haproxy -c, rename ---- */
@@ -281,15 +283,33 @@ static void start_del(apply_t *a, const char *backend, const char *server)
     uv_timer_start(&d->timer, del_step, 20, 0);
 }
 
-static void on_runtime_written(apply_t *a, int ok, const char *why)
+/* After runtime changes the file is rewritten in the background (render, haproxy -c, rename), so
+ * the next runtime change does not wait for it; rewrites coalesce; a structural job waits. */
+static void persist_start(apply_t *a);
+
+static void on_persisted(apply_t *a, int ok, const char *why)
 {
     if (!ok) log_error("apply: runtime change applied, but the config file was not updated: %s", why);
     else {
         free(a->last_good);
-        a->last_good = a->job_cfg;
-        a->job_cfg = NULL;
+        a->last_good = a->persist_cfg;
+        a->persist_cfg = NULL;
     }
-    job_finish(a, 1, NULL);
+    free(a->persist_cfg);
+    a->persist_cfg = NULL;
+    a->persisting = 0;
+    if (a->persist_again) { a->persist_again = 0; persist_start(a); return; }
+    if (a->desired && !a->busy) { job_run(a); return; }
+    if (!a->busy && a->idle_cb) a->idle_cb(a->idle_data);
+}
+
+static void persist_start(apply_t *a)
+{
+    if (a->persisting) { a->persist_again = 1; return; }
+    if (!a->applied) return;
+    a->persisting = 1;
+    a->persist_cfg = render_timed(a, a->applied);
+    write_config(a, a->persist_cfg, on_persisted);
 }
 
 typedef struct {
@@ -316,9 +336,9 @@ static void on_runtime_answer(int status, const char *out, size_t len, void *dat
     log_info("apply: %zu server change%s through the runtime API, no reload", j->d.nops, j->d.nops == 1 ? "" : "s");
     diff_clear(&j->d);
     free(j);
+    job_finish(a, 1, NULL);
     /* keep the file in step so a later reload keeps these servers */
-    a->job_cfg = render_timed(a, a->target);
-    write_config(a, a->job_cfg, on_runtime_written);
+    persist_start(a);
 }
 
 static char *render_timed(apply_t *a, const routes_table_t *t)
@@ -410,6 +430,16 @@ static void job_run(apply_t *a)
     }
     diff_t d;
     diff_tables(a->applied, a->target, &d);
+    int structural = d.structural || !a->o.runtime || !a->o.proc || !haproxy_proc_running(a->o.proc);
+    if (structural && a->persisting && (d.structural || d.nops)) {
+        /* the file is being rewritten: wait for it (on_persisted runs the job again) */
+        diff_clear(&d);
+        if (!a->desired) a->desired = a->target;
+        else xfree_table(a->target);
+        a->target = NULL;
+        a->busy = 0;
+        return;
+    }
     if (!d.structural && d.nops == 0) {
         diff_clear(&d);
         job_finish(a, 1, NULL);
@@ -465,7 +495,7 @@ apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o)
 }
 
 const routes_table_t *apply_current(const apply_t *a) { return a->applied; }
-int apply_idle(const apply_t *a) { return !a->busy && !a->desired && a->applied; }
+int apply_idle(const apply_t *a) { return !a->busy && !a->persisting && !a->desired && a->applied; }
 void apply_on_idle(apply_t *a, void (*cb)(void *), void *data) { a->idle_cb = cb; a->idle_data = data; }
 void apply_stats(const apply_t *a, apply_stats_t *out) { *out = a->st; }
 
@@ -473,7 +503,7 @@ static void on_wait_closed(uv_handle_t *h)
 {
     apply_t *a = h->data;
     free(a->config_path); free(a->tmp_path); free(a->haproxy_bin); free(a->admin_socket);
-    free(a->last_good); free(a->job_cfg);
+    free(a->last_good); free(a->job_cfg); free(a->persist_cfg);
     xfree_table(a->applied);
     if (a->desired != a->applied) xfree_table(a->desired);
     if (a->target && a->target != a->applied) xfree_table(a->target);

@@ -28,3 +28,9 @@ portolan_templater_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater \
 	-DPORTOLAN_PKGDATADIR='"$(pkgdatadir)"'
 portolan_templater_LDADD = templater/libtemplatercore.a templater/libtemplate.a $(PORTOLAN_LIBS)
 dist_pkgdata_DATA = haproxy/haproxy.cfg.base
+
+# bench (helper "templater"): the pure core at scale (bench/run-templater.sh core)
+noinst_PROGRAMS += bench/templater/bench_routes
+bench_templater_bench_routes_SOURCES = bench/templater/bench_routes.c
+bench_templater_bench_routes_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater
+bench_templater_bench_routes_LDADD = templater/libtemplatercore.a $(PORTOLAN_LIBS)

@@ -54,21 +54,39 @@ static void kv_free(routes_kv_t *kv, size_t n)
     free(kv);
 }
 
+static void service_clear(routes_service_t *s)
+{
+    for (size_t j = 0; j < s->ninst; j++) {
+        routes_instance_t *in = &s->inst[j];
+        free(in->id); free(in->node); free(in->address);
+        for (size_t k = 0; k < in->ntags; k++) free(in->tags[k]);
+        free(in->tags);
+        kv_free(in->meta, in->nmeta);
+    }
+    free(s->inst);
+    free(s->name);
+}
+
+void routes_service_free(routes_service_t *s)
+{
+    if (!s) return;
+    service_clear(s);
+    free(s);
+}
+
+void routes_catalog_borrow_service(routes_catalog_t *c, const routes_service_t *s)
+{
+    c->svc = xrealloc(c->svc, (c->nsvc + 1) * sizeof *c->svc);
+    c->svc[c->nsvc] = *s;
+    c->svc[c->nsvc].borrowed = 1;
+    c->nsvc++;
+}
+
 void routes_catalog_free(routes_catalog_t *c)
 {
     if (!c) return;
-    for (size_t i = 0; i < c->nsvc; i++) {
-        routes_service_t *s = &c->svc[i];
-        for (size_t j = 0; j < s->ninst; j++) {
-            routes_instance_t *in = &s->inst[j];
-            free(in->id); free(in->node); free(in->address);
-            for (size_t k = 0; k < in->ntags; k++) free(in->tags[k]);
-            free(in->tags);
-            kv_free(in->meta, in->nmeta);
-        }
-        free(s->inst);
-        free(s->name);
-    }
+    for (size_t i = 0; i < c->nsvc; i++)
+        if (!c->svc[i].borrowed) service_clear(&c->svc[i]);
     free(c->svc);
     kv_free(c->kv, c->nkv);
     free(c);
@@ -125,10 +143,27 @@ static const char *jstr(const json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+static void fill_from_health(routes_service_t *s, const json_t *health);
+
 int routes_catalog_add_health(routes_catalog_t *c, const char *name, const json_t *health)
 {
     if (!json_is_array(health)) return -1;
-    routes_service_t *s = routes_catalog_add_service(c, name);
+    fill_from_health(routes_catalog_add_service(c, name), health);
+    return 0;
+}
+
+routes_service_t *routes_service_from_health(const char *name, const json_t *health)
+{
+    if (!json_is_array(health)) return NULL;
+    routes_service_t *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->name = xstrdup(name);
+    fill_from_health(s, health);
+    return s;
+}
+
+static void fill_from_health(routes_service_t *s, const json_t *health)
+{
     size_t i;
     const json_t *e;
     json_array_foreach(health, i, e) {
@@ -159,7 +194,6 @@ int routes_catalog_add_health(routes_catalog_t *c, const char *name, const json_
         json_object_foreach((json_t *)json_object_get(svc, "Meta"), mk, mv)
             if (json_is_string(mv)) routes_instance_add_meta(in, mk, json_string_value(mv));
     }
-    return 0;
 }
 
 int routes_catalog_set_kv(routes_catalog_t *c, const json_t *entries)

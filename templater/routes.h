@@ -32,6 +32,7 @@ typedef struct {
     char *name;
     routes_instance_t *inst;
     size_t ninst;
+    int borrowed;    /* in a catalog: owned elsewhere (routes_catalog_borrow_service) */
 } routes_service_t;
 
 typedef struct {
@@ -48,6 +49,12 @@ void routes_catalog_free(routes_catalog_t *c);
 int routes_catalog_add_health(routes_catalog_t *c, const char *name, const json_t *health);
 /* Sets the KV pairs from a /v1/kv/<prefix>?recurse answer (NULL = none). Values are base64. */
 int routes_catalog_set_kv(routes_catalog_t *c, const json_t *entries);
+/* A service on its own, from a /v1/health/service/<name> answer (NULL when not an array), so a
+ * long-lived cache can hold converted services instead of JSON. */
+routes_service_t *routes_service_from_health(const char *name, const json_t *health);
+void routes_service_free(routes_service_t *s);
+/* Adds s to c without copying: s must outlive c (routes_catalog_free leaves it alone). */
+void routes_catalog_borrow_service(routes_catalog_t *c, const routes_service_t *s);
 /* Low-level builders (tests): the strings are copied. */
 routes_service_t *routes_catalog_add_service(routes_catalog_t *c, const char *name);
 routes_instance_t *routes_service_add_instance(routes_service_t *s, const char *id, const char *node,

@@ -16,7 +16,11 @@ struct watcher {
     int stale;
     consul_watch_t *w_services, *w_state, *w_kv;
     json_t *services;      /* last catalog/services answer */
-    json_t *health;        /* name -> health/service answer (routed services only) */
+    json_t *health;        /* name -> slot number (routed services only) */
+    struct slot { routes_service_t *svc; uint64_t fp; } *slots; /* converted answers, not JSON: */
+    size_t nslots;         /* a fraction of the memory, and snapshots without conversion */
+    size_t *free_slots;
+    size_t nfree;
     json_t *check_sig;     /* service name -> signature of its checks (from health/state/any) */
     json_t *kv;            /* last KV answer or NULL */
     int have_services, have_state, have_kv;
@@ -41,6 +45,53 @@ static int routed(const watcher_t *w, const json_t *tags)
     json_array_foreach(tags, i, t)
         if (json_is_string(t) && strcmp(json_string_value(t), w->tag) == 0) return 1;
     return 0;
+}
+
+static uint64_t fingerprint(const json_t *j)
+{
+    char *d = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = d ? d : ""; *p; p++) { h ^= (unsigned char)*p; h *= 1099511628211ULL; }
+    free(d);
+    return h;
+}
+
+static struct slot *slot_of(const watcher_t *w, const char *name)
+{
+    json_t *v = json_object_get(w->health, name);
+    return v ? &w->slots[json_integer_value(v)] : NULL;
+}
+
+static void slot_drop(watcher_t *w, const char *name)
+{
+    json_t *v = json_object_get(w->health, name);
+    if (!v) return;
+    size_t i = (size_t)json_integer_value(v);
+    routes_service_free(w->slots[i].svc);
+    w->slots[i].svc = NULL;
+    w->free_slots = realloc(w->free_slots, (w->nfree + 1) * sizeof *w->free_slots);
+    w->free_slots[w->nfree++] = i;
+    json_object_del(w->health, name);
+}
+
+static void slot_set(watcher_t *w, const char *name, routes_service_t *svc, uint64_t fp)
+{
+    struct slot *s = slot_of(w, name);
+    if (!s) {
+        size_t i;
+        if (w->nfree) i = w->free_slots[--w->nfree];
+        else {
+            w->slots = realloc(w->slots, (w->nslots + 1) * sizeof *w->slots);
+            if (!w->slots) abort();
+            i = w->nslots++;
+        }
+        w->slots[i].svc = NULL;
+        json_object_set_new(w->health, name, json_integer((json_int_t)i));
+        s = &w->slots[i];
+    }
+    routes_service_free(s->svc);
+    s->svc = svc;
+    s->fp = fp;
 }
 
 static void maybe_deliver(watcher_t *w);
@@ -82,9 +133,10 @@ static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
         log_debug("consul: fetched %s (%llu ms)", name, (unsigned long long)r->elapsed_ms);
         w->st.fetches++;
         if (svc && routed(w, svc)) {
-            json_t *old = json_object_get(w->health, name);
-            if (!old || !json_equal(old, r->json)) {
-                json_object_set(w->health, name, r->json);
+            uint64_t fp = fingerprint(r->json);
+            struct slot *old = slot_of(w, name);
+            if (!old || old->fp != fp) {
+                slot_set(w, name, routes_service_from_health(name, r->json), fp);
                 w->dirty = 1;
             }
         }
@@ -122,9 +174,13 @@ routes_catalog_t *watcher_snapshot(const watcher_t *w)
 {
     if (!w->have_services || !w->have_kv) return NULL;
     routes_catalog_t *c = routes_catalog_new();
-    const char *name;
-    json_t *h;
-    json_object_foreach(w->health, name, h) routes_catalog_add_health(c, name, h);
+    c->svc = malloc((w->nslots ? w->nslots : 1) * sizeof *c->svc);
+    for (size_t i = 0; i < w->nslots; i++)
+        if (w->slots[i].svc) {
+            c->svc[c->nsvc] = *w->slots[i].svc;
+            c->svc[c->nsvc].borrowed = 1;
+            c->nsvc++;
+        }
     routes_catalog_set_kv(c, w->kv);
     return c;
 }
@@ -175,7 +231,7 @@ static void on_services(consul_watch_t *cw, json_t *data, uint64_t index, void *
     void *tmp;
     json_object_foreach_safe(w->health, tmp, name, tags) {
         json_t *nt = json_object_get(data, name);
-        if (!nt || !routed(w, nt)) { json_object_del(w->health, name); w->dirty = 1; changed = 1; }
+        if (!nt || !routed(w, nt)) { slot_drop(w, name); w->dirty = 1; changed = 1; }
     }
     if (!first && !changed) {
         /* the services table changed without a visible difference: an instance came or went */
@@ -307,6 +363,9 @@ void watcher_free(watcher_t *w)
     consul_watch_free(w->w_kv);
     json_decref(w->services);
     json_decref(w->health);
+    for (size_t i = 0; i < w->nslots; i++) routes_service_free(w->slots[i].svc);
+    free(w->slots);
+    free(w->free_slots);
     json_decref(w->check_sig);
     json_decref(w->kv);
     json_decref(w->queue_set);
