@@ -214,12 +214,12 @@ struct http_server {
     http_server_opts_t opts;
     http_server_handler handler;
     void *data;
-    union {
+    union lsn {
         uv_handle_t h;
         uv_stream_t s;
         uv_tcp_t tcp;
         uv_pipe_t pipe;
-    } lsn;
+    } *lsn; /* own allocation: a failed attempt is closed while the next one starts */
     int listening;
     int port;
     char *unix_path;
@@ -232,6 +232,8 @@ struct http_server {
     http_server_closed_cb closed_cb;
     void *closed_data;
     ip_entry_t *ips[IP_BUCKETS];
+    unsigned long refused;       /* 429s since the last log line */
+    uint64_t refused_logged_at;  /* loop time of that line */
     buf_t *out; /* run_buffer mode output */
     char rbuf[READ_BUF_SIZE];
 };
@@ -1102,7 +1104,7 @@ static void on_connection(uv_stream_t *lsn, int status) {
         log_error("http_server: out of memory accepting a connection");
         return;
     }
-    int is_pipe = srv->lsn.h.type == UV_NAMED_PIPE;
+    int is_pipe = lsn->type == UV_NAMED_PIPE;
     if (is_pipe) uv_pipe_init(srv->loop, &c->u.pipe, 0);
     else uv_tcp_init(srv->loop, &c->u.tcp);
     uv_timer_init(srv->loop, &c->timer);
@@ -1121,8 +1123,15 @@ static void on_connection(uv_stream_t *lsn, int status) {
         uv_tcp_nodelay(&c->u.tcp, 1);
         peer_name(&c->u.tcp, c->peer, sizeof c->peer);
         if (!ip_acquire(srv, c->peer)) {
-            log_warn("http_server: %s has %u connections open; refusing another with 429", c->peer,
-                     srv->opts.max_conns_per_ip);
+            /* at most one line a second however hard a client floods */
+            srv->refused++;
+            uint64_t now = uv_now(srv->loop);
+            if (srv->refused_logged_at == 0 || now - srv->refused_logged_at >= 1000) {
+                log_warn("http_server: %s has %u connections open; refusing more with 429 (%lu refused)",
+                         c->peer, srv->opts.max_conns_per_ip, srv->refused);
+                srv->refused_logged_at = now ? now : 1;
+                srv->refused = 0;
+            }
             conn_start_read(c);
             send_error(c, 429);
             return;
@@ -1212,31 +1221,42 @@ static int parse_hostport(const char *addr, char *host, size_t hostlen, int *por
 }
 
 static int listen_tcp(http_server_t *srv, const struct sockaddr *sa, char *err, size_t errlen, const char *addr) {
-    uv_tcp_init(srv->loop, &srv->lsn.tcp);
-    srv->lsn.h.data = srv;
+    srv->lsn = calloc(1, sizeof *srv->lsn);
+    if (!srv->lsn) {
+        snprintf(err, errlen, "listen %s: out of memory", addr);
+        return -1;
+    }
+    uv_tcp_init(srv->loop, &srv->lsn->tcp);
+    srv->lsn->h.data = srv;
     srv->handles_open++;
     srv->listening = 1;
-    int r = uv_tcp_bind(&srv->lsn.tcp, sa, 0);
-    if (r == 0) r = uv_listen(&srv->lsn.s, 1024, on_connection);
+    int r = uv_tcp_bind(&srv->lsn->tcp, sa, 0);
+    if (r == 0) r = uv_listen(&srv->lsn->s, 1024, on_connection);
     if (r < 0) {
         snprintf(err, errlen, "listen %s: %s", addr, uv_strerror(r));
         return r;
     }
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (uv_tcp_getsockname(&srv->lsn.tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (uv_tcp_getsockname(&srv->lsn->tcp, (struct sockaddr *)&ss, &len) == 0) {
         if (ss.ss_family == AF_INET) srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
         else if (ss.ss_family == AF_INET6) srv->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     }
     return 0;
 }
 
-static void on_listener_closed(uv_handle_t *h) { server_handle_closed(h->data); }
+static void on_listener_closed(uv_handle_t *h) {
+    http_server_t *srv = h->data;
+    free(h);
+    server_handle_closed(srv);
+}
 
 static void listener_discard(http_server_t *srv) {
     if (!srv->listening) return;
     srv->listening = 0;
-    uv_close(&srv->lsn.h, on_listener_closed);
+    srv->port = -1;
+    uv_close(&srv->lsn->h, on_listener_closed);
+    srv->lsn = NULL;
 }
 
 int http_server_listen(http_server_t *srv, const char *addr, char *err, size_t errlen) {
@@ -1268,12 +1288,17 @@ int http_server_listen(http_server_t *srv, const char *addr, char *err, size_t e
             }
             unlink(path); /* a stale socket from an earlier run */
         }
-        uv_pipe_init(srv->loop, &srv->lsn.pipe, 0);
-        srv->lsn.h.data = srv;
+        srv->lsn = calloc(1, sizeof *srv->lsn);
+        if (!srv->lsn) {
+            snprintf(err, errlen, "listen %s: out of memory", addr);
+            return -1;
+        }
+        uv_pipe_init(srv->loop, &srv->lsn->pipe, 0);
+        srv->lsn->h.data = srv;
         srv->handles_open++;
         srv->listening = 1;
-        int r = uv_pipe_bind(&srv->lsn.pipe, path);
-        if (r == 0) r = uv_listen(&srv->lsn.s, 1024, on_connection);
+        int r = uv_pipe_bind(&srv->lsn->pipe, path);
+        if (r == 0) r = uv_listen(&srv->lsn->s, 1024, on_connection);
         if (r < 0) {
             snprintf(err, errlen, "listen %s: %s", addr, uv_strerror(r));
             listener_discard(srv);

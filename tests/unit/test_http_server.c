@@ -523,7 +523,7 @@ static void sock_handler(http_exchange_t *x, void *data) {
         http_exchange_on_abort(x, on_slow_abort, t);
         if (t->never_answer) return;
         t->slow = x;
-        uv_timer_start(&t->slow_timer, on_slow_timer, (uint64_t)t->slow_delay_ms, 0);
+        if (t->slow_delay_ms > 0) uv_timer_start(&t->slow_timer, on_slow_timer, (uint64_t)t->slow_delay_ms, 0);
         return;
     }
     char body[300];
@@ -772,6 +772,128 @@ static void test_sock_unix(void **s) {
     assert_int_equal(access(path, F_OK), -1); /* removed on close */
 }
 
+/* respond() after the connection started closing (socket gone) but before the abort callback:
+ * accepted and dropped; the exchange is then finished, so abort never runs */
+static void on_client_done_respond_late(uv_async_t *a) {
+    sock_test_t *t = a->data;
+    http_server_close(t->srv, on_srv_closed, t);
+    if (t->slow) {
+        http_exchange_t *x = t->slow;
+        t->slow = NULL;
+        http_exchange_add_header(x, "X-Late", "1");
+        http_exchange_respond(x, 200, "late", 4);
+        t->responded_after_abort++;
+    }
+}
+
+static void test_sock_respond_while_closing(void **s) {
+    sock_test_t t = {.slow_delay_ms = 0}; /* answered only by the late callback */
+    /* same as run_sock_test, but the done callback answers after close */
+    assert_int_equal(uv_loop_init(&t.loop), 0);
+    uv_async_init(&t.loop, &t.done, on_client_done_respond_late);
+    t.done.data = &t;
+    uv_timer_init(&t.loop, &t.slow_timer);
+    t.slow_timer.data = &t;
+    t.srv = http_server_new(&t.loop, NULL, sock_handler, &t);
+    char err[256];
+    assert_int_equal(http_server_listen(t.srv, "127.0.0.1:0", err, sizeof err), 0);
+    t.port = http_server_port(t.srv);
+    t.client = cl_pending_then_close;
+    assert_int_equal(pthread_create(&t.thread, NULL, client_main, &t), 0);
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    pthread_join(t.thread, NULL);
+    uv_close((uv_handle_t *)&t.slow_timer, NULL);
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&t.loop), 0);
+    close((int)t.elapsed_ms);
+    assert_int_equal(t.closed_cb_calls, 1);
+    assert_int_equal(t.handler_calls, 1);
+    assert_int_equal(t.responded_after_abort, 1);
+    assert_int_equal(t.aborts, 0);
+}
+
+/* a chunked stream to a client that resets the connection: either the stream ends or it is
+ * aborted, exactly once, and nothing is written after the abort */
+typedef struct {
+    uv_timer_t tick;
+    http_exchange_t *x;
+    int ticks, ended, aborted, writes_after_abort;
+    char block[65536];
+} stream_state_t;
+
+static stream_state_t g_stream;
+
+static void on_stream_abort(http_exchange_t *x, void *data) {
+    stream_state_t *st = data;
+    st->aborted++;
+    st->x = NULL;
+}
+
+static void on_stream_tick(uv_timer_t *tm) {
+    stream_state_t *st = tm->data;
+    if (!st->x) {
+        uv_timer_stop(tm);
+        return;
+    }
+    for (int i = 0; i < 8; i++) http_exchange_chunk_write(st->x, st->block, sizeof st->block);
+    if (++st->ticks == 30) {
+        http_exchange_chunk_end(st->x);
+        st->x = NULL;
+        st->ended++;
+        uv_timer_stop(tm);
+    }
+}
+
+static void stream_handler(http_exchange_t *x, void *data) {
+    sock_test_t *t = data;
+    t->handler_calls++;
+    g_stream.x = x;
+    http_exchange_on_abort(x, on_stream_abort, &g_stream);
+    http_exchange_chunk_start(x, 200);
+    uv_timer_start(&g_stream.tick, on_stream_tick, 5, 5);
+}
+
+static void cl_reset_mid_stream(sock_test_t *t) {
+    int fd = cl_connect(t);
+    if (fd < 0) return;
+    cl_send(fd, "GET /stream HTTP/1.1\r\n\r\n");
+    char buf[256] = "";
+    cl_read(fd, buf, sizeof buf, "\r\n\r\n");
+    snprintf(t->r1, sizeof t->r1, "%s", buf);
+    usleep(30 * 1000);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd); /* RST */
+    usleep(300 * 1000);
+}
+
+static void test_sock_reset_mid_stream(void **s) {
+    sock_test_t t = {0};
+    memset(&g_stream, 0, sizeof g_stream);
+    memset(g_stream.block, 'z', sizeof g_stream.block);
+    assert_int_equal(uv_loop_init(&t.loop), 0);
+    uv_async_init(&t.loop, &t.done, on_client_done);
+    t.done.data = &t;
+    uv_timer_init(&t.loop, &t.slow_timer);
+    uv_timer_init(&t.loop, &g_stream.tick);
+    g_stream.tick.data = &g_stream;
+    t.srv = http_server_new(&t.loop, NULL, stream_handler, &t);
+    char err[256];
+    assert_int_equal(http_server_listen(t.srv, "127.0.0.1:0", err, sizeof err), 0);
+    t.port = http_server_port(t.srv);
+    t.client = cl_reset_mid_stream;
+    assert_int_equal(pthread_create(&t.thread, NULL, client_main, &t), 0);
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    pthread_join(t.thread, NULL);
+    uv_close((uv_handle_t *)&t.slow_timer, NULL);
+    uv_close((uv_handle_t *)&g_stream.tick, NULL);
+    uv_run(&t.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&t.loop), 0);
+    assert_non_null(strstr(t.r1, "Transfer-Encoding: chunked"));
+    assert_int_equal(t.handler_calls, 1);
+    assert_int_equal(g_stream.ended + g_stream.aborted, 1);
+}
+
 static void test_listen_errors(void **s) {
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
@@ -828,6 +950,8 @@ int main(void) {
         cmocka_unit_test(test_sock_idle_timeout),
         cmocka_unit_test(test_sock_body_limit),
         cmocka_unit_test(test_sock_unix),
+        cmocka_unit_test(test_sock_respond_while_closing),
+        cmocka_unit_test(test_sock_reset_mid_stream),
         cmocka_unit_test(test_listen_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
