@@ -371,7 +371,8 @@ int decode_service_register(const char *body, size_t len, cat_service_t **svcp, 
             s->meta[s->nmeta].value = strdup(json_string_value(mv));
             s->nmeta++;
         }
-        qsort(s->meta, s->nmeta, sizeof *s->meta, cmp_pair);
+        if (s->nmeta)
+            qsort(s->meta, s->nmeta, sizeof *s->meta, cmp_pair);
     }
     if (v[S_WEIGHTS]) {
         static const field_t wf[] = {{"Passing", NULL, F_INT}, {"Warning", NULL, F_INT}};
@@ -458,7 +459,8 @@ int decode_service_register(const char *body, size_t len, cat_service_t **svcp, 
         add_taddr(s, "lan_ipv6", s->address, s->port);
         add_taddr(s, "wan_ipv6", s->address, s->port);
     }
-    qsort(s->taddrs, s->ntaddrs, sizeof *s->taddrs, cmp_taddr);
+    if (s->ntaddrs) /* qsort(NULL, 0) is undefined (UBSan) */
+        qsort(s->taddrs, s->ntaddrs, sizeof *s->taddrs, cmp_taddr);
     cat_check_t **checks = calloc(ndc ? ndc : 1, sizeof *checks);
     for (size_t i = 0; i < ndc; i++) {
         cat_check_t *c = dc[i].c;
