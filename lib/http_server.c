@@ -56,6 +56,8 @@
 #define PEND_CAP (256 * 1024)
 #define SHRINK_ABOVE (64 * 1024)
 #define IP_BUCKETS 1024
+#define WQ_HIGH (1024 * 1024)        /* queued output above which reading pauses */
+#define WQ_MAX (64 * 1024 * 1024)    /* queued output above which the client is dropped */
 
 /* ---------- small growable buffer ---------- */
 typedef struct {
@@ -190,6 +192,7 @@ struct conn {
     int lingering;   /* shutdown sent, draining */
     int got_eof;
     int reading;
+    int wq_stopped;  /* reading paused until queued output drains */
     int paused;      /* parser paused on a pending exchange */
     int in_dispatch; /* handler running synchronously */
     int err_status;  /* set by a parser callback before it fails */
@@ -346,9 +349,15 @@ static void on_write(uv_write_t *req, int status) {
     wreq_t *w = CONTAINER(req, wreq_t, req);
     conn_t *c = w->conn;
     free(w);
-    if (status < 0 && status != UV_ECANCELED && !c->closing) {
+    if (c->closing) return;
+    if (status < 0 && status != UV_ECANCELED) {
         log_debug("http_server: write to %s: %s", c->peer, uv_strerror(status));
         conn_close_now(c);
+        return;
+    }
+    if (c->wq_stopped && c->u.s.write_queue_size < WQ_HIGH / 2) {
+        c->wq_stopped = 0;
+        conn_start_read(c);
     }
 }
 
@@ -394,6 +403,12 @@ static void conn_send(conn_t *c, uv_buf_t *iov, unsigned n) {
     if (r < 0) {
         free(w);
         log_debug("http_server: write to %s: %s", c->peer, uv_strerror(r));
+        conn_close_now(c);
+        return;
+    }
+    if (c->u.s.write_queue_size > WQ_MAX) {
+        log_warn("http_server: %s does not read its answers (%zu bytes queued); closing", c->peer,
+                 c->u.s.write_queue_size);
         conn_close_now(c);
     }
 }
@@ -1025,6 +1040,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     conn_feed(c, buf->base, (size_t)nread, 0);
+    /* a client that pipelines without reading the answers: stop parsing ahead */
+    if (!c->closing && c->reading && c->u.s.write_queue_size > WQ_HIGH) {
+        uv_read_stop(s);
+        c->reading = 0;
+        c->wq_stopped = 1;
+    }
 }
 
 static void conn_start_read(conn_t *c) {

@@ -772,6 +772,61 @@ static void test_sock_unix(void **s) {
     assert_int_equal(access(path, F_OK), -1); /* removed on close */
 }
 
+/* a client that pipelines many requests before reading anything: every answer arrives, in order
+ * (the server pauses reading while its output queue is full, then carries on) */
+static void cl_flood_pipeline(sock_test_t *t) {
+    int fd = cl_connect(t);
+    if (fd < 0) return;
+    enum { N = 20000 };
+    size_t cap = (size_t)N * 40;
+    char *req = malloc(cap), *p = req;
+    for (int i = 0; i < N; i++) p += sprintf(p, "GET /p%d HTTP/1.1\r\n\r\n", i);
+    /* send from a second thread's worth of patience: nonblocking-ish via SO_SNDTIMEO */
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    size_t len = (size_t)(p - req), off = 0;
+    size_t rcap = (size_t)N * 128, rlen = 0;
+    char *resp = malloc(rcap);
+    /* write everything we can, then read and write alternately */
+    while (off < len || rlen < rcap - 1) {
+        if (off < len) {
+            ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0) off += (size_t)w;
+        }
+        if (off >= len || rlen > 0 || off > len / 2) {
+            ssize_t r = recv(fd, resp + rlen, rcap - 1 - rlen, off < len ? MSG_DONTWAIT : 0);
+            if (r == 0) break;
+            if (r > 0) rlen += (size_t)r;
+            else if (off >= len) break;
+            resp[rlen] = '\0';
+            char last[32];
+            snprintf(last, sizeof last, "fast /p%d ", N - 1);
+            if (strstr(resp + (rlen > 200 ? rlen - 200 : 0), last)) break;
+        }
+    }
+    resp[rlen] = '\0';
+    int in_order = 1, n = 0;
+    char *q = resp;
+    while ((q = strstr(q, "fast /p"))) {
+        if (atoi(q + 7) != n) in_order = 0;
+        n++;
+        q += 7;
+    }
+    t->n200 = n;
+    t->nclosed = in_order;
+    free(req);
+    free(resp);
+    close(fd);
+}
+
+static void test_sock_pipeline_flood(void **s) {
+    sock_test_t t = {0};
+    run_sock_test(&t, NULL, "127.0.0.1:0", cl_flood_pipeline);
+    assert_int_equal(t.n200, 20000);
+    assert_int_equal(t.nclosed, 1);
+    assert_int_equal(t.handler_calls, 20000);
+}
+
 /* respond() after the connection started closing (socket gone) but before the abort callback:
  * accepted and dropped; the exchange is then finished, so abort never runs */
 static void on_client_done_respond_late(uv_async_t *a) {
@@ -952,6 +1007,7 @@ int main(void) {
         cmocka_unit_test(test_sock_unix),
         cmocka_unit_test(test_sock_respond_while_closing),
         cmocka_unit_test(test_sock_reset_mid_stream),
+        cmocka_unit_test(test_sock_pipeline_flood),
         cmocka_unit_test(test_listen_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
