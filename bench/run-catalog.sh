@@ -14,7 +14,7 @@ WAKES=${WAKES:-1000}
 REG_SECONDS=${REG_SECONDS:-3}
 INSTANCES=${INSTANCES:-50000}
 
-make -C "$BUILD" -s portolan-catalog bench/catalog/bench_catalog >/dev/null || { echo "build failed"; exit 1; }
+make -C "$BUILD" -s portolan-catalog bench/catalog/bench_catalog >/dev/null 2>&1 || { echo "build failed"; exit 1; }
 BENCH=$BUILD/bench/catalog/bench_catalog
 TMP=$(mktemp -d /tmp/portolan-bench.XXXXXX)
 PID=""

@@ -42,6 +42,7 @@ static long long opt_clients = 1;
 static long long opt_reg_seconds = 3;
 static long long opt_reg_max = 200000;
 static long long opt_instances = 50000;
+static const char *opt_shape = "full";
 
 static struct sockaddr_in server;
 
@@ -313,7 +314,12 @@ static void *reg_worker(void *arg)
     char body[512];
     for (long long i = 0; i < w->max; i++) {
         if (w->deadline && (i & 15) == 0 && now_ms() > w->deadline) break;
-        /* 50 instances per service name; two tags, one meta pair, an IPv4 address */
+        /* 50 instances per service name; "full": two tags, one meta pair, an IPv4 address;
+         * "min": Name, ID and Port only (to tell per-instance overhead from field data) */
+        if (strcmp(opt_shape, "min") == 0)
+            snprintf(body, sizeof body, "{\"Name\":\"%s-%d-%lld\",\"ID\":\"%s-%d-%lld\",\"Port\":%lld}",
+                     w->prefix, w->id, i / 50, w->prefix, w->id, i, 1024 + i % 50000);
+        else
         snprintf(body, sizeof body,
                  "{\"Name\":\"%s-%d-%lld\",\"ID\":\"%s-%d-%lld\",\"Address\":\"10.%d.%lld.%lld\",\"Port\":%lld,"
                  "\"Tags\":[\"rest\",\"v%lld\"],\"Meta\":{\"owner\":\"team-%lld\"}}",
@@ -417,6 +423,7 @@ int main(int argc, char **argv)
         { "reg-seconds", FLAGS_INT, &opt_reg_seconds, "3", "duration of the reg run" },
         { "reg-max", FLAGS_INT, &opt_reg_max, "200000", "registrations per client at most" },
         { "instances", FLAGS_INT, &opt_instances, "50000", "service instances for rss" },
+        { "shape", FLAGS_STRING, &opt_shape, "full", "registration body: full (tags, meta, address) or min" },
     };
     int first;
     char err[256];
