@@ -69,9 +69,10 @@ void diff_tables(const routes_table_t *old, const routes_table_t *nw, diff_t *d)
     }
     char why[256];
     for (size_t i = 0; i < old->n; i++)
-        if (!same_route(&old->b[i], &nw->b[i], why, sizeof why)) { structural(d, why); return; }
+        if (!same_route(old->b[i], nw->b[i], why, sizeof why)) { structural(d, why); return; }
     for (size_t i = 0; i < old->n; i++) {
-        const routes_backend_t *ob = &old->b[i], *nb = &nw->b[i];
+        const routes_backend_t *ob = old->b[i], *nb = nw->b[i];
+        if (ob == nb) continue; /* shared: built from the same service version */
         size_t a = 0, b = 0;
         while (a < ob->nservers || b < nb->nservers) {
             int c = a == ob->nservers ? 1 : b == nb->nservers ? -1 : strcmp(ob->servers[a].name, nb->servers[b].name);

@@ -77,11 +77,14 @@ static void on_skip(const char *msg, void *data)
 }
 
 static double last_build_ms;
+static routes_table_t *last_built; /* shares backends with what apply holds */
 
 static void on_catalog(const routes_catalog_t *c, void *data)
 {
     uint64_t t0 = uv_hrtime();
-    routes_table_t *t = routes_build(c, &ropts, on_skip, NULL);
+    routes_table_t *t = routes_build_from(c, &ropts, last_built, on_skip, NULL);
+    routes_table_free(last_built);
+    last_built = routes_table_share(t);
     last_build_ms = (double)(uv_hrtime() - t0) / 1e6;
     log_debug("routes: %zu services -> %zu routes in %.1f ms", c->nsvc, t->n, last_build_ms);
     apply_update(applier, t);
@@ -128,7 +131,7 @@ static int status_answer(const char *path, char **body, size_t *len, const char 
     const routes_table_t *t = applier ? apply_current(applier) : NULL;
     if (strcmp(path, "/metrics") == 0) {
         size_t servers = 0;
-        for (size_t i = 0; t && i < t->n; i++) servers += t->b[i].nservers;
+        for (size_t i = 0; t && i < t->n; i++) servers += t->b[i]->nservers;
         char *b = NULL;
         int n = asprintf(&b,
             "# TYPE portolan_templater_routes gauge\nportolan_templater_routes %zu\n"
@@ -184,7 +187,7 @@ static int status_answer(const char *path, char **body, size_t *len, const char 
             "<table><tr><th>path</th><th>hosts</th><th>service</th><th>check</th><th>servers</th></tr>",
             t ? t->n : 0, (unsigned long long)as.reloads, (unsigned long long)as.runtime_changes);
         for (size_t i = 0; t && i < t->n && i < 5000; i++) {
-            const routes_backend_t *r = &t->b[i];
+            const routes_backend_t *r = t->b[i];
             PUT("<tr><td>%s</td><td>", r->path);
             for (size_t j = 0; j < r->nhosts; j++) PUT("%s<br>", r->hosts[j]);
             PUT("</td><td>%s</td><td>%s</td><td>", r->service, r->check_path ? r->check_path : "");

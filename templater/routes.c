@@ -293,7 +293,7 @@ static int cmp_server(const void *a, const void *b)
 
 static int cmp_backend(const void *a, const void *b)
 {
-    const routes_backend_t *x = a, *y = b;
+    const routes_backend_t *x = *(routes_backend_t *const *)a, *y = *(routes_backend_t *const *)b;
     size_t lx = strlen(x->path), ly = strlen(y->path);
     if (lx != ly) return lx > ly ? -1 : 1;
     return strcmp(x->path, y->path);
@@ -334,6 +334,7 @@ static void add_host(routes_backend_t *b, strset_t *claimed, const char *raw, co
     char qb[128], qs[128];
     char h[256];
     size_t n = strlen(raw);
+    b->nhost_candidates++;
     /* trim spaces (a comma list "a.com, b.com") */
     while (n && (raw[n - 1] == ' ')) n--;
     while (n && *raw == ' ') { raw++; n--; }
@@ -358,8 +359,9 @@ static void add_host(routes_backend_t *b, strset_t *claimed, const char *raw, co
     b->hosts[b->nhosts++] = xstrdup(h);
 }
 
-static void backend_free(routes_backend_t *b)
+static void backend_unref(routes_backend_t *b)
 {
+    if (--b->refs > 0) return;
     free(b->service); free(b->backend); free(b->path); free(b->check_path);
     for (size_t i = 0; i < b->nhosts; i++) free(b->hosts[i]);
     free(b->hosts);
@@ -367,12 +369,13 @@ static void backend_free(routes_backend_t *b)
         free(b->servers[i].name); free(b->servers[i].id); free(b->servers[i].addr);
     }
     free(b->servers);
+    free(b);
 }
 
 void routes_table_free(routes_table_t *t)
 {
     if (!t) return;
-    for (size_t i = 0; i < t->n; i++) backend_free(&t->b[i]);
+    for (size_t i = 0; i < t->n; i++) backend_unref(t->b[i]);
     free(t->b);
     kv_free(t->timeouts, t->ntimeouts);
     free(t);
@@ -417,9 +420,45 @@ static void build_kv(routes_table_t *t, const routes_catalog_t *c, const char *p
     if (t->ntimeouts) qsort(t->timeouts, t->ntimeouts, sizeof *t->timeouts, cmp_kv);
 }
 
+static int cmp_backend_service(const void *a, const void *b)
+{
+    return strcmp((*(routes_backend_t *const *)a)->service, (*(routes_backend_t *const *)b)->service);
+}
+
 routes_table_t *routes_build(const routes_catalog_t *c, const routes_options_t *o,
                              routes_on_skip_cb on_skip, void *data)
 {
+    return routes_build_from(c, o, NULL, on_skip, data);
+}
+
+routes_table_t *routes_table_share(const routes_table_t *t)
+{
+    routes_table_t *n = calloc(1, sizeof *n);
+    if (!n) abort();
+    n->b = xrealloc(NULL, t->n * sizeof *n->b);
+    for (size_t i = 0; i < t->n; i++) { n->b[i] = t->b[i]; n->b[i]->refs++; }
+    n->n = t->n;
+    n->maxconn = t->maxconn;
+    n->timeouts = xrealloc(NULL, t->ntimeouts * sizeof *n->timeouts);
+    for (size_t i = 0; i < t->ntimeouts; i++) {
+        n->timeouts[i].key = xstrdup(t->timeouts[i].key);
+        n->timeouts[i].value = xstrdup(t->timeouts[i].value);
+    }
+    n->ntimeouts = t->ntimeouts;
+    return n;
+}
+
+routes_table_t *routes_build_from(const routes_catalog_t *c, const routes_options_t *o,
+                                  const routes_table_t *prev, routes_on_skip_cb on_skip, void *data)
+{
+    /* prev's backends by service name, for reuse */
+    routes_backend_t **pv = NULL;
+    size_t npv = prev ? prev->n : 0;
+    if (npv) {
+        pv = xrealloc(NULL, npv * sizeof *pv);
+        memcpy(pv, prev->b, npv * sizeof *pv);
+        qsort(pv, npv, sizeof *pv, cmp_backend_service);
+    }
     const char *tag = o && o->tag ? o->tag : "rest";
     const char *prefix = o && o->kv_prefix ? o->kv_prefix : "service/haproxy/";
     routes_table_t *t = calloc(1, sizeof *t);
@@ -449,10 +488,23 @@ routes_table_t *routes_build(const routes_catalog_t *c, const routes_options_t *
             continue;
         }
         if (si > 0 && strcmp(svcs[si - 1]->name, s->name) == 0) { free(ins); continue; }
+        if (s->version && npv) {
+            routes_backend_t key = { .service = s->name }, *kp = &key;
+            routes_backend_t **hit = bsearch(&kp, pv, npv, sizeof *pv, cmp_backend_service);
+            if (hit && (*hit)->version == s->version && (*hit)->nhost_candidates == 0) {
+                (*hit)->refs++;
+                t->b[t->n++] = *hit;
+                free(ins);
+                continue;
+            }
+        }
         qsort(ins, nin, sizeof *ins, cmp_inst_ptr);
 
-        routes_backend_t *b = &t->b[t->n++];
-        memset(b, 0, sizeof *b);
+        routes_backend_t *b = calloc(1, sizeof *b);
+        if (!b) abort();
+        b->refs = 1;
+        b->version = s->version;
+        t->b[t->n++] = b;
         b->service = xstrdup(s->name);
         size_t nl = strlen(s->name);
         b->backend = xrealloc(NULL, nl + 3);
@@ -535,6 +587,7 @@ routes_table_t *routes_build(const routes_catalog_t *c, const routes_options_t *
     }
     free(claimed.v);
     free(svcs);
+    free(pv);
     if (t->n) qsort(t->b, t->n, sizeof *t->b, cmp_backend);
     return t;
 }
@@ -542,7 +595,7 @@ routes_table_t *routes_build(const routes_catalog_t *c, const routes_options_t *
 const routes_backend_t *routes_table_find(const routes_table_t *t, const char *service)
 {
     for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->b[i].service, service) == 0) return &t->b[i];
+        if (strcmp(t->b[i]->service, service) == 0) return t->b[i];
     return NULL;
 }
 
@@ -550,7 +603,7 @@ json_t *routes_table_json(const routes_table_t *t)
 {
     json_t *routes = json_array();
     for (size_t i = 0; i < t->n; i++) {
-        const routes_backend_t *b = &t->b[i];
+        const routes_backend_t *b = t->b[i];
         json_t *hosts = json_array(), *servers = json_array();
         for (size_t j = 0; j < b->nhosts; j++) json_array_append_new(hosts, json_string(b->hosts[j]));
         for (size_t j = 0; j < b->nservers; j++)

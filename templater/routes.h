@@ -9,6 +9,7 @@
 #define PORTOLAN_ROUTES_H
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- input: a catalog snapshot ---- */
 
@@ -33,6 +34,7 @@ typedef struct {
     routes_instance_t *inst;
     size_t ninst;
     int borrowed;    /* in a catalog: owned elsewhere (routes_catalog_borrow_service) */
+    uint64_t version;/* set by a cache: same name + same non-zero version = same content */
 } routes_service_t;
 
 typedef struct {
@@ -82,10 +84,14 @@ typedef struct {
     char *check_path;/* HTTP health check path (Meta check_http) or NULL */
     routes_server_t *servers; /* passing instances carrying the tag, sorted by name */
     size_t nservers;
+    /* sharing between successive tables (routes_build_from): */
+    int refs;
+    uint64_t version;         /* the service version it was built from (0: none) */
+    size_t nhost_candidates;  /* host tags/Meta seen: such a backend depends on others (host claims) */
 } routes_backend_t;
 
 typedef struct {
-    routes_backend_t *b;     /* sorted by path length, longest first, then by path */
+    routes_backend_t **b;    /* sorted by path length, longest first, then by path; shared, refcounted */
     size_t n;
     long long maxconn;       /* KV service/haproxy/maxconn, 0 = base default */
     routes_kv_t *timeouts;   /* KV service/haproxy/timeouts/<name>, sorted by name */
@@ -103,6 +109,12 @@ typedef void (*routes_on_skip_cb)(const char *msg, void *data);
 /* The pure core. Never NULL but on allocation failure. */
 routes_table_t *routes_build(const routes_catalog_t *c, const routes_options_t *o,
                              routes_on_skip_cb on_skip, void *data);
+/* Incremental form: a backend of prev whose service has the same non-zero version (and no host
+ * candidates) is shared instead of rebuilt. Same result as routes_build. prev may be NULL. */
+routes_table_t *routes_build_from(const routes_catalog_t *c, const routes_options_t *o,
+                                  const routes_table_t *prev, routes_on_skip_cb on_skip, void *data);
+/* A second table sharing t's backends (a reference for routes_build_from). */
+routes_table_t *routes_table_share(const routes_table_t *t);
 void routes_table_free(routes_table_t *t);
 /* Finds a backend by service name (binary search is not possible: sorted by path length). */
 const routes_backend_t *routes_table_find(const routes_table_t *t, const char *service);

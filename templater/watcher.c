@@ -89,8 +89,10 @@ static void slot_set(watcher_t *w, const char *name, routes_service_t *svc, uint
         json_object_set_new(w->health, name, json_integer((json_int_t)i));
         s = &w->slots[i];
     }
+    static uint64_t versions;
     routes_service_free(s->svc);
     s->svc = svc;
+    if (svc) svc->version = ++versions; /* lets routes_build_from share unchanged backends */
     s->fp = fp;
 }
 

@@ -197,7 +197,7 @@ static void test_routes_basic(void **st)
     routes_catalog_t *c = hello_catalog();
     routes_table_t *t = build(c, &sk);
     assert_int_equal(t->n, 1);
-    const routes_backend_t *b = &t->b[0];
+    const routes_backend_t *b = t->b[0];
     assert_string_equal(b->service, "hello/v1");
     assert_string_equal(b->path, "/hello/v1");
     assert_string_equal(b->backend, "b_hello:v1");
@@ -239,7 +239,7 @@ static void test_routes_health_and_tag(void **st)
     routes_options_t o = { .tag = "other" };
     t = routes_build(c, &o, on_skip, &sk);
     assert_int_equal(t->n, 1);
-    assert_string_equal(t->b[0].servers[0].name, "c");
+    assert_string_equal(t->b[0]->servers[0].name, "c");
     routes_table_free(t);
     routes_catalog_free(c);
 }
@@ -252,11 +252,11 @@ static void test_routes_longest_first(void **st)
     for (int i = 0; i < 5; i++) inst(routes_catalog_add_service(c, names[i]), names[i][0] == 'h' ? "h" : "x", "127.0.0.1", 80, 1, "rest");
     routes_table_t *t = build(c, &sk);
     assert_int_equal(t->n, 5);
-    assert_string_equal(t->b[0].path, "/hello/v10");
-    assert_string_equal(t->b[1].path, "/hello/v1"); /* same length: by path */
-    assert_string_equal(t->b[2].path, "/zz/yy/xx");
-    assert_string_equal(t->b[3].path, "/hello");
-    assert_string_equal(t->b[4].path, "/a");
+    assert_string_equal(t->b[0]->path, "/hello/v10");
+    assert_string_equal(t->b[1]->path, "/hello/v1"); /* same length: by path */
+    assert_string_equal(t->b[2]->path, "/zz/yy/xx");
+    assert_string_equal(t->b[3]->path, "/hello");
+    assert_string_equal(t->b[4]->path, "/a");
     routes_table_free(t);
     routes_catalog_free(c);
 }
@@ -350,7 +350,7 @@ static void test_routes_check_weight_kv(void **st)
     assert_string_equal(t->timeouts[0].value, "5000");
     assert_string_equal(t->timeouts[1].key, "server");
     assert_int_equal(sk.n, 2);
-    const routes_backend_t *b = &t->b[0];
+    const routes_backend_t *b = t->b[0];
     assert_string_equal(b->check_path, "/health");
     assert_string_equal(b->servers[1].name, "hello-b");
     assert_int_equal(b->servers[1].weight, 10);
@@ -394,7 +394,7 @@ static void test_routes_from_json(void **st)
     routes_table_t *t = build(c, &sk);
     assert_int_equal(t->maxconn, 100);
     assert_int_equal(t->n, 1);
-    const routes_backend_t *b = &t->b[0];
+    const routes_backend_t *b = t->b[0];
     assert_int_equal(b->nservers, 2); /* b is warning: out */
     assert_string_equal(b->servers[0].name, "a");
     assert_string_equal(b->servers[0].addr, "10.0.0.9"); /* node address fallback */
@@ -541,6 +541,46 @@ static void test_diff(void **st)
     routes_catalog_free(c2);
 }
 
+static void test_routes_incremental(void **st)
+{
+    skips_t sk = { 0 };
+    routes_catalog_t *c = hello_catalog();
+    inst(routes_catalog_add_service(c, "web"), "w", "127.0.0.1", 80, 1, "rest");
+    routes_instance_add_tag(&c->svc[2].inst[0], "host=web.example.com");
+    for (size_t i = 0; i < c->nsvc; i++) c->svc[i].version = 1;
+    routes_table_t *t1 = build(c, &sk);
+    /* same versions: hello/v1 is shared, web (host candidates) is rebuilt */
+    routes_options_t o = { 0 };
+    routes_table_t *t2 = routes_build_from(c, &o, t1, on_skip, &sk);
+    assert_ptr_equal(routes_table_find(t1, "hello/v1"), routes_table_find(t2, "hello/v1"));
+    assert_ptr_not_equal(routes_table_find(t1, "web"), routes_table_find(t2, "web"));
+    assert_true(diff_equal(t1, t2));
+    /* a new version of hello/v1 is rebuilt, and the diff sees the change */
+    c->svc[0].inst[0].passing = 0;
+    c->svc[0].version = 2;
+    routes_table_t *t3 = routes_build_from(c, &o, t2, on_skip, &sk);
+    assert_ptr_not_equal(routes_table_find(t2, "hello/v1"), routes_table_find(t3, "hello/v1"));
+    assert_int_equal(routes_table_find(t3, "hello/v1")->nservers, 1);
+    diff_t d;
+    diff_tables(t2, t3, &d);
+    assert_int_equal(d.nops, 1);
+    assert_int_equal(d.ops[0].kind, DIFF_DEL);
+    diff_clear(&d);
+    /* version 0 is never shared; a shared copy outlives the original */
+    routes_table_t *keep = routes_table_share(t3);
+    routes_table_free(t1);
+    routes_table_free(t2);
+    routes_table_free(t3);
+    assert_string_equal(routes_table_find(keep, "hello/v1")->path, "/hello/v1");
+    for (size_t i = 0; i < c->nsvc; i++) c->svc[i].version = 0;
+    routes_table_t *t4 = routes_build_from(c, &o, keep, on_skip, &sk);
+    assert_ptr_not_equal(routes_table_find(keep, "hello/v1"), routes_table_find(t4, "hello/v1"));
+    assert_true(diff_equal(keep, t4));
+    routes_table_free(keep);
+    routes_table_free(t4);
+    routes_catalog_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -556,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_routes_from_json),
         cmocka_unit_test(test_cfg_render),
         cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_routes_incremental),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
