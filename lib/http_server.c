@@ -655,6 +655,12 @@ static int on_headers_complete(http_parser *p) {
             x->hdrs[x->nhdr - 1].value = x->hbuf.len;
         }
         if (buf_addc(&x->hbuf, '\0') < 0) return fail(c, 500);
+        for (size_t k = 0; k < x->nhdr; k++) { /* trailing OWS is not part of the value */
+            if (x->hdrs[k].value == (size_t)-1) continue;
+            char *v = x->hbuf.p + x->hdrs[k].value;
+            size_t n = strlen(v);
+            while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) v[--n] = '\0';
+        }
     }
     x->method = http_method_str((enum http_method)p->method);
     x->is_head = p->method == HTTP_HEAD;

@@ -254,7 +254,7 @@ static void q_handler(http_exchange_t *x, void *data) {
 static void test_query_decoding(void **s) {
     q_state_t q = {.names = {"recurse", "tag", "q", "sp", "bad", "missing", "e", NULL}};
     const char *req = "GET /v1/catalog/service/web%20app%2Fx?recurse&tag=a&tag=b%2Bc&q=1+2%3D3&sp=%20&bad=%zz&"
-                      "tag=&e=&&=noname HTTP/1.1\r\nX-Token: secret\r\n\r\n";
+                      "tag=&e=&&=noname HTTP/1.1\r\nX-Empty:\r\nX-Token:  secret \t\r\n\r\n";
     char *out = NULL;
     size_t olen;
     assert_int_equal(http_server_run_buffer(NULL, q_handler, &q, req, strlen(req), &out, &olen), 0);
