@@ -11,6 +11,7 @@
 #      bodies reassembled, a client that never finishes its headers is disconnected;
 #   3. blocking queries wake only when their own index rises (another service's write, or a
 #      write to another KV key, does not wake them; a missing KV key wakes when it is created);
+#      parked queries whose clients vanish (RST or FIN) are dropped cleanly and the rest still wake;
 #   4. HTTP checks (200 passing, 429 warning, 503 critical, backend gone critical) and TCP
 #      checks run by the catalog on their interval; service maintenance mode.
 # Needs: curl, jq, python3. Takes about 40 s (the slow-header probe runs in the background).
@@ -238,6 +239,10 @@ el=$(($(cat "$TEST_TMP/btk") - t0))
 check "a blocked GET of a missing KV key ignores another key's write, wakes on its own (${el} ms, own write at 600 ms)" \
   test "$el" -ge 550 -a "$el" -lt 1500
 check_eq "... and returns the new value" "hit" "$(jq -r '.[0].Value|@base64d' "$TEST_TMP/bk" 2>/dev/null)"
+
+out=$($WIRE parkstorm "$CATALOG_ADDR" 160 4 2>&1)
+check_eq "4 rounds of 160 parked queries, half the clients vanishing (RST/FIN): every survivor wakes on the write" \
+  "woken=320 expected=320" "$out"
 
 # ---------------------------------------------------------------------------------------------
 # 4. checks the catalog runs itself

@@ -10,6 +10,10 @@ it never decides pass/fail itself. Every probe is bounded in time.
   slowheader HOST:PORT S   send half a request line, wait up to S seconds for the close
   idle HOST:PORT S         one full request, then idle; report when (if) the server closes
   chunked HOST:PORT        a chunked PUT of a KV value; report the status and body
+  parkstorm HOST:PORT N R  R rounds: N blocking GETs parked on N connections (several queries:
+                           health/service, catalog/services, KV key, KV prefix); half the clients
+                           vanish (RST or FIN) while parked; one write; the other half must answer
+                           with a higher index; report how many did
   backend PORT FILE        an HTTP server on 127.0.0.1:PORT answering every GET with the status
                            code written in FILE (read per request), for HTTP-check tests
 """
@@ -161,6 +165,57 @@ def cmd_chunked(a):
     s.close()
 
 
+def http_put(a, path, body):
+    s = socket.create_connection(a, timeout=5)
+    s.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path, len(body))).encode() + body)
+    st, h, b = read_response(s)
+    s.close()
+    return st, h, b
+
+
+def cmd_parkstorm(a, n, rounds):
+    import struct
+    woken = expected = 0
+    for rnd in range(rounds):
+        queries = ["/v1/health/service/storm", "/v1/catalog/services", "/v1/kv/storm/k",
+                   "/v1/kv/storm/?recurse"]
+        idx = {}
+        for q in queries:
+            s = socket.create_connection(a, timeout=5)
+            s.sendall(get(q))
+            st, h, _ = read_response(s)
+            idx[q] = int(h.get("x-consul-index", "1"))
+            s.close()
+        socks = []
+        for i in range(n):
+            q = queries[i % len(queries)]
+            s = socket.create_connection(a, timeout=5)
+            sep = "&" if "?" in q else "?"
+            s.sendall(get("%s%sindex=%d&wait=60s" % (q, sep, idx[q])))
+            socks.append((s, q))
+        time.sleep(0.3)
+        keep = []
+        for i, (s, q) in enumerate(socks):
+            if i % 2 == 0:
+                if i % 4 == 0:  # abortive close: RST
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            else:
+                keep.append((s, q))
+        time.sleep(0.2)
+        # one write that raises every watched index
+        http_put(a, "/v1/agent/service/register",
+                 ('{"Name":"storm","ID":"storm-%d","Tags":["r%d"]}' % (rnd, rnd)).encode())
+        http_put(a, "/v1/kv/storm/k", b"r%d" % rnd)
+        for s, q in keep:
+            expected += 1
+            st, h, _ = read_response(s, timeout=10)
+            if st == 200 and int(h.get("x-consul-index", "0")) > idx[q]:
+                woken += 1
+            s.close()
+    print("woken=%d expected=%d" % (woken, expected))
+
+
 def cmd_backend(port, path):
     import http.server
 
@@ -197,6 +252,8 @@ def main():
         cmd_slowheader(a, float(sys.argv[3]))
     elif c == "idle":
         cmd_idle(a, float(sys.argv[3]))
+    elif c == "parkstorm":
+        cmd_parkstorm(a, int(sys.argv[3]), int(sys.argv[4]))
     elif c == "chunked":
         cmd_chunked(a)
     else:
