@@ -294,7 +294,9 @@ static void agent_check_status(ctx_t *c, const char *id, const char *status, con
         return;
     }
     (void)from_body;
-    store_check_update(c->api->store, chk, status, output ? output : "", now(c));
+    /* an explicit update that changed something is a write (and is persisted); a heartbeat
+     * repeating the same status and output changes nothing */
+    c->resp->wrote = store_check_update(c->api->store, chk, status, output ? output : "", now(c)) > 0;
     if (c->api->on_ttl_touch)
         c->api->on_ttl_touch(c->api->hook_ctx, chk);
     set_empty(c->resp, 200);
@@ -535,6 +537,12 @@ static void kv_get(ctx_t *c, const char *key)
 {
     catalog_store_t *s = c->api->store;
     int recurse = param(c->req, "recurse") != NULL, keys = param(c->req, "keys") != NULL;
+    /* what this query watches: a write elsewhere in the KV store never wakes it */
+    if (strlen(key) < sizeof c->resp->watch_key)
+        memcpy(c->resp->watch_key, key, strlen(key) + 1);
+    else
+        c->resp->watch_key_any = 1;
+    c->resp->watch_key_prefix = recurse || keys;
     if (keys) {
         const char *sep = param(c->req, "separator");
         size_t n, pl = strlen(key);

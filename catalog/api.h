@@ -36,6 +36,9 @@ typedef struct {
     int block;
     int watch;
     char watch_service[256];          /* lower-cased, with API_WATCH_SERVICE */
+    char watch_key[512];              /* with API_WATCH_KV: the key or prefix watched */
+    int watch_key_prefix;             /* 1: a prefix (recurse/keys), 0: one key */
+    int watch_key_any;                /* key too long to hold: any KV write re-evaluates */
     uint64_t wait_ms;                 /* without jitter; the glue adds up to wait/16 */
     int wrote;                        /* the request changed the store (for persistence) */
 } api_response_t;

@@ -20,6 +20,8 @@ typedef struct parked {
     api_request_t req;
     int watch;
     char watch_service[256];
+    char watch_key[512];
+    int watch_key_prefix, watch_key_any;
     uv_timer_t timer;
     int done;
 } parked_t;
@@ -116,6 +118,9 @@ static void park(catalog_server_t *s, http_exchange_t *x, const api_request_t *r
     p->req = *req;
     p->watch = r->watch;
     memcpy(p->watch_service, r->watch_service, sizeof p->watch_service);
+    memcpy(p->watch_key, r->watch_key, sizeof p->watch_key);
+    p->watch_key_prefix = r->watch_key_prefix;
+    p->watch_key_any = r->watch_key_any;
     uv_timer_init(s->loop, &p->timer);
     p->timer.data = p;
     uint64_t jitter = r->wait_ms >= 16 ? backoff_random32() % (r->wait_ms / 16 + 1) : 0;
@@ -133,7 +138,17 @@ static int watch_matches(const parked_t *p, const cat_change_t *ch)
     if ((p->watch & API_WATCH_NODES) && ch->nodes) return 1;
     if ((p->watch & API_WATCH_SERVICES) && ch->services) return 1;
     if ((p->watch & API_WATCH_CHECKS) && ch->checks) return 1;
-    if ((p->watch & API_WATCH_KV) && ch->kv) return 1;
+    if ((p->watch & API_WATCH_KV) && ch->kv) {
+        if (p->watch_key_any || !ch->kv_key)
+            return 1;
+        size_t wl = strlen(p->watch_key), cl = strlen(ch->kv_key);
+        if (ch->kv_prefix && strncmp(p->watch_key, ch->kv_key, cl) == 0)
+            return 1;                                   /* deleted prefix covers what is watched */
+        if (p->watch_key_prefix)
+            return strncmp(ch->kv_key, p->watch_key, wl) == 0 ||
+                   (ch->kv_prefix && strncmp(p->watch_key, ch->kv_key, wl < cl ? wl : cl) == 0);
+        return strcmp(ch->kv_key, p->watch_key) == 0;
+    }
     if (p->watch & API_WATCH_SERVICE) {
         if (ch->all_services) return 1;
         for (int i = 0; ch->service_names[i]; i++)

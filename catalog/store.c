@@ -810,6 +810,7 @@ int store_kv_put(catalog_store_t *s, const char *key, const void *val, size_t le
     e->modify_index = idx;
     s->idx_kv = idx;
     s->pending.kv = 1;
+    s->pending.kv_key = key;
     end_write(s);
     return 1;
 }
@@ -828,11 +829,13 @@ int store_kv_delete(catalog_store_t *s, const char *key, int recurse, int64_t ca
 {
     if (!recurse) {
         cat_kv_t *e = strmap_get(s->kv, key);
-        if (cas >= 0 && (!e || e->modify_index != (uint64_t)cas))
-            return cas == 0 && !e ? 1 : 0;
+        /* Consul: a cas delete of an absent key succeeds, whatever the index */
         if (!e)
             return 1;
+        if (cas >= 0 && e->modify_index != (uint64_t)cas)
+            return 0;
         uint64_t idx = begin_write(s);
+        s->pending.kv_key = key;
         kv_remove(s, e, idx);
         s->idx_kv = idx;
         s->pending.kv = 1;
@@ -843,6 +846,8 @@ int store_kv_delete(catalog_store_t *s, const char *key, int recurse, int64_t ca
     cat_kv_t **list = store_kv_list(s, key, &n);
     if (n) {
         uint64_t idx = begin_write(s);
+        s->pending.kv_key = key;
+        s->pending.kv_prefix = 1;
         for (size_t i = 0; i < n; i++)
             kv_remove(s, list[i], idx);
         s->idx_kv = idx;

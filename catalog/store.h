@@ -67,6 +67,8 @@ typedef struct {
     int nodes, services, checks, kv;
     const char *service_names[4];  /* lower-cased names whose per-service index rose (NULL-terminated); */
     int all_services;              /* set when more than fit above changed */
+    const char *kv_key;            /* with kv: the key written, or the prefix deleted */
+    int kv_prefix;                 /* kv_key is a prefix (recursive delete) */
 } cat_change_t;
 typedef void (*cat_change_cb)(void *ctx, const cat_change_t *ch);
 
