@@ -576,3 +576,53 @@ test("s6/s9 one blocking health/state/any query wakes on any check's change", as
   const critical = await consul.health.state("critical");
   assert.ok(!critical.some((c) => c.CheckID === "service:nstate"));
 });
+
+test("s4 Status given at registration is the initial status; pass resets the TTL timer", async () => {
+  await consul.agent.service.register({ name: "ninit", port: 1, check: { ttl: "30s", status: "passing" } });
+  assert.equal((await consul.agent.check.list())["service:ninit"].Status, "passing");
+
+  await consul.agent.service.register({ name: "nreset", port: 1, check: { ttl: "300ms" } });
+  await consul.agent.check.pass("service:nreset");
+  for (let i = 0; i < 4; i++) {
+    await sleep(150);
+    await consul.agent.check.pass("service:nreset"); // every 150 ms, well inside the 300 ms TTL
+  }
+  assert.equal((await consul.agent.check.list())["service:nreset"].Status, "passing", "still passing after 600 ms of heartbeats");
+  await sleep(600);
+  assert.equal((await consul.agent.check.list())["service:nreset"].Status, "critical", "critical once the heartbeats stop");
+});
+
+test("s9 an identical TTL heartbeat (same status, same note) does not wake a blocked health query", async () => {
+  await consul.agent.service.register({ name: "nbeat", port: 1, check: { ttl: "30s" } });
+  await consul.agent.check.pass({ id: "service:nbeat", note: "ok" });
+  const { idx } = await healthService("nbeat");
+  const t0 = now();
+  const blocked = healthService("nbeat", { index: idx, wait: "1s" });
+  await sleep(150);
+  await consul.agent.check.pass({ id: "service:nbeat", note: "ok" });
+  await consul.agent.check.pass({ id: "service:nbeat", note: "ok" });
+  const got = await blocked;
+  const elapsed = now() - t0;
+  assert.ok(elapsed >= 950, `identical heartbeats kept it waiting (${elapsed} ms)`);
+  assert.equal(got.idx, idx);
+  // a different note is a change
+  const blocked2 = healthService("nbeat", { index: idx, wait: "5s" });
+  await sleep(150);
+  await consul.agent.check.pass({ id: "service:nbeat", note: "ok again" });
+  const t1 = now();
+  const got2 = await blocked2;
+  assert.ok(now() - t1 < 300);
+  assert.ok(got2.idx > idx);
+});
+
+test("s9 ?index=0 answers at once; a long ?wait is accepted", async () => {
+  const t0 = now();
+  const r = await raw("GET", "/v1/catalog/services?index=0&wait=1h");
+  assert.equal(r.status, 200);
+  assert.ok(now() - t0 < 500, "index=0 does not block");
+  const { idx } = await healthService("consul");
+  const t1 = now();
+  const r2 = await raw("GET", `/v1/health/service/consul?index=${idx - 1}&wait=20m`);
+  assert.equal(r2.status, 200);
+  assert.ok(now() - t1 < 500, "an index already passed answers at once");
+});
