@@ -268,6 +268,22 @@ check "HTTP check: back to 200 -> passing" eventually 3 status_is service:hc1 pa
 req GET "/v1/health/service/hc?passing"
 check_eq "health/service?passing includes the passing HTTP-checked instance" "hc1" "$(jq -r '.[0].Service.ID' "$B" 2>/dev/null)"
 
+# what the HTTP check sends: Method, Header (multi-valued), Body
+req PUT /v1/agent/service/register --data-binary \
+  "{\"Name\":\"hf\",\"ID\":\"hf1\",\"Check\":{\"CheckID\":\"hf-check\",\"HTTP\":\"http://127.0.0.1:$bport/probe?x=1\",\"Method\":\"POST\",\"Header\":{\"X-Probe\":[\"a\",\"b\"],\"X-One\":[\"1\"]},\"Body\":\"ping\",\"Interval\":\"1s\",\"Timeout\":\"1s\"}}"
+check_eq "register an HTTP check with Method, Header and Body" 200 "$ST"
+check "... it runs (passing)" eventually 3 status_is hf-check passing
+check_eq "the HTTP check sends its Method, path+query, every Header value and its Body" \
+  "POST /probe?x=1|X-One: 1|X-Probe: a,b|body: ping" "$(paste -sd'|' "$TEST_TMP/code.req")"
+req PUT /v1/agent/service/deregister/hf1
+# a backend that never answers: critical once Timeout passes
+echo hang >"$TEST_TMP/code"
+check "HTTP check: a backend that never answers -> critical (Timeout 1s)" eventually 4 status_is service:hc1 critical
+req GET /v1/agent/checks
+check "... with an Output that says it timed out" grep -qiE 'timeout|timed out|deadline' <<<"$(jq -r '.["service:hc1"].Output' "$B")"
+echo 200 >"$TEST_TMP/code"
+check "HTTP check: answering again -> passing" eventually 4 status_is service:hc1 passing
+
 cport=$(free_port)
 req PUT /v1/agent/service/register --data-binary \
   "{\"Name\":\"tc\",\"ID\":\"tc1\",\"Checks\":[{\"CheckID\":\"tcp-up\",\"TCP\":\"127.0.0.1:$bport\",\"Interval\":\"1s\"},{\"CheckID\":\"tcp-down\",\"TCP\":\"127.0.0.1:$cport\",\"Interval\":\"1s\",\"Status\":\"passing\"}]}"

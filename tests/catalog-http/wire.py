@@ -14,9 +14,11 @@ it never decides pass/fail itself. Every probe is bounded in time.
                            health/service, catalog/services, KV key, KV prefix); half the clients
                            vanish (RST or FIN) while parked; one write; the other half must answer
                            with a higher index; report how many did
-  backend PORT FILE        an HTTP server on 127.0.0.1:PORT answering every GET with the status
-                           code written in FILE (read per request), for HTTP-check tests
+  backend PORT FILE        an HTTP server on 127.0.0.1:PORT answering every request with the status
+                           code written in FILE (read per request; "hang": never answer), and
+                           recording the last request to /probe*: method, path, X- headers, body in FILE.req
 """
+import os
 import socket
 import sys
 import time
@@ -220,16 +222,31 @@ def cmd_backend(port, path):
     import http.server
 
     class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
+        def answer(self):
+            n = int(self.headers.get("Content-Length", "0") or "0")
+            got = self.rfile.read(n) if n else b""
+            # record the last request to /probe* for the check-fidelity tests
+            with open(path + ".req" if self.path.startswith("/probe") else os.devnull, "w") as f:
+                f.write("%s %s\n" % (self.command, self.path))
+                for k in sorted(set(self.headers.keys())):
+                    if k.lower().startswith("x-"):
+                        f.write("%s: %s\n" % (k, ",".join(self.headers.get_all(k))))
+                f.write("body: %s\n" % got.decode(errors="replace"))
             try:
-                code = int(open(path).read().strip() or "200")
-            except (OSError, ValueError):
-                code = 200
+                spec = open(path).read().strip() or "200"
+            except OSError:
+                spec = "200"
+            if spec == "hang":
+                time.sleep(30)
+                return
+            code = int(spec)
             body = b"status %d" % code
             self.send_response(code)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_HEAD = answer
 
         def log_message(self, *args):
             pass
