@@ -517,8 +517,7 @@ static void test_kv_cas(void **state)
     assert_null(store_kv_get(s, "k"));
     /* a cas delete of an absent key answers true whatever the index (Consul's kvsDeleteCASTxn) */
     assert_int_equal(store_kv_delete(s, "k", 0, 0), 1);
-    /* TODO(lead, notes/catalog-bugs.md): enable once store_kv_delete follows Consul here
-    assert_int_equal(store_kv_delete(s, "k", 0, 12345), 1); */
+    assert_int_equal(store_kv_delete(s, "k", 0, 12345), 1);
     store_free(s);
 }
 
