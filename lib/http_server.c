@@ -813,6 +813,11 @@ static int x_answerable(http_exchange_t *x, const char *what) {
 void http_exchange_respond(http_exchange_t *x, int status, const char *body, size_t len) {
     if (!x_answerable(x, "respond")) return;
     conn_t *c = x->conn;
+    if (status < 100 || status > 999) {
+        log_error("http_server: handler answered with status %d; sending 500", status);
+        status = 500;
+    }
+    if (!body) len = 0;
     int no_body = status < 200 || status == 204 || status == 304;
     char cl[48];
     if (status < 200 || status == 204) cl[0] = '\0';
@@ -846,6 +851,10 @@ static void send_error(conn_t *c, int status) {
 void http_exchange_chunk_start(http_exchange_t *x, int status) {
     if (!x_answerable(x, "chunk_start")) return;
     conn_t *c = x->conn;
+    if (status < 100 || status > 999) {
+        log_error("http_server: handler answered with status %d; sending 500", status);
+        status = 500;
+    }
     if (c->srv->closing) x->keep_alive = 0;
     if (x->http_major == 1 && x->http_minor == 0) {
         x->raw_chunks = 1;
@@ -864,7 +873,7 @@ void http_exchange_chunk_write(http_exchange_t *x, const char *buf, size_t len) 
         log_error("http_server: chunk_write outside a chunked answer");
         return;
     }
-    if (len == 0 || x->is_head) return;
+    if (len == 0 || !buf || x->is_head) return;
     conn_t *c = x->conn;
     if (x->raw_chunks) {
         uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
