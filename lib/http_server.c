@@ -29,6 +29,14 @@
  * http_server_run_buffer() drives the very same conn_t and parser callbacks with a fake
  * connection whose output is a buffer and which has no handles and no timers.
  *
+ * TLS (optional, http_server_set_tls). OpenSSL never touches the socket: a connection has an SSL
+ * with two memory BIOs. Bytes read from the socket go into the read BIO, SSL_do_handshake /
+ * SSL_read turn them into plaintext that takes exactly the path plain bytes take
+ * (conn_on_plain); conn_send() SSL_writes into the write BIO and conn_flush_tls() sends what
+ * it holds through the plain output path (conn_send_raw). So timeouts, limits, backpressure
+ * and pipelining behave the same with and without TLS. With a client CA, a peer without a
+ * certificate signed by it fails the handshake and is closed before any request is parsed.
+ *
  * Never: interprets paths or bodies beyond decoding, blocks the loop (except the optional name
  * lookup in http_server_listen at start-up), or calls a handler for a request over the limits.
  */
@@ -38,6 +46,7 @@
 #include <errno.h>
 #include <http_parser.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +54,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #define DEF_MAX_HEADER (64 * 1024)
 #define DEF_MAX_BODY (512 * 1024)
@@ -203,6 +216,10 @@ struct conn {
     buf_t pend;      /* received but not yet parsed */
     buf_t head;      /* response head under construction */
     char peer[64];
+    SSL *ssl;        /* TLS mode: owns both memory BIOs */
+    BIO *rbio, *wbio;
+    int tls_dead;    /* handshake or record failed: no more TLS output */
+    char peer_cn[256]; /* verified client certificate's subject CN, "" if none */
     struct http_exchange x;
 };
 
@@ -238,7 +255,9 @@ struct http_server {
     unsigned long refused;       /* 429s since the last log line */
     uint64_t refused_logged_at;  /* loop time of that line */
     buf_t *out; /* run_buffer mode output */
+    SSL_CTX *tls; /* NULL: plain HTTP */
     char rbuf[READ_BUF_SIZE];
+    char tbuf[16 * 1024]; /* decrypted bytes */
 };
 
 static const http_parser_settings parser_settings;
@@ -247,6 +266,8 @@ static void conn_close_graceful(conn_t *c);
 static void conn_feed_pend(conn_t *c);
 static void conn_start_read(conn_t *c);
 static void on_resume(uv_idle_t *idle);
+static void conn_on_plain(conn_t *c, const char *data, size_t n);
+static void conn_on_tls(conn_t *c, const char *data, size_t n);
 
 /* ---------- status text ---------- */
 const char *http_status_text(int status) {
@@ -361,9 +382,10 @@ static void on_write(uv_write_t *req, int status) {
     }
 }
 
-/* Sends the iovecs in order. On a dead or closing connection the bytes are dropped. */
-static void conn_send(conn_t *c, uv_buf_t *iov, unsigned n) {
-    if (c->closing || c->lingering) return;
+/* Sends the iovecs in order (bytes as they go on the wire). On a dead or closing connection
+ * the bytes are dropped. */
+static void conn_send_raw(conn_t *c, uv_buf_t *iov, unsigned n) {
+    if (c->closing) return;
     if (!c->has_handles) {
         for (unsigned i = 0; i < n; i++) buf_add(c->srv->out, iov[i].base, iov[i].len);
         return;
@@ -411,6 +433,39 @@ static void conn_send(conn_t *c, uv_buf_t *iov, unsigned n) {
                  c->u.s.write_queue_size);
         conn_close_now(c);
     }
+}
+
+/* Sends whatever TLS records OpenSSL has produced (handshake, data, alerts). */
+static void conn_flush_tls(conn_t *c) {
+    char *p = NULL;
+    long n = BIO_get_mem_data(c->wbio, &p);
+    if (n <= 0) return;
+    uv_buf_t b = uv_buf_init(p, (unsigned)n);
+    conn_send_raw(c, &b, 1);
+    (void)BIO_reset(c->wbio);
+}
+
+/* Sends plaintext: as is, or encrypted on a TLS connection (dropped before the handshake is
+ * done or after it failed, e.g. a 429 to a client that has not said hello yet). */
+static void conn_send(conn_t *c, uv_buf_t *iov, unsigned n) {
+    if (c->closing || c->lingering) return;
+    if (!c->ssl) {
+        conn_send_raw(c, iov, n);
+        return;
+    }
+    if (c->tls_dead || !SSL_is_init_finished(c->ssl)) return;
+    for (unsigned i = 0; i < n; i++) {
+        if (iov[i].len == 0) continue;
+        int r = SSL_write(c->ssl, iov[i].base, (int)iov[i].len);
+        if (r <= 0) {
+            log_debug("http_server: TLS write to %s failed", c->peer);
+            ERR_clear_error();
+            c->tls_dead = 1;
+            conn_close_now(c);
+            return;
+        }
+    }
+    conn_flush_tls(c);
 }
 
 /* ---------- timers ---------- */
@@ -955,6 +1010,13 @@ const char *http_exchange_body(const http_exchange_t *x, size_t *len) {
 
 const char *http_exchange_peer(const http_exchange_t *x) { return x->conn ? x->conn->peer : ""; }
 
+const char *http_exchange_peer_cn(const http_exchange_t *x) {
+    if (!x->conn || !x->conn->ssl || !x->conn->peer_cn[0]) return NULL;
+    return x->conn->peer_cn;
+}
+
+int http_exchange_is_tls(const http_exchange_t *x) { return x->conn && x->conn->ssl != NULL; }
+
 /* ---------- connections ---------- */
 static void server_handle_closed(http_server_t *srv);
 
@@ -975,6 +1037,7 @@ static void conn_free(conn_t *c) {
     x_free(x);
     buf_free(&c->pend);
     buf_free(&c->head);
+    if (c->ssl) SSL_free(c->ssl);
     free(c);
 }
 
@@ -1008,6 +1071,12 @@ static void conn_close_graceful(conn_t *c) {
     link_del(&c->resume_node);
     if (!c->has_handles) return;
     c->pend.len = 0;
+    if (c->ssl && !c->tls_dead && SSL_is_init_finished(c->ssl)) {
+        SSL_shutdown(c->ssl); /* close_notify, sent before the FIN */
+        ERR_clear_error();
+        conn_flush_tls(c);
+        if (c->closing) return;
+    }
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, &c->u.s, on_shutdown) < 0) {
         conn_close_now(c);
@@ -1039,13 +1108,24 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     if (c->lingering) return; /* draining */
+    if (c->ssl) {
+        conn_on_tls(c, buf->base, (size_t)nread);
+        return;
+    }
+    conn_on_plain(c, buf->base, (size_t)nread);
+}
+
+/* Request bytes (decrypted on TLS connections). */
+static void conn_on_plain(conn_t *c, const char *data, size_t nread) {
+    uv_stream_t *s = &c->u.s;
+    if (c->closing || c->lingering) return;
     if (c->paused || c->pend.len > 0) {
-        if (buf_add(&c->pend, buf->base, (size_t)nread) < 0) {
+        if (buf_add(&c->pend, data, nread) < 0) {
             conn_close_now(c);
             return;
         }
         if (c->paused) {
-            if (c->pend.len >= PEND_CAP) {
+            if (c->pend.len >= PEND_CAP && c->reading) {
                 uv_read_stop(s);
                 c->reading = 0;
             }
@@ -1054,12 +1134,70 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         conn_feed_pend(c);
         return;
     }
-    conn_feed(c, buf->base, (size_t)nread, 0);
+    conn_feed(c, data, nread, 0);
     /* a client that pipelines without reading the answers: stop parsing ahead */
     if (!c->closing && c->reading && c->u.s.write_queue_size > WQ_HIGH) {
         uv_read_stop(s);
         c->reading = 0;
         c->wq_stopped = 1;
+    }
+}
+
+/* Records from the socket: handshake first, then every plaintext byte to conn_on_plain. */
+static void conn_on_tls(conn_t *c, const char *data, size_t n) {
+    if (BIO_write(c->rbio, data, (int)n) != (int)n) {
+        conn_close_now(c);
+        return;
+    }
+    if (!SSL_is_init_finished(c->ssl)) {
+        int r = SSL_do_handshake(c->ssl);
+        if (r <= 0) {
+            int e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                conn_flush_tls(c);
+                return;
+            }
+            unsigned long ee = ERR_peek_error();
+            log_info("http_server: %s: TLS handshake refused: %s", c->peer,
+                     ee ? ERR_reason_error_string(ee) : "protocol error");
+            ERR_clear_error();
+            conn_flush_tls(c); /* the alert */
+            c->tls_dead = 1;
+            conn_close_graceful(c);
+            return;
+        }
+        X509 *peer = SSL_get_peer_certificate(c->ssl);
+        if (peer) {
+            if (X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, c->peer_cn,
+                                          sizeof c->peer_cn) < 0)
+                c->peer_cn[0] = '\0';
+            X509_free(peer);
+        }
+        conn_flush_tls(c);
+    }
+    for (;;) {
+        if (c->closing || c->lingering) return;
+        int r = SSL_read(c->ssl, c->srv->tbuf, sizeof c->srv->tbuf);
+        if (r > 0) {
+            conn_on_plain(c, c->srv->tbuf, (size_t)r);
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            conn_flush_tls(c); /* post-handshake messages (TLS 1.3 tickets, key updates) */
+            return;
+        }
+        ERR_clear_error();
+        if (e == SSL_ERROR_ZERO_RETURN) { /* close_notify: like a FIN */
+            conn_flush_tls(c);
+            if (c->paused) conn_close_now(c);
+            else conn_close_graceful(c);
+            return;
+        }
+        log_debug("http_server: %s: TLS read error", c->peer);
+        c->tls_dead = 1;
+        conn_close_now(c);
+        return;
     }
 }
 
@@ -1128,6 +1266,23 @@ static void peer_name(uv_tcp_t *tcp, char *out, size_t outlen) {
     }
 }
 
+static int conn_tls_init(conn_t *c) {
+    c->ssl = SSL_new(c->srv->tls);
+    if (!c->ssl) return -1;
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    if (!c->rbio || !c->wbio) {
+        BIO_free(c->rbio);
+        BIO_free(c->wbio);
+        c->rbio = c->wbio = NULL;
+        return -1;
+    }
+    BIO_set_mem_eof_return(c->rbio, -1); /* empty means "want more", not EOF */
+    SSL_set_bio(c->ssl, c->rbio, c->wbio); /* the SSL owns them now */
+    SSL_set_accept_state(c->ssl);
+    return 0;
+}
+
 static void on_connection(uv_stream_t *lsn, int status) {
     http_server_t *srv = lsn->data;
     if (status < 0) {
@@ -1174,6 +1329,12 @@ static void on_connection(uv_stream_t *lsn, int status) {
         }
         c->counted = 1;
     }
+    if (srv->tls && conn_tls_init(c) < 0) {
+        log_error("http_server: %s: cannot set up TLS", c->peer);
+        ERR_clear_error();
+        conn_close_now(c);
+        return;
+    }
     conn_timer(c, T_HEADER);
     conn_start_read(c);
 }
@@ -1214,12 +1375,16 @@ static void server_free(http_server_t *srv) {
     }
     free((char *)srv->opts.server_name);
     free(srv->unix_path);
+    if (srv->tls) SSL_CTX_free(srv->tls);
     free(srv);
 }
 
 http_server_t *http_server_new(uv_loop_t *loop, const http_server_opts_t *opts, http_server_handler handler,
                                void *data) {
     if (!loop || !handler) return NULL;
+    /* a peer that resets must cost an EPIPE, not the process; keep a handler someone else set */
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
     http_server_t *srv = server_alloc(opts, handler, data);
     if (!srv) return NULL;
     srv->loop = loop;
@@ -1377,6 +1542,61 @@ int http_server_listen(http_server_t *srv, const char *addr, char *err, size_t e
         listener_discard(srv);
         return -1;
     }
+    return 0;
+}
+
+static int tls_fail(char *err, size_t errlen, const char *what, const char *file) {
+    unsigned long e = ERR_peek_last_error();
+    snprintf(err, errlen, "tls: %s %s: %s", what, file ? file : "", e ? ERR_reason_error_string(e) : "failed");
+    ERR_clear_error();
+    return -1;
+}
+
+int http_server_set_tls(http_server_t *srv, const char *cert_file, const char *key_file, const char *client_ca_file,
+                        char *err, size_t errlen) {
+    char dummy[8];
+    if (!err || errlen == 0) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    err[0] = '\0';
+    if (!srv || !cert_file || !key_file || !*cert_file || !*key_file) {
+        snprintf(err, errlen, "tls: a certificate and a key file are required");
+        return -1;
+    }
+    if (srv->listening || srv->tls) {
+        snprintf(err, errlen, "tls: must be set once, before listen");
+        return -1;
+    }
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) return tls_fail(err, errlen, "context", NULL);
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+        SSL_CTX_free(ctx);
+        return tls_fail(err, errlen, "certificate", cert_file);
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+        SSL_CTX_free(ctx);
+        return tls_fail(err, errlen, "key", key_file);
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        SSL_CTX_free(ctx);
+        return tls_fail(err, errlen, "key does not match the certificate", key_file);
+    }
+    if (client_ca_file) {
+        if (!*client_ca_file || SSL_CTX_load_verify_locations(ctx, client_ca_file, NULL) != 1) {
+            SSL_CTX_free(ctx);
+            return tls_fail(err, errlen, "client CA", client_ca_file);
+        }
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(client_ca_file);
+        if (names) SSL_CTX_set_client_CA_list(ctx, names);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        static const unsigned char sid[] = "portolan-http-server";
+        SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
+    }
+    srv->tls = ctx;
     return 0;
 }
 
