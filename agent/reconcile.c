@@ -7,6 +7,7 @@
 
 #include "backoff.h"
 #include "cleanup.h"
+#include "consul_watch.h"
 #include "log.h"
 #include "registration.h"
 #include "strmap.h"
@@ -64,6 +65,10 @@ struct reconcile {
     consul_call_t *poll_call;
     int want_resync, want_cleanup;
     uint64_t seq;        /* orders write completions against poll sends */
+    consul_watch_t *watch; /* blocking query on /v1/catalog/services: wakes a poll on changes */
+    int suspect;         /* Consul may have lost state: poll every poll_ms until a poll works */
+    int check_pending;   /* the catalog changed: poll at the next tick */
+    uint64_t last_poll_ms;
     uint64_t poll_seq;   /* seq when the poll in flight was sent */
     int stopping, deregister_on_stop, done_called;
     void (*done)(void *);
@@ -237,6 +242,8 @@ static void set_consul_up(reconcile_t *r, int up, const char *error)
         log_warn("consul: %s unreachable: %s", consul_client_endpoint(r->cc)->addr, error ? error : "?");
         r->st.consul_up = 0;
     }
+    if (!up)
+        r->suspect = 1;
 }
 
 /* Consul could not be reached at all (a 5xx is an answer: backing off is right there, and a
@@ -566,11 +573,13 @@ static void on_poll(consul_client_t *c, const consul_result_t *res, void *data)
     r->st.polls++;
     if (res->error || !json_is_object(res->json)) {
         r->st.poll_failures++;
+        r->suspect = 1;
         set_consul_up(r, 0, res->error ? res->error : "GET /v1/agent/services: not a JSON object");
         call_done(r);
         return;
     }
     set_consul_up(r, 1, NULL);
+    r->suspect = 0;
     int resync = r->want_resync, cleanup = r->want_cleanup;
     r->want_resync = r->want_cleanup = 0;
     size_t lost = 0, diffs = 0, cleaned = 0;
@@ -634,12 +643,41 @@ static void poll_now(reconcile_t *r)
     if (r->poll_call || r->stopping)
         return;
     r->poll_seq = ++r->seq;
+    r->last_poll_ms = now_ms(r);
     r->poll_call = consul_agent_services(r->cc, on_poll, r);
     if (r->poll_call)
         r->inflight++;
 }
 
-static void on_poll_timer(uv_timer_t *t) { poll_now(t->data); }
+/* Every poll_ms: read Consul's view only when there is a reason (so an idle agent with hundreds
+ * of services costs nothing): Consul failed lately, the catalog watch saw a change or broke, a
+ * resync/cleanup is due, or the safety period passed. */
+static void on_poll_timer(uv_timer_t *t)
+{
+    reconcile_t *r = t->data;
+    uint64_t now = now_ms(r);
+    if (r->suspect || r->check_pending || r->want_resync || r->want_cleanup || !r->watch ||
+        now - r->last_poll_ms >= r->o.safety_ms) {
+        r->check_pending = 0;
+        poll_now(r);
+    }
+}
+
+static void on_watch_change(consul_watch_t *w, json_t *data, uint64_t index, void *udata)
+{
+    reconcile_t *r = udata;
+    (void)w, (void)data, (void)index;
+    r->check_pending = 1;
+}
+
+static void on_watch_error(consul_watch_t *w, const char *error, unsigned attempt, uint64_t retry_ms, void *udata)
+{
+    reconcile_t *r = udata;
+    (void)w, (void)retry_ms;
+    if (attempt == 1)
+        log_debug("consul: catalog watch: %s", error);
+    r->suspect = 1;
+}
 
 void reconcile_request_resync(reconcile_t *r)
 {
@@ -709,6 +747,8 @@ reconcile_t *reconcile_new(uv_loop_t *loop, consul_client_t *cc, const reconcile
     r->o = *opts;
     if (!r->o.poll_ms)
         r->o.poll_ms = 1000;
+    if (!r->o.safety_ms)
+        r->o.safety_ms = 30000;
     if (!r->o.retry_base_ms)
         r->o.retry_base_ms = 200;
     if (!r->o.retry_cap_ms)
@@ -736,6 +776,19 @@ reconcile_t *reconcile_new(uv_loop_t *loop, consul_client_t *cc, const reconcile
 void reconcile_start(reconcile_t *r)
 {
     uv_timer_start(&r->poll_timer, on_poll_timer, r->o.poll_ms, r->o.poll_ms);
+    consul_watch_opts_t wo;
+    consul_watch_opts_init(&wo, "/v1/catalog/services");
+    wo.wait_ms = 300000;
+    wo.fire_on_equal_data = 1;
+    wo.backoff_cap_ms = 1000; /* a broken watch only marks Consul suspect; polls do the rest */
+    r->watch = consul_watch_new(r->cc, &wo, on_watch_change, on_watch_error, r);
+    if (r->watch && consul_watch_start(r->watch) != 0) {
+        consul_watch_free(r->watch);
+        r->watch = NULL;
+    }
+    if (!r->watch)
+        log_warn("consul: no catalog watch; polling /v1/agent/services every %llums instead",
+                 (unsigned long long)r->o.poll_ms);
     if (r->o.heartbeat_ms)
         uv_timer_start(&r->hb_timer, on_hb_timer, r->o.heartbeat_ms, r->o.heartbeat_ms);
 }
@@ -794,6 +847,8 @@ void reconcile_shutdown(reconcile_t *r, int deregister, uint64_t timeout_ms, voi
     uv_timer_stop(&r->poll_timer);
     uv_timer_stop(&r->hb_timer);
     uv_timer_stop(&r->retry_timer);
+    if (r->watch)
+        consul_watch_stop(r->watch);
     r->stopping = 1;
     r->deregister_on_stop = deregister;
     if (r->poll_call) {
@@ -840,6 +895,10 @@ void reconcile_free(reconcile_t *r)
 {
     if (!r)
         return;
+    if (r->watch) {
+        consul_watch_free(r->watch);
+        r->watch = NULL;
+    }
     cancel_all(r);
     strmap_iter_t it = strmap_iter(r->entries);
     while (strmap_iter_next(&it))

@@ -6,9 +6,11 @@
  *  - One write in flight per service ID at a time; a failed write is retried with exponential
  *    backoff and jitter until it succeeds, and the retry always writes the latest wish (nothing
  *    dropped, nothing reordered: the final state is the last one asked for).
- *  - Consul's view (GET /v1/agent/services) is polled every poll interval; a service it lost
- *    (Consul restarted empty, someone deregistered it) is registered again at once; when Consul
- *    becomes reachable again every pending retry runs immediately.
+ *  - Consul's view (GET /v1/agent/services) is read when there is a reason: a blocking query on
+ *    /v1/catalog/services changed or broke, a Consul call failed (then every poll interval until
+ *    one works), a resync/cleanup is due, or 30 s passed. A service Consul lost (restarted empty,
+ *    deregistered behind our back) is registered again at once; when Consul becomes reachable
+ *    again every pending retry runs immediately. An idle agent costs one parked long-poll.
  *  - resync compares the full registration (name, tags, port, address, meta) with Consul's view
  *    and re-PUTs only what differs; cleanup deregisters this node's services (registrator's ID
  *    pattern) that nothing wants.
@@ -28,7 +30,8 @@ typedef struct reconcile reconcile_t;
 
 typedef struct {
     const char *node;          /* this node's ID (host part of service IDs), copied */
-    uint64_t poll_ms;          /* Consul view poll period */
+    uint64_t poll_ms;          /* Consul view poll period while there is a reason to look */
+    uint64_t safety_ms;        /* poll at least this often anyway (default 30000) */
     uint64_t heartbeat_ms;     /* TTL / health heartbeat period (0: none) */
     uint64_t retry_base_ms;    /* first retry delay bound (default 200) */
     uint64_t retry_cap_ms;     /* longest retry delay (default 10000) */
