@@ -171,7 +171,9 @@ static void run_probe(probe_t *p)
             .tls = {.insecure = c->tls_skip_verify},
             .max_body = 4096,
         };
-        p->call = http_client_send(p->r->http, &req, on_http_done, p);
+        if (!p->r->http) /* libcurl is initialised on the first HTTP check, not at start (~2.5 MB) */
+            p->r->http = http_client_new(p->r->loop);
+        p->call = p->r->http ? http_client_send(p->r->http, &req, on_http_done, p) : NULL;
         for (size_t i = 0; i < nh; i++)
             free(owned[i]);
         if (!p->call) {
@@ -289,7 +291,6 @@ checks_runner_t *checks_runner_new(uv_loop_t *loop, catalog_store_t *store)
     checks_runner_t *r = calloc(1, sizeof *r);
     r->loop = loop;
     r->store = store;
-    r->http = http_client_new(loop);
     uv_timer_init(loop, &r->reaper);
     r->reaper.data = r;
     uv_timer_start(&r->reaper, on_reap, 30000, 30000);
@@ -301,7 +302,8 @@ checks_runner_t *checks_runner_new(uv_loop_t *loop, catalog_store_t *store)
 static void on_reaper_closed(uv_handle_t *h)
 {
     checks_runner_t *r = h->data;
-    http_client_free(r->http);
+    if (r->http)
+        http_client_free(r->http);
     free(r);
 }
 
@@ -310,6 +312,7 @@ void checks_runner_free(checks_runner_t *r)
     if (!r)
         return;
     r->closing = 1;
-    store_set_check_hooks(r->store, NULL, NULL, NULL);
+    /* the store is already freed (its removal hooks retired every probe): never touch it here */
+    r->store = NULL;
     uv_close((uv_handle_t *)&r->reaper, on_reaper_closed);
 }

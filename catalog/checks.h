@@ -12,7 +12,8 @@
 typedef struct checks_runner checks_runner_t;
 
 checks_runner_t *checks_runner_new(uv_loop_t *loop, catalog_store_t *store);
-/* Stops every timer and probe; frees asynchronously. */
+/* Call after store_free() of its store (whose removal hooks retire every probe): closes the
+ * reaper and frees asynchronously; it never touches the store. */
 void checks_runner_free(checks_runner_t *r);
 /* A TTL check got pass/warn/fail/update: restart its timer. */
 void checks_runner_ttl_touch(checks_runner_t *r, cat_check_t *c);

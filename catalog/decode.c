@@ -449,16 +449,7 @@ int decode_service_register(const char *body, size_t len, cat_service_t **svcp, 
             status = 500;
             goto fail;
         }
-    /* defaults Consul fills in */
-    struct in6_addr a6;
-    struct in_addr a4;
-    if (*s->address && inet_pton(AF_INET, s->address, &a4) == 1) {
-        add_taddr(s, "lan_ipv4", s->address, s->port);
-        add_taddr(s, "wan_ipv4", s->address, s->port);
-    } else if (*s->address && inet_pton(AF_INET6, s->address, &a6) == 1) {
-        add_taddr(s, "lan_ipv6", s->address, s->port);
-        add_taddr(s, "wan_ipv6", s->address, s->port);
-    }
+    /* lan_ipv4/wan_ipv4 (or _ipv6) derived from Address are not stored: render.c adds them */
     if (s->ntaddrs) /* qsort(NULL, 0) is undefined (UBSan) */
         qsort(s->taddrs, s->ntaddrs, sizeof *s->taddrs, cmp_taddr);
     cat_check_t **checks = calloc(ndc ? ndc : 1, sizeof *checks);

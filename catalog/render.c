@@ -2,6 +2,7 @@
 #include "render.h"
 #include "duration.h"
 
+#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,53 @@ static json_t *meta_json(const cat_pair_t *m, size_t n)
     return o;
 }
 
+/* The service's tagged addresses: those registered, plus lan_/wan_ipv4 (or _ipv6) derived from
+ * Address as Consul adds them at registration (derived here instead of stored: they are the
+ * same bytes for every instance's address). Keys sorted; NULL when there are none. */
 static json_t *taddrs_json(const cat_service_t *svc)
 {
+    const char *derived[2] = {NULL, NULL};
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (*svc->address && inet_pton(AF_INET, svc->address, &a4) == 1) {
+        derived[0] = "lan_ipv4";
+        derived[1] = "wan_ipv4";
+    } else if (*svc->address && inet_pton(AF_INET6, svc->address, &a6) == 1) {
+        derived[0] = "lan_ipv6";
+        derived[1] = "wan_ipv6";
+    }
+    if (!svc->ntaddrs && !derived[0])
+        return NULL;
+    /* merge the stored (sorted) keys with the derived ones, a stored key winning */
+    const char *keys[64];
+    const char *addrs[64];
+    int ports[64];
+    size_t n = 0;
+    for (size_t i = 0; i < svc->ntaddrs && n < 62; i++) {
+        keys[n] = svc->taddrs[i].key;
+        addrs[n] = svc->taddrs[i].address;
+        ports[n++] = svc->taddrs[i].port;
+    }
+    for (int d = 0; d < 2 && derived[d]; d++) {
+        size_t i = 0;
+        while (i < n && strcmp(keys[i], derived[d]) != 0)
+            i++;
+        if (i == n) {
+            keys[n] = derived[d];
+            addrs[n] = svc->address;
+            ports[n++] = svc->port;
+        }
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+            const char *tk = keys[j], *ta = addrs[j];
+            int tp = ports[j];
+            keys[j] = keys[j - 1]; addrs[j] = addrs[j - 1]; ports[j] = ports[j - 1];
+            keys[j - 1] = tk; addrs[j - 1] = ta; ports[j - 1] = tp;
+        }
     json_t *o = json_object();
-    for (size_t i = 0; i < svc->ntaddrs; i++)
-        json_object_set_new(o, svc->taddrs[i].key,
-                            json_pack("{s:s, s:i}", "Address", svc->taddrs[i].address, "Port", svc->taddrs[i].port));
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, keys[i], json_pack("{s:s, s:i}", "Address", addrs[i], "Port", ports[i]));
     return o;
 }
 
@@ -45,8 +87,9 @@ json_t *render_agent_service(const catalog_store_t *s, const cat_service_t *svc)
     json_object_set_new(o, "Meta", meta_json(svc->meta, svc->nmeta));
     json_object_set_new(o, "Port", json_integer(svc->port));
     json_object_set_new(o, "Address", json_string(svc->address));
-    if (svc->ntaddrs)
-        json_object_set_new(o, "TaggedAddresses", taddrs_json(svc));
+    json_t *ta = taddrs_json(svc);
+    if (ta)
+        json_object_set_new(o, "TaggedAddresses", ta);
     json_object_set_new(o, "Weights", weights_json(svc));
     json_object_set_new(o, "EnableTagOverride", json_boolean(svc->enable_tag_override));
     json_object_set_new(o, "Datacenter", json_string(store_datacenter(s)));
@@ -146,8 +189,9 @@ json_t *render_catalog_service(const catalog_store_t *s, const cat_service_t *sv
     json_object_set_new(o, "ServiceName", json_string(svc->name));
     json_object_set_new(o, "ServiceTags", tags_json(svc->tags, svc->ntags));
     json_object_set_new(o, "ServiceAddress", json_string(svc->address));
-    if (svc->ntaddrs)
-        json_object_set_new(o, "ServiceTaggedAddresses", taddrs_json(svc));
+    json_t *ta = taddrs_json(svc);
+    if (ta)
+        json_object_set_new(o, "ServiceTaggedAddresses", ta);
     json_object_set_new(o, "ServiceWeights", weights_json(svc));
     json_object_set_new(o, "ServiceMeta", meta_json(svc->meta, svc->nmeta));
     json_object_set_new(o, "ServicePort", json_integer(svc->port));
@@ -165,8 +209,9 @@ json_t *render_health_service(const catalog_store_t *s, const cat_service_t *svc
     json_object_set_new(o, "Service", json_string(svc->name));
     json_object_set_new(o, "Tags", tags_json(svc->tags, svc->ntags));
     json_object_set_new(o, "Address", json_string(svc->address));
-    if (svc->ntaddrs)
-        json_object_set_new(o, "TaggedAddresses", taddrs_json(svc));
+    json_t *ta = taddrs_json(svc);
+    if (ta)
+        json_object_set_new(o, "TaggedAddresses", ta);
     json_object_set_new(o, "Meta", meta_json(svc->meta, svc->nmeta));
     if (svc->port)
         json_object_set_new(o, "Port", json_integer(svc->port));

@@ -247,7 +247,7 @@ void catalog_server_close(catalog_server_t *s)
         http_server_close(s->http, on_http_closed, NULL);
     store_set_change_hook(s->store, NULL, NULL);
     store_free(s->store); /* retires every check probe through the hooks */
-    checks_runner_free(s->checks);
+    checks_runner_free(s->checks); /* after the store: it must not touch it (was a use-after-free) */
     free(s->data_dir);
     free(s->leader);
     free(s->version);

@@ -29,6 +29,7 @@ struct cat_service {
     int w_passing, w_warning;
     int enable_tag_override;
     uint64_t create_index, modify_index;
+    int interned;                              /* name, tags, meta are store-interned (store.c) */
     /* links owned by the store */
     cat_service_t *next_same_name;
     cat_check_t *checks;                       /* this service's checks, sorted by CheckID */
