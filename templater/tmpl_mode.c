@@ -91,11 +91,12 @@ static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
     fetch_next(m);
 }
 
-static void fetch_next(tmpl_mode_t *m)
+/* Starts the next fetch; returns 0 when the queue is empty (nothing started). */
+static int fetch_start(tmpl_mode_t *m)
 {
-    if (m->inflight) return;
+    if (m->inflight) return 1;
     void *it = json_object_iter(m->queue);
-    if (!it) { render(m); return; }
+    if (!it) return 0;
     char *name = strdup(json_object_iter_key(it));
     json_object_del(m->queue, name);
     char *esc = http_escape(name);
@@ -104,7 +105,14 @@ static void fetch_next(tmpl_mode_t *m)
     free(esc);
     m->inflight_name = name;
     m->inflight = consul_client_request(m->c, "GET", path, NULL, 0, -1, on_fetch, m);
-    if (!m->inflight) { free(name); m->inflight_name = NULL; }
+    if (!m->inflight) { free(name); m->inflight_name = NULL; return 0; }
+    return 1;
+}
+
+/* After new data: fetch what is queued, render once the queue is empty. */
+static void fetch_next(tmpl_mode_t *m)
+{
+    if (!fetch_start(m)) render(m);
 }
 
 static void refetch_used(tmpl_mode_t *m)
@@ -270,7 +278,7 @@ static void do_render(tmpl_mode_t *m)
     }
     if (!r.complete || waiting) {
         template_result_free(&r);
-        fetch_next(m);
+        fetch_start(m); /* never render from here: the data arrives through callbacks */
         return;
     }
     if (m->o.dry) {
