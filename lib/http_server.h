@@ -39,6 +39,13 @@ typedef void (*http_server_closed_cb)(http_server_t *srv, void *data);
 /* opts may be NULL (defaults). */
 http_server_t *http_server_new(uv_loop_t *loop, const http_server_opts_t *opts,
                                http_server_handler handler, void *data);
+/* TLS: serve HTTPS on the next listen (call before http_server_listen, at most once). cert_file
+ * is a PEM chain, key_file its key. client_ca_file NULL: no client certificates asked for;
+ * otherwise every client must present a certificate signed by a CA in that PEM file or the
+ * handshake fails (the connection is closed before any request is read). TLS 1.2 or newer.
+ * Returns 0, or -1 with a message in err (unreadable file, key/cert mismatch). */
+int http_server_set_tls(http_server_t *srv, const char *cert_file, const char *key_file,
+                        const char *client_ca_file, char *err, size_t errlen);
 /* addr: "127.0.0.1:8500", "0.0.0.0:80", "[::1]:8500", ":8500" (all addresses) or
  * "unix:/path/to/sock". Returns 0, or -1 with a message in err. */
 int http_server_listen(http_server_t *srv, const char *addr, char *err, size_t errlen);
@@ -63,6 +70,9 @@ int http_exchange_query_has(const http_exchange_t *x, const char *name);
 const char *http_exchange_header(const http_exchange_t *x, const char *name);
 const char *http_exchange_body(const http_exchange_t *x, size_t *len);
 const char *http_exchange_peer(const http_exchange_t *x);     /* "127.0.0.1" */
+/* TLS with client certificates: the verified client certificate's subject CN; else NULL. */
+const char *http_exchange_peer_cn(const http_exchange_t *x);
+int http_exchange_is_tls(const http_exchange_t *x);           /* 1 on an HTTPS connection */
 
 /* ---- the response ---- */
 /* Adds a response header (copied). Call before respond/chunk_start. */

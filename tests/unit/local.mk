@@ -77,3 +77,10 @@ tests_unit_test_http_server_SOURCES = tests/unit/test_http_server.c
 tests_unit_test_http_server_LDADD = $(UNIT_LDADD) -lpthread
 tests_unit_test_http_server_CFLAGS = $(UNIT_CFLAGS)
 endif
+# replicator: lib/http_server TLS mode; agent replicate/scale pure part
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_http_server_tls
+tests_unit_test_http_server_tls_SOURCES = tests/unit/test_http_server_tls.c
+tests_unit_test_http_server_tls_LDADD = $(UNIT_LDADD)
+tests_unit_test_http_server_tls_CFLAGS = $(UNIT_CFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"'
+endif
