@@ -15,5 +15,6 @@ bin_PROGRAMS += portolan-agent
 portolan_agent_SOURCES = \
 	agent/main.c \
 	agent/agent.c agent/agent.h \
-	agent/reconcile.c agent/reconcile.h
+	agent/reconcile.c agent/reconcile.h agent/reconcile_int.h \
+	agent/reconcile_view.c
 portolan_agent_LDADD = $(AGENT_CORE_LIBS)

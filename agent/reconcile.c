@@ -1,97 +1,21 @@
 /* reconcile.c: desired-vs-actual per service ID, written to Consul one call per ID at a time.
  *
- * Each entry is level-triggered: kick() looks at (want, have) and issues the one write that moves
- * Consul toward want; its completion calls kick() again. Retries sit in one array served by one
+ * Each entry is level-triggered: rc_kick() looks at (want, have) and issues the one write that moves
+ * Consul toward want; its completion calls rc_kick() again. Retries sit in one array served by one
  * timer. Entries are freed only when idle (no call in flight) and wanting nothing. */
-#include "reconcile.h"
+#include "reconcile_int.h"
 
-#include "backoff.h"
-#include "cleanup.h"
-#include "consul_watch.h"
 #include "log.h"
 #include "registration.h"
-#include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct entry entry_t;
-
-struct entry {
-    reconcile_t *r;
-    char *id;
-    char *ctr_id;
-    json_t *want;        /* register body, or NULL: want absent */
-    json_t *want_cmp;    /* want without the health check's Status */
-    int no_checks;       /* Consul refused want's checks for good: register without them */
-    json_t *bare;        /* want without Check/Checks (when no_checks) */
-    json_t *bare_cmp;
-    char *desc;          /* log description of want */
-    char *health_id;     /* Docker health mirror CheckID, or NULL */
-    char *ttl_id;        /* -ttl CheckID, or NULL */
-    const char *want_health; /* "passing"/"critical" (static strings) */
-    json_t *have;        /* cmp body Consul has (as far as we know), or NULL */
-    int have_unknown;    /* Consul may hold it though we never wrote it (cleanup) */
-    const char *have_health; /* last status written to the health check, or NULL */
-    json_t *sending;     /* cmp body of the register call in flight */
-    const char *sending_health;
-    int restoring;       /* have was dropped because Consul lost it */
-    uint64_t have_seq;   /* r->seq when have was last set by a successful write */
-    consul_call_t *call; /* the one call in flight for this ID */
-    int hb_ttl_due, hb_health_due; /* heartbeats asked for by the heartbeat timer */
-    int queued;          /* waiting in the write queue for a free slot */
-    entry_t *qnext;
-    uint64_t retry_at;   /* loop ms; 0 = not waiting */
-    backoff_t bo;
-};
-
-typedef struct {
-    char **ids;
-    size_t n;
-} ctr_rec_t;
-
-struct reconcile {
-    uv_loop_t *loop;
-    consul_client_t *cc;
-    char *node;
-    reconcile_opts_t o;
-    strmap_t *entries; /* id -> entry_t */
-    strmap_t *ctrs;    /* ctr id -> ctr_rec_t */
-    entry_t **retry;   /* entries waiting for retry_at */
-    size_t nretry, capretry;
-    uv_timer_t retry_timer, poll_timer, hb_timer, shutdown_timer;
-    int timers_open;
-    int closing; /* timers whose close callback has not run yet */
-    consul_call_t *poll_call;
-    int want_resync, want_cleanup;
-    uint64_t seq;        /* orders write completions against poll sends */
-    consul_watch_t *watch; /* blocking query on /v1/catalog/services: wakes a poll on changes */
-    int suspect;         /* Consul may have lost state: poll every poll_ms until a poll works */
-    int check_pending;   /* the catalog changed: poll at the next tick */
-    uint64_t last_poll_ms;
-    uint64_t poll_seq;   /* seq when the poll in flight was sent */
-    int stopping, deregister_on_stop, done_called;
-    void (*done)(void *);
-    void *done_data;
-    size_t inflight;     /* calls in flight (writes + poll) */
-    size_t writes;       /* entry calls in flight (bounded by MAX_WRITES) */
-    entry_t *qhead, *qtail; /* entries waiting for a write slot, FIFO */
-    reconcile_stats_t st;
-};
-
-/* Concurrent Consul calls for entries: well below Consul's 200 connections per client IP, and
- * enough to register hundreds of services per second on one keep-alive pool. */
-#define MAX_WRITES 32
-
-static void kick(entry_t *e);
 static void on_retry_timer(uv_timer_t *t);
-static void write_done(reconcile_t *r);
-
-static uint64_t now_ms(reconcile_t *r) { return uv_now(r->loop); }
 
 /* ---- entries ---- */
 
-static entry_t *entry_get(reconcile_t *r, const char *id, int create)
+entry_t *rc_entry_get(reconcile_t *r, const char *id, int create)
 {
     entry_t *e = strmap_get(r->entries, id);
     if (e || !create)
@@ -164,7 +88,7 @@ static void retry_arm(reconcile_t *r)
         uv_timer_stop(&r->retry_timer);
         return;
     }
-    uint64_t now = now_ms(r);
+    uint64_t now = rc_now_ms(r);
     uv_timer_start(&r->retry_timer, on_retry_timer, next > now ? next - now : 0, 0);
 }
 
@@ -191,7 +115,7 @@ static void schedule_retry(entry_t *e, const char *what, const char *error)
         }
         r->retry[r->nretry++] = e;
     }
-    e->retry_at = now_ms(r) + delay;
+    e->retry_at = rc_now_ms(r) + delay;
     if (e->retry_at == 0)
         e->retry_at = 1;
     retry_arm(r);
@@ -200,13 +124,13 @@ static void schedule_retry(entry_t *e, const char *what, const char *error)
 static void on_retry_timer(uv_timer_t *t)
 {
     reconcile_t *r = t->data;
-    uint64_t now = now_ms(r);
+    uint64_t now = rc_now_ms(r);
     for (size_t i = 0; i < r->nretry;) {
         entry_t *e = r->retry[i];
         if (e->retry_at <= now) {
             r->retry[i] = r->retry[--r->nretry];
             e->retry_at = 0;
-            kick(e);
+            rc_kick(e);
         } else {
             i++;
         }
@@ -217,7 +141,7 @@ static void on_retry_timer(uv_timer_t *t)
 /* Consul answers again: run every pending retry now, with fresh backoff. */
 static void retry_all_now(reconcile_t *r)
 {
-    /* take the list first: a kick that fails at once schedules a new retry, which must wait */
+    /* take the list first: a rc_kick that fails at once schedules a new retry, which must wait */
     entry_t **list = r->retry;
     size_t n = r->nretry;
     r->retry = NULL;
@@ -227,12 +151,12 @@ static void retry_all_now(reconcile_t *r)
         backoff_reset(&list[i]->bo);
     }
     for (size_t i = 0; i < n; i++)
-        kick(list[i]);
+        rc_kick(list[i]);
     free(list);
     retry_arm(r);
 }
 
-static void set_consul_up(reconcile_t *r, int up, const char *error)
+void rc_set_consul_up(reconcile_t *r, int up, const char *error)
 {
     if (up && !r->st.consul_up) {
         log_info("consul: %s reachable", consul_client_endpoint(r->cc)->addr);
@@ -246,11 +170,7 @@ static void set_consul_up(reconcile_t *r, int up, const char *error)
         r->suspect = 1;
 }
 
-/* Consul could not be reached at all (a 5xx is an answer: backing off is right there, and a
- * working poll must not reset that backoff every second). */
-static int transport_error(const consul_result_t *res) { return res->status == 0; }
 
-static void call_done(reconcile_t *r);
 
 /* A register answer that says the checks themselves are unacceptable to this Consul (script
  * checks disabled, a check field it rejects), so the same body will never be accepted. */
@@ -283,11 +203,11 @@ static void on_register(consul_client_t *c, const consul_result_t *res, void *da
         r->st.write_failures++;
     } else if (res->error) {
         json_decref(sent);
-        if (transport_error(res))
-            set_consul_up(r, 0, res->error);
+        if (rc_transport_error(res))
+            rc_set_consul_up(r, 0, res->error);
         schedule_retry(e, "register", res->error);
     } else {
-        set_consul_up(r, 1, NULL);
+        rc_set_consul_up(r, 1, NULL);
         backoff_reset(&e->bo);
         r->st.registrations++;
         const char *verb = e->restoring ? "re-registered" : (e->have ? "updated" : "registered");
@@ -301,8 +221,8 @@ static void on_register(consul_client_t *c, const consul_result_t *res, void *da
         e->have_health = NULL; /* a re-registration keeps an existing check's old status */
         (void)c;
     }
-    kick(e);
-    write_done(r);
+    rc_kick(e);
+    rc_write_done(r);
 }
 
 static void on_deregister(consul_client_t *c, const consul_result_t *res, void *data)
@@ -313,11 +233,11 @@ static void on_deregister(consul_client_t *c, const consul_result_t *res, void *
     r->inflight--;
     r->writes--;
     if (res->error && res->status != 404) {
-        if (transport_error(res))
-            set_consul_up(r, 0, res->error);
+        if (rc_transport_error(res))
+            rc_set_consul_up(r, 0, res->error);
         schedule_retry(e, "deregister", res->error);
     } else {
-        set_consul_up(r, 1, NULL);
+        rc_set_consul_up(r, 1, NULL);
         backoff_reset(&e->bo);
         r->st.deregistrations++;
         if (e->have || res->status != 404)
@@ -328,8 +248,8 @@ static void on_deregister(consul_client_t *c, const consul_result_t *res, void *
         e->have_health = NULL;
         (void)c;
     }
-    kick(e);
-    write_done(r);
+    rc_kick(e);
+    rc_write_done(r);
 }
 
 static void on_health(consul_client_t *c, const consul_result_t *res, void *data)
@@ -346,12 +266,12 @@ static void on_health(consul_client_t *c, const consul_result_t *res, void *data
             e->have = NULL;
             e->restoring = 1;
         } else {
-            if (transport_error(res))
-                set_consul_up(r, 0, res->error);
+            if (rc_transport_error(res))
+                rc_set_consul_up(r, 0, res->error);
             schedule_retry(e, "health update", res->error);
         }
     } else {
-        set_consul_up(r, 1, NULL);
+        rc_set_consul_up(r, 1, NULL);
         backoff_reset(&e->bo);
         r->st.heartbeats++;
         if (e->have_health != sent)
@@ -359,24 +279,18 @@ static void on_health(consul_client_t *c, const consul_result_t *res, void *data
         e->have_health = sent;
     }
     (void)c;
-    kick(e);
-    write_done(r);
+    rc_kick(e);
+    rc_write_done(r);
 }
 
-static void on_heartbeat(consul_client_t *c, const consul_result_t *res, void *data);
 
 /* What is sent and compared: want, or want without checks after Consul refused them. */
 static json_t *target(entry_t *e) { return e->no_checks && e->bare ? e->bare : e->want; }
 static json_t *target_cmp(entry_t *e) { return e->no_checks && e->bare_cmp ? e->bare_cmp : e->want_cmp; }
 
-static const char *health_note(const char *status)
-{
-    return !strcmp(status, "passing") ? "docker: healthy" : "docker: not healthy";
-}
-
 /* The one step that moves this ID toward what is wanted; at most one call per ID, at most
  * MAX_WRITES calls overall (the rest wait in FIFO order). */
-static void kick(entry_t *e)
+void rc_kick(entry_t *e)
 {
     reconcile_t *r = e->r;
     if (e->call || e->retry_at || e->queued)
@@ -419,18 +333,18 @@ static void kick(entry_t *e)
         break;
     case HEALTH:
         e->sending_health = e->want_health;
-        e->call = consul_check_update(r->cc, e->health_id, e->want_health, health_note(e->want_health),
+        e->call = consul_check_update(r->cc, e->health_id, e->want_health, rc_health_note(e->want_health),
                                       on_health, e);
         break;
     case HB_TTL:
         e->hb_ttl_due = 0;
         e->call = consul_check_ttl(r->cc, e->ttl_id, CONSUL_CHECK_PASS, "portolan-agent heartbeat",
-                                   on_heartbeat, e);
+                                   rc_on_heartbeat, e);
         break;
     case HB_HEALTH:
         e->hb_health_due = 0;
-        e->call = consul_check_update(r->cc, e->health_id, e->want_health, health_note(e->want_health),
-                                      on_heartbeat, e);
+        e->call = consul_check_update(r->cc, e->health_id, e->want_health, rc_health_note(e->want_health),
+                                      rc_on_heartbeat, e);
         break;
     case DEREG:
         e->call = consul_service_deregister(r->cc, e->id, on_deregister, e);
@@ -451,7 +365,7 @@ static void kick(entry_t *e)
 }
 
 /* A slot is free: start queued entries, then see whether a shutdown can finish. */
-static void write_done(reconcile_t *r)
+void rc_write_done(reconcile_t *r)
 {
     while (r->writes < MAX_WRITES && r->qhead) {
         entry_t *e = r->qhead;
@@ -460,9 +374,9 @@ static void write_done(reconcile_t *r)
             r->qtail = NULL;
         e->qnext = NULL;
         e->queued = 0;
-        kick(e);
+        rc_kick(e);
     }
-    call_done(r);
+    rc_call_done(r);
 }
 
 /* ---- desired state ---- */
@@ -520,10 +434,10 @@ void reconcile_set_container(reconcile_t *r, const char *ctr_id, const service_l
         for (size_t k = 0; k < n; k++)
             if (!strcmp(old->ids[i], services->items[k].id))
                 still = 1;
-        entry_t *e = still ? NULL : entry_get(r, old->ids[i], 0);
+        entry_t *e = still ? NULL : rc_entry_get(r, old->ids[i], 0);
         if (e && e->ctr_id && !strcmp(e->ctr_id, ctr_id)) {
             entry_unwant(e);
-            kick(e);
+            rc_kick(e);
         }
     }
     if (old) {
@@ -539,7 +453,7 @@ void reconcile_set_container(reconcile_t *r, const char *ctr_id, const service_l
     if (rec)
         rec->ids = calloc(n, sizeof *rec->ids);
     for (size_t k = 0; k < n; k++) {
-        entry_t *e = entry_get(r, services->items[k].id, 1);
+        entry_t *e = rc_entry_get(r, services->items[k].id, 1);
         if (!e)
             continue;
         if (e->want && e->ctr_id && strcmp(e->ctr_id, ctr_id) != 0)
@@ -547,7 +461,7 @@ void reconcile_set_container(reconcile_t *r, const char *ctr_id, const service_l
         entry_want(e, ctr_id, &services->items[k], health);
         if (rec && rec->ids && (rec->ids[rec->n] = strdup(e->id)))
             rec->n++;
-        kick(e);
+        rc_kick(e);
     }
     if (rec && strmap_put(r->ctrs, ctr_id, rec) != 0) {
         for (size_t i = 0; i < rec->n; i++)
@@ -561,178 +475,6 @@ size_t reconcile_container_services(const reconcile_t *r, const char *ctr_id)
 {
     const ctr_rec_t *rec = strmap_get(r->ctrs, ctr_id);
     return rec ? rec->n : 0;
-}
-
-/* ---- Consul's view ---- */
-
-static void on_poll(consul_client_t *c, const consul_result_t *res, void *data)
-{
-    reconcile_t *r = data;
-    r->poll_call = NULL;
-    r->inflight--;
-    r->st.polls++;
-    if (res->error || !json_is_object(res->json)) {
-        r->st.poll_failures++;
-        r->suspect = 1;
-        set_consul_up(r, 0, res->error ? res->error : "GET /v1/agent/services: not a JSON object");
-        call_done(r);
-        return;
-    }
-    set_consul_up(r, 1, NULL);
-    r->suspect = 0;
-    int resync = r->want_resync, cleanup = r->want_cleanup;
-    r->want_resync = r->want_cleanup = 0;
-    size_t lost = 0, diffs = 0, cleaned = 0;
-    strmap_iter_t it = strmap_iter(r->entries);
-    while (strmap_iter_next(&it)) {
-        entry_t *e = it.value;
-        /* written after the poll was sent: the answer may predate it */
-        if (!e->want || !e->have || e->call || e->have_seq > r->poll_seq)
-            continue;
-        json_t *view = json_object_get(res->json, e->id);
-        if (!view) {
-            lost++;
-            json_decref(e->have);
-            e->have = NULL;
-            e->restoring = 1;
-            kick(e);
-        } else if (resync && !registration_body_matches(e->want, view)) {
-            diffs++;
-            json_decref(e->have);
-            e->have = NULL;
-            e->restoring = 1;
-            kick(e);
-        }
-    }
-    if (cleanup) {
-        const char *id;
-        json_t *v;
-        json_object_foreach(res->json, id, v) {
-            if (!cleanup_is_ours(id, r->node))
-                continue;
-            entry_t *e = entry_get(r, id, 0);
-            if (e && e->want)
-                continue;
-            e = entry_get(r, id, 1);
-            if (!e || e->have || e->have_unknown)
-                continue;
-            log_info("cleanup: %s is dangling (no running container of this node wants it)", id);
-            e->have_unknown = 1;
-            cleaned++;
-            kick(e);
-        }
-    }
-    if (lost) {
-        log_warn("consul: %zu of this agent's services are missing from %s (restarted empty?); registering them again",
-                 lost, consul_client_endpoint(r->cc)->addr);
-        r->st.lost += lost;
-    }
-    if (diffs) {
-        log_info("resync: %zu services differ from Consul's copy; re-registering them", diffs);
-        r->st.resync_diffs += diffs;
-    }
-    if (resync && !diffs)
-        log_debug("resync: Consul matches every service");
-    r->st.cleaned += cleaned;
-    (void)c;
-    call_done(r);
-}
-
-static void poll_now(reconcile_t *r)
-{
-    if (r->poll_call || r->stopping)
-        return;
-    r->poll_seq = ++r->seq;
-    r->last_poll_ms = now_ms(r);
-    r->poll_call = consul_agent_services(r->cc, on_poll, r);
-    if (r->poll_call)
-        r->inflight++;
-}
-
-/* Every poll_ms: read Consul's view only when there is a reason (so an idle agent with hundreds
- * of services costs nothing): Consul failed lately, the catalog watch saw a change or broke, a
- * resync/cleanup is due, or the safety period passed. */
-static void on_poll_timer(uv_timer_t *t)
-{
-    reconcile_t *r = t->data;
-    uint64_t now = now_ms(r);
-    if (r->suspect || r->check_pending || r->want_resync || r->want_cleanup || !r->watch ||
-        now - r->last_poll_ms >= r->o.safety_ms) {
-        r->check_pending = 0;
-        poll_now(r);
-    }
-}
-
-static void on_watch_change(consul_watch_t *w, json_t *data, uint64_t index, void *udata)
-{
-    reconcile_t *r = udata;
-    (void)w, (void)data, (void)index;
-    r->check_pending = 1;
-}
-
-static void on_watch_error(consul_watch_t *w, const char *error, unsigned attempt, uint64_t retry_ms, void *udata)
-{
-    reconcile_t *r = udata;
-    (void)w, (void)retry_ms;
-    if (attempt == 1)
-        log_debug("consul: catalog watch: %s", error);
-    r->suspect = 1;
-}
-
-void reconcile_request_resync(reconcile_t *r)
-{
-    r->want_resync = 1;
-    poll_now(r);
-}
-
-void reconcile_request_cleanup(reconcile_t *r)
-{
-    r->want_cleanup = 1;
-    poll_now(r);
-}
-
-/* ---- heartbeats ---- */
-
-static void on_heartbeat(consul_client_t *c, const consul_result_t *res, void *data)
-{
-    entry_t *e = data;
-    reconcile_t *r = e->r;
-    e->call = NULL;
-    r->inflight--;
-    r->writes--;
-    (void)c;
-    if (res->error) {
-        r->st.heartbeat_failures++;
-        if (res->status == 404 && e->have) { /* Consul lost the check: register again */
-            json_decref(e->have);
-            e->have = NULL;
-            e->restoring = 1;
-        } else if (transport_error(res)) {
-            set_consul_up(r, 0, res->error);
-        }
-        log_debug("heartbeat %s: %s", e->id, res->error);
-    } else {
-        set_consul_up(r, 1, NULL);
-        r->st.heartbeats++;
-    }
-    kick(e);
-    write_done(r);
-}
-
-static void on_hb_timer(uv_timer_t *t)
-{
-    reconcile_t *r = t->data;
-    if (r->stopping)
-        return;
-    strmap_iter_t it = strmap_iter(r->entries);
-    while (strmap_iter_next(&it)) {
-        entry_t *e = it.value;
-        if (!e->want || !e->have || (!e->ttl_id && !e->health_id))
-            continue;
-        e->hb_ttl_due = e->ttl_id != NULL;
-        e->hb_health_due = e->health_id != NULL;
-        kick(e); /* never frees: the entry is wanted */
-    }
 }
 
 /* ---- life cycle ---- */
@@ -773,26 +515,6 @@ reconcile_t *reconcile_new(uv_loop_t *loop, consul_client_t *cc, const reconcile
     return r;
 }
 
-void reconcile_start(reconcile_t *r)
-{
-    uv_timer_start(&r->poll_timer, on_poll_timer, r->o.poll_ms, r->o.poll_ms);
-    consul_watch_opts_t wo;
-    consul_watch_opts_init(&wo, "/v1/catalog/services");
-    wo.wait_ms = 300000;
-    wo.fire_on_equal_data = 1;
-    wo.backoff_cap_ms = 1000; /* a broken watch only marks Consul suspect; polls do the rest */
-    r->watch = consul_watch_new(r->cc, &wo, on_watch_change, on_watch_error, r);
-    if (r->watch && consul_watch_start(r->watch) != 0) {
-        consul_watch_free(r->watch);
-        r->watch = NULL;
-    }
-    if (!r->watch)
-        log_warn("consul: no catalog watch; polling /v1/agent/services every %llums instead",
-                 (unsigned long long)r->o.poll_ms);
-    if (r->o.heartbeat_ms)
-        uv_timer_start(&r->hb_timer, on_hb_timer, r->o.heartbeat_ms, r->o.heartbeat_ms);
-}
-
 static void finish_shutdown(reconcile_t *r)
 {
     if (r->done_called)
@@ -803,7 +525,7 @@ static void finish_shutdown(reconcile_t *r)
         r->done(r->done_data);
 }
 
-static void call_done(reconcile_t *r)
+void rc_call_done(reconcile_t *r)
 {
     if (r->stopping && r->inflight == 0)
         finish_shutdown(r);
@@ -873,7 +595,7 @@ void reconcile_shutdown(reconcile_t *r, int deregister, uint64_t timeout_ms, voi
         while (strmap_iter_next(&it)) {
             entry_t *e = it.value;
             e->hb_ttl_due = e->hb_health_due = 0;
-            kick(e);
+            rc_kick(e);
         }
         uv_timer_start(&r->shutdown_timer, on_shutdown_timeout, timeout_ms, 0);
         if (r->inflight == 0)
