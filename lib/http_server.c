@@ -53,6 +53,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -1479,6 +1480,11 @@ int http_server_listen(http_server_t *srv, const char *addr, char *err, size_t e
         const char *path = addr + 5;
         if (!*path) {
             snprintf(err, errlen, "listen %s: empty socket path", addr);
+            return -1;
+        }
+        if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            snprintf(err, errlen, "listen %s: socket path longer than %zu bytes", addr,
+                     sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
             return -1;
         }
         struct stat st;

@@ -1001,7 +1001,8 @@ static void test_sock_reset_mid_stream(void **s) {
 static void test_listen_errors(void **s) {
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
-    const char *bad[] = {"", "8500", "127.0.0.1", "1.2.3.4:99999", "::1:80", "[::1]", "host:abc", "unix:", "unix:/etc/passwd"};
+    const char *bad[] = {"", "8500", "127.0.0.1", "1.2.3.4:99999", "::1:80", "[::1]", "host:abc", "unix:", "unix:/etc/passwd",
+                         "unix:/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         http_server_t *srv = http_server_new(&loop, NULL, sock_handler, NULL);
         char err[256] = "";
