@@ -238,6 +238,34 @@ check_eq "s9 an index below the current one answers at once with the current ind
 kill "$CATALOG_PID" 2>/dev/null
 wait "$CATALOG_PID" 2>/dev/null
 
+# indexes across a restart with -data-dir (section 7 tombstones, section 9 "never goes back")
+mkdir -p "$TEST_TMP/data"
+start_catalog -data-dir "$TEST_TMP/data" || not_ok "catalog with -data-dir starts"
+req PUT /v1/kv/cfg/a --data-binary 1
+req PUT /v1/kv/cfg/b --data-binary 2
+req DELETE /v1/kv/cfg/b
+req GET "/v1/kv/cfg/?recurse"
+before_prefix=$(hdr X-Consul-Index)
+register '{"Name":"keep","Port":1,"Tags":["x"]}'
+req GET /v1/health/service/keep
+before_svc=$(hdr X-Consul-Index)
+kill -9 "$CATALOG_PID" 2>/dev/null
+wait "$CATALOG_PID" 2>/dev/null
+start_catalog -data-dir "$TEST_TMP/data" || not_ok "catalog restarts on its -data-dir"
+req GET "/v1/kv/cfg/?recurse"
+after_prefix=$(hdr X-Consul-Index)
+check "s7/s9 -data-dir: a prefix's index does not go back across a restart ($before_prefix -> $after_prefix)" \
+  test "${after_prefix:-0}" -ge "${before_prefix:-1}"
+check_eq "s7 -data-dir: the deleted key stays deleted, the other survives" '["cfg/a"]x' \
+  "$(req GET "/v1/kv/cfg/?keys"; body)"
+req GET /v1/health/service/keep
+check "s9 -data-dir: a service's index does not go back across a restart ($before_svc -> $(hdr X-Consul-Index))" \
+  test "$(hdr X-Consul-Index)" -ge "${before_svc:-1}"
+check_eq "s1 -data-dir: the registration survives kill -9" "keep x" \
+  "$(jq -r '.[0].Service | "\(.Service) \(.Tags[0])"' "$B" 2>/dev/null)"
+kill "$CATALOG_PID" 2>/dev/null
+wait "$CATALOG_PID" 2>/dev/null
+
 # ---------------------------------------------------------------------------------------------
 # renumber a sub-runner's TAP: ok/not ok lines become ours (prefixed), the rest become diagnostics
 relay_tap() { # prefix rc-file
