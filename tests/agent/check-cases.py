@@ -17,6 +17,8 @@ Names available in the expression:
   svc(service, port, **fields)  {Service, Tags:[], Meta:{}, Port, Address:addr, Checks:[]} + fields
   web(**fields)       svc("web", hp(80), **fields) under sid(80)   (a whole expected dict)
   chk(**fields)       an expected check (fields as sent in the register body)
+  tried(id)           every check the agent sent for that ID, also in registrations the catalog
+                      refused (a script check: Consul refuses them unless script checks are on)
 A registration is compared on Service, Tags, Meta, Port, Address, the checks of the last register
 body the agent sent for that ID (fields HTTP Method TCP GRPC GRPCUseTLS TLSSkipVerify TTL Interval
 Timeout Status DeregisterCriticalServiceAfter Args, empty ones dropped) and NChecks, the number
@@ -53,7 +55,8 @@ def proj_check(c):
 
 
 def load_requests(path):
-    bodies = {}
+    """-> ({ID: last register body the catalog accepted}, {ID: [every register body sent]})"""
+    bodies, tried = {}, {}
     try:
         with open(path) as f:
             for line in f:
@@ -62,21 +65,28 @@ def load_requests(path):
                 except ValueError:
                     continue
                 if r.get("method") == "PUT" and r.get("path", "").startswith("/v1/agent/service/register") \
-                        and isinstance(r.get("body"), dict) and r.get("status") == 200:
+                        and isinstance(r.get("body"), dict):
                     b = {k.lower(): v for k, v in r["body"].items()}
-                    if b.get("id") or b.get("name"):
-                        bodies[b.get("id") or b.get("name")] = b
+                    key = b.get("id") or b.get("name")
+                    if not key:
+                        continue
+                    tried.setdefault(key, []).append(b)
+                    if r.get("status") == 200:
+                        bodies[key] = b
     except FileNotFoundError:
         pass
-    return bodies
+    return bodies, tried
+
+
+def sent_checks(b):
+    return ([b["check"]] if isinstance(b.get("check"), dict) and b["check"] else []) + \
+        [c for c in (b.get("checks") or []) if isinstance(c, dict) and c]
 
 
 def actual_records(services, checks, bodies):
     recs = {}
     for sid_, s in services.items():
-        b = bodies.get(sid_, {})
-        sent = ([b["check"]] if isinstance(b.get("check"), dict) and b["check"] else []) + \
-            [c for c in (b.get("checks") or []) if isinstance(c, dict) and c]
+        sent = sent_checks(bodies.get(sid_, {}))
         recs[sid_] = {
             "Service": s.get("Service"),
             "Tags": s.get("Tags") or [],
@@ -102,7 +112,12 @@ def main():
     facts = json.load(open(a.vars))
     services = json.load(open(a.services)) or {}
     checks = json.load(open(a.checks)) or {}
-    recs = actual_records(services, checks, load_requests(a.requests))
+    bodies, tried_bodies = load_requests(a.requests)
+    recs = actual_records(services, checks, bodies)
+
+    def tried(sid_):
+        """every check the agent tried to register for that ID, accepted by the catalog or not"""
+        return [proj_check(c) for b in tried_bodies.get(sid_, []) for c in sent_checks(b)]
     g = facts["group"]
     C = facts["cases"]
 
@@ -147,7 +162,7 @@ def main():
 
         env = dict(node=g["node"], addr=g["addr"], imgid=g.get("imgid"), name=name, cid=f["id"],
                    cip=f["cip"], ports=f["ports"], nets=f["nets"], C=C, hp=hp, sid=sid, svc=svc,
-                   web=web, chk=chk, pred=Pred, re=re, len=len, list=list, set=set, all=all,
+                   web=web, chk=chk, pred=Pred, re=re, tried=tried, len=len, list=list, set=set, all=all,
                    any=any, range=range, str=str, int=int, sorted=sorted)
         try:
             # env as the globals: lambdas in pred(...) look their free names up there

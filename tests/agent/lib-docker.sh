@@ -48,12 +48,17 @@ wait_for() {
 
 dk() { local n=$1; shift; docker -H "unix://${PIT_SOCK[$n]}" "$@"; }
 
-# The first 10.213.N.0/24 (N 1..250) with no route and no other bridge using it.
+# The first 10.213.N.0/PIT_PREFIX (24 or 22; N 4..248, a multiple of 4 for /22) with no route
+# and no address in it. /22 (PIT_PREFIX=22) is for more than 250 containers (bench).
 _pit_free_subnet() {
-  local n
-  for n in $(seq 1 250); do
-    ip -4 route show | grep -q "^10\.213\.$n\." && continue
-    ip -4 addr show | grep -q "inet 10\.213\.$n\." && continue
+  local n step=1 k span=1 used
+  [ "${PIT_PREFIX:-24}" = 22 ] && { step=4; span=4; }
+  # third octets in use: every 10.213.X.Y/P route or address covers X .. X + 2^(24-P) - 1
+  used=$( { ip -4 route show; ip -4 addr show; } | grep -oE '10\.213\.[0-9]+\.[0-9]+(/[0-9]+)?' |
+    awk -F'[./]' '{ p = ($5 == "" || $5 > 24) ? 24 : $5; n = 2 ^ (24 - p); b = $3 - $3 % n;
+                    for (i = b; i < b + n; i++) print i }' | sort -u)
+  for ((n = 4; n <= 248; n += step)); do
+    for ((k = n; k < n + span; k++)); do grep -qx "$k" <<<"$used" && continue 2; done
     echo "$n"; return 0
   done
   return 1
@@ -90,12 +95,12 @@ pit_dockerd_start() {
     exec 9>"$PIT_RUN/.subnet.lock"; flock 9
     n=$(_pit_free_subnet) || exit 1
     ip link del "$br" 2>/dev/null
-    ip link add "$br" type bridge && ip addr add "10.213.$n.1/24" dev "$br" && ip link set "$br" up || exit 1
+    ip link add "$br" type bridge && ip addr add "10.213.$n.1/${PIT_PREFIX:-24}" dev "$br" && ip link set "$br" up || exit 1
     echo "$n"
   ) || { echo "# no free 10.213.N.0/24 or bridge $br not created" >&2; return 1; }
   PIT_KEY[$name]=$key
   PIT_SOCK[$name]=$PIT_RUN/$key.sock
-  PIT_SUBNET[$name]=10.213.$n.0/24
+  PIT_SUBNET[$name]=10.213.$n.0/${PIT_PREFIX:-24}
   PIT_BRIDGE[$name]=$br
   mkdir -p "$PIT_DATA/$key"
   # user-defined networks of this engine come from a pool of /28s nobody else uses

@@ -183,17 +183,25 @@ scenario_ttl() {
   local cp
   cp=$(free_port); pit_catalog_start "$cp" || { not_ok "ttl: catalog starts"; return; }
   local cat=$PIT_CATALOG_PID
+  local pp log=$TEST_TMP/ttl-requests.jsonl
+  pp=$(free_port); pit_proxy_start ttl "127.0.0.1:$cp" "$log" --listen "127.0.0.1:$pp"
+  wait_for 5 test -e "$log"
   run_web it-tl-a portolan-test/web
-  pit_agent_start ttl main -- -node-id it-l -ttl 3 -ttl-refresh 1 "consul://127.0.0.1:$cp"
+  pit_agent_start ttl main -- -node-id it-l -ttl 3 -ttl-refresh 1 "consul://127.0.0.1:$pp"
   check "-ttl 3: the service has a TTL check, passing" wait_for 8 status_is "$cp" it-l:it-tl-a:80 passing
-  check_eq "-ttl 3: check TTL is 3s" "3s" \
-    "$(cat_service_checks "$cp" it-l:it-tl-a:80 | jq -r '[.[] | select(.Type == "ttl") | (.Definition.TTL // .TTL // "?")] | join(",")')"
+  check_eq "-ttl 3: the registration carries a TTL check of 3s" "3s" \
+    "$(jq -r 'select(.method == "PUT" and (.path | startswith("/v1/agent/service/register")) and .body.ID == "it-l:it-tl-a:80")
+        | [.body.Check, (.body.Checks // [])[]] | map(select(. != null and .TTL != null) | .TTL) | join(",")' "$log" | tail -1)"
   sleep 5
   check "-ttl 3 -ttl-refresh 1: still passing 5 s later (the agent heartbeats)" status_is "$cp" it-l:it-tl-a:80 passing
+  local beats; beats=$(jq -r 'select(.method == "PUT" and (.path | test("^/v1/agent/check/(pass|update)/")))
+        | .path' "$log" | grep -ci 'it-l:it-tl-a:80\|it-l%3Ait-tl-a%3A80')
+  check "-ttl-refresh 1: the agent heartbeats the check ($beats pass/update calls in ~5 s, want 3..12)" \
+    test "$beats" -ge 3 -a "$beats" -le 12
   local pre=0; status_is "$cp" it-l:it-tl-a:80 passing && pre=1
   pit_agent_stop ttl KILL
   check_if $pre "-ttl 3: agent killed -> check critical within 5 s" wait_for 5 status_is "$cp" it-l:it-tl-a:80 critical
-  kill "$cat" 2>/dev/null
+  kill "$cat" "${PIT_PROXY[ttl]}" 2>/dev/null
   rm_all_containers main
 }
 
