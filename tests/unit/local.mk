@@ -83,4 +83,9 @@ check_PROGRAMS += tests/unit/test_http_server_tls
 tests_unit_test_http_server_tls_SOURCES = tests/unit/test_http_server_tls.c
 tests_unit_test_http_server_tls_LDADD = $(UNIT_LDADD)
 tests_unit_test_http_server_tls_CFLAGS = $(UNIT_CFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"'
+check_PROGRAMS += tests/unit/test_agent_replicate
+tests_unit_test_agent_replicate_SOURCES = tests/unit/test_agent_replicate.c
+tests_unit_test_agent_replicate_LDADD = agent/libagentcore.a $(UNIT_LDADD)
+tests_unit_test_agent_replicate_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_replicate_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
 endif
