@@ -256,13 +256,14 @@ static void do_render(tmpl_mode_t *m)
     if (!m->t || m->done) return;
     template_options to = { 0 };
     template_result r;
-    if (template_render(m->t, &m->p, &to, &r) < 0) {
+    int failed = template_render(m->t, &m->p, &to, &r) < 0;
+    if (failed && r.complete) { /* every dependency present: the template's own error */
         log_error("template: %s", r.error);
         template_result_free(&r);
         if (m->o.once) finish(m, 1);
         return;
     }
-    int waiting = 0;
+    int waiting = failed; /* an error on incomplete data (index of an empty list): fetch, render again */
     for (size_t i = 0; i < r.ndeps; i++) {
         template_dep *d = &r.deps[i];
         switch (d->kind) {
