@@ -15,7 +15,9 @@
  * its buffers (url, headers, body, decoded path and query, response headers) are reused.
  *
  * Output goes through conn_send(): uv_try_write first (no allocation when the kernel takes
- * everything, the common case), the rest copied into one block for uv_write. Connections that
+ * everything, the common case), the rest copied into one block for uv_write. A client that
+ * pipelines without reading stops being read while more than WQ_HIGH bytes are queued for it,
+ * and is dropped past WQ_MAX, so its answers cannot grow memory without bound. Connections that
  * must close after an answer are shut down (FIN after the queued writes) and then drained for
  * a short linger time, so that the client reads the answer (a 413 / 431 / 429 / 400) instead of
  * a reset caused by its own unread bytes.
