@@ -416,6 +416,7 @@ struct sock_test {
     int slow_delay_ms;
     int never_answer;
     size_t max_conns_seen;
+    size_t conns_at_done; /* open connections when the client thread finished */
     /* client-side observations (client thread) */
     char r1[2048], r2[2048];
     int n429, n200, nclosed;
@@ -495,6 +496,7 @@ static void on_srv_closed(http_server_t *srv, void *data) {
 
 static void on_client_done(uv_async_t *a) {
     sock_test_t *t = a->data;
+    t->conns_at_done = http_server_connections(t->srv);
     http_server_close(t->srv, on_srv_closed, t);
 }
 
@@ -611,6 +613,7 @@ static void test_sock_disconnect_aborts(void **s) {
     run_sock_test(&t, NULL, "127.0.0.1:0", cl_disconnect);
     assert_int_equal(t.handler_calls, 1);
     assert_int_equal(t.aborts, 1);
+    assert_int_equal(t.conns_at_done, 0); /* the connection is gone, not just the exchange */
 }
 
 /* pending exchanges when the server closes: aborted once, closed callback once */
