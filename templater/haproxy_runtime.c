@@ -163,7 +163,7 @@ int haproxy_runtime_answer_failed(const char *out)
 {
     static const char *const bad[] = { "No such", "Unknown", "Require", "cannot", "Cannot", "failed",
         "Failed", "error", "Error", "invalid", "Invalid", "not found", "already", "Permission denied",
-        "Missing", "Backend must", "still has", "Only" };
+        "Missing", "Backend must", "still has", "Only", "Already", "exists" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (strstr(out, bad[i])) return 1;
     return 0;

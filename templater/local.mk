@@ -5,7 +5,8 @@ templater_libtemplatercore_a_SOURCES = \
 	templater/validate.c templater/validate.h \
 	templater/routes.c templater/routes.h \
 	templater/haproxy_cfg.c templater/haproxy_cfg.h \
-	templater/diff.c templater/diff.h
+	templater/diff.c templater/diff.h \
+	templater/haproxy_runtime.c templater/haproxy_runtime.h
 templater_libtemplatercore_a_CFLAGS = $(AM_CFLAGS)
 
 if HAVE_CMOCKA
@@ -22,7 +23,6 @@ portolan_templater_SOURCES = \
 	templater/watcher.c templater/watcher.h \
 	templater/apply.c templater/apply.h \
 	templater/haproxy_proc.c templater/haproxy_proc.h \
-	templater/haproxy_runtime.c templater/haproxy_runtime.h \
 	templater/tmpl_mode.c templater/tmpl_mode.h
 portolan_templater_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater \
 	-DPORTOLAN_PKGDATADIR='"$(pkgdatadir)"'

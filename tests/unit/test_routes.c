@@ -12,6 +12,7 @@
 
 #include "diff.h"
 #include "haproxy_cfg.h"
+#include "haproxy_runtime.h"
 #include "routes.h"
 #include "validate.h"
 
@@ -581,6 +582,32 @@ static void test_routes_incremental(void **st)
     routes_catalog_free(c);
 }
 
+static void test_runtime_answers(void **st)
+{
+    const char *proc =
+        "#<PID>          <type>          <reloads>       <uptime>        <version>      \n"
+        "17681           master          3 [failed: 1]   0d00h00m05s     2.6.12-1+deb12u4\n"
+        "# workers\n"
+        "17837           worker          0               0d00h00m01s     2.6.12-1+deb12u4\n"
+        "17700           worker          1               0d00h00m09s     2.6.12-1+deb12u4\n"
+        "# programs\n\n";
+    long r = -1, f = -1, w = -1;
+    assert_int_equal(haproxy_runtime_parse_proc(proc, &r, &f, &w), 0);
+    assert_int_equal(r, 3);
+    assert_int_equal(f, 1);
+    assert_int_equal(w, 2);
+    assert_int_equal(haproxy_runtime_parse_proc("Unknown command\n", &r, &f, &w), -1);
+    assert_int_equal(haproxy_runtime_parse_proc("", &r, &f, &w), -1);
+    assert_false(haproxy_runtime_answer_failed("\n"));
+    assert_false(haproxy_runtime_answer_failed("New server registered.\n\n\n"));
+    assert_false(haproxy_runtime_answer_failed("Server deleted.\n"));
+    assert_true(haproxy_runtime_answer_failed("No such server.\n"));
+    assert_true(haproxy_runtime_answer_failed("Already exists a server with the same name in backend.\n"));
+    assert_true(haproxy_runtime_answer_failed("Backend must use a dynamic load balancing to support dynamic servers.\n"));
+    assert_true(haproxy_runtime_answer_failed("Server still has connections attached to it, cannot remove it.\n"));
+    assert_true(haproxy_runtime_answer_failed("Permission denied\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -597,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_cfg_render),
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_routes_incremental),
+        cmocka_unit_test(test_runtime_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
