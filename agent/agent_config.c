@@ -34,6 +34,10 @@ static const flags_opt_t opts[] = {
     {"deregister-on-exit", FLAGS_BOOL, &cur.deregister_on_exit, "false", "deregister this node's services on SIGTERM/SIGINT"},
     {"log-level", FLAGS_STRING, &cur.log_level, "info", "debug, info, warn, error or off"},
     {"log-json", FLAGS_BOOL, &cur.log_json, "false", "log JSON lines instead of text"},
+    {"api-listen", FLAGS_STRING, &cur.api_listen, "", "host:port for the HTTPS replicate/scale API with client certificates (default: off)"},
+    {"api-cert", FLAGS_STRING, &cur.api_cert, "", "server certificate of the API (default: $DOCKER_CERT_PATH/cert.pem)"},
+    {"api-key", FLAGS_STRING, &cur.api_key, "", "its private key (default: $DOCKER_CERT_PATH/key.pem)"},
+    {"api-ca", FLAGS_STRING, &cur.api_ca, "", "CA that must have signed API clients' certificates (default: $DOCKER_CERT_PATH/ca.pem)"},
     {"consul-poll", FLAGS_DURATION, &cur.consul_poll_ns, "1s", "how often Consul's list of this agent's services is checked (a Consul that restarted empty is refilled within this)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])

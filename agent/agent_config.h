@@ -33,6 +33,10 @@ typedef struct {
     const char *log_level;         /* -log-level */
     int log_json;                  /* -log-json */
     int64_t consul_poll_ns;        /* -consul-poll: how often Consul's view is checked */
+    const char *api_listen;        /* -api-listen host:port for the replicate/scale API ("" = off) */
+    const char *api_cert;          /* -api-cert ("" = $DOCKER_CERT_PATH/cert.pem) */
+    const char *api_key;           /* -api-key ("" = $DOCKER_CERT_PATH/key.pem) */
+    const char *api_ca;            /* -api-ca: CA of client certificates ("" = $DOCKER_CERT_PATH/ca.pem) */
     /* derived */
     int deregister_on_success;     /* -deregister on-success */
     log_level_t level;

@@ -17,5 +17,6 @@ portolan_agent_SOURCES = \
 	agent/main.c \
 	agent/agent.c agent/agent.h \
 	agent/reconcile.c agent/reconcile.h agent/reconcile_int.h \
-	agent/reconcile_view.c
+	agent/reconcile_view.c \
+	agent/ops_api.c agent/ops_api.h
 portolan_agent_LDADD = $(AGENT_CORE_LIBS)

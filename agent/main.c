@@ -7,6 +7,7 @@
 #include "log.h"
 #include "signals.h"
 #include "http_server.h"
+#include "ops_api.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -159,6 +160,16 @@ int main(int argc, char **argv)
             log_info("serving /metrics and /health on %s", cfg.listen);
         }
     }
+    ops_api_t *ops = NULL; /* replicate/scale API (ops_api.h): TLS + client CA or nothing */
+    if (app.exit_code == 0 && cfg.api_listen && *cfg.api_listen) {
+        ops_api_opts_t oo = {.listen = cfg.api_listen, .cert_file = cfg.api_cert, .key_file = cfg.api_key,
+                             .ca_file = cfg.api_ca};
+        ops = ops_api_new(app.loop, dc, &oo, err, sizeof err);
+        if (!ops) {
+            log_error("%s", err);
+            app.exit_code = 1;
+        }
+    }
     if (app.exit_code == 0) {
         agent_start(app.agent, on_fatal, &app);
         uv_run(app.loop, UV_RUN_DEFAULT);
@@ -166,6 +177,7 @@ int main(int argc, char **argv)
 
     if (status)
         http_server_close(status, NULL, NULL);
+    ops_api_free(ops);
     signals_free(sig);
     agent_free(app.agent);
     docker_client_free(dc);
