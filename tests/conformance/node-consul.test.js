@@ -626,3 +626,20 @@ test("s9 ?index=0 answers at once; a long ?wait is accepted", async () => {
   assert.equal(r2.status, 200);
   assert.ok(now() - t1 < 500, "an index already passed answers at once");
 });
+
+test("s9 one change wakes every query parked on it (100 concurrent blocked GETs)", async () => {
+  await consul.agent.service.register({ name: "nmany", port: 1, tags: ["0"] });
+  const { idx } = await healthService("nmany");
+  const blocked = [];
+  for (let i = 0; i < 100; i++) blocked.push(healthService("nmany", { index: idx, wait: "10s" }));
+  await sleep(500);
+  await consul.agent.service.register({ name: "nmany", port: 1, tags: ["1"] });
+  const tPut = now();
+  const got = await Promise.all(blocked);
+  const took = now() - tPut;
+  assert.ok(took < 1000, `all 100 answered ${took} ms after the PUT`);
+  for (const g of got) {
+    assert.ok(g.idx > idx);
+    assert.deepEqual(g.body[0].Service.Tags, ["1"]);
+  }
+});

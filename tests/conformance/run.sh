@@ -151,6 +151,9 @@ expect_prefix "s1 Meta key with reserved consul- prefix" 400 "Invalid Service Me
   PUT /v1/agent/service/register --data-binary '{"Name":"x","Meta":{"consul-x":"v"}}'
 expect "s1 Interval and TTL both" 400 'Invalid check: Interval and TTL cannot both be specified' \
   PUT /v1/agent/service/register --data-binary '{"Name":"x","Check":{"TTL":"10s","Interval":"10s","HTTP":"http://127.0.0.1:1/"}}'
+expect "s1 HTTP check without Interval" 400 \
+  'Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP, UDP or OSService checks' \
+  PUT /v1/agent/service/register --data-binary '{"Name":"x","Check":{"HTTP":"http://127.0.0.1:1/"}}'
 expect "s1 bad check Status" 400 "Status for checks must 'passing', 'warning', 'critical'" \
   PUT /v1/agent/service/register --data-binary '{"Name":"x","Check":{"TTL":"10s","Status":"bogus"}}'
 req GET /v1/agent/services
@@ -190,6 +193,8 @@ expect "s4 pass on a non-TTL check -> 500" 500 'CheckID "service:hc" does not ha
   PUT /v1/agent/check/pass/service:hc
 expect "s5 catalog/service/ without name -> 400" 400 'Missing service name' GET /v1/catalog/service/
 expect "s6 bad ?passing -> 400" 400 'Invalid value for ?passing' GET "/v1/health/service/lc?passing=bogus"
+req GET "/v1/catalog/services?dc=dc1"
+check_eq "s0 ?dc=dc1 (the local datacenter) is accepted" 200 "$ST"
 expect "s0 ?dc=other -> 500 No path to datacenter" 500 'No path to datacenter' GET "/v1/catalog/services?dc=dc9"
 expect "s0 ?dc=other on KV -> 500" 500 'No path to datacenter' GET "/v1/kv/k?dc=dc9"
 expect "s7 PUT empty KV key -> 400 Missing key name" 400 'Missing key name' PUT /v1/kv/ --data-binary x
