@@ -4,6 +4,7 @@
 #include "duration.h"
 #include "flags.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef HAVE_CONFIG_H
@@ -66,15 +67,19 @@ int agent_config_parse(agent_config_t *c, int argc, char **argv, FILE *out, char
         snprintf(err, errlen, "-log-level \"%s\": use debug, info, warn, error or off", cur.log_level);
         return -1;
     }
-    if (argc - first != 1) {
+    const char *env_uri = getenv("PORTOLAN_REGISTRY_URI");
+    if (argc - first == 0 && env_uri && *env_uri) {
+        cur.registry_uri = env_uri; /* portolan: the URI from the environment too */
+    } else if (argc - first != 1) {
         if (argc - first == 0)
             snprintf(err, errlen, "Missing required argument for registry URI.");
         else
             snprintf(err, errlen, "Extra unparsed arguments: %s ... (options must come before the registry URI)",
                      argv[first + 1]);
         return -1;
+    } else {
+        cur.registry_uri = argv[first];
     }
-    cur.registry_uri = argv[first];
     if ((cur.ttl_ns == 0) != (cur.ttl_refresh_ns == 0)) {
         snprintf(err, errlen, "-ttl and -ttl-refresh must be specified together or not at all");
         return -1;

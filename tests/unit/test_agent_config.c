@@ -146,6 +146,21 @@ static void test_errors(void **state)
     }
 }
 
+static void test_env_uri(void **state)
+{
+    (void)state;
+    agent_config_t c;
+    char err[256];
+    setenv("PORTOLAN_REGISTRY_URI", "consul://10.1.1.1:8500", 1);
+    char *a1[] = {"portolan-agent", NULL};
+    assert_int_equal(parse(&c, a1, err, sizeof err), 0);
+    assert_string_equal(c.registry_uri, "consul://10.1.1.1:8500");
+    char *a2[] = {"portolan-agent", "consul://x:1", NULL};
+    assert_int_equal(parse(&c, a2, err, sizeof err), 0);
+    assert_string_equal(c.registry_uri, "consul://x:1"); /* the argument beats the environment */
+    unsetenv("PORTOLAN_REGISTRY_URI");
+}
+
 static void test_version_help(void **state)
 {
     (void)state;
@@ -164,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_all_flags),
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_env_uri),
         cmocka_unit_test(test_version_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
