@@ -147,6 +147,27 @@ check_eq "-once -dry prints '> <config>' first" "> $DRY" "$(head -1 "$TEST_TMP/d
 check "-once -dry output has the hello/v1 backend" grep -q '^backend b_hello:v1$' "$TEST_TMP/dry.out"
 check "-once -dry writes nothing" test ! -e "$DRY"
 
+# ---- -template in:out:command (consul-template mode) ----
+T=$TEST_TMP/t.ctmpl; OUT=$TEST_TMP/t.out; CMDLOG=$TEST_TMP/cmd.log
+printf '%s\n' '{{ range service "hello/v1" }}{{ .ID }} {{ .Port }}' '{{ end }}maxconn={{ keyOrDefault "service/haproxy/maxconn" "none" }}' >"$T"
+"$TPL" -consul "$CATALOG_ADDR" -template "$T:$OUT:echo ran >> $CMDLOG" -consul-wait 10s >"$TEST_TMP/tmode.log" 2>&1 &
+TM_PID=$!
+cleanup_add "kill $TM_PID"
+check "-template renders the output" wait_for 'grep -q "^c1 ${BPORT[C]}$" "$OUT" 2>/dev/null' 10
+check "-template: KV through keyOrDefault" grep -q '^maxconn=777$' "$OUT"
+check_eq "-template: the command ran once" 1 "$(wc -l <"$CMDLOG" 2>/dev/null)"
+reg e1 hello/v1 "${BPORT[E]}" >/dev/null
+check "-template: a new instance re-renders" wait_for 'grep -q "^e1 ${BPORT[E]}$" "$OUT"' 10
+check "-template: the command ran again" wait_for '[ "$(wc -l <"$CMDLOG")" = 2 ]' 5
+curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"u1","Name":"unrelated","Port":1,"Address":"127.0.0.1"}'
+sleep 1.5
+check_eq "-template: same bytes -> no command" 2 "$(wc -l <"$CMDLOG")"
+echo 'reloaded-template' >>"$T"
+kill -HUP "$TM_PID"
+check "-template: SIGHUP re-reads the template" wait_for 'grep -q "^reloaded-template$" "$OUT"' 10
+dereg e1; dereg u1
+kill "$TM_PID"
+
 # ---- no stacked HAProxy ----
 sleep 1
 masters=$(pgrep -f -- "-S $MS" | wc -l)
