@@ -531,7 +531,7 @@ ops_api_t *ops_api_new(uv_loop_t *loop, docker_client_t *dc, const ops_api_opts_
     }
     api->loop = loop;
     api->dc = dc;
-    api->stop_timeout_s = o->stop_timeout_s > 0 ? o->stop_timeout_s : 10;
+    api->stop_timeout_s = o->stop_timeout_s > 0 ? o->stop_timeout_s : -1;
     http_server_opts_t so = {.max_body = 64 * 1024, .max_conns_per_ip = 32, .server_name = "portolan-agent"};
     api->srv = http_server_new(loop, &so, on_request, api);
     char e2[600];

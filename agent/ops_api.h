@@ -27,7 +27,8 @@ typedef struct {
     const char *cert_file; /* server certificate; NULL/"": $DOCKER_CERT_PATH/cert.pem */
     const char *key_file;  /* its key; NULL/"": $DOCKER_CERT_PATH/key.pem */
     const char *ca_file;   /* CA for client certificates; NULL/"": $DOCKER_CERT_PATH/ca.pem */
-    int stop_timeout_s;    /* seconds Docker waits before SIGKILL on scale-down; <= 0: 10 */
+    int stop_timeout_s;    /* seconds Docker waits before SIGKILL on scale-down; <= 0: the
+                            * container's own StopTimeout (docker run --stop-timeout), else 10 */
 } ops_api_opts_t;
 
 /* The file a flag resolves to: flag itself when set, else $DOCKER_CERT_PATH/<file> (DOCKER_CERT_PATH
