@@ -451,6 +451,11 @@ int store_register(catalog_store_t *s, cat_service_t *svc, cat_check_t **checks,
         }
         return 0;
     }
+    /* Checks carry their service's name and tags (ServiceName, ServiceTags): when those change,
+     * every check the service keeps changes too, as Consul's ensureCheckTxn re-copies them. */
+    int denorm_changed = old && svc_changed && (strcmp(old->name, svc->name) != 0 || old->ntags != svc->ntags);
+    for (size_t i = 0; !denorm_changed && old && svc_changed && i < svc->ntags; i++)
+        denorm_changed = strcmp(old->tags[i], svc->tags[i]) != 0;
     uint64_t idx = begin_write(s);
     cat_service_t *target = svc;
     if (old && !svc_changed) {
@@ -511,6 +516,11 @@ int store_register(catalog_store_t *s, cat_service_t *svc, cat_check_t **checks,
         list_insert(&target->checks, c);
         if (s->on_check_added)
             s->on_check_added(s->check_ctx, c);
+    }
+    if (denorm_changed && target->checks) {
+        for (cat_check_t *c = target->checks; c; c = c->next_in_service)
+            c->modify_index = idx;
+        checks_changed = 1;
     }
     if (checks_changed || nchecks) {
         s->idx_checks = idx;

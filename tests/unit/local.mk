@@ -61,6 +61,11 @@ tests_unit_test_catalog_store_SOURCES = tests/unit/test_catalog_store.c
 tests_unit_test_catalog_store_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
 tests_unit_test_catalog_store_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_catalog_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
+check_PROGRAMS += tests/unit/test_catalog_props
+tests_unit_test_catalog_props_SOURCES = tests/unit/test_catalog_props.c
+tests_unit_test_catalog_props_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
+tests_unit_test_catalog_props_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_catalog_props_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
 endif
 # catalog (lead): the request path without sockets
 if HAVE_CMOCKA

@@ -217,6 +217,30 @@ static void test_rename_touches_both_names(void **state)
     store_free(s);
 }
 
+/* checks carry ServiceTags/ServiceName: a tag change moves the checks a service keeps */
+static void test_tag_change_moves_kept_checks(void **state)
+{
+    (void)state;
+    catalog_store_t *s = fresh();
+    reg_ttl(s, "web1", "web", "passing", 0);
+    uint64_t ck = store_index_checks(s);
+    rec_t r = {0};
+    store_set_change_hook(s, on_change, &r);
+    /* same ID, new tags, no Check in the body: the TTL check is kept */
+    assert_int_equal(store_register(s, svc_make("web1", "web", 80, "t1"), NULL, 0, 0, 1000), 1);
+    assert_non_null(store_check(s, "service:web1"));
+    assert_true(store_index_checks(s) > ck);
+    assert_int_equal(store_check(s, "service:web1")->modify_index, store_index(s));
+    assert_true(r.checks);
+    /* a port change alone does not touch the checks */
+    ck = store_index_checks(s);
+    uint64_t cm = store_check(s, "service:web1")->modify_index;
+    assert_int_equal(store_register(s, svc_make("web1", "web", 81, "t1"), NULL, 0, 0, 1000), 1);
+    assert_int_equal(store_index_checks(s), ck);
+    assert_int_equal(store_check(s, "service:web1")->modify_index, cm);
+    store_free(s);
+}
+
 static void test_deregister(void **state)
 {
     (void)state;
@@ -641,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_changed_reregister_keeps_create_index),
         cmocka_unit_test(test_other_service_index_unchanged),
         cmocka_unit_test(test_rename_touches_both_names),
+        cmocka_unit_test(test_tag_change_moves_kept_checks),
         cmocka_unit_test(test_deregister),
         cmocka_unit_test(test_reregister_keeps_check_status),
         cmocka_unit_test(test_replace_existing_checks),
