@@ -95,6 +95,25 @@ check_eq "scale web by=-2 -> 200 (1)" "200 1" "$st $(jq -r .after "$TEST_TMP/bod
 check_eq "one running again" 1 "$(running_of web)"
 check "catalog: one instance again" wait_instances web 1
 
+# ---- one scale at a time; a client that goes away does not stop its operation
+curl -sS --max-time 60 --cacert "$C/ca.pem" --cert "$C/cert.pem" --key "$C/key.pem" -o "$TEST_TMP/bg.body" \
+  -w '%{http_code}' -X POST "$API/v1/scale/web?to=4" >"$TEST_TMP/bg.st" 2>/dev/null &
+bgpid=$!
+sleep 0.3
+st=$(api -X POST "$API/v1/scale/web?by=1")
+check_eq "a second scale while one runs -> 409" 409 "$st"
+wait "$bgpid"
+check_eq "the first one completes: 200, after 4" "200 4" "$(cat "$TEST_TMP/bg.st") $(jq -r .after "$TEST_TMP/bg.body" 2>/dev/null)"
+check "catalog: four instances" wait_instances web 4
+running_is() { [ "$(running_of web)" = "$1" ]; }
+curl -s --max-time 0.3 --cacert "$C/ca.pem" --cert "$C/cert.pem" --key "$C/key.pem" -o /dev/null \
+  -X POST "$API/v1/scale/web?to=1" 2>/dev/null
+check_eq "client gave up before the answer (curl timeout 28)" 28 "$?"
+check "the scale-down finishes without its client: one running" wait_for 30 running_is 1
+check "agent log: the client went away, the operation went on" grep -q "went away; the operation goes on" "$TEST_TMP/agent-a.log"
+check "catalog: one instance after the orphaned scale-down" wait_instances web 1
+check_eq "the original is still the one kept" "$ORIG_ID" "$(dk rep ps -q --no-trunc --filter label=svc=web)"
+
 # ---- TLS refusals (nothing may happen)
 st=$(curl -sS --max-time 10 --cacert "$C/ca.pem" -o /dev/null -w '%{http_code}' -X POST "$API/v1/replicate/web" 2>"$TEST_TMP/err1")
 rc=$?
