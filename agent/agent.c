@@ -12,6 +12,7 @@
 #include "strmap.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct agent {
     int cleanup_after_list; /* ... once the listing in flight has been queued */
     uv_timer_t docker_timer, resync_timer, consul_timer, pump_timer;
     int pump_scheduled;
+    uint64_t last_trim_ms;
     backoff_t dbo;
     long long consul_attempt;
     docker_call_t *dcall; /* /info, /version or list in flight */
@@ -245,6 +247,11 @@ static void pump_now(agent_t *a)
             log_warn("container %.12s: could not start inspect", c->id);
             return;
         }
+    }
+    if (a->inflight == 0 && !a->qhead && uv_now(a->loop) - a->last_trim_ms > 1000) {
+        /* a burst is over: hand the freed heap back to the system (RSS after 500 containers) */
+        a->last_trim_ms = uv_now(a->loop);
+        malloc_trim(0);
     }
     if (a->inflight == 0 && !a->qhead && a->cleanup_after_idle) {
         a->cleanup_after_idle = 0;

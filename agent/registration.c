@@ -88,8 +88,10 @@ int registration_body_matches(const json_t *b, const json_t *e)
 
 json_t *registration_body_cmp(const json_t *body, const char *health_check_id)
 {
+    if (!health_check_id) /* nothing to strip: share the body (callers never modify either) */
+        return json_incref((json_t *)body);
     json_t *c = json_deep_copy(body);
-    if (!c || !health_check_id)
+    if (!c)
         return c;
     json_t *one = json_object_get(c, "Check");
     if (one && !strcmp(json_string_value(json_object_get(one, "CheckID")) ?: "", health_check_id))
