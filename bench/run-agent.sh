@@ -36,7 +36,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 secs() { awk -v t="$1" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }'; }
 
-pit_dockerd_start bench || { echo "dockerd did not start" >&2; exit 1; }
+PIT_PREFIX=22 pit_dockerd_start bench || { echo "dockerd did not start" >&2; exit 1; }
 SOCK=${PIT_SOCK[bench]}
 api() { curl -sf --unix-socket "$SOCK" "$@"; }
 
@@ -104,6 +104,7 @@ up_ns=$(cat "$TEST_TMP/up.ns" 2>/dev/null)
 last_start=$(jq -r 'select(.Action == "start") | .timeNano' "$evlog" | sort -n | tail -1)
 nstart=$(jq -r 'select(.Action == "start") | .id' "$evlog" | sort -u | wc -l)
 rss_up=$(awk '/VmRSS/ {print $2}' "/proc/$APID/status")
+anon_up=$(awk '/RssAnon/ {print $2}' "/proc/$APID/status")
 
 python3 "$TOP/bench/agent/watch-catalog.py" --addr "127.0.0.1:$cport" --service bench --target 0 \
   --timeout 900 >"$TEST_TMP/down.ns" 2>"$TEST_TMP/down.err" &
@@ -121,6 +122,7 @@ cpu1=$(cpu_ticks "$APID")
 sleep "$IDLE"
 cpu2=$(cpu_ticks "$APID")
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$APID/status")
+file_end=$(awk '/RssFile/ {print $2}' "/proc/$APID/status")
 alive=yes; kill -0 "$APID" 2>/dev/null || alive=no
 
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a - b) / 1e6 }'; }
@@ -133,8 +135,9 @@ echo "containers:                         $N requested, $nstart start events"
 echo "last start -> last registration:    ${reg_ms} ms"
 echo "last die   -> last deregistration:  ${dereg_ms} ms"
 echo "agent RSS: start ${rss0} kB, with $N containers ${rss_up} kB, peak (VmHWM) ${hwm} kB"
+echo "  of which private (RssAnon) with $N containers ${anon_up} kB; shared libraries (RssFile) ${file_end} kB"
 echo "agent CPU over the run:             $(secs $((cpu1 - cpu0))) s"
 echo "agent CPU idle over ${IDLE} s:            $(secs $((cpu2 - cpu1))) s"
 echo "agent still running:                $alive"
-echo "RESULT n=$N reg_ms=$reg_ms dereg_ms=$dereg_ms peak_rss_kb=$hwm cpu_s=$(secs $((cpu1 - cpu0))) idle_cpu_s=$(secs $((cpu2 - cpu1))) publish=$PUBLISH par=$PAR"
+echo "RESULT n=$N reg_ms=$reg_ms dereg_ms=$dereg_ms peak_rss_kb=$hwm anon_kb=$anon_up cpu_s=$(secs $((cpu1 - cpu0))) idle_cpu_s=$(secs $((cpu2 - cpu1))) publish=$PUBLISH par=$PAR"
 pit_agent_stop bench KILL

@@ -219,6 +219,12 @@ pit_agent_start() {
 pit_agent_stop() {
   local name=$1 sig=${2:-TERM} pid=${PIT_AGENT[$1]:-}
   [ -n "$pid" ] || return 0
+  PIT_AGENT_STATUS=
+  # a deliberate kill -9 needs no exit status, and disowning it spares the "Killed" job notice
+  if [ "$sig" = KILL ] || [ "$sig" = 9 ]; then
+    disown "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null
+    wait_for 10 pit_gone "$pid"; PIT_AGENT[$name]=""; return 0
+  fi
   kill -"$sig" "$pid" 2>/dev/null
   wait_for 10 pit_gone "$pid" || kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
