@@ -32,6 +32,7 @@ struct watcher {
     char *inflight_name;
     int ready;             /* first complete view delivered */
     int dirty;             /* something changed since the last on_change */
+    uint64_t last_deliver; /* loop time of the last on_change */
     watcher_on_change_cb cb;
     void *data;
     watcher_stats_t st;
@@ -97,12 +98,20 @@ static void slot_set(watcher_t *w, const char *name, routes_service_t *svc, uint
 }
 
 static void maybe_deliver(watcher_t *w);
+static void deliver(watcher_t *w);
 static void fetch_next(watcher_t *w);
 
-static void enqueue(watcher_t *w, const char *name)
+/* Queue of names to fetch; queue_set holds the names still wanted, so an entry whose name was
+ * fetched already (a duplicate left by a priority push) is skipped. */
+static void enqueue_at(watcher_t *w, const char *name, int front)
 {
-    if (json_object_get(w->queue_set, name)) return;
+    int queued = json_object_get(w->queue_set, name) != NULL;
+    if (queued && !front) return;
     json_object_set_new(w->queue_set, name, json_true());
+    if (front && w->qhead > 0) {
+        w->queue[--w->qhead] = strdup(name);
+        return;
+    }
     if (w->qlen == w->qcap) {
         /* compact, then grow */
         if (w->qhead) {
@@ -116,8 +125,19 @@ static void enqueue(watcher_t *w, const char *name)
             if (!w->queue) abort();
         }
     }
-    w->queue[w->qlen++] = strdup(name);
+    if (front) {
+        memmove(w->queue + w->qhead + 1, w->queue + w->qhead, (w->qlen - w->qhead) * sizeof *w->queue);
+        w->queue[w->qhead] = strdup(name);
+        w->qlen++;
+    } else {
+        w->queue[w->qlen++] = strdup(name);
+    }
 }
+
+/* Normal order (full refetches go to the back). */
+static void enqueue(watcher_t *w, const char *name) { enqueue_at(w, name, 0); }
+/* A service known to have changed goes ahead of a running full refetch. */
+static void enqueue_first(watcher_t *w, const char *name) { enqueue_at(w, name, 1); }
 
 static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
 {
@@ -144,6 +164,9 @@ static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
         }
     }
     free(name);
+    /* during a long refetch, hand over what changed at most every 100 ms instead of at the end */
+    if (w->ready && w->dirty && w->qhead < w->qlen && uv_now(http_client_loop(consul_client_http(w->c))) - w->last_deliver >= 100)
+        deliver(w);
     fetch_next(w);
 }
 
@@ -152,6 +175,7 @@ static void fetch_next(watcher_t *w)
     if (w->inflight) return;
     while (w->qhead < w->qlen) {
         char *name = w->queue[w->qhead++];
+        if (!json_object_get(w->queue_set, name)) { free(name); continue; } /* fetched already */
         json_object_del(w->queue_set, name);
         json_t *svc = w->services ? json_object_get(w->services, name) : NULL;
         if (!svc || !routed(w, svc)) { free(name); continue; }
@@ -187,13 +211,10 @@ routes_catalog_t *watcher_snapshot(const watcher_t *w)
     return c;
 }
 
-static void maybe_deliver(watcher_t *w)
+static void deliver(watcher_t *w)
 {
-    if (w->inflight || w->qhead < w->qlen) return;
-    if (!w->have_services || !w->have_kv) return;
-    if (w->ready && !w->dirty) return;
-    w->ready = 1;
     w->dirty = 0;
+    w->last_deliver = uv_now(http_client_loop(consul_client_http(w->c)));
     w->st.changes++;
     uint64_t t0 = uv_hrtime();
     routes_catalog_t *c = watcher_snapshot(w);
@@ -202,6 +223,15 @@ static void maybe_deliver(watcher_t *w)
         w->cb(c, w->data);
         routes_catalog_free(c);
     }
+}
+
+static void maybe_deliver(watcher_t *w)
+{
+    if (w->inflight || w->qhead < w->qlen) return;
+    if (!w->have_services || !w->have_kv) return;
+    if (w->ready && !w->dirty) return;
+    w->ready = 1;
+    deliver(w);
 }
 
 static void refetch_all(watcher_t *w)
@@ -227,7 +257,7 @@ static void on_services(consul_watch_t *cw, json_t *data, uint64_t index, void *
     json_object_foreach(data, name, tags) {
         json_t *ot = old ? json_object_get(old, name) : NULL;
         if (!routed(w, tags)) continue;
-        if (!ot || !json_equal(ot, tags) || !json_object_get(w->health, name)) { enqueue(w, name); changed = 1; }
+        if (!ot || !json_equal(ot, tags) || !json_object_get(w->health, name)) { enqueue_first(w, name); changed = 1; }
     }
     /* services gone or no longer routed */
     void *tmp;
@@ -282,14 +312,14 @@ static void on_state(consul_watch_t *cw, json_t *data, uint64_t index, void *uda
             if (o && json_equal(o, v)) continue;
             if (!*name) node_changed = 1;
             else if (w->services && json_object_get(w->services, name) && routed(w, json_object_get(w->services, name)))
-                enqueue(w, name);
+                enqueue_first(w, name);
         }
         /* disappeared */
         json_object_foreach(w->check_sig, name, v) {
             if (json_object_get(sig, name)) continue;
             if (!*name) node_changed = 1;
             else if (w->services && json_object_get(w->services, name) && routed(w, json_object_get(w->services, name)))
-                enqueue(w, name);
+                enqueue_first(w, name);
         }
         if (node_changed && w->services) refetch_all(w);
     }
