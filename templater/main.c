@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -227,6 +229,23 @@ static void on_status(http_exchange_t *x, void *data)
 
 static const char *env_get(const char *n) { return getenv(n); }
 
+/* 1 when an HAProxy master already listens on path (left by a templater that was killed): it is
+ * adopted instead of starting a second one next to it. A one-off blocking connect at startup. */
+static int master_alive(const char *path)
+{
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n >= sizeof a.sun_path) return 0;
+    memcpy(a.sun_path, path, n);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     char err[512];
@@ -295,6 +314,10 @@ int main(int argc, char **argv)
     int external = F.master_socket && *F.master_socket;
     if (external) snprintf(master, sizeof master, "%s", F.master_socket);
     else snprintf(master, sizeof master, "%s.master.sock", F.config);
+    if (!external && !F.dry && !F.once && master_alive(master)) {
+        log_warn("an HAProxy master already answers on %s (left by an earlier run): driving it instead of starting another", master);
+        external = 1;
+    }
 
     apply_opts_t ao;
     memset(&ao, 0, sizeof ao);

@@ -194,5 +194,25 @@ kill -TERM "$TPL_PID"
 check "SIGTERM: the templater exits" wait_for '! kill -0 $TPL_PID 2>/dev/null' 15
 check "SIGTERM: its HAProxy is gone too" wait_for '[ "$(pgrep -f -- "-S $MS" | wc -l)" = 0 ]' 15
 
+# ---- a templater killed with SIGKILL: its HAProxy keeps serving, the next one adopts it ----
+start_tpl() {
+  "$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:$HP" -config "$CFG" -base "$TOP/haproxy/haproxy.cfg.base" \
+    -haproxy-bin "$HAPROXY" -consul-wait 10s >>"$TEST_TMP/templater2.log" 2>&1 &
+  TPL_PID=$!
+  cleanup_add "kill $TPL_PID"
+}
+start_tpl
+check "restarted templater serves hello/v1" wait_for '[ "$(code /hello/v1/)" = 200 ]' 10
+kill -KILL "$TPL_PID"; wait "$TPL_PID" 2>/dev/null
+check_eq "SIGKILLed templater: HAProxy keeps serving" 200 "$(code /hello/v1/)"
+start_tpl
+check "the next templater adopts the running master (no second HAProxy)" \
+  wait_for 'grep -q "already answers on $MS" "$TEST_TMP/templater2.log"' 10
+reg f1 hello/v1 "${BPORT[E]}" >/dev/null
+check "the adopted HAProxy gets instance changes" wait_for '[[ "$(who 10 /hello/v1/)" == *E* ]]' 10
+n=$(pgrep -f -- "-S $MS" | wc -l)
+check "still one master + worker(s) ($n processes)" test "$n" -ge 2 -a "$n" -le 3
+kill "$TPL_PID"
+
 if [ -n "$VERBOSE" ]; then cat "$TEST_TMP/templater.log" >&2; fi
 done_testing
