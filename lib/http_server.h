@@ -9,6 +9,9 @@
  * Responses may be given later (asynchronous handlers, e.g. blocking queries): the handler
  * returns without answering and calls http_exchange_respond() from any later loop callback.
  * If the client goes away first, the exchange's abort callback runs and the exchange is gone.
+ * Optional HTTPS (http_server_set_tls): OpenSSL over memory BIOs, so the same limits, timeouts
+ * and ordering apply; with a client CA, a client without a certificate signed by it never gets
+ * as far as a request.
  * Never: interprets paths or bodies (that is the handler's job), blocks the loop, or trusts a
  * length the client sent beyond the configured limits.
  */
