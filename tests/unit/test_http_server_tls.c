@@ -3,7 +3,8 @@
  * made by tests/unit/client_test_certs.sh plus a client certificate signed by a second CA.
  * Asserts: the right client certificate gets 200 and its CN reaches the handler; no client
  * certificate, a certificate from another CA and plain HTTP are refused before any handler
- * runs; keep-alive reuses one TLS connection; a server without a client CA serves anyone;
+ * runs; keep-alive reuses one TLS connection, also for 3 MiB answers (many records, partial
+ * socket writes) and asynchronous ones (paused parser); a server without a client CA serves anyone;
  * set_tls reports unreadable files and mismatched keys. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,9 +60,31 @@ typedef struct {
     char cn[256];
 } srv_state_t;
 
+#define BIG (3 * 1024 * 1024 + 17)
+static char *g_big;
+static uv_loop_t *g_loop;
+
+static void on_late(uv_timer_t *t) {
+    http_exchange_t *x = t->data;
+    http_exchange_respond(x, 200, "late", 4);
+    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
 static void handler(http_exchange_t *x, void *data) {
     srv_state_t *st = data;
     st->handled++;
+    if (strcmp(http_exchange_path(x), "/big") == 0) { /* many TLS records, partial socket writes */
+        http_exchange_respond(x, 200, g_big, BIG);
+        return;
+    }
+    if (strcmp(http_exchange_path(x), "/late") == 0) { /* asynchronous answer on a TLS connection */
+        uv_timer_t *t = malloc(sizeof *t);
+        assert_non_null(t);
+        uv_timer_init(g_loop, t);
+        t->data = x;
+        uv_timer_start(t, on_late, 50, 0);
+        return;
+    }
     const char *cn = http_exchange_peer_cn(x);
     snprintf(st->cn, sizeof st->cn, "%s", cn ? cn : "(none)");
     char body[300];
@@ -74,6 +97,8 @@ typedef struct {
     long status;
     int curl_code;
     char body[512];
+    size_t len;
+    int big_ok; /* the body equals g_big */
 } resp_t;
 
 static void on_resp(http_call_t *call, http_response_t *r, void *data) {
@@ -83,6 +108,8 @@ static void on_resp(http_call_t *call, http_response_t *r, void *data) {
     o->status = r->status;
     o->curl_code = r->curl_code;
     snprintf(o->body, sizeof o->body, "%s", r->body ? r->body : "");
+    o->len = r->len;
+    o->big_ok = r->body && r->len == BIG && memcmp(r->body, g_big, BIG) == 0;
 }
 
 typedef struct {
@@ -96,6 +123,7 @@ typedef struct {
 static void env_start(env_t *e, const char *client_ca) {
     memset(e, 0, sizeof *e);
     assert_int_equal(uv_loop_init(&e->loop), 0);
+    g_loop = &e->loop;
     e->srv = http_server_new(&e->loop, NULL, handler, &e->st);
     assert_non_null(e->srv);
     char err[256];
@@ -118,16 +146,39 @@ static void env_stop(env_t *e) {
 }
 
 /* One request; cert/key may be NULL (no client certificate); scheme "https" or "http". */
-static void req(env_t *e, const char *scheme, const char *ca, const char *cert, const char *key, resp_t *o) {
+static void req_path(env_t *e, const char *scheme, const char *path, const char *ca, const char *cert,
+                     const char *key, resp_t *o) {
     memset(o, 0, sizeof *o);
     char url[128];
-    snprintf(url, sizeof url, "%s://%s/x", scheme, e->base);
-    http_request_t rq = {.url = url, .timeout_ms = 5000, .connect_timeout_ms = 2000};
+    snprintf(url, sizeof url, "%s://%s%s", scheme, e->base, path);
+    http_request_t rq = {.url = url, .timeout_ms = 30000, .connect_timeout_ms = 10000}; /* slow under valgrind */
     rq.tls.ca_file = ca;
     rq.tls.cert_file = cert;
     rq.tls.key_file = key;
     assert_non_null(http_client_send(e->cli, &rq, on_resp, o));
     while (!o->done) uv_run(&e->loop, UV_RUN_ONCE);
+}
+
+static void req(env_t *e, const char *scheme, const char *ca, const char *cert, const char *key, resp_t *o) {
+    req_path(e, scheme, "/x", ca, cert, key, o);
+}
+
+static void test_big_and_late_answers(void **s) {
+    (void)s;
+    env_t e;
+    env_start(&e, pth("good/ca.pem"));
+    resp_t o;
+    for (int i = 0; i < 3; i++) {
+        req_path(&e, "https", "/big", pth("good/ca.pem"), pth("good/cert.pem"), pth("good/key.pem"), &o);
+        assert_int_equal(o.status, 200);
+        assert_int_equal(o.len, BIG);
+        assert_true(o.big_ok);
+        req_path(&e, "https", "/late", pth("good/ca.pem"), pth("good/cert.pem"), pth("good/key.pem"), &o);
+        assert_int_equal(o.status, 200);
+        assert_string_equal(o.body, "late");
+    }
+    assert_int_equal((int)http_client_connects(e.cli), 1);
+    env_stop(&e);
 }
 
 static void test_right_cert_200_and_cn(void **s) {
@@ -236,7 +287,12 @@ int main(void) {
         cmocka_unit_test(test_right_cert_200_and_cn),     cmocka_unit_test(test_no_client_cert_refused),
         cmocka_unit_test(test_other_ca_cert_refused),     cmocka_unit_test(test_plain_http_refused),
         cmocka_unit_test(test_keepalive_over_tls),        cmocka_unit_test(test_no_client_ca_serves_anyone),
-        cmocka_unit_test(test_set_tls_errors),
+        cmocka_unit_test(test_set_tls_errors),            cmocka_unit_test(test_big_and_late_answers),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    g_big = malloc(BIG);
+    assert_non_null(g_big);
+    for (size_t i = 0; i < BIG; i++) g_big[i] = (char)('a' + (i * 7 + i / 1000) % 26);
+    int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+    free(g_big);
+    return rc;
 }
