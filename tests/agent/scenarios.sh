@@ -374,6 +374,28 @@ scenario_tls() {
   pit_dockerd_stop tls
 }
 
+# ------------------------------------------------- IPv6 (dual-stack engine)
+scenario_ipv6() {
+  pit_dockerd_start v6 --ipv6 --fixed-cidr-v6 "fd00:213:$PIT_ID::/80" || { not_ok "ipv6: dual-stack dockerd starts"; return; }
+  local cp; cp=$(free_port); pit_catalog_start "$cp" || { not_ok "ipv6: catalog starts"; return; }
+  local cat=$PIT_CATALOG_PID
+  pit_agent_start v6 v6 -- -node-id it-6 "consul://127.0.0.1:$cp"
+  dk v6 run -d --name six -e SERVICE_ADDRESS_MODE=container -e SERVICE_ADDRESS_FAMILY=ipv6 \
+    -e SERVICE_CHECK_HTTP=/ portolan-test/web >/dev/null
+  dk v6 run -d --name four -e SERVICE_ADDRESS_MODE=container portolan-test/web >/dev/null
+  local v6 v4; v6=$(dk v6 inspect -f '{{.NetworkSettings.GlobalIPv6Address}}' six)
+  v4=$(dk v6 inspect -f '{{.NetworkSettings.IPAddress}}' four)
+  check "ipv6: both registered" wait_for 10 ids_are "$cp" "it-6:four:80 it-6:six:80"
+  check_eq "ipv6: SERVICE_ADDRESS_FAMILY=ipv6 registers the container's global IPv6 address" "$v6 80" \
+    "$(cat_services "$cp" | jq -r '.["it-6:six:80"] | "\(.Address) \(.Port)"')"
+  check_eq "ipv6: its HTTP check brackets the IPv6 address" "http://[$v6]:80/" \
+    "$(cat_service_checks "$cp" it-6:six:80 | jq -r '.[0].Definition.HTTP // .[0].HTTP // empty')"
+  check_eq "ipv6: default family on a dual-stack engine is IPv4" "$v4 80" \
+    "$(cat_services "$cp" | jq -r '.["it-6:four:80"] | "\(.Address) \(.Port)"')"
+  pit_agent_stop v6 KILL; kill "$cat" 2>/dev/null
+  pit_dockerd_stop v6
+}
+
 # ------------------------------------------------- two nodes, one catalog
 scenario_two_nodes() {
   pit_dockerd_start n1 || { not_ok "two nodes: engine 1 starts"; return; }
@@ -419,3 +441,4 @@ want catalog && scenario_catalog_restart
 want dockerd && scenario_dockerd_restart
 want tls && scenario_tls
 want twonodes && scenario_two_nodes
+want ipv6 && scenario_ipv6
