@@ -106,6 +106,51 @@ static void sha256_hex(const char *buf, size_t len, char out[65])
         sprintf(out + 2 * i, "%02x", md[i]);
 }
 
+/* {"Key": k} or, for a key that is not UTF-8 (a KV key is any bytes from a URL; a JSON string
+ * must be UTF-8 and json_pack would drop the entry), {"KeyBase64": base64(k)}. */
+static json_t *key_json(const char *k)
+{
+    json_t *key = json_string(k);
+    if (key)
+        return json_pack("{s:o}", "Key", key);
+    size_t kl = strlen(k);
+    char *kb = malloc(4 * ((kl + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)kb, (const unsigned char *)k, (int)kl);
+    json_t *o = json_pack("{s:s}", "KeyBase64", kb);
+    free(kb);
+    return o;
+}
+
+/* The key of a KV or tombstone item, malloc'd, or NULL when it has none / a bad one. */
+static char *key_from_json(const json_t *item)
+{
+    const char *key = json_string_value(json_object_get(item, "Key"));
+    if (key)
+        return *key ? strdup(key) : NULL;
+    const char *k64 = json_string_value(json_object_get(item, "KeyBase64"));
+    if (!k64)
+        return NULL;
+    size_t l = strlen(k64);
+    char *buf = malloc(l + 1);
+    int kl = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)k64, (int)l);
+    if (kl >= 0) {
+        if (l >= 2 && k64[l - 1] == '=') kl--;
+        if (l >= 2 && k64[l - 2] == '=') kl--;
+        buf[kl] = '\0';
+        if (kl > 0 && strlen(buf) == (size_t)kl)
+            return buf;
+    }
+    free(buf);
+    return NULL;
+}
+
+static void on_tombstone(void *ctx, const char *key, uint64_t index)
+{
+    json_t *e = key_json(key);
+    json_object_set_new(e, "Index", json_integer((json_int_t)index));
+    json_array_append_new(ctx, e);
+}
+
 int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t errlen)
 {
     json_t *root = json_object();
@@ -139,12 +184,18 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
             v = json_string(b);
             free(b);
         }
-        json_array_append_new(arr, json_pack("{s:s,s:I,s:o,s:I,s:I}", "Key", kv[i]->key, "Flags", (json_int_t)kv[i]->flags,
-                                             "Value", v, "CreateIndex", (json_int_t)kv[i]->create_index,
-                                             "ModifyIndex", (json_int_t)kv[i]->modify_index));
+        json_t *e = key_json(kv[i]->key);
+        json_object_set_new(e, "Flags", json_integer((json_int_t)kv[i]->flags));
+        json_object_set_new(e, "Value", v);
+        json_object_set_new(e, "CreateIndex", json_integer((json_int_t)kv[i]->create_index));
+        json_object_set_new(e, "ModifyIndex", json_integer((json_int_t)kv[i]->modify_index));
+        json_array_append_new(arr, e);
     }
     free(kv);
     json_object_set_new(root, "KV", arr);
+    arr = json_array();
+    store_each_tombstone(s, on_tombstone, arr);
+    json_object_set_new(root, "Tombstones", arr);
     char *body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!body) {
@@ -298,7 +349,8 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
         store_check_register(s, c, 0);
     }
     json_array_foreach(json_object_get(root, "KV"), i, item) {
-        const char *key = json_string_value(json_object_get(item, "Key"));
+        char *keybuf = key_from_json(item);
+        const char *key = keybuf;
         const char *v64 = json_string_value(json_object_get(item, "Value"));
         if (!key) {
             snprintf(err, errlen, "state %s: KV entry %zu has no key", path, i);
@@ -312,7 +364,8 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
             vlen = EVP_DecodeBlock(val, (const unsigned char *)v64, (int)l);
             if (vlen < 0) {
                 free(val);
-                snprintf(err, errlen, "state %s: KV entry %s has a bad value", path, key);
+                snprintf(err, errlen, "state %s: KV entry %zu has a bad value", path, i);
+                free(keybuf);
                 goto out;
             }
             if (l >= 2 && v64[l - 1] == '=') vlen--;
@@ -323,6 +376,16 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
         cat_kv_t *e = store_kv_get(s, key);
         e->create_index = (uint64_t)json_integer_value(json_object_get(item, "CreateIndex"));
         e->modify_index = (uint64_t)json_integer_value(json_object_get(item, "ModifyIndex"));
+        free(keybuf);
+    }
+    json_array_foreach(json_object_get(root, "Tombstones"), i, item) {
+        char *key = key_from_json(item);
+        if (!key) {
+            snprintf(err, errlen, "state %s: tombstone %zu has no key", path, i);
+            goto out;
+        }
+        store_restore_tombstone(s, key, (uint64_t)json_integer_value(json_object_get(item, "Index")));
+        free(key);
     }
     store_restore_indexes(s, (uint64_t)json_integer_value(json_object_get(root, "Index")));
     rc = 1;

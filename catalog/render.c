@@ -4,14 +4,32 @@
 
 #include <arpa/inet.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Strings as Go's encoding/json writes them: a byte that does not start a valid UTF-8
+ * sequence becomes U+FFFD. jansson refuses invalid UTF-8 (json_string returns NULL and the field
+ * would vanish), and KV keys from URLs can hold any bytes. */
+json_t *render_stringn(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    if (j)
+        return j;
+    size_t l;
+    char *o = cat_utf8_clean(s, n, &l);
+    j = json_stringn(o, l);
+    free(o);
+    return j ? j : json_string("");
+}
+
+static json_t *render_str(const char *s) { return s ? render_stringn(s, strlen(s)) : json_string(""); }
 
 static json_t *tags_json(char **tags, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(tags[i]));
+        json_array_append_new(a, render_str(tags[i]));
     return a;
 }
 
@@ -19,7 +37,7 @@ static json_t *meta_json(const cat_pair_t *m, size_t n)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++)
-        json_object_set_new(o, m[i].key, json_string(m[i].value));
+        json_object_set_new(o, m[i].key, render_str(m[i].value));
     return o;
 }
 
@@ -81,18 +99,18 @@ static json_t *weights_json(const cat_service_t *svc)
 json_t *render_agent_service(const catalog_store_t *s, const cat_service_t *svc)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "ID", json_string(svc->id));
-    json_object_set_new(o, "Service", json_string(svc->name));
+    json_object_set_new(o, "ID", render_str(svc->id));
+    json_object_set_new(o, "Service", render_str(svc->name));
     json_object_set_new(o, "Tags", tags_json(svc->tags, svc->ntags));
     json_object_set_new(o, "Meta", meta_json(svc->meta, svc->nmeta));
     json_object_set_new(o, "Port", json_integer(svc->port));
-    json_object_set_new(o, "Address", json_string(svc->address));
+    json_object_set_new(o, "Address", render_str(svc->address));
     json_t *ta = taddrs_json(svc);
     if (ta)
         json_object_set_new(o, "TaggedAddresses", ta);
     json_object_set_new(o, "Weights", weights_json(svc));
     json_object_set_new(o, "EnableTagOverride", json_boolean(svc->enable_tag_override));
-    json_object_set_new(o, "Datacenter", json_string(store_datacenter(s)));
+    json_object_set_new(o, "Datacenter", render_str(store_datacenter(s)));
     return o;
 }
 
@@ -100,25 +118,25 @@ static json_t *dur_json(int64_t ns)
 {
     char b[64];
     duration_format(ns, b, sizeof b);
-    return json_string(b);
+    return render_str(b);
 }
 
 json_t *render_check(const catalog_store_t *s, const cat_check_t *c)
 {
     const cat_service_t *svc = c->service_id && *c->service_id ? store_service(s, c->service_id) : NULL;
     json_t *o = json_object();
-    json_object_set_new(o, "Node", json_string(store_node(s)));
-    json_object_set_new(o, "CheckID", json_string(c->id));
-    json_object_set_new(o, "Name", json_string(c->name));
-    json_object_set_new(o, "Status", json_string(c->status));
-    json_object_set_new(o, "Notes", json_string(c->notes ? c->notes : ""));
-    json_object_set_new(o, "Output", json_string(c->output ? c->output : ""));
-    json_object_set_new(o, "ServiceID", json_string(svc ? svc->id : ""));
-    json_object_set_new(o, "ServiceName", json_string(svc ? svc->name : ""));
+    json_object_set_new(o, "Node", render_str(store_node(s)));
+    json_object_set_new(o, "CheckID", render_str(c->id));
+    json_object_set_new(o, "Name", render_str(c->name));
+    json_object_set_new(o, "Status", render_str(c->status));
+    json_object_set_new(o, "Notes", render_str(c->notes ? c->notes : ""));
+    json_object_set_new(o, "Output", render_str(c->output ? c->output : ""));
+    json_object_set_new(o, "ServiceID", render_str(svc ? svc->id : ""));
+    json_object_set_new(o, "ServiceName", render_str(svc ? svc->name : ""));
     json_object_set_new(o, "ServiceTags", svc ? tags_json(svc->tags, svc->ntags) : json_array());
-    json_object_set_new(o, "Type", json_string(cat_check_type(c)));
-    json_object_set_new(o, "Interval", json_string(""));
-    json_object_set_new(o, "Timeout", json_string(""));
+    json_object_set_new(o, "Type", render_str(cat_check_type(c)));
+    json_object_set_new(o, "Interval", render_str(""));
+    json_object_set_new(o, "Timeout", render_str(""));
     if (c->interval_ns) json_object_set_new(o, "Interval", dur_json(c->interval_ns));
     if (c->timeout_ns) json_object_set_new(o, "Timeout", dur_json(c->timeout_ns));
     json_object_set_new(o, "ExposedPort", json_integer(0));
@@ -127,7 +145,7 @@ json_t *render_check(const catalog_store_t *s, const cat_check_t *c)
         json_object_set_new(def, "Interval", dur_json(c->interval_ns));
         json_object_set_new(def, "Timeout", dur_json(c->timeout_ns));
         json_object_set_new(def, "DeregisterCriticalServiceAfter", dur_json(c->dereg_after_ns));
-        json_object_set_new(def, "HTTP", json_string(c->http ? c->http : ""));
+        json_object_set_new(def, "HTTP", render_str(c->http ? c->http : ""));
         json_t *h = json_null();
         if (c->nheaders) {
             h = json_object();
@@ -135,12 +153,12 @@ json_t *render_check(const catalog_store_t *s, const cat_check_t *c)
                 json_object_set_new(h, c->headers[i].name, tags_json(c->headers[i].values, c->headers[i].nvalues));
         }
         json_object_set_new(def, "Header", h);
-        json_object_set_new(def, "Method", json_string(c->method ? c->method : ""));
-        json_object_set_new(def, "Body", json_string(c->body ? c->body : ""));
-        json_object_set_new(def, "TLSServerName", json_string(c->tls_server_name ? c->tls_server_name : ""));
+        json_object_set_new(def, "Method", render_str(c->method ? c->method : ""));
+        json_object_set_new(def, "Body", render_str(c->body ? c->body : ""));
+        json_object_set_new(def, "TLSServerName", render_str(c->tls_server_name ? c->tls_server_name : ""));
         json_object_set_new(def, "TLSSkipVerify", json_boolean(c->tls_skip_verify));
-        json_object_set_new(def, "TCP", json_string(c->tcp ? c->tcp : ""));
-        json_object_set_new(def, "GRPC", json_string(c->grpc ? c->grpc : ""));
+        json_object_set_new(def, "TCP", render_str(c->tcp ? c->tcp : ""));
+        json_object_set_new(def, "GRPC", render_str(c->grpc ? c->grpc : ""));
         json_object_set_new(def, "GRPCUseTLS", json_boolean(c->grpc_use_tls));
     }
     json_object_set_new(o, "Definition", def);
@@ -154,20 +172,20 @@ static json_t *node_taddrs(const catalog_store_t *s)
     const char *a = store_address(s);
     int v6 = strchr(a, ':') != NULL;
     json_t *o = json_object();
-    json_object_set_new(o, "lan", json_string(a));
-    json_object_set_new(o, v6 ? "lan_ipv6" : "lan_ipv4", json_string(a));
-    json_object_set_new(o, "wan", json_string(a));
-    json_object_set_new(o, v6 ? "wan_ipv6" : "wan_ipv4", json_string(a));
+    json_object_set_new(o, "lan", render_str(a));
+    json_object_set_new(o, v6 ? "lan_ipv6" : "lan_ipv4", render_str(a));
+    json_object_set_new(o, "wan", render_str(a));
+    json_object_set_new(o, v6 ? "wan_ipv6" : "wan_ipv4", render_str(a));
     return o;
 }
 
 json_t *render_node(const catalog_store_t *s)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "ID", json_string(store_node_id(s)));
-    json_object_set_new(o, "Node", json_string(store_node(s)));
-    json_object_set_new(o, "Address", json_string(store_address(s)));
-    json_object_set_new(o, "Datacenter", json_string(store_datacenter(s)));
+    json_object_set_new(o, "ID", render_str(store_node_id(s)));
+    json_object_set_new(o, "Node", render_str(store_node(s)));
+    json_object_set_new(o, "Address", render_str(store_address(s)));
+    json_object_set_new(o, "Datacenter", render_str(store_datacenter(s)));
     json_object_set_new(o, "TaggedAddresses", node_taddrs(s));
     json_object_set_new(o, "Meta", json_pack("{s:s}", "consul-network-segment", ""));
     json_object_set_new(o, "CreateIndex", json_integer((json_int_t)store_node_create_index(s)));
@@ -178,17 +196,17 @@ json_t *render_node(const catalog_store_t *s)
 json_t *render_catalog_service(const catalog_store_t *s, const cat_service_t *svc)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "ID", json_string(store_node_id(s)));
-    json_object_set_new(o, "Node", json_string(store_node(s)));
-    json_object_set_new(o, "Address", json_string(store_address(s)));
-    json_object_set_new(o, "Datacenter", json_string(store_datacenter(s)));
+    json_object_set_new(o, "ID", render_str(store_node_id(s)));
+    json_object_set_new(o, "Node", render_str(store_node(s)));
+    json_object_set_new(o, "Address", render_str(store_address(s)));
+    json_object_set_new(o, "Datacenter", render_str(store_datacenter(s)));
     json_object_set_new(o, "TaggedAddresses", node_taddrs(s));
     json_object_set_new(o, "NodeMeta", json_pack("{s:s}", "consul-network-segment", ""));
-    json_object_set_new(o, "ServiceKind", json_string(""));
-    json_object_set_new(o, "ServiceID", json_string(svc->id));
-    json_object_set_new(o, "ServiceName", json_string(svc->name));
+    json_object_set_new(o, "ServiceKind", render_str(""));
+    json_object_set_new(o, "ServiceID", render_str(svc->id));
+    json_object_set_new(o, "ServiceName", render_str(svc->name));
     json_object_set_new(o, "ServiceTags", tags_json(svc->tags, svc->ntags));
-    json_object_set_new(o, "ServiceAddress", json_string(svc->address));
+    json_object_set_new(o, "ServiceAddress", render_str(svc->address));
     json_t *ta = taddrs_json(svc);
     if (ta)
         json_object_set_new(o, "ServiceTaggedAddresses", ta);
@@ -205,10 +223,10 @@ json_t *render_health_service(const catalog_store_t *s, const cat_service_t *svc
 {
     (void)s;
     json_t *o = json_object();
-    json_object_set_new(o, "ID", json_string(svc->id));
-    json_object_set_new(o, "Service", json_string(svc->name));
+    json_object_set_new(o, "ID", render_str(svc->id));
+    json_object_set_new(o, "Service", render_str(svc->name));
     json_object_set_new(o, "Tags", tags_json(svc->tags, svc->ntags));
-    json_object_set_new(o, "Address", json_string(svc->address));
+    json_object_set_new(o, "Address", render_str(svc->address));
     json_t *ta = taddrs_json(svc);
     if (ta)
         json_object_set_new(o, "TaggedAddresses", ta);
@@ -226,13 +244,21 @@ json_t *render_kv(const cat_kv_t *e)
 {
     json_t *o = json_object();
     json_object_set_new(o, "LockIndex", json_integer(0));
-    json_object_set_new(o, "Key", json_string(e->key));
-    json_object_set_new(o, "Flags", json_integer((json_int_t)e->flags));
+    json_object_set_new(o, "Key", render_str(e->key));
+    /* Flags is a uint64; jansson integers are signed, so values past INT64_MAX travel as a
+     * marked string that api.c turns back into a bare number after encoding */
+    if (e->flags > (uint64_t)INT64_MAX) {
+        char b[48];
+        snprintf(b, sizeof b, RENDER_U64_MARK "%llu", (unsigned long long)e->flags);
+        json_object_set_new(o, "Flags", json_string(b));
+    } else {
+        json_object_set_new(o, "Flags", json_integer((json_int_t)e->flags));
+    }
     if (e->has_value) {
         int n = 4 * (((int)e->len + 2) / 3) + 1;
         unsigned char *b = malloc((size_t)n);
         EVP_EncodeBlock(b, e->value, (int)e->len);
-        json_object_set_new(o, "Value", json_string((char *)b));
+        json_object_set_new(o, "Value", render_str((char *)b));
         free(b);
     } else {
         json_object_set_new(o, "Value", json_null());
@@ -245,17 +271,17 @@ json_t *render_kv(const cat_kv_t *e)
 json_t *render_agent_self(const catalog_store_t *s, const char *leader, const char *version)
 {
     json_t *cfg = json_object();
-    json_object_set_new(cfg, "Datacenter", json_string(store_datacenter(s)));
-    json_object_set_new(cfg, "PrimaryDatacenter", json_string(store_datacenter(s)));
-    json_object_set_new(cfg, "NodeName", json_string(store_node(s)));
-    json_object_set_new(cfg, "NodeID", json_string(store_node_id(s)));
-    json_object_set_new(cfg, "Revision", json_string("portolan"));
+    json_object_set_new(cfg, "Datacenter", render_str(store_datacenter(s)));
+    json_object_set_new(cfg, "PrimaryDatacenter", render_str(store_datacenter(s)));
+    json_object_set_new(cfg, "NodeName", render_str(store_node(s)));
+    json_object_set_new(cfg, "NodeID", render_str(store_node_id(s)));
+    json_object_set_new(cfg, "Revision", render_str("portolan"));
     json_object_set_new(cfg, "Server", json_true());
-    json_object_set_new(cfg, "Version", json_string(version));
-    json_object_set_new(cfg, "BuildDate", json_string(""));
+    json_object_set_new(cfg, "Version", render_str(version));
+    json_object_set_new(cfg, "BuildDate", render_str(""));
     json_t *member = json_object();
-    json_object_set_new(member, "Name", json_string(store_node(s)));
-    json_object_set_new(member, "Addr", json_string(store_address(s)));
+    json_object_set_new(member, "Name", render_str(store_node(s)));
+    json_object_set_new(member, "Addr", render_str(store_address(s)));
     json_object_set_new(member, "Port", json_integer(8301));
     json_object_set_new(member, "Tags", json_pack("{s:s, s:s, s:s, s:s}", "dc", store_datacenter(s), "role", "consul",
                                                   "id", store_node_id(s), "build", version));
@@ -271,4 +297,19 @@ json_t *render_agent_self(const catalog_store_t *s, const char *leader, const ch
     json_object_set_new(o, "Stats", json_pack("{s:o}", "consul", consul));
     json_object_set_new(o, "Meta", json_pack("{s:s}", "consul-network-segment", ""));
     return o;
+}
+
+void render_fix_u64(char *s)
+{
+    /* jansson writes the marker as "\u0001u64:<digits>" (quotes included) */
+    static const char mark[] = "\"\\u0001u64:";
+    char *p;
+    while ((p = strstr(s, mark)) != NULL) {
+        char *digits = p + sizeof mark - 1, *end = strchr(digits, '"');
+        if (!end)
+            return;
+        size_t n = (size_t)(end - digits);
+        memmove(p, digits, n);
+        memmove(p + n, end + 1, strlen(end + 1) + 1);
+    }
 }

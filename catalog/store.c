@@ -146,15 +146,57 @@ const char *cat_check_type(const cat_check_t *c)
     }
 }
 
+/* One UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, <= U+10FFFF): its length,
+ * or 0 when p[0] does not start a valid one. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    size_t len;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c >= 0xe0 && c <= 0xef) { len = 3; if (c == 0xe0) lo = 0xa0; if (c == 0xed) hi = 0x9f; }
+    else if (c >= 0xf0 && c <= 0xf4) { len = 4; if (c == 0xf0) lo = 0x90; if (c == 0xf4) hi = 0x8f; }
+    else return 0;
+    if (n < len || p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf) return 0;
+    return len;
+}
+
+char *cat_utf8_clean(const char *s, size_t n, size_t *outlen)
+{
+    char *o = malloc(n * 3 + 1), *q = o;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_seq(p + i, n - i);
+        if (l == 0) {
+            memcpy(q, "\xef\xbf\xbd", 3);
+            q += 3;
+            i++;
+        } else {
+            memcpy(q, p + i, l);
+            q += l;
+            i += l;
+        }
+    }
+    *q = '\0';
+    if (outlen)
+        *outlen = (size_t)(q - o);
+    return o;
+}
+
 char *cat_truncate_output(const char *out)
 {
     const size_t max = 4096;
     size_t len = out ? strlen(out) : 0;
     if (len <= max)
-        return strdup(out ? out : "");
+        return cat_utf8_clean(out ? out : "", len, NULL);
     char *r = malloc(max + 64);
     snprintf(r, max + 64, "%.*s ... (captured %zu of %zu bytes)", (int)max, out, max, len);
-    return r;
+    char *clean = cat_utf8_clean(r, strlen(r), NULL);   /* the cut may split a character */
+    free(r);
+    return clean;
 }
 
 /* ---- store ---- */
@@ -762,8 +804,9 @@ int store_service_maintenance(catalog_store_t *s, const char *service_id, int en
     cat_check_t *c = cat_check_new();
     c->id = strdup(id);
     c->name = strdup("Service Maintenance Mode");
-    c->notes = strdup(reason && *reason ? reason
-                      : "Maintenance mode is enabled for this service, but no reason was provided. This is a default message.");
+    const char *why = reason && *reason ? reason
+                      : "Maintenance mode is enabled for this service, but no reason was provided. This is a default message.";
+    c->notes = cat_utf8_clean(why, strlen(why), NULL);  /* ?reason= may hold any bytes */
     c->status = strdup("critical");
     c->output = strdup("");
     c->service_id = strdup(service_id);
@@ -929,3 +972,18 @@ void store_restore_indexes(catalog_store_t *s, uint64_t idx)
         ((cat_name_t *)it.value)->index = idx;
 }
 
+void store_each_tombstone(const catalog_store_t *s, cat_tombstone_cb cb, void *ctx)
+{
+    for (strmap_iter_t it = strmap_iter(s->tombstones); strmap_iter_next(&it);)
+        cb(ctx, it.key, *(uint64_t *)it.value);
+}
+
+void store_restore_tombstone(catalog_store_t *s, const char *key, uint64_t index)
+{
+    if (strmap_get(s->kv, key))
+        return;
+    uint64_t *t = malloc(sizeof *t);
+    *t = index;
+    free(strmap_del(s->tombstones, key));
+    strmap_put(s->tombstones, key, t);
+}

@@ -156,11 +156,21 @@ void cat_service_free(cat_service_t *svc);
 cat_check_t *cat_check_new(void);
 void cat_check_free(cat_check_t *c);
 const char *cat_check_type(const cat_check_t *c); /* "ttl", "http", "tcp", "grpc", "" */
-/* Consul's Output truncation: 4096 bytes, "<first N bytes> ... (captured N of M bytes)". */
+/* Consul's Output truncation: 4096 bytes, "<first N bytes> ... (captured N of M bytes)";
+ * the result is valid UTF-8 (cat_utf8_clean). */
 char *cat_truncate_output(const char *out);
+/* A malloc'd copy that is valid UTF-8: each byte that does not start a valid sequence becomes
+ * U+FFFD, as Go's encoding/json writes it (outlen may be NULL). Outputs, notes and reasons go
+ * through it so every stored text can be rendered and persisted as JSON. */
+char *cat_utf8_clean(const char *s, size_t n, size_t *outlen);
 
 /* ---- restoring persisted state (persist.c) ---- */
 /* Sets every table index and per-name index, and the global index, to idx. */
 void store_restore_indexes(catalog_store_t *s, uint64_t idx);
+/* KV tombstones (a deleted key and the index of its deletion), for persistence: without them a
+ * prefix's index would go back across a restart. */
+typedef void (*cat_tombstone_cb)(void *ctx, const char *key, uint64_t index);
+void store_each_tombstone(const catalog_store_t *s, cat_tombstone_cb cb, void *ctx);
+void store_restore_tombstone(catalog_store_t *s, const char *key, uint64_t index);
 
 #endif

@@ -76,8 +76,14 @@ passes=$(sed -n 's/^passes: //p' "$TEST_TMP/haproxy.anserr")
 check "haproxy: the dependency loop needed more than one pass (${passes}: services, then each service)" [ "${passes:-0}" -ge 2 ]
 
 # Against a live Consul-API catalog, when it is built: load the snapshot, render from it.
-if [ -x "$BUILD/portolan-catalog" ]; then
-  if start_catalog && python3 "$TOP/tests/template/consul_answers.py" load "$CATALOG_ADDR" "$CASES/snapshot.json"; then
+# The snapshot spans several nodes, so it loads through /v1/catalog/register (external nodes):
+# portolan-catalog is single-node and does not offer that endpoint, which is reported as a skip
+# (never a pass) until it does; a real Consul at CONSUL_LIVE_ADDR runs the same check.
+if [ -x "$BUILD/portolan-catalog" ] && start_catalog && \
+   [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -d '{}' "http://$CATALOG_ADDR/v1/catalog/register")" = 404 ]; then
+  skip "haproxy from a live portolan-catalog (single-node catalog: no /v1/catalog/register for the snapshot's other nodes)"
+elif [ -x "$BUILD/portolan-catalog" ]; then
+  if [ -n "${CATALOG_ADDR:-}" ] && python3 "$TOP/tests/template/consul_answers.py" load "$CATALOG_ADDR" "$CASES/snapshot.json"; then
     python3 "$TOP/tests/template/consul_answers.py" "$R" "$CASES/haproxy.ctmpl" consul "$CATALOG_ADDR" \
       >"$TEST_TMP/live.out" 2>"$TEST_TMP/live.err"
     rc=$?
