@@ -153,6 +153,8 @@ def one_latency_run(n, reload_only):
         if prev: consul.dereg(prev)
         prev = sid
         seen = False
+        if p.poll() is not None:
+            raise RuntimeError("portolan-templater exited (status %s); see %s" % (p.returncode, tmp))
         while time.perf_counter() - t0 < 10:
             try:
                 h.request("GET", "/bench/lat/"); r = h.getresponse(); body = r.read()
@@ -289,6 +291,7 @@ def wait_server(cfg, backend, server, present, secs):
     return False
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))  # run cleanup() on SIGTERM too
     try:
         what = sys.argv[1]
         if what == "latency": latency(int(sys.argv[2]) if len(sys.argv) > 2 else 200)
