@@ -34,6 +34,7 @@ stop() {
   if docker version >/dev/null 2>&1; then
     ids=$(docker ps -aq --filter label=portolan.quickstart=1)
     [ -n "$ids" ] && docker rm -f $ids >/dev/null && say "removed demo containers"
+    docker network rm portolan-demo >/dev/null 2>&1 || true
   fi
   stop_one agent; stop_one templater; stop_one catalog; stop_one dockerd
 }
@@ -103,9 +104,12 @@ start() {
 
   say "== demo service hello/v1 (2 containers)"
   build_demo_image
+  # a network of its own: independent of the default bridge (docker0) being there
+  docker network inspect portolan-demo >/dev/null 2>&1 || docker network create portolan-demo >/dev/null
   if [ -z "$(docker ps -q --filter label=portolan.quickstart=1)" ]; then
+    docker rm -f portolan-demo-hello-1 portolan-demo-hello-2 >/dev/null 2>&1 || true
     for i in 1 2; do
-      docker run -d --label portolan.quickstart=1 --name "portolan-demo-hello-$i" -p 127.0.0.1::80 \
+      docker run -d --label portolan.quickstart=1 --name "portolan-demo-hello-$i" --network portolan-demo -p 127.0.0.1::80 \
         -e SERVICE_NAME=hello/v1 -e SERVICE_TAGS=rest "$IMAGE" >/dev/null
     done
   fi
