@@ -237,6 +237,14 @@ t1=$(now_ms)
 el=$((t1 - t0))
 check "s9 ?wait=1s times out between 1s and 1.0625s (+slack): took ${el}ms" test "$el" -ge 980 -a "$el" -le 1500
 check_eq "s9 timeout returns the same index" "$idx" "$(hdr X-Consul-Index)"
+t0=$(now_ms)
+curl -s -o /dev/null --max-time 2 "http://$CATALOG_ADDR/v1/health/service/lc?index=$idx"
+rc=$?
+el=$(($(now_ms) - t0))
+check "s9 ?index without ?wait blocks (default wait 5m): still parked when the client gives up at 2s (curl exit $rc, ${el}ms)" \
+  test "$rc" -eq 28
+req GET /v1/status/leader
+check_eq "catalog answers after a parked client went away" 200 "$ST"
 req GET "/v1/health/service/lc?index=$((idx - 1))&wait=5s"
 check_eq "s9 an index below the current one answers at once with the current index" "$idx" "$(hdr X-Consul-Index)"
 
