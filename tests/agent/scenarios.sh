@@ -349,9 +349,9 @@ scenario_tls() {
   pit_tls_certs "$certs" docker-it || { not_ok "tls: certificates generated"; return; }
   pit_tls_certs "$wrong" other-ca || { not_ok "tls: certificates generated"; return; }
   pit_dockerd_start_tls tls "$certs" || { not_ok "tls: dockerd with --tlsverify starts"; return; }
-  check "tls: dockerd answers with the client certificate" \
-    docker --tlsverify --tlscacert "$certs/ca.pem" --tlscert "$certs/cert.pem" --tlskey "$certs/key.pem" \
-      -H "tcp://${PIT_TCP[tls]}" version -f "{{.Server.Version}}" >/dev/null
+  tls_cli() { docker --tlsverify --tlscacert "$certs/ca.pem" --tlscert "$certs/cert.pem" --tlskey "$certs/key.pem" \
+      -H "tcp://${PIT_TCP[tls]}" version -f "{{.Server.Version}}" >/dev/null 2>&1; }
+  check "tls: dockerd answers the docker CLI with the client certificate" tls_cli
   local cp; cp=$(free_port); pit_catalog_start "$cp" || { not_ok "tls: catalog starts"; return; }
   local cat=$PIT_CATALOG_PID
   dk tls run -d --name it-tls-a -p "127.0.0.1:$(free_port):80" portolan-test/web >/dev/null
