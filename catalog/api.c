@@ -102,8 +102,6 @@ static void set_json(ctx_t *c, int status, json_t *j)
     size_t flags = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | (c->pretty ? JSON_INDENT(4) : JSON_COMPACT);
     char *s = json_dumps(j, flags);
     json_decref(j);
-    if (s)
-        render_fix_u64(s);
     free(c->resp->body);
     c->resp->status = status;
     if (s && c->u64_flags)

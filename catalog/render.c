@@ -245,15 +245,10 @@ json_t *render_kv(const cat_kv_t *e)
     json_t *o = json_object();
     json_object_set_new(o, "LockIndex", json_integer(0));
     json_object_set_new(o, "Key", render_str(e->key));
-    /* Flags is a uint64; jansson integers are signed, so values past INT64_MAX travel as a
-     * marked string that api.c turns back into a bare number after encoding */
-    if (e->flags > (uint64_t)INT64_MAX) {
-        char b[48];
-        snprintf(b, sizeof b, RENDER_U64_MARK "%llu", (unsigned long long)e->flags);
-        json_object_set_new(o, "Flags", json_string(b));
-    } else {
-        json_object_set_new(o, "Flags", json_integer((json_int_t)e->flags));
-    }
+    /* Flags is a uint64; jansson integers are signed, so values past INT64_MAX are written as
+     * their int64 (negative) and api.c's set_json rewrites `"Flags":-N` as the unsigned value (only
+     * an object key can produce that text: no user string can) */
+    json_object_set_new(o, "Flags", json_integer((json_int_t)e->flags));
     if (e->has_value) {
         int n = 4 * (((int)e->len + 2) / 3) + 1;
         unsigned char *b = malloc((size_t)n);
@@ -297,19 +292,4 @@ json_t *render_agent_self(const catalog_store_t *s, const char *leader, const ch
     json_object_set_new(o, "Stats", json_pack("{s:o}", "consul", consul));
     json_object_set_new(o, "Meta", json_pack("{s:s}", "consul-network-segment", ""));
     return o;
-}
-
-void render_fix_u64(char *s)
-{
-    /* jansson writes the marker as "\u0001u64:<digits>" (quotes included) */
-    static const char mark[] = "\"\\u0001u64:";
-    char *p;
-    while ((p = strstr(s, mark)) != NULL) {
-        char *digits = p + sizeof mark - 1, *end = strchr(digits, '"');
-        if (!end)
-            return;
-        size_t n = (size_t)(end - digits);
-        memmove(p, digits, n);
-        memmove(p + n, end + 1, strlen(end + 1) + 1);
-    }
 }

@@ -12,10 +12,6 @@ json_t *render_node(const catalog_store_t *s);                 /* catalog/nodes,
 json_t *render_catalog_service(const catalog_store_t *s, const cat_service_t *svc);
 json_t *render_health_service(const catalog_store_t *s, const cat_service_t *svc); /* Service of health/service */
 json_t *render_kv(const cat_kv_t *e);
-/* Marks a uint64 above INT64_MAX rendered as a string; render_fix_u64 unquotes it in the
- * encoded text (the marker is a control character no real value can contain unescaped). */
-#define RENDER_U64_MARK "\x01u64:"
-void render_fix_u64(char *encoded);
 /* A JSON string of any bytes: invalid UTF-8 becomes U+FFFD per byte, as Go writes it. */
 json_t *render_stringn(const char *s, size_t n);
 json_t *render_agent_self(const catalog_store_t *s, const char *leader, const char *version);

@@ -122,6 +122,25 @@ req GET "/v1/kv/loop/?recurse"
 check "a deleted prefix's index (tombstones) survives restarts (>= $kv_mi: $(hdr X-Consul-Index))" \
   test "$(hdr X-Consul-Index)" -ge "$kv_mi"
 
+# bytes that are not UTF-8: a KV key (kept exactly), a check note and a maintenance reason
+# (rendered with U+FFFD, as Consul renders them) survive kill -9 without taking anything with them
+req PUT "/v1/kv/bin%FFkey%C3%A9?flags=18446744073709551615" --data-binary 'raw'
+req PUT /v1/agent/service/register --data-binary '{"Name":"u8","ID":"u8a","Check":{"TTL":"1m"}}'
+req PUT "/v1/agent/check/warn/service:u8a?note=out%FFput"
+req PUT "/v1/agent/service/maintenance/u8a?enable=true&reason=why%FE"
+stop_catalog -9
+start_catalog -data-dir "$D"
+req GET "/v1/kv/bin%FFkey%C3%A9?raw"
+check_eq "after kill -9: a KV key that is not UTF-8 is still there under its exact bytes" "200 raw" "$ST $(cat "$B")"
+req GET "/v1/kv/bin%FFkey%C3%A9"
+check_eq "... listed with U+FFFD for the bad byte and its uint64 Flags intact" \
+  $'bin\xef\xbf\xbdkey\xc3\xa9 "Flags":18446744073709551615' \
+  "$(jq -r '.[0].Key' "$B" 2>/dev/null) $(grep -o '"Flags":[0-9-]*' "$B")"   # (jq rounds big integers)
+req GET /v1/agent/checks
+check_eq "after kill -9: the check with a non-UTF-8 note and the maintenance check are both kept" \
+  $'warning out\xef\xbf\xbdput critical why\xef\xbf\xbd' \
+  "$(jq -r '"\(.["service:u8a"].Status) \(.["service:u8a"].Output) \(.["_service_maintenance:u8a"].Status) \(.["_service_maintenance:u8a"].Notes)"' "$B" 2>/dev/null)"
+
 # SIGTERM: clean exit, state kept
 req PUT /v1/kv/term --data-binary 'bye'
 t0=$(now_ms)
@@ -196,6 +215,15 @@ out=$($WIRE pipeline "$CATALOG_ADDR" 2>&1)
 check_eq "three pipelined requests are answered in order" 'answers=200:one|200:"127.0.0.1:8300"|200:two' "$out"
 out=$($WIRE chunked "$CATALOG_ADDR" 2>&1)
 check_eq "a chunked request body is reassembled (KV PUT then ?raw)" "put=200:true get=200:hello world" "$out"
+
+# KV keys and values are any bytes: keys that look like internal markers stay strings
+req PUT "/v1/kv/mk/%01u64:5" --data-binary x
+req PUT "/v1/kv/mk/big?flags=18446744073709551615" --data-binary y
+req GET "/v1/kv/mk/?keys"
+check_eq "?keys: a key holding 0x01u64:5 stays a string" $'["mk/\\u0001u64:5","mk/big"]' "$(cat "$B")"
+req GET "/v1/kv/mk/?recurse"
+check "?recurse with a marker-like key and a uint64 Flags is valid JSON with both" \
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [e["Key"] for e in d] == ["mk/\x01u64:5","mk/big"] and d[1]["Flags"] == 18446744073709551615' "$B"
 
 # ---------------------------------------------------------------------------------------------
 # 3. blocking queries wake on their own index only
