@@ -7,6 +7,8 @@
  *          changes <svc> (a new tag each round). Latency = PUT request sent -> GET response
  *          fully received (also reported: PUT response received -> GET response received).
  *          p50/p99/max over -wakes rounds; a GET that answers with no index rise is an error.
+ *          -bystanders N keeps N more queries parked on other services during the run (none
+ *          of them may be answered): a wake-up should cost the same with or without them.
  *   reg    registrations per second: -clients threads, each with one keep-alive connection,
  *          PUT agent/service/register with a fresh service ID every time, for -reg-seconds
  *          (bounded also by -reg-max per client). 1 and 16 clients are run by the script.
@@ -43,6 +45,7 @@ static long long opt_reg_seconds = 3;
 static long long opt_reg_max = 200000;
 static long long opt_instances = 50000;
 static const char *opt_shape = "full";
+static long long opt_bystanders = 0;
 
 static struct sockaddr_in server;
 
@@ -250,6 +253,22 @@ static int bench_wake(void)
     }
     uint64_t idx = g.index;
     size_t errors = 0;
+
+    /* bystanders: other queries parked on other services for the whole run; a wake-up must not
+     * have to look at them (and none of them may be answered) */
+    size_t nby = (size_t)opt_bystanders;
+    conn_t *by = calloc(nby ? nby : 1, sizeof *by);
+    if (!by) return 1;
+    for (size_t k = 0; k < nby; k++) {
+        snprintf(path, sizeof path, "/v1/health/service/idle-%zu", k);
+        if (conn_open(&by[k]) || get(&by[k], path) || conn_wait(&by[k]) != 1 || by[k].status != 200) {
+            fprintf(stderr, "wake: bystander %zu failed\n", k);
+            return 1;
+        }
+        snprintf(path, sizeof path, "/v1/health/service/idle-%zu?index=%" PRIu64 "&wait=10m", k, by[k].index);
+        if (get(&by[k], path)) return 1;
+    }
+    if (nby) usleep(100000);
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof path, "/v1/health/service/wake?index=%" PRIu64 "&wait=30s", idx);
         if (get(&g, path)) return 1;
@@ -278,9 +297,18 @@ static int bench_wake(void)
         sent_to_get[i] = t_get - t_sent;
         resp_to_get[i] = t_get - t_put;
     }
+    size_t woken = 0;
+    for (size_t k = 0; k < nby; k++) {
+        struct pollfd pf = { .fd = by[k].fd, .events = POLLIN };
+        if (poll(&pf, 1, 0) > 0) woken++;
+        conn_close(&by[k]);
+    }
+    free(by);
     qsort(sent_to_get, n, sizeof(double), cmp_double);
     qsort(resp_to_get, n, sizeof(double), cmp_double);
     printf("wake_rounds %zu\n", n);
+    printf("wake_bystanders %zu\n", nby);
+    printf("wake_bystanders_answered %zu\n", woken);
     printf("wake_errors %zu\n", errors);
     printf("wake_put_sent_to_get_ms_p50 %.3f\n", pct(sent_to_get, n, 50));
     printf("wake_put_sent_to_get_ms_p99 %.3f\n", pct(sent_to_get, n, 99));
@@ -292,7 +320,7 @@ static int bench_wake(void)
     free(resp_to_get);
     conn_close(&g);
     conn_close(&p);
-    return errors ? 1 : 0;
+    return errors || woken ? 1 : 0;
 }
 
 /* ---- registrations ------------------------------------------------------------------------- */
@@ -423,6 +451,7 @@ int main(int argc, char **argv)
         { "reg-seconds", FLAGS_INT, &opt_reg_seconds, "3", "duration of the reg run" },
         { "reg-max", FLAGS_INT, &opt_reg_max, "200000", "registrations per client at most" },
         { "instances", FLAGS_INT, &opt_instances, "50000", "service instances for rss" },
+        { "bystanders", FLAGS_INT, &opt_bystanders, "0", "wake: other queries kept parked on other services (max 190)" },
         { "shape", FLAGS_STRING, &opt_shape, "full", "registration body: full (tags, meta, address) or min" },
     };
     int first;
@@ -441,7 +470,7 @@ int main(int argc, char **argv)
     server.sin_family = AF_INET;
     server.sin_port = htons((uint16_t)atoi(colon + 1));
     if (inet_pton(AF_INET, host, &server.sin_addr) != 1) { fprintf(stderr, "bad -addr host\n"); return 2; }
-    if (opt_wakes < 1 || opt_clients < 1 || opt_clients > 64 || opt_instances < 1) { fprintf(stderr, "bad counts\n"); return 2; }
+    if (opt_wakes < 1 || opt_clients < 1 || opt_clients > 64 || opt_instances < 1 || opt_bystanders < 0 || opt_bystanders > 190) { fprintf(stderr, "bad counts\n"); return 2; }
 
     int rc = 0;
     if (strstr(opt_mode, "wake")) rc |= bench_wake();
