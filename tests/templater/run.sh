@@ -128,6 +128,23 @@ curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/maxconn" --data-binary 777
 curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/timeouts/connect" --data-binary 4s
 check "KV maxconn and timeouts/connect reach the config" wait_for 'grep -q "maxconn 777" "$CFG" && grep -q "timeout connect 4s" "$CFG"' 10
 
+# ---- host routes and HTTP health checks ----
+DEAD=$(free_port)   # nothing listens here
+curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"w1","Name":"web","Tags":["rest","host=web.example.com"],"Address":"127.0.0.1","Port":'"${BPORT[D]}"'}'
+curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"v1","Name":"vh","Tags":["rest"],"Meta":{"virtual_host":"vh.example.com","check_http":"/health"},"Address":"127.0.0.1","Port":'"${BPORT[E]}"'}'
+curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"v2","Name":"vh","Tags":["rest"],"Address":"127.0.0.1","Port":'"$DEAD"'}'
+hostget() { curl -s --max-time 3 -H "Host: $1" "$U$2"; }
+check "host=web.example.com tag: Host header routes to web, path unchanged" \
+  wait_for '[ "$(hostget web.example.com:8080 /some/path)" = "D /some/path" ]' 10
+check_eq "web is also routed at /web" "D /x" "$(get /web/x)"
+check "Meta virtual_host routes vh.example.com" wait_for '[ "$(hostget VH.example.com / | cut -d" " -f1)" = E ]' 10
+check "Meta check_http: HAProxy health-checks vh (http-check uri /health in the config)" grep -q 'http-check send meth GET uri /health' "$CFG"
+v2_state() { echo "show servers state b_vh" | socat - "UNIX-CONNECT:$CFG.admin.sock" 2>/dev/null | awk '$4 == "v2" {print $6}'; }
+check "HAProxy's health check marks the dead instance down (op_state 0)" wait_for '[ "$(v2_state)" = 0 ]' 15
+vh_codes() { local i; for i in 1 2 3 4 5 6; do echo "$(code /vh/)"; done | sort -u | tr "\n" " " | sed "s/ $//"; }
+check_eq "requests to vh all succeed (status codes)" 200 "$(vh_codes)"
+dereg w1; dereg v1; dereg v2
+
 # ---- status endpoint ----
 check "/routes lists hello/v1" sh -c "curl -s http://127.0.0.1:$LP/routes | grep -q '\"path\": \"/hello/v1\"'"
 check "/routes.html is a page" sh -c "curl -s http://127.0.0.1:$LP/routes.html | grep -q '<table>'"
