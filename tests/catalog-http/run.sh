@@ -12,6 +12,7 @@
 #   3. blocking queries wake only when their own index rises (another service's write, or a
 #      write to another KV key, does not wake them; a missing KV key wakes when it is created);
 #      parked queries whose clients vanish (RST or FIN) are dropped cleanly and the rest still wake;
+#      a random-write property run (wire.py wakeprops) checks the server's wake matching end to end;
 #   4. HTTP checks (200 passing, 429 warning, 503 critical, backend gone critical) and TCP
 #      checks run by the catalog on their interval; service maintenance mode.
 # Needs: curl, jq, python3. Takes about 40 s (the slow-header probe runs in the background).
@@ -268,6 +269,13 @@ check "a blocked GET of a missing KV key ignores another key's write, wakes on i
   test "$el" -ge 550 -a "$el" -lt 1500
 check_eq "... and returns the new value" "hit" "$(jq -r '.[0].Value|@base64d' "$TEST_TMP/bk" 2>/dev/null)"
 
+out=$($WIRE wakeprops "$CATALOG_ADDR" 40 3 2>&1)
+check_eq "40 random writes, 36 queries parked before each: every changed answer woke, none woke without a higher index" \
+  "mismatches=0" "$(head -1 <<<"$out")"
+tail -n +2 <<<"$out"
+# its node checks (critical ones count against every instance) must not leak into what follows
+req PUT /v1/agent/check/deregister/nc0
+req PUT /v1/agent/check/deregister/nc1
 out=$($WIRE parkstorm "$CATALOG_ADDR" 160 4 2>&1)
 check_eq "4 rounds of 160 parked queries, half the clients vanishing (RST/FIN): every survivor wakes on the write" \
   "woken=320 expected=320" "$out"

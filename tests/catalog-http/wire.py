@@ -14,6 +14,10 @@ it never decides pass/fail itself. Every probe is bounded in time.
                            health/service, catalog/services, KV key, KV prefix); half the clients
                            vanish (RST or FIN) while parked; one write; the other half must answer
                            with a higher index; report how many did
+  wakeprops HOST:PORT N SEED  N random writes; before each, ~36 different blocking queries are
+                           parked at their current index; after it, every query whose answer
+                           changed must have answered, and only with a higher index (server.c's
+                           wake matching, end to end); reports the mismatches
   backend PORT FILE        an HTTP server on 127.0.0.1:PORT answering every request with the status
                            code written in FILE (read per request; "hang": never answer), and
                            recording the last request to /probe*: method, path, X- headers, body in FILE.req
@@ -218,6 +222,91 @@ def cmd_parkstorm(a, n, rounds):
     print("woken=%d expected=%d" % (woken, expected))
 
 
+def cmd_wakeprops(a, steps, seed):
+    import random
+    import select
+    rnd = random.Random(seed)
+    names = ["web", "db", "Cache"]
+    keys = ["a", "a/b", "a/c", "a/c/d", "b/x", "bb"]
+    queries = ["/v1/catalog/services", "/v1/catalog/nodes", "/v1/health/state/any",
+               "/v1/health/state/critical", "/v1/health/state/passing"]
+    for n in names:
+        queries += ["/v1/catalog/service/%s" % n, "/v1/catalog/service/%s?tag=t1" % n,
+                    "/v1/health/service/%s" % n, "/v1/health/service/%s?passing" % n,
+                    "/v1/health/checks/%s" % n]
+    queries += ["/v1/kv/%s" % k for k in keys]
+    queries += ["/v1/kv/a?recurse", "/v1/kv/a/?keys&separator=/", "/v1/kv/?keys", "/v1/kv/b?recurse"]
+
+    def state_of(q):
+        s = socket.create_connection(a, timeout=5)
+        s.sendall(get(q))
+        st, h, body = read_response(s)
+        s.close()
+        return int(h.get("x-consul-index", "0")), (st, body)
+
+    def write():
+        i = rnd.randrange(6)
+        k = rnd.randrange(12)
+        if k < 3:
+            body = '{"Name":"%s","ID":"s%d","Port":%d,"Tags":[%s]%s}' % (
+                rnd.choice(names), i, 8000 + rnd.randrange(3), rnd.choice(['"t1","t2"', '"t2"']),
+                rnd.choice(['', ',"Check":{"TTL":"1h"}', ',"Check":{"TTL":"1h","Status":"passing"}']))
+            return "PUT", "/v1/agent/service/register", body
+        if k == 3:
+            return "PUT", "/v1/agent/service/deregister/s%d" % i, ""
+        if k == 4:
+            return "PUT", "/v1/agent/check/%s/service:s%d?note=n%d" % (rnd.choice(["pass", "warn", "fail"]), i, rnd.randrange(2)), ""
+        if k == 5:
+            return "PUT", "/v1/agent/service/maintenance/s%d?enable=%s&reason=r" % (i, rnd.choice(["true", "false"])), ""
+        if k in (6, 7):
+            return "PUT", "/v1/kv/%s?flags=%d" % (rnd.choice(keys), rnd.randrange(2)), "v%d" % rnd.randrange(3)
+        if k == 8:
+            return "DELETE", "/v1/kv/%s%s" % (rnd.choice(keys), rnd.choice(["", "?recurse"])), ""
+        if k == 9:
+            return "PUT", "/v1/agent/check/register", '{"Name":"nc","CheckID":"nc%d","TTL":"1h"%s}' % (
+                rnd.randrange(2), rnd.choice(["", ',"Status":"passing"']))
+        if k == 10:
+            return "PUT", "/v1/agent/check/deregister/nc%d" % rnd.randrange(2), ""
+        return "PUT", "/v1/kv/%s?cas=0" % rnd.choice(keys), "c"
+
+    bad = []
+    for step in range(steps):
+        before = {q: state_of(q) for q in queries}
+        idx = {q: before[q][0] for q in queries}
+        socks = {}
+        for q in queries:
+            s = socket.create_connection(a, timeout=5)
+            sep = "&" if "?" in q else "?"
+            s.sendall(get("%s%sindex=%d&wait=5s" % (q, sep, idx[q])))
+            socks[s] = q
+        time.sleep(0.1)
+        early, _, _ = select.select(list(socks), [], [], 0)
+        m, p, body = write()
+        s = socket.create_connection(a, timeout=5)
+        s.sendall(("%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (m, p, len(body))).encode() + body.encode())
+        read_response(s)
+        s.close()
+        time.sleep(0.2)
+        ready, _, _ = select.select(list(socks), [], [], 0)
+        for s, q in socks.items():
+            now, answer = state_of(q)
+            answered = s in ready
+            changed = answer != before[q][1]
+            # an answer needs a higher index; a changed answer needs an answer. (An index that
+            # rose without a change may leave the query parked: a missing KV key keeps waiting
+            # on other keys' writes although its index is the table's.)
+            if s in early:
+                bad.append("step %d: %s answered before the write" % (step, q))
+            elif answered and now <= idx[q]:
+                bad.append("step %d %s %s: %s answered with its index unchanged (%d)" % (step, m, p, q, now))
+            elif changed and not answered:
+                bad.append("step %d %s %s: %s changed but stayed parked (index %d -> %d)" % (step, m, p, q, idx[q], now))
+            s.close()
+    print("mismatches=%d" % len(bad))
+    for b in bad[:10]:
+        print("# " + b)
+
+
 def cmd_backend(port, path):
     import http.server
 
@@ -271,6 +360,8 @@ def main():
         cmd_idle(a, float(sys.argv[3]))
     elif c == "parkstorm":
         cmd_parkstorm(a, int(sys.argv[3]), int(sys.argv[4]))
+    elif c == "wakeprops":
+        cmd_wakeprops(a, int(sys.argv[3]), int(sys.argv[4]))
     elif c == "chunked":
         cmd_chunked(a)
     else:
