@@ -139,6 +139,19 @@ static json_t *parse_body(const char *body, size_t len, char *err, size_t errlen
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &je);
     if (!root) {
+        /* Go's decoder takes bytes that are not UTF-8 inside strings and keeps U+FFFD for them;
+         * jansson refuses them: retry once on a cleaned copy (only bodies that failed pay) */
+        int high = 0;
+        for (size_t k = 0; k < len && !high; k++)
+            high = (unsigned char)body[k] >= 0x80;
+        if (high) {
+            size_t cl;
+            char *clean = cat_utf8_clean(body, len, &cl);
+            root = json_loadb(clean, cl, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &je);
+            free(clean);
+        }
+    }
+    if (!root) {
         snprintf(err, errlen, "Request decode failed: %s", je.text);
         return NULL;
     }

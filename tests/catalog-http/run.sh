@@ -217,6 +217,12 @@ check_eq "three pipelined requests are answered in order" 'answers=200:one|200:"
 out=$($WIRE chunked "$CATALOG_ADDR" 2>&1)
 check_eq "a chunked request body is reassembled (KV PUT then ?raw)" "put=200:true get=200:hello world" "$out"
 
+# a register body with bytes that are not UTF-8 inside its strings: accepted with U+FFFD, as Go does
+req PUT /v1/agent/service/register --data-binary $'{"Name":"n\xffx","ID":"u8b","Tags":["t\xc3"]}'
+check_eq "a registration whose strings hold non-UTF-8 bytes is accepted (U+FFFD), as Consul's Go decoder does" \
+  $'200 n\xef\xbf\xbdx t\xef\xbf\xbd' "$ST $(curl -s "http://$CATALOG_ADDR/v1/agent/services" | jq -r '.u8b | "\(.Service) \(.Tags[0])"')"
+req PUT /v1/agent/service/deregister/u8b
+
 # KV keys and values are any bytes: keys that look like internal markers stay strings
 req PUT "/v1/kv/mk/%01u64:5" --data-binary x
 req PUT "/v1/kv/mk/big?flags=18446744073709551615" --data-binary y
