@@ -50,6 +50,7 @@ struct apply {
     void *idle_data;
     apply_stats_t st;
     int freeing;
+    struct del *dels;         /* drained removals still under way */
 };
 
 static void job_run(apply_t *a);
@@ -220,19 +221,49 @@ static void run_structural(apply_t *a, const char *why)
 
 /* ---- runtime ---- */
 
-typedef struct {
-    apply_t *a;
+/* A drained removal in progress. If the same server comes back before it is gone (an instance
+ * critical, then passing again), the removal is called off: a removal not yet sent is dropped and
+ * the server set ready again; one whose "del server" is in flight finishes, and then the server is
+ * added back (deleted) or set ready (still there). */
+typedef struct del {
+    apply_t *a;               /* NULL once apply_free detached it */
+    struct del *next;
     char *backend, *server;
     char *socket;
     int tries;
+    int inflight;             /* a "maint; del server" command is out */
+    char *revive_add;         /* called off while in flight: commands if it was deleted ... */
+    char *revive_ready;       /* ... and if it still exists */
     uv_timer_t timer;
 } del_t;
+
+static void del_unlink(del_t *d)
+{
+    if (!d->a)
+        return;
+    for (del_t **p = &d->a->dels; *p; p = &(*p)->next)
+        if (*p == d) {
+            *p = d->next;
+            break;
+        }
+    d->a = NULL;
+}
 
 static void del_closed(uv_handle_t *h)
 {
     del_t *d = h->data;
+    del_unlink(d);
     free(d->backend); free(d->server); free(d->socket);
+    free(d->revive_add); free(d->revive_ready);
     free(d);
+}
+
+static del_t *find_del(apply_t *a, const char *backend, const char *server)
+{
+    for (del_t *d = a->dels; d; d = d->next)
+        if (!d->revive_add && !strcmp(d->backend, backend) && !strcmp(d->server, server))
+            return d;
+    return NULL;
 }
 
 static void del_step(uv_timer_t *t);
@@ -240,6 +271,16 @@ static void del_step(uv_timer_t *t);
 static void on_del_answer(int status, const char *out, size_t len, void *data)
 {
     del_t *d = data;
+    d->inflight = 0;
+    if (d->revive_add) { /* called off while the delete was out */
+        int deleted = status == 0 && (strstr(out, "Server deleted") || strstr(out, "No such"));
+        const char *cmd = deleted ? d->revive_add : d->revive_ready;
+        log_info("apply: server %s/%s came back during its removal: %s", d->backend, d->server,
+                 deleted ? "adding it again" : "setting it ready");
+        haproxy_runtime_cmd(d->timer.loop, d->socket, cmd, 5000, NULL, NULL);
+        uv_close((uv_handle_t *)&d->timer, del_closed);
+        return;
+    }
     if (status == 0 && strstr(out, "Server deleted")) {
         log_debug("apply: server %s/%s deleted", d->backend, d->server);
         uv_close((uv_handle_t *)&d->timer, del_closed);
@@ -267,13 +308,18 @@ static void del_step(uv_timer_t *t)
     char cmd[512];
     snprintf(cmd, sizeof cmd, "set server %s/%s state maint;del server %s/%s", d->backend, d->server, d->backend,
              d->server);
-    haproxy_runtime_cmd(t->loop, d->socket, cmd, 5000, on_del_answer, d);
+    d->inflight = 1;
+    if (haproxy_runtime_cmd(t->loop, d->socket, cmd, 5000, on_del_answer, d) != 0)
+        on_del_answer(-1, "", 0, d);
 }
 
 static void start_del(apply_t *a, const char *backend, const char *server)
 {
     del_t *d = calloc(1, sizeof *d);
     if (!d) return;
+    d->a = a;
+    d->next = a->dels;
+    a->dels = d;
     d->backend = strdup(backend);
     d->server = strdup(server);
     d->socket = strdup(a->admin_socket);
@@ -376,17 +422,34 @@ static void run_runtime(apply_t *a, diff_t *d)
         const diff_op_t *op = &d->ops[i];
         const char *b = op->b->backend, *s = op->s->name;
         switch (op->kind) {
-        case DIFF_ADD:
+        case DIFF_ADD: {
+            char ready[512], add[800];
             haproxy_cfg_server_args(op->b, op->s, args, sizeof args);
-            snprintf(line, sizeof line, "add server %s/%s %s", b, s, args);
-            append(&cmd, &len, &cap, line);
+            snprintf(add, sizeof add, "add server %s/%s %s;%s%s%s%s%sset server %s/%s state ready", b, s, args,
+                     op->b->check_path ? "enable health " : "", op->b->check_path ? b : "", op->b->check_path ? "/" : "",
+                     op->b->check_path ? s : "", op->b->check_path ? ";" : "", b, s);
             if (op->b->check_path) {
-                snprintf(line, sizeof line, "enable health %s/%s", b, s);
-                append(&cmd, &len, &cap, line);
+                snprintf(ready, sizeof ready, "set server %s/%s addr %s port %d;enable health %s/%s;set server %s/%s state ready",
+                         b, s, op->s->addr, op->s->port, b, s, b, s);
+            } else {
+                snprintf(ready, sizeof ready, "set server %s/%s addr %s port %d;set server %s/%s state ready", b, s,
+                         op->s->addr, op->s->port, b, s);
             }
-            snprintf(line, sizeof line, "set server %s/%s state ready", b, s);
-            append(&cmd, &len, &cap, line);
+            del_t *pending = find_del(a, b, s);
+            if (pending && !pending->inflight) {
+                /* its removal has not been sent: call it off, the server is still there */
+                uv_timer_stop(&pending->timer);
+                uv_close((uv_handle_t *)&pending->timer, del_closed);
+                append(&cmd, &len, &cap, ready);
+            } else if (pending) {
+                /* the delete is out: decide when its answer comes */
+                pending->revive_add = strdup(add);
+                pending->revive_ready = strdup(ready);
+            } else {
+                append(&cmd, &len, &cap, add);
+            }
             break;
+        }
         case DIFF_DEL:
             snprintf(line, sizeof line, "set server %s/%s state drain", b, s);
             append(&cmd, &len, &cap, line);
@@ -406,6 +469,10 @@ static void run_runtime(apply_t *a, diff_t *d)
     if (!j) abort();
     j->a = a;
     j->d = *d;
+    if (!cmd) { /* every operation was handed to a removal under way */
+        on_runtime_answer(0, "", 0, j);
+        return;
+    }
     log_debug("apply: runtime: %s", cmd);
     if (haproxy_runtime_cmd(a->loop, a->admin_socket, cmd, 5000, on_runtime_answer, j) != 0)
         on_runtime_answer(-1, "cannot start", 12, j);
@@ -514,5 +581,8 @@ void apply_free(apply_t *a)
 {
     if (!a) return;
     a->freeing = 1;
+    for (del_t *d = a->dels; d; d = d->next) /* removals under way finish on their own */
+        d->a = NULL;
+    a->dels = NULL;
     uv_close((uv_handle_t *)&a->wait_timer, on_wait_closed);
 }
