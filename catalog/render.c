@@ -179,7 +179,9 @@ static json_t *node_taddrs(const catalog_store_t *s)
     return o;
 }
 
-json_t *render_node(const catalog_store_t *s)
+/* The node's identity fields, shared by a Node object and a catalog/service entry (which
+ * names the node's Meta "NodeMeta"). */
+static json_t *node_fields(const catalog_store_t *s, const char *meta_key)
 {
     json_t *o = json_object();
     json_object_set_new(o, "ID", render_str(store_node_id(s)));
@@ -187,7 +189,13 @@ json_t *render_node(const catalog_store_t *s)
     json_object_set_new(o, "Address", render_str(store_address(s)));
     json_object_set_new(o, "Datacenter", render_str(store_datacenter(s)));
     json_object_set_new(o, "TaggedAddresses", node_taddrs(s));
-    json_object_set_new(o, "Meta", json_pack("{s:s}", "consul-network-segment", ""));
+    json_object_set_new(o, meta_key, json_pack("{s:s}", "consul-network-segment", ""));
+    return o;
+}
+
+json_t *render_node(const catalog_store_t *s)
+{
+    json_t *o = node_fields(s, "Meta");
     json_object_set_new(o, "CreateIndex", json_integer((json_int_t)store_node_create_index(s)));
     json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)store_node_modify_index(s)));
     return o;
@@ -195,13 +203,7 @@ json_t *render_node(const catalog_store_t *s)
 
 json_t *render_catalog_service(const catalog_store_t *s, const cat_service_t *svc)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "ID", render_str(store_node_id(s)));
-    json_object_set_new(o, "Node", render_str(store_node(s)));
-    json_object_set_new(o, "Address", render_str(store_address(s)));
-    json_object_set_new(o, "Datacenter", render_str(store_datacenter(s)));
-    json_object_set_new(o, "TaggedAddresses", node_taddrs(s));
-    json_object_set_new(o, "NodeMeta", json_pack("{s:s}", "consul-network-segment", ""));
+    json_t *o = node_fields(s, "NodeMeta");
     json_object_set_new(o, "ServiceKind", render_str(""));
     json_object_set_new(o, "ServiceID", render_str(svc->id));
     json_object_set_new(o, "ServiceName", render_str(svc->name));
