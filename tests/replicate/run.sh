@@ -108,15 +108,24 @@ wait "$bgpid"
 check_eq "the first one completes: 200, after 4" "200 4" "$(cat "$TEST_TMP/bg.st") $(jq -r .after "$TEST_TMP/bg.body" 2>/dev/null)"
 check "catalog: four instances" wait_instances web 4
 running_is() { [ "$(running_of web)" = "$1" ]; }
-# a client that sends its request and hangs up 0.3 s later (the scale-down takes about a second)
-python3 - "$C" "$APORT" <<'PY'
+# a client that sends its request and hangs up once the agent has begun stopping the first of
+# the three victims. Hanging up on an event rather than after a fixed delay: on a fast machine the
+# whole scale-down can finish in under 0.3 s. The agent sees the hang-up in one loop turn; the
+# other two stops (each a docker round trip for a container's exit) are still to come.
+python3 - "$C" "$APORT" "$TEST_TMP/agent-a.log" <<'PY'
 import socket, ssl, sys, time
-d, port = sys.argv[1], int(sys.argv[2])
+d, port, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def stops():
+    with open(log, errors="replace") as f:
+        return sum(1 for line in f if "scale web: stopping" in line)
+before = stops()
 ctx = ssl.create_default_context(cafile=d + "/ca.pem")
 ctx.load_cert_chain(d + "/cert.pem", d + "/key.pem")
 s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
 s.sendall(b"POST /v1/scale/web?to=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
-time.sleep(0.3)
+deadline = time.monotonic() + 30
+while stops() == before and time.monotonic() < deadline:
+    time.sleep(0.005)
 s.close()
 PY
 check "the scale-down finishes without its client: one running" wait_for 30 running_is 1
