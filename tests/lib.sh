@@ -55,3 +55,24 @@ start_catalog() {
   cleanup_add "kill $CATALOG_PID"
   wait_http "http://$CATALOG_ADDR/v1/status/leader" 10
 }
+
+# parked_count PORT: connections to the local server on PORT whose request the server has read
+# (nothing left in its receive queue) and not yet answered (it sent nothing back). Only fresh
+# connections count: a keep-alive one that was answered before shows as answered. Because the
+# servers here handle a request in the same read callback that parks it, a count of N means N
+# queries are parked before any later request is handled.
+parked_count() {
+  ss -tniH state established "( sport = :$1 )" | awk '
+    !/^[ \t]/ { rq = $1; next }
+    rq == 0 && /bytes_received:/ && !/bytes_sent:/ { n++ }
+    END { print n + 0 }'
+}
+# wait_parked PORT N [secs]: until at least N queries are parked on PORT (see parked_count)
+wait_parked() {
+  local i
+  for ((i = 0; i < ${3:-20} * 50; i++)); do
+    [ "$(parked_count "$1")" -ge "$2" ] && return 0
+    sleep 0.02
+  done
+  return 1
+}
