@@ -120,13 +120,25 @@ def s4_ttl_check_pass_warn_fail():
 @test
 def s4_ttl_100ms_turns_critical():
     """s4 a 100ms TTL (registered through the client) turns critical with Output 'TTL expired'"""
+    # Timing: "passing right after pass" is asserted only when the read came back inside the
+    # 100 ms (a loaded machine can take longer, and then critical is right); expiry is polled for
+    # instead of read once after a fixed 400 ms, and must come within a second of the pass (a TTL
+    # kept in whole seconds still fails).
     c.agent.service.register("pyshort", port=1, check=consul.Check.ttl("100ms"))
+    t0 = time.monotonic()
     put_ok("/v1/agent/check/pass/service:pyshort")
-    eq(c.agent.checks()["service:pyshort"]["Status"], "passing", "passing right after pass")
-    time.sleep(0.4)
-    ch = c.agent.checks()["service:pyshort"]
-    eq(ch["Status"], "critical", "status after 400ms")
+    st = c.agent.checks()["service:pyshort"]["Status"]
+    if time.monotonic() - t0 < 0.09:
+        eq(st, "passing", "passing right after pass")
+    while time.monotonic() - t0 < 10:
+        ch = c.agent.checks()["service:pyshort"]
+        if ch["Status"] == "critical":
+            break
+        time.sleep(0.01)
+    took = time.monotonic() - t0
+    eq(ch["Status"], "critical", "status after the TTL")
     eq(ch["Output"], "TTL expired", "output after expiry")
+    assert took < 1.0, "critical %.0f ms after the pass (TTL 100ms)" % (took * 1000)
     idx, checks = c.health.checks("pyshort")
     eq([(x["CheckID"], x["Status"]) for x in checks], [("service:pyshort", "critical")], "health/checks")
 
@@ -232,7 +244,9 @@ def s9_blocking_health_wakes_on_change():
     """s9 a blocked health.service(index, wait) returns promptly after a change that raises the index"""
     c.agent.service.register("pyblk", port=1, tags=["a"])
     idx, _ = c.health.service("pyblk")
-    b = Blocked(lambda: c.health.service("pyblk", index=idx, wait="5s"))
+    # wait 15s, "promptly" is < 3 s after the PUT: generous for a loaded machine, and a query that
+    # is not woken still fails it (was < 0.3 s with wait 5s)
+    b = Blocked(lambda: c.health.service("pyblk", index=idx, wait="15s"))
     time.sleep(0.3)
     assert b.is_alive(), "GET was still blocked before the write"
     c.agent.service.register("pyblk", port=1, tags=["b"])
@@ -241,7 +255,7 @@ def s9_blocking_health_wakes_on_change():
     assert int(idx2) > int(idx), "index rose %s -> %s" % (idx, idx2)
     eq(entries[0]["Service"]["Tags"], ["b"], "new data")
     late = b.t1 - t_put
-    assert late < 0.3, "woke %.0f ms after the PUT answered" % (late * 1000)
+    assert late < 3, "woke %.0f ms after the PUT answered" % (late * 1000)
 
 
 @test
@@ -265,14 +279,14 @@ def s9_blocking_kv_and_catalog():
     """s9 KV get(index, wait) wakes on the key's write; catalog.service not woken by another service"""
     c.kv.put("pyblk/k", "1")
     idx, _ = c.kv.get("pyblk/k")
-    b = Blocked(lambda: c.kv.get("pyblk/k", index=idx, wait="5s"))
+    b = Blocked(lambda: c.kv.get("pyblk/k", index=idx, wait="15s"))
     time.sleep(0.2)
     c.kv.put("pyblk/k", "2")
     t_put = time.monotonic()
     idx2, e = b.get()
     assert int(idx2) > int(idx), "kv index rose"
     eq(e["Value"], b"2", "new value")
-    assert b.t1 - t_put < 0.3, "kv woke promptly"
+    assert b.t1 - t_put < 3, "kv woke promptly (%.0f ms, wait 15s)" % ((b.t1 - t_put) * 1000)
 
     c.agent.service.register("pyq", port=1)
     idx, _ = c.catalog.service("pyq")
@@ -324,8 +338,9 @@ def s4_http_and_tcp_checks_run_by_the_catalog():
         eq(checks["service:pyhttp-ok"]["Type"], "http", "Type of an HTTP check")
         eq(checks["service:pytcp-up"]["Type"], "tcp", "Type of a TCP check")
         eq(checks["service:pyhttp-ok"]["Interval"], "1s", "Interval in Go form")
-        # first run within one interval (random delay), so everything settles in ~2 s
-        deadline = time.monotonic() + 4
+        # first run within one interval (random delay), so everything settles in ~2 s; 15 s leaves
+        # a loaded machine room (4 s did not always), a check that never runs still fails
+        deadline = time.monotonic() + 15
         got = {}
         while time.monotonic() < deadline:
             checks = c.agent.checks()
