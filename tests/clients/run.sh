@@ -32,12 +32,19 @@ if docker version >/dev/null 2>&1; then
     probe_pid=$!
     cleanup_add "kill $probe_pid"
     cleanup_add "docker rm -f $cname"
-    sleep 1 # let the stream reach dockerd before the events happen
+    # let the stream reach dockerd before the events happen: the probe prints "subscribed" once it
+    # has sent the request (waited for: a loaded machine can take more than the fixed 1 s this was),
+    # and dockerd needs a moment more to register it
+    for _ in $(seq 1 200); do grep -q '^subscribed' "$TEST_TMP/live.out" && break; sleep 0.05; done
+    sleep 1
     cid=$(docker create --label "$label" --name "$cname" "$img" true 2>/dev/null)
     out=$("$PROBE" docker-inspect "$cid" 2>&1)
     check_eq "docker-inspect reads the container name" "name=/$cname" "$out"
     docker rm "$cid" >/dev/null
-    for _ in $(seq 1 100); do kill -0 $probe_pid 2>/dev/null || break; sleep 0.1; done
+    # bounded: a probe that missed an event is killed after 30 s (the check below then fails)
+    # instead of hanging the suite in wait
+    for _ in $(seq 1 300); do kill -0 $probe_pid 2>/dev/null || break; sleep 0.1; done
+    kill $probe_pid 2>/dev/null
     wait $probe_pid
     rc=$?
     check_eq "docker-events (live): exits 0 after two events" "0" "$rc"
@@ -75,9 +82,12 @@ if [ -x "$BUILD/portolan-catalog" ] && start_catalog; then
   "$PROBE" consul-watch "$uri" /v1/health/service/web 2 5000 >"$TEST_TMP/watch.out" 2>"$TEST_TMP/watch.err" &
   wpid=$!
   cleanup_add "kill $wpid"
-  for _ in $(seq 1 50); do grep -q '^change' "$TEST_TMP/watch.out" && break; sleep 0.1; done
+  # (30 s bounds, were 5 s: the second instance must be registered after the first answer, or the
+  # first answer already has both and the checks below fail for the test's own timing)
+  for _ in $(seq 1 300); do grep -q '^change' "$TEST_TMP/watch.out" && break; sleep 0.1; done
   "$PROBE" consul "$uri" register '{"ID":"n1:web:81","Name":"web","Port":81,"Address":"127.0.0.1"}' >/dev/null 2>&1
-  for _ in $(seq 1 50); do kill -0 $wpid 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 300); do kill -0 $wpid 2>/dev/null || break; sleep 0.1; done
+  kill $wpid 2>/dev/null
   wait $wpid
   check_eq "consul watch: exits after two changes" "0" "$?"
   read -r i1 i2 _ <<<"$(sed -n 's/^change index=\([0-9]*\) .*/\1/p' "$TEST_TMP/watch.out" | tr '\n' ' ')"
@@ -100,7 +110,7 @@ if [ -x "$BUILD/portolan-catalog" ] && start_catalog; then
   "$PROBE" consul-watch "$uri" /v1/health/service/web 99 2000 >"$TEST_TMP/restart.out" 2>"$TEST_TMP/restart.err" &
   rpid=$!
   cleanup_add "kill $rpid"
-  for _ in $(seq 1 50); do grep -q '^change' "$TEST_TMP/restart.out" && break; sleep 0.1; done
+  for _ in $(seq 1 300); do grep -q '^change' "$TEST_TMP/restart.out" && break; sleep 0.1; done
   old_idx=$(sed -n '1s/^change index=\([0-9]*\) .*/\1/p' "$TEST_TMP/restart.out")
   kill "$CATALOG_PID"; wait "$CATALOG_PID" 2>/dev/null
   "$BUILD/portolan-catalog" -listen "$CATALOG_ADDR" >>"$TEST_TMP/catalog2.log" 2>&1 &
@@ -108,7 +118,7 @@ if [ -x "$BUILD/portolan-catalog" ] && start_catalog; then
   cleanup_add "kill $CATALOG_PID"
   wait_http "http://$CATALOG_ADDR/v1/status/leader" 10
   "$PROBE" consul "$uri" register '{"ID":"n1:web:90","Name":"web","Port":90,"Address":"127.0.0.1"}' >/dev/null 2>&1
-  for _ in $(seq 1 150); do grep -q '"n1:web:90"' "$TEST_TMP/restart.out" && break; sleep 0.1; done
+  for _ in $(seq 1 300); do grep -q '"n1:web:90"' "$TEST_TMP/restart.out" && break; sleep 0.1; done
   kill $rpid 2>/dev/null; wait $rpid 2>/dev/null
   new_idx=$(grep '"n1:web:90"' "$TEST_TMP/restart.out" | head -1 | sed -n 's/^change index=\([0-9]*\) .*/\1/p')
   check "consul watch: after a server restart the new data arrives (index $old_idx -> ${new_idx:-none})" \
