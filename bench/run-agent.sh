@@ -78,10 +78,14 @@ create_start() {
   else
     body='{"Image":"portolan-test/web","Env":["SERVICE_NAME=bench"]}'
   fi
-  id=$(curl -sf --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' -d "$body" \
-         "http://d/containers/create?name=bench-$i" | jq -r .Id) &&
-    curl -sf --unix-socket "$SOCK" -X POST "http://d/containers/$id/start" >/dev/null ||
-    echo "container $i failed" >&2
+  # a loaded dockerd sometimes fails a create or start: remove what is left and try again
+  for try in 1 2 3; do
+    id=$(curl -sf --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' -d "$body" \
+           "http://d/containers/create?name=bench-$i" | jq -r .Id) &&
+      curl -sf --unix-socket "$SOCK" -X POST "http://d/containers/$id/start" >/dev/null && return 0
+    curl -sf --unix-socket "$SOCK" -X DELETE "http://d/containers/bench-$i?force=1" -o /dev/null
+  done
+  echo "container $i failed 3 times" >&2
 }
 PORTS=$TEST_TMP/ports
 printf '%s\n' "${ports[@]}" >"$PORTS"
@@ -99,6 +103,15 @@ seq 0 $((N - 1)) | xargs -P "$PAR" -I{} bash -c 'create_start {}'
 t1=$(now_ms)
 running=$(api "http://d/containers/json" | jq length)
 echo "started $running containers in $(( (t1 - t0) / 1000 )).$(( (t1 - t0) % 1000 / 100 )) s"
+if [ "$running" -ne "$N" ]; then
+  # the watcher waits for N instances that will never all exist: wait for those running instead
+  # (the latency then ends no earlier than this moment, so it is reported as an upper bound)
+  echo "only $running of $N containers started; registration latency below is an upper bound"
+  kill "$wup" 2>/dev/null; wait "$wup" 2>/dev/null
+  python3 "$TOP/bench/agent/watch-catalog.py" --addr "127.0.0.1:$cport" --service bench \
+    --target "$running" --timeout 900 >"$TEST_TMP/up.ns" 2>"$TEST_TMP/up.err" &
+  wup=$!
+fi
 wait "$wup"; up_rc=$?
 up_ns=$(cat "$TEST_TMP/up.ns" 2>/dev/null)
 last_start=$(jq -r 'select(.Action == "start") | .timeNano' "$evlog" | sort -n | tail -1)
