@@ -3,6 +3,7 @@
 
 #include "duration.h"
 #include "flags.h"
+#include "http_client.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,7 @@ int agent_config_parse(agent_config_t *c, int argc, char **argv, FILE *out, char
         return 1;
     }
     if (cur.version) {
-        fprintf(out, "portolan-agent %s\n", PACKAGE_VERSION);
+        fprintf(out, "portolan-agent %s (%s)\n", PACKAGE_VERSION, http_client_library());
         return 1;
     }
     if (log_level_parse(cur.log_level, &cur.level) != 0) {

@@ -423,6 +423,7 @@ void http_client_set_max_host_connections(http_client_t *c, long n)
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n > 0 ? n : 0L);
 }
 
+const char *http_client_library(void) { return curl_version(); }
 uv_loop_t *http_client_loop(const http_client_t *c) { return c->loop; }
 size_t http_client_active(const http_client_t *c) { return c->active; }
 uint64_t http_client_connects(const http_client_t *c) { return c->connects; }

@@ -120,6 +120,11 @@ size_t http_client_active(const http_client_t *c);
  * reuse (N sequential requests to one host -> 1 connection). */
 uint64_t http_client_connects(const http_client_t *c);
 
+/* The HTTP stack this binary runs on, as libcurl reports it ("libcurl/7.88.1 OpenSSL/3.0.17
+ * zlib/1.2.13"): -version prints it, so an operator can tell the lean static agent from one
+ * linked against the system libcurl. A static string; needs no client. */
+const char *http_client_library(void);
+
 /* First header named name (ASCII case-insensitive), or NULL. */
 const char *http_response_header(const http_response_t *r, const char *name);
 

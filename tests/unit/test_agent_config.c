@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "agent_config.h"
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
 #include "duration.h"
 
 static int parse(agent_config_t *c, char **argv, char *err, size_t errlen)
@@ -167,7 +170,16 @@ static void test_version_help(void **state)
     agent_config_t c;
     char err[256];
     char *v[] = {"portolan-agent", "--version", NULL};
-    assert_int_equal(parse(&c, v, err, sizeof err), 1);
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    assert_non_null(f);
+    assert_int_equal(agent_config_parse(&c, 2, v, f, err, sizeof err), 1);
+    fclose(f);
+    /* the version, then the HTTP stack it runs on (libcurl and its TLS library) */
+    assert_non_null(strstr(out, "portolan-agent " PACKAGE_VERSION " (libcurl/"));
+    assert_non_null(strstr(out, "OpenSSL/"));
+    free(out);
     char *h[] = {"portolan-agent", "-h", NULL};
     assert_int_equal(parse(&c, h, err, sizeof err), 1);
 }
