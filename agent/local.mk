@@ -19,4 +19,10 @@ portolan_agent_SOURCES = \
 	agent/reconcile.c agent/reconcile.h agent/reconcile_int.h \
 	agent/reconcile_view.c \
 	agent/ops_api.c agent/ops_api.h
+if LEAN_AGENT
+# --with-lean-curl: static, non-PIE, only glibc shared (see configure.ac and scripts/lean-curl.sh)
+portolan_agent_LDADD = agent/libagentcore.a lib/libportolan.a $(LEAN_AGENT_LIBS)
+portolan_agent_LDFLAGS = -no-pie
+else
 portolan_agent_LDADD = $(AGENT_CORE_LIBS)
+endif

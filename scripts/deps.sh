@@ -28,3 +28,11 @@ if [ "${#clean[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${clean[@]}" >/dev/null
 fi
+
+# the minimal static libcurl the agent links (scripts/lean-curl.sh); PORTOLAN_LEAN_CURL=0 skips
+# it. When it cannot be built, the agent links Debian's shared libcurl instead: same behaviour,
+# about twice the memory (bench/README.md).
+if [ "${PORTOLAN_LEAN_CURL:-1}" != 0 ]; then
+  "$(dirname "$0")/lean-curl.sh" ||
+    echo "deps: the lean libcurl was not built; portolan-agent will link the shared libcurl"
+fi
