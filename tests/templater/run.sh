@@ -229,15 +229,19 @@ start_tpl() {
 }
 start_tpl
 check "restarted templater serves hello/v1" wait_for '[ "$(code /hello/v1/)" = 200 ]' 10
-master_pid() { pgrep -o -f -- "[h]aproxy -W -S $MS"; }
-M0=$(master_pid)
+# the master's pid as HAProxy reports it (show proc), not the oldest "haproxy -W -S" process: a
+# master re-executes itself on each reload (the restarted templater's first apply is one), with
+# -sf <workers> -x ... in its arguments, and meanwhile the oldest match was seen to be a worker.
+# Its CLI is away during the re-exec, hence the wait.
+master_pid() { echo 'show proc' | socat - "UNIX-CONNECT:$MS" 2>/dev/null | awk '$2 == "master" {print $1}'; }
+wait_for 'M0=$(master_pid); [ -n "$M0" ]' 10
 kill -KILL "$TPL_PID"; wait "$TPL_PID" 2>/dev/null
 check_eq "SIGKILLed templater: HAProxy keeps serving" 200 "$(code /hello/v1/)"
 start_tpl
 reg f1 hello/v1 "${BPORT[E]}" >/dev/null
 check "the adopted HAProxy gets instance changes" wait_for '[[ "$(who 10 /hello/v1/)" == *E* ]]' 10
 # adoption, seen from HAProxy's side: the master that served before the SIGKILL is the one now
-M1=$(master_pid)
+wait_for 'M1=$(master_pid); [ -n "$M1" ]' 10
 check "the next templater adopts the running master (master pid ${M0:-none} before, ${M1:-none} after)" \
   test -n "$M0" -a "$M0" = "$M1"
 n=$(pgrep -f -- "-S $MS" | wc -l)
