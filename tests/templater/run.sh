@@ -189,6 +189,85 @@ check "-template: SIGHUP re-reads the template" wait_for 'grep -q "^reloaded-tem
 dereg e1; dereg u1
 kill "$TM_PID"
 
+# ---- a reload that fails, a configuration haproxy -c rejects: the last good one stays ----
+# Both come from Consul's KV, as they would in production: maxconn 1000000 passes `haproxy -c` but
+# the reload fails (HAProxy cannot raise its FD limit to 2 x maxconn: above fs.nr_open, 1048576 by
+# default, even for root); timeouts/connect 25d is past HAProxy's timer maximum (~24.8 days), so
+# `haproxy -c` rejects it. Meanwhile a probe asks hello/v1 without pause: every answer must be 200
+# from one of its instances (B, C).
+metric() { curl -s --max-time 3 "http://127.0.0.1:$LP/metrics" | awk -v m="portolan_templater_$1" '$1 == m {print $2}'; }
+failed_reloads() { echo 'show proc' | socat - "UNIX-CONNECT:$MS" 2>/dev/null | awk '$2 == "master" {gsub(/]/, "", $5); print $5}'; }
+NR_OPEN=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 0)
+if [ "$NR_OPEN" -ge 2000100 ]; then
+  skip "rollback: fs.nr_open is $NR_OPEN, maxconn 1000000 would not make the reload fail here"
+else
+  # the last runtime change (e1 gone) is in the file: this is the configuration HAProxy runs
+  check "rollback: the configuration is settled before the test" wait_for '! grep -q "server e1 " "$CFG"' 10
+  cp "$CFG" "$TEST_TMP/good.cfg"
+  F0=$(metric reload_failures_total); K0=$(metric check_failures_total); RL0=$(metric reloads_total)
+  HF0=$(failed_reloads)
+  PROBE_STOP=$TEST_TMP/probe.stop; PROBE_LOG=$TEST_TMP/probe.log
+  (
+    while [ ! -e "$PROBE_STOP" ]; do
+      # "B /" + newline + status -> "B / 200"
+      echo "$(curl -s --max-time 5 -w '%{http_code}' "$U/hello/v1/" | tr '\n' ' ')"
+    done >"$PROBE_LOG"
+  ) &
+  PROBE_PID=$!
+  cleanup_add "kill $PROBE_PID"
+  check "rollback: the probe gets answers" wait_for '[ "$(wc -l <"$PROBE_LOG")" -ge 5 ]' 10
+
+  curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/maxconn" --data-binary 1000000
+  check "reload failure: counted in /metrics (reload_failures_total ${F0:-?} -> +1)" \
+    wait_for '[ "$(metric reload_failures_total)" = $((F0 + 1)) ]' 20
+  check_eq "reload failure: HAProxy's master counts it too (show proc failed)" "$((HF0 + 1))" "$(failed_reloads)"
+  check "reload failure: logged, with the rollback" \
+    wait_for 'grep -q "apply: reload failed: HAProxy reported the reload as failed" "$TEST_TMP/templater.log" &&
+      grep -q "apply: rolled back $CFG to the last good configuration" "$TEST_TMP/templater.log"' 5
+  check "reload failure: the installed file is the last good one, byte for byte" cmp -s "$CFG" "$TEST_TMP/good.cfg"
+  check_eq "reload failure: hello/v1 still answered by B and C" "B C" "$(who 8 /hello/v1/)"
+  check_eq "reload failure: hello/v10 still answered by E" "E" "$(get /hello/v10/ | cut -d' ' -f1)"
+
+  # a new route while maxconn is still bad: its reload fails as well, nothing half-applied
+  reg r1 hello/v3 "${BPORT[D]}" >/dev/null
+  # the failure is counted when HAProxy reports it; the file is put back (checked) just after
+  rolled_back() { grep -c "apply: rolled back $CFG to the last good configuration" "$TEST_TMP/templater.log"; }
+  RB0=$(rolled_back)
+  check "a new route with the bad maxconn: its reload fails too, and is rolled back" \
+    wait_for '[ "$(metric reload_failures_total)" = $((F0 + 2)) ] && [ "$(rolled_back)" = $((RB0 + 1)) ]' 20
+  check_eq "... so hello/v3 is not routed" 404 "$(code /hello/v3/)"
+  check "... and the file is still the last good one" cmp -s "$CFG" "$TEST_TMP/good.cfg"
+
+  # now a configuration that `haproxy -c` rejects: never installed, no reload tried
+  curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/timeouts/connect" --data-binary 25d
+  check "rejected configuration: counted in /metrics (check_failures_total ${K0:-?} -> +1)" \
+    wait_for '[ "$(metric check_failures_total)" = $((K0 + 1)) ]' 20
+  check "rejected configuration: logged" grep -q "apply: haproxy -c rejected the new configuration" "$TEST_TMP/templater.log"
+  check_eq "rejected configuration: no reload was tried" "$((F0 + 2))" "$(metric reload_failures_total)"
+  check "rejected configuration: the file is still the last good one" cmp -s "$CFG" "$TEST_TMP/good.cfg"
+  check "rejected configuration: no temporary file left behind" test ! -e "$CFG.tmp"
+  check_eq "rejected configuration: hello/v1 still answered by B and C" "B C" "$(who 8 /hello/v1/)"
+
+  # Consul changes back to something valid: the pending route is applied with one good reload
+  curl -s -o /dev/null -X DELETE "$C/v1/kv/service/haproxy/timeouts/connect"
+  curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/maxconn" --data-binary 777
+  check "recovery: the new route hello/v3 is served by D" wait_for '[ "$(get /hello/v3/ | cut -d" " -f1)" = D ]' 20
+  # HAProxy serves the new worker a moment before show proc has confirmed the reload to the templater
+  check "recovery: a successful reload counted (reloads_total above ${RL0:-?})" \
+    wait_for '[ "$(metric reloads_total)" -gt "$RL0" ]' 10
+  grep -q '^backend b_hello:v3$' "$CFG" && grep -q 'maxconn 777$' "$CFG" && ! grep -Eq '25d|1000000' "$CFG" \
+    && ok "recovery: the installed file has hello/v3, maxconn 777, neither bad value" \
+    || not_ok "recovery: the installed file has hello/v3, maxconn 777, neither bad value"
+  check_eq "recovery: hello/v1 still answered by B and C" "B C" "$(who 8 /hello/v1/)"
+
+  touch "$PROBE_STOP"; wait "$PROBE_PID" 2>/dev/null
+  total=$(wc -l <"$PROBE_LOG")
+  bad=$(grep -Evc '^[BC] / 200$' "$PROBE_LOG")
+  check_eq "hello/v1 answered 200 by B or C throughout ($total requests; wrong answers)" 0 "$bad"
+  [ "$bad" = 0 ] || diag "first wrong answers: $(grep -Ev '^[BC] / 200$' "$PROBE_LOG" | head -3 | tr '\n' '|')"
+  dereg r1
+fi
+
 # ---- no stacked HAProxy ----
 # old workers leave once their connections are done: on a loaded machine that can take longer than
 # the fixed 1 s this was, so wait up to 10 s; a stacked master or worker stays and still fails
