@@ -37,7 +37,7 @@ struct apply {
     apply_opts_t o;
     char *config_path, *tmp_path, *haproxy_bin, *admin_socket;
     routes_table_t *applied, *desired, *target;
-    char *last_good;          /* content of the last installed config */
+    char *last_good;          /* content of the last installed config (at start: the file found) */
     char *job_cfg;            /* config being installed */
     int busy;
     int persisting, persist_again; /* background rewrite of the file after runtime changes */
@@ -544,6 +544,32 @@ void apply_update(apply_t *a, routes_table_t *t)
     uv_timer_start(&a->wait_timer, on_wait, delay, 0);
 }
 
+/* The configuration an earlier run left at path, or NULL (none, empty, unreadable). It is what
+ * HAProxy serves while Consul is read (started from it, or an adopted master), so it is the one
+ * to put back when the first reload of this run fails. A one-off local read at start. */
+static char *read_existing(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    do {
+        if (cap - len < 65536) {
+            cap = cap ? cap * 2 : 65536;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) { free(buf); fclose(f); return NULL; }
+            buf = nb;
+        }
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    int err = ferror(f);
+    fclose(f);
+    if (err || len == 0 || memchr(buf, '\0', len)) { free(buf); return NULL; }
+    buf[len] = '\0';
+    return buf;
+}
+
 apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o)
 {
     apply_t *a = calloc(1, sizeof *a);
@@ -556,6 +582,7 @@ apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o)
     snprintf(a->tmp_path, n, "%s.tmp", o->config_path);
     a->haproxy_bin = strdup(o->haproxy_bin ? o->haproxy_bin : "haproxy");
     a->admin_socket = strdup(o->admin_socket ? o->admin_socket : "");
+    if (!o->dry) a->last_good = read_existing(o->config_path);
     uv_timer_init(loop, &a->wait_timer);
     a->wait_timer.data = a;
     return a;

@@ -8,7 +8,8 @@
  *    set server addr, set weight, drain -> maint -> del server) with no reload, and the config
  *    file is rewritten too, so a later reload keeps them;
  *  - route changes reload through haproxy_proc and are confirmed; a failed reload puts the last
- *    good file back (HAProxy keeps serving with its old worker);
+ *    good file back (HAProxy keeps serving with its old worker); until this run has installed one,
+ *    the last good file is the one found at config_path at start (what HAProxy serves meanwhile);
  *  - one change in flight at a time; updates arriving meanwhile are coalesced to the newest;
  *  - -wait min:max: consul-template quiescence (timer min, reset by each update, never past max).
  * Never: blocks the loop on HAProxy (all exchanges are asynchronous; file writes are local). */

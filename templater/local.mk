@@ -15,6 +15,13 @@ tests_unit_test_routes_SOURCES = tests/unit/test_routes.c
 tests_unit_test_routes_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater -DHAPROXY_BASE='"$(abs_top_srcdir)/haproxy/haproxy.cfg.base"'
 tests_unit_test_routes_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_routes_LDADD = templater/libtemplatercore.a $(PORTOLAN_LIBS) $(CMOCKA_LIBS)
+# apply.c and haproxy_proc.c (effects) against a fake master CLI and a fake `haproxy -c`
+check_PROGRAMS += tests/unit/test_apply
+tests_unit_test_apply_SOURCES = tests/unit/test_apply.c \
+	templater/apply.c templater/apply.h templater/haproxy_proc.c templater/haproxy_proc.h
+tests_unit_test_apply_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater
+tests_unit_test_apply_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_apply_LDADD = templater/libtemplatercore.a $(PORTOLAN_LIBS) $(CMOCKA_LIBS)
 endif
 
 bin_PROGRAMS += portolan-templater

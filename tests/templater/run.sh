@@ -325,6 +325,25 @@ check "the next templater adopts the running master (master pid ${M0:-none} befo
   test -n "$M0" -a "$M0" = "$M1"
 n=$(pgrep -f -- "-S $MS" | wc -l)
 check "still one master + worker(s) ($n processes)" test "$n" -ge 2 -a "$n" -le 3
+
+# ---- a restarted templater whose first reload fails: the file HAProxy serves goes back ----
+# The new templater has installed nothing yet; the configuration it finds is what the adopted
+# master runs, so it is the last good one (maxconn 1000000: see the rollback section above).
+kill -KILL "$TPL_PID"; wait "$TPL_PID" 2>/dev/null
+if [ "$NR_OPEN" -ge 2000100 ]; then
+  skip "restart rollback: fs.nr_open is $NR_OPEN, maxconn 1000000 would not make the reload fail here"
+else
+  cp "$CFG" "$TEST_TMP/served.cfg"
+  curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/maxconn" --data-binary 1000000
+  start_tpl
+  check "restarted templater: its first reload fails and is rolled back" \
+    wait_for 'grep -q "apply: reload failed: HAProxy reported" "$TEST_TMP/templater2.log" &&
+      grep -q "apply: rolled back $CFG to the last good configuration" "$TEST_TMP/templater2.log"' 20
+  check "restarted templater: the file is the one HAProxy served before, byte for byte" \
+    cmp -s "$CFG" "$TEST_TMP/served.cfg"
+  check_eq "restarted templater: hello/v1 still served" 200 "$(code /hello/v1/)"
+  curl -s -o /dev/null -X DELETE "$C/v1/kv/service/haproxy/maxconn"
+fi
 kill "$TPL_PID"
 
 if [ -n "$VERBOSE" ]; then cat "$TEST_TMP/templater.log" >&2; fi
