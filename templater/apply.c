@@ -9,6 +9,7 @@
  * deleted once HAProxy agrees it has no connections left (retried for up to 10 s). */
 #include "apply.h"
 #include "diff.h"
+#include "haproxy_check.h"
 #include "haproxy_runtime.h"
 
 #include <errno.h>
@@ -103,28 +104,76 @@ static void install(apply_t *a, write_cb cb)
     cb(a, 1, NULL);
 }
 
-static void on_check_closed(uv_handle_t *h) { free(h); }
-
+/* One `haproxy -c` run. Its exit and the end of its stderr come in either order; the outcome is
+ * decided once both are in, so a refusal is logged with HAProxy's own reason (its ALERT lines:
+ * `-q` would silence them). Each run has its own handles: the next check may start at once. */
 typedef struct {
-    uv_process_t proc;   /* first: the handle is the allocation */
+    uv_process_t proc;
+    uv_pipe_t err;
     apply_t *a;
+    int exited, eof, open_handles;
+    int64_t status;
+    int sig;
+    size_t len;
+    char out[8192];           /* the start of stderr; the rest is read and dropped */
 } check_proc_t;
 
-static void on_check_exit(uv_process_t *p, int64_t status, int sig)
+static void on_check_closed(uv_handle_t *h)
 {
-    apply_t *a = ((check_proc_t *)p)->a;
-    uv_close((uv_handle_t *)p, on_check_closed); /* each check has its own handle: the next may start at once */
+    check_proc_t *cp = h->data;
+    if (--cp->open_handles == 0) free(cp);
+}
+
+static void check_done(check_proc_t *cp)
+{
+    if (!cp->exited || !cp->eof) return;
+    apply_t *a = cp->a;
     write_cb cb = a->wcb;
-    if (status != 0 || sig != 0) {
+    if (cp->status != 0 || cp->sig != 0) {
         a->st.check_failures++;
         unlink(a->tmp_path);
-        char msg[256];
-        snprintf(msg, sizeof msg, "haproxy -c rejected the new configuration (exit %lld); see HAProxy's message above",
-                 (long long)status);
+        char why[1024], how[64], msg[1200];
+        haproxy_check_reason(cp->out, cp->len, why, sizeof why);
+        if (cp->sig) snprintf(how, sizeof how, "signal %d", cp->sig);
+        else snprintf(how, sizeof how, "exit %lld", (long long)cp->status);
+        snprintf(msg, sizeof msg, "haproxy -c rejected the new configuration (%s)%s%s", how, *why ? ": " : "",
+                 *why ? why : "; HAProxy printed nothing");
         cb(a, 0, msg);
         return;
     }
     install(a, cb);
+}
+
+static void on_check_exit(uv_process_t *p, int64_t status, int sig)
+{
+    check_proc_t *cp = p->data;
+    cp->exited = 1;
+    cp->status = status;
+    cp->sig = sig;
+    uv_close((uv_handle_t *)p, on_check_closed);
+    check_done(cp);
+}
+
+static void on_check_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char discard[4096];
+    check_proc_t *cp = h->data;
+    if (cp->len + 1 < sizeof cp->out) *buf = uv_buf_init(cp->out + cp->len, (unsigned)(sizeof cp->out - 1 - cp->len));
+    else *buf = uv_buf_init(discard, sizeof discard);
+}
+
+static void on_check_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    check_proc_t *cp = s->data;
+    if (n > 0) {
+        if (buf->base == cp->out + cp->len) cp->len += (size_t)n;
+        return;
+    }
+    if (n == 0) return;
+    /* end of stderr (or a read error: what was read is all there is) */
+    cp->eof = 1;
+    uv_close((uv_handle_t *)s, on_check_closed);
+    check_done(cp);
 }
 
 static void write_config(apply_t *a, const char *cfg, write_cb cb)
@@ -136,29 +185,35 @@ static void write_config(apply_t *a, const char *cfg, write_cb cb)
         return;
     }
     if (a->o.skip_check) { install(a, cb); return; }
-    char *args[] = { a->haproxy_bin, "-c", "-q", "-f", a->tmp_path, NULL };
+    char *args[] = { a->haproxy_bin, "-c", "-f", a->tmp_path, NULL };
+    check_proc_t *cp = calloc(1, sizeof *cp);
+    if (!cp) abort();
+    cp->a = a;
+    uv_pipe_init(a->loop, &cp->err, 0);
     uv_process_options_t po;
     memset(&po, 0, sizeof po);
     po.file = a->haproxy_bin;
     po.args = args;
     po.exit_cb = on_check_exit;
-    uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_INHERIT_FD, .data.fd = 2 },
-                                      { .flags = UV_INHERIT_FD, .data.fd = 2 } };
+    /* stdout only says "Configuration file is valid" */
+    uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_IGNORE },
+                                      { .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&cp->err } };
     po.stdio = stdio;
     po.stdio_count = 3;
     a->wcb = cb;
-    check_proc_t *cp = calloc(1, sizeof *cp);
-    if (!cp) abort();
-    cp->a = a;
     int rc = uv_spawn(a->loop, &cp->proc, &po);
+    cp->proc.data = cp->err.data = cp;
+    cp->open_handles = 2;
     if (rc < 0) {
         uv_close((uv_handle_t *)&cp->proc, on_check_closed);
+        uv_close((uv_handle_t *)&cp->err, on_check_closed);
         char msg[256];
         snprintf(msg, sizeof msg, "cannot run %s -c: %s", a->haproxy_bin, uv_strerror(rc));
         unlink(a->tmp_path);
         cb(a, 0, msg);
         return;
     }
+    uv_read_start((uv_stream_t *)&cp->err, on_check_alloc, on_check_read);
 }
 
 /* ---- structural: write, then start or reload ---- */

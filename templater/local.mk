@@ -6,7 +6,8 @@ templater_libtemplatercore_a_SOURCES = \
 	templater/routes.c templater/routes.h \
 	templater/haproxy_cfg.c templater/haproxy_cfg.h \
 	templater/diff.c templater/diff.h \
-	templater/haproxy_runtime.c templater/haproxy_runtime.h
+	templater/haproxy_runtime.c templater/haproxy_runtime.h \
+	templater/haproxy_check.c templater/haproxy_check.h
 templater_libtemplatercore_a_CFLAGS = $(AM_CFLAGS)
 
 if HAVE_CMOCKA

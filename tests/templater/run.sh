@@ -242,7 +242,9 @@ else
   curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/timeouts/connect" --data-binary 25d
   check "rejected configuration: counted in /metrics (check_failures_total ${K0:-?} -> +1)" \
     wait_for '[ "$(metric check_failures_total)" = $((K0 + 1)) ]' 20
-  check "rejected configuration: logged" grep -q "apply: haproxy -c rejected the new configuration" "$TEST_TMP/templater.log"
+  # with HAProxy's own reason on the same line (an ALERT naming the value), not a pointer elsewhere
+  check "rejected configuration: logged with HAProxy's reason" \
+    grep -Eq "apply: haproxy -c rejected the new configuration \(exit 1\): .*timer overflow in argument '25d' to 'timeout connect'" "$TEST_TMP/templater.log"
   check_eq "rejected configuration: no reload was tried" "$((F0 + 2))" "$(metric reload_failures_total)"
   check "rejected configuration: the file is still the last good one" cmp -s "$CFG" "$TEST_TMP/good.cfg"
   check "rejected configuration: no temporary file left behind" test ! -e "$CFG.tmp"

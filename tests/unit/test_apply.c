@@ -1,9 +1,11 @@
 /* test_apply.c: templater/apply.c (with haproxy_proc.c) against a fake HAProxy: a master CLI
  * served on a unix socket in the test's own loop ("show proc", "reload", whose outcome the test
- * decides) and a `haproxy -c` stand-in script that rejects any configuration holding "maxconn 13".
- * What it holds apply.c to: a configuration is installed only after the check passes; a reload
- * that fails puts the last good file back (also the file an earlier run left, when the first
- * reload of this run fails); the next catalog change is applied normally. */
+ * decides) and a `haproxy -c` stand-in script that rejects any configuration holding "maxconn 13"
+ * with an ALERT line as HAProxy writes it.
+ * What it holds apply.c to: a configuration is installed only after the check passes (a refusal
+ * is logged with HAProxy's reason); a reload that fails puts the last good file back (also the
+ * file an earlier run left, when the first reload of this run fails); the next catalog change is
+ * applied normally. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -302,7 +304,23 @@ static void test_rejected_config_never_installed(void **st)
     fx_apply(&x, table(ONE, 0));
     char *good = rendered(&x, ONE, 0);
 
+    /* the log line carries HAProxy's reason: stderr goes to a file for this step */
+    char logpath[160];
+    snprintf(logpath, sizeof logpath, "%s/stderr.log", x.dir);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *lf = fopen(logpath, "w");
+    assert_non_null(lf);
+    dup2(fileno(lf), 2);
     fx_apply(&x, table(TWO, 13));
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(lf);
+    char *log = read_text(logpath);
+    assert_non_null(strstr(log, "apply: haproxy -c rejected the new configuration (exit 1): parsing ["));
+    assert_non_null(strstr(log, ".tmp:2] : fake rejection of maxconn 13"));
+    free(log);
     apply_stats(x.a, &s);
     assert_int_equal(s.check_failures, 1);
     assert_int_equal(x.m.reload_cmds, 1);

@@ -1,4 +1,5 @@
-/* test_routes.c: the templater's pure core: validate.c, routes.c, haproxy_cfg.c, diff.c.
+/* test_routes.c: the templater's pure core: validate.c, routes.c, haproxy_cfg.c, diff.c,
+ * haproxy_runtime.c's parsers, haproxy_check.c.
  * The generated configuration is also checked with the real `haproxy -c` when it is installed. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 
 #include "diff.h"
 #include "haproxy_cfg.h"
+#include "haproxy_check.h"
 #include "haproxy_runtime.h"
 #include "routes.h"
 #include "validate.h"
@@ -608,6 +610,44 @@ static void test_runtime_answers(void **st)
     assert_true(haproxy_runtime_answer_failed("Permission denied\n"));
 }
 
+static void test_check_reason(void **st)
+{
+    char buf[512];
+    /* HAProxy 2.6's words for a refused file: the ALERT that says why, without prefix or trailers */
+    const char *out =
+        "[NOTICE]   (11634) : haproxy version is 2.6.12-1+deb12u4\n"
+        "[NOTICE]   (11634) : path to executable is /usr/sbin/haproxy\n"
+        "[ALERT]    (11634) : config : parsing [h.cfg.tmp:25] : timer overflow in argument '25d' to 'timeout connect' (maximum value is 2147483647 ms or ~24.8 days)\n"
+        "[ALERT]    (11634) : config : Error(s) found in configuration file : h.cfg.tmp\n"
+        "[ALERT]    (11634) : config : Fatal errors found in configuration.\n";
+    haproxy_check_reason(out, strlen(out), buf, sizeof buf);
+    assert_string_equal(buf, "parsing [h.cfg.tmp:25] : timer overflow in argument '25d' to 'timeout connect' "
+                             "(maximum value is 2147483647 ms or ~24.8 days)");
+    /* several ALERTs are joined; WARNINGs are left out when there are ALERTs */
+    const char *two = "[WARNING]  (1) : config : something minor\n"
+                      "[ALERT]    (1) : config : parsing [a:1] : first\r\n"
+                      "[ALERT]    (1) : config : parsing [a:2] : second";
+    haproxy_check_reason(two, strlen(two), buf, sizeof buf);
+    assert_string_equal(buf, "parsing [a:1] : first | parsing [a:2] : second");
+    /* no ALERT: the last non-empty line; only generic ALERTs: the last of them */
+    const char *plain = "something else went wrong\n\n";
+    haproxy_check_reason(plain, strlen(plain), buf, sizeof buf);
+    assert_string_equal(buf, "something else went wrong");
+    const char *generic = "[ALERT]    (1) : config : Fatal errors found in configuration.\n";
+    haproxy_check_reason(generic, strlen(generic), buf, sizeof buf);
+    assert_string_equal(buf, "[ALERT]    (1) : config : Fatal errors found in configuration.");
+    /* nothing printed; control bytes; bounded, with "..." (len is honoured: no NUL needed) */
+    assert_int_equal(haproxy_check_reason("", 0, buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
+    const char *ctl = "[ALERT]    (1) : bad \x1b[31mcolour\x7f\n";
+    haproxy_check_reason(ctl, strlen(ctl), buf, sizeof buf);
+    assert_string_equal(buf, "bad ?[31mcolour?");
+    char small[16];
+    const char *lng = "[ALERT]    (1) : config : 0123456789abcdefghijXYZ";
+    assert_int_equal(haproxy_check_reason(lng, strlen(lng) - 3, small, sizeof small), 15);
+    assert_string_equal(small, "0123456789ab...");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_routes_incremental),
         cmocka_unit_test(test_runtime_answers),
+        cmocka_unit_test(test_check_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
