@@ -44,6 +44,7 @@ struct apply {
     int persisting, persist_again; /* background rewrite of the file after runtime changes */
     char *persist_cfg;
     int structural_job;
+    int reload_pending;       /* a runtime batch was refused (HAProxy may hold part of it): reload next */
     uint64_t job_start;
     uv_timer_t wait_timer;
     uint64_t wait_deadline;
@@ -55,11 +56,15 @@ struct apply {
 };
 
 static void job_run(apply_t *a);
+static void persist_start(apply_t *a);
 static char *render_timed(apply_t *a, const routes_table_t *t);
 
 static void xfree_table(routes_table_t *t) { routes_table_free(t); }
 
-static void job_finish(apply_t *a, int ok, const char *why)
+/* Ends the job. persist: rewrite the file for what was applied (after a runtime batch), started
+ * before the next job may run, so that a structural one waits for it (job_run) rather than writing
+ * <config>.tmp alongside: there is one write of the file at a time, and one callback (a->wcb). */
+static void job_end(apply_t *a, int ok, const char *why, int persist)
 {
     if (ok) {
         if (a->applied != a->target) xfree_table(a->applied);
@@ -73,9 +78,12 @@ static void job_finish(apply_t *a, int ok, const char *why)
     free(a->job_cfg);
     a->job_cfg = NULL;
     a->busy = 0;
+    if (ok && persist) persist_start(a);
     if (a->desired) { job_run(a); return; }
     if (a->idle_cb && !a->persisting) a->idle_cb(a->idle_data);
 }
+
+static void job_finish(apply_t *a, int ok, const char *why) { job_end(a, ok, why, 0); }
 
 /* ---- writing the config: tmp file, haproxy -c, rename ---- */
 
@@ -230,6 +238,7 @@ static void on_reloaded(int ok, const char *msg, void *data)
     apply_t *a = data;
     if (ok) {
         a->st.reloads++;
+        a->reload_pending = 0;
         free(a->last_good);
         a->last_good = a->job_cfg;
         a->job_cfg = NULL;
@@ -247,6 +256,7 @@ static void on_structural_written(apply_t *a, int ok, const char *why)
 {
     if (!ok) { job_finish(a, 0, why); return; }
     if (!a->o.proc) {
+        a->reload_pending = 0;
         free(a->last_good);
         a->last_good = a->job_cfg;
         a->job_cfg = NULL;
@@ -255,6 +265,7 @@ static void on_structural_written(apply_t *a, int ok, const char *why)
     }
     if (!haproxy_proc_running(a->o.proc)) {
         if (haproxy_proc_start(a->o.proc) != 0) { job_finish(a, 0, "HAProxy did not start"); return; }
+        a->reload_pending = 0;
         free(a->last_good);
         a->last_good = a->job_cfg;
         a->job_cfg = NULL;
@@ -386,7 +397,6 @@ static void start_del(apply_t *a, const char *backend, const char *server)
 
 /* After runtime changes the file is rewritten in the background (render, haproxy -c, rename), so
  * the next runtime change does not wait for it; rewrites coalesce; a structural job waits. */
-static void persist_start(apply_t *a);
 
 static void on_persisted(apply_t *a, int ok, const char *why)
 {
@@ -427,6 +437,16 @@ static void on_runtime_answer(int status, const char *out, size_t len, void *dat
         log_warn("apply: runtime API refused the change (%.*s); reloading instead", (int)(len > 200 ? 200 : len), out);
         diff_clear(&j->d);
         free(j);
+        a->reload_pending = 1;
+        if (a->persisting) {
+            /* an earlier batch's rewrite of the file is under way: the reload waits for it
+             * (on_persisted runs the job again; a newer update replaces this target) */
+            if (!a->desired) a->desired = a->target;
+            else xfree_table(a->target);
+            a->target = NULL;
+            a->busy = 0;
+            return;
+        }
         run_structural(a, "runtime change failed");
         return;
     }
@@ -437,9 +457,8 @@ static void on_runtime_answer(int status, const char *out, size_t len, void *dat
     log_info("apply: %zu server change%s through the runtime API, no reload", j->d.nops, j->d.nops == 1 ? "" : "s");
     diff_clear(&j->d);
     free(j);
-    job_finish(a, 1, NULL);
-    /* keep the file in step so a later reload keeps these servers */
-    persist_start(a);
+    /* and the file in step, so a later reload keeps these servers */
+    job_end(a, 1, NULL, 1);
 }
 
 static char *render_timed(apply_t *a, const routes_table_t *t)
@@ -552,8 +571,9 @@ static void job_run(apply_t *a)
     }
     diff_t d;
     diff_tables(a->applied, a->target, &d);
-    int structural = d.structural || !a->o.runtime || !a->o.proc || !haproxy_proc_running(a->o.proc);
-    if (structural && a->persisting && (d.structural || d.nops)) {
+    int structural = a->reload_pending || d.structural || !a->o.runtime || !a->o.proc ||
+                     !haproxy_proc_running(a->o.proc);
+    if (structural && a->persisting && (a->reload_pending || d.structural || d.nops)) {
         /* the file is being rewritten: wait for it (on_persisted runs the job again) */
         diff_clear(&d);
         if (!a->desired) a->desired = a->target;
@@ -562,13 +582,14 @@ static void job_run(apply_t *a)
         a->busy = 0;
         return;
     }
-    if (!d.structural && d.nops == 0) {
+    if (!a->reload_pending && !d.structural && d.nops == 0) {
         diff_clear(&d);
         job_finish(a, 1, NULL);
         return;
     }
-    if (d.structural || !a->o.runtime || !a->o.proc || !haproxy_proc_running(a->o.proc)) {
-        const char *why = d.structural ? d.reason : "server change (runtime API off)";
+    if (structural) {
+        const char *why = a->reload_pending ? "runtime change failed" : d.structural ? d.reason
+                                                                                      : "server change (runtime API off)";
         char reason[300];
         snprintf(reason, sizeof reason, "%s", why);
         diff_clear(&d);

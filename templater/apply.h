@@ -11,6 +11,7 @@
  *    good file back (HAProxy keeps serving with its old worker); until this run has installed one,
  *    the last good file is the one found at config_path at start (what HAProxy serves meanwhile);
  *  - one change in flight at a time; updates arriving meanwhile are coalesced to the newest;
+ *    one write of the file at a time (a reload waits for the rewrite after a runtime batch);
  *  - -wait min:max: consul-template quiescence (timer min, reset by each update, never past max).
  * Never: blocks the loop on HAProxy (all exchanges are asynchronous; file writes are local). */
 #ifndef PORTOLAN_APPLY_H

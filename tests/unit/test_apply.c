@@ -30,6 +30,8 @@ typedef struct {
     int reloads, failed;     /* what show proc reports */
     int reload_cmds;         /* "reload" commands received */
     int fail_next;           /* the next reload fails */
+    int other_cmds;          /* anything else (runtime API commands on the admin socket) */
+    int refuse_at;           /* refuse that one of them (1-based; 0: none) */
 } master_t;
 
 typedef struct {
@@ -64,6 +66,10 @@ static void answer(conn_t *c)
         m->reload_cmds++;
         if (m->fail_next) { m->failed++; m->fail_next = 0; }
         else m->reloads++;
+    } else {
+        /* the runtime API (admin socket): accepted, but for the refuse_at-th batch */
+        if (++m->other_cmds == m->refuse_at) snprintf(c->out, sizeof c->out, "No such server.\n");
+        else snprintf(c->out, sizeof c->out, "\n");
     }
     uv_buf_t b = uv_buf_init(c->out, (unsigned)strlen(c->out));
     c->wr.data = c;
@@ -108,7 +114,7 @@ static void on_master_conn(uv_stream_t *server, int status)
 typedef struct {
     uv_loop_t loop;
     char dir[64], config[128], master_sock[128], admin_sock[128], check_bin[128];
-    master_t m;
+    master_t m, admin;
     haproxy_proc_t *proc;
     apply_t *a;
     apply_opts_t ao;
@@ -150,6 +156,7 @@ static void fx_setup(fx_t *x, const char *existing_config)
     write_text(x->check_bin,
                "#!/bin/sh\n"
                "for a; do f=$a; done\n"
+               "if [ -e \"${0%/*}/slow\" ]; then sleep 0.3; fi\n"
                "if grep -q 'maxconn 13$' \"$f\"; then\n"
                "  echo \"[ALERT]    (1) : config : parsing [$f:2] : fake rejection of maxconn 13\" >&2\n"
                "  exit 1\n"
@@ -163,6 +170,10 @@ static void fx_setup(fx_t *x, const char *existing_config)
     x->m.server.data = &x->m;
     assert_int_equal(uv_pipe_bind(&x->m.server, x->master_sock), 0);
     assert_int_equal(uv_listen((uv_stream_t *)&x->m.server, 16, on_master_conn), 0);
+    uv_pipe_init(&x->loop, &x->admin.server, 0);
+    x->admin.server.data = &x->admin;
+    assert_int_equal(uv_pipe_bind(&x->admin.server, x->admin_sock), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&x->admin.server, 16, on_master_conn), 0);
     uv_timer_init(&x->loop, &x->guard);
 
     haproxy_proc_opts_t po = { .bin = x->check_bin, .config = x->config, .master_socket = x->master_sock,
@@ -209,6 +220,7 @@ static void fx_teardown(fx_t *x)
     apply_free(x->a);
     haproxy_proc_free(x->proc);
     uv_close((uv_handle_t *)&x->m.server, on_closed_noop);
+    uv_close((uv_handle_t *)&x->admin.server, on_closed_noop);
     uv_close((uv_handle_t *)&x->guard, on_closed_noop);
     while (uv_run(&x->loop, UV_RUN_NOWAIT)) {}
     assert_int_equal(uv_loop_close(&x->loop), 0);
@@ -217,14 +229,21 @@ static void fx_teardown(fx_t *x)
     assert_int_equal(system(cmd), 0);
 }
 
-/* A table with the given services routed (one instance each) and KV maxconn (0: none). */
-static routes_table_t *table(const char *const *services, int maxconn)
+/* A table with the given services routed (instance i1 each; the first one also i2, i3... for
+ * extra > 0) and KV maxconn (0: none). */
+static routes_table_t *table_x(const char *const *services, int maxconn, int extra)
 {
     routes_catalog_t *c = routes_catalog_new();
     for (int i = 0; services[i]; i++) {
         routes_service_t *s = routes_catalog_add_service(c, services[i]);
         routes_instance_t *in = routes_service_add_instance(s, "i1", "node1", "127.0.0.1", 9000 + i, 1);
         routes_instance_add_tag(in, "rest");
+        for (int k = 0; i == 0 && k < extra; k++) {
+            char id[16];
+            snprintf(id, sizeof id, "i%d", k + 2);
+            in = routes_service_add_instance(s, id, "node1", "127.0.0.1", 9100 + k, 1);
+            routes_instance_add_tag(in, "rest");
+        }
     }
     if (maxconn) {
         char v[32];
@@ -236,14 +255,16 @@ static routes_table_t *table(const char *const *services, int maxconn)
     routes_catalog_free(c);
     return t;
 }
+static routes_table_t *table(const char *const *services, int maxconn) { return table_x(services, maxconn, 0); }
 
-static char *rendered(const fx_t *x, const char *const *services, int maxconn)
+static char *rendered_x(const fx_t *x, const char *const *services, int maxconn, int extra)
 {
-    routes_table_t *t = table(services, maxconn);
+    routes_table_t *t = table_x(services, maxconn, extra);
     char *cfg = haproxy_cfg_render(t, &x->ao.cfg, NULL);
     routes_table_free(t);
     return cfg;
 }
+static char *rendered(const fx_t *x, const char *const *services, int maxconn) { return rendered_x(x, services, maxconn, 0); }
 
 static void assert_config(const fx_t *x, const char *want)
 {
@@ -363,12 +384,78 @@ static void test_first_reload_fails_puts_back_the_existing_file(void **st)
     fx_teardown(&x);
 }
 
+/* A route change arriving while a runtime batch is out: when the batch is answered, the file is
+ * rewritten for it (persist) and the route change needs the file too. One write at a time: the
+ * route change waits for the rewrite, then is checked, installed and reloaded. */
+static void test_route_change_behind_a_runtime_batch(void **st)
+{
+    fx_t x;
+    fx_setup(&x, NULL);
+    apply_stats_t s;
+    fx_apply(&x, table(ONE, 0));
+
+    x.idle = 0;
+    apply_on_idle(x.a, on_idle, &x);
+    apply_update(x.a, table_x(ONE, 0, 1));   /* i2 added: a runtime batch, now in flight */
+    apply_update(x.a, table_x(TWO, 0, 1));   /* a new route: waits for the batch */
+    uv_timer_start(&x.guard, on_guard, 10000, 0);
+    while (!x.idle && uv_timer_get_due_in(&x.guard) > 0) uv_run(&x.loop, UV_RUN_ONCE);
+    uv_timer_stop(&x.guard);
+    assert_true(x.idle);
+    assert_int_equal(x.admin.other_cmds, 1);
+    apply_stats(x.a, &s);
+    assert_int_equal(s.runtime_changes, 1);
+    assert_int_equal(s.reloads, 2);
+    assert_int_equal(s.check_failures, 0);
+    assert_int_equal(apply_current(x.a)->n, 2);
+    char *two = rendered_x(&x, TWO, 0, 1);
+    assert_config(&x, two);
+    free(two);
+    fx_teardown(&x);
+}
+
+/* A runtime batch refused while the file is being rewritten for the batch before it: the reload
+ * it calls for waits for that rewrite (one write at a time), then goes through. */
+static void test_refused_batch_during_a_rewrite(void **st)
+{
+    fx_t x;
+    fx_setup(&x, NULL);
+    apply_stats_t s;
+    fx_apply(&x, table(ONE, 0));
+
+    char slow[160];
+    snprintf(slow, sizeof slow, "%s/slow", x.dir);
+    write_text(slow, "");                     /* the rewrite's check takes 0.3 s */
+    x.admin.refuse_at = 2;
+    x.idle = 0;
+    apply_on_idle(x.a, on_idle, &x);
+    apply_update(x.a, table_x(ONE, 0, 1));   /* i2: accepted; the file is rewritten for it */
+    apply_update(x.a, table_x(ONE, 0, 2));   /* i3: refused while that rewrite runs */
+    uv_timer_start(&x.guard, on_guard, 10000, 0);
+    while (!x.idle && uv_timer_get_due_in(&x.guard) > 0) uv_run(&x.loop, UV_RUN_ONCE);
+    uv_timer_stop(&x.guard);
+    assert_true(x.idle);
+    assert_int_equal(x.admin.other_cmds, 2);
+    apply_stats(x.a, &s);
+    assert_int_equal(s.runtime_changes, 1);
+    assert_int_equal(s.runtime_failures, 1);
+    assert_int_equal(s.reloads, 2);
+    assert_int_equal(s.check_failures, 0);
+    assert_int_equal(apply_current(x.a)->b[0]->nservers, 3);
+    char *three = rendered_x(&x, ONE, 0, 2);
+    assert_config(&x, three);
+    free(three);
+    fx_teardown(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failed_reload_rolls_back_and_recovers),
         cmocka_unit_test(test_rejected_config_never_installed),
         cmocka_unit_test(test_first_reload_fails_puts_back_the_existing_file),
+        cmocka_unit_test(test_route_change_behind_a_runtime_batch),
+        cmocka_unit_test(test_refused_batch_during_a_rewrite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
