@@ -310,6 +310,12 @@ start_tpl() {
 }
 start_tpl
 check "restarted templater serves hello/v1" wait_for '[ "$(code /hello/v1/)" = 200 ]' 10
+# Its first apply reloads HAProxy. The SIGKILL below waits until that reload is confirmed: while
+# the master re-executes, its CLI refuses connections (~0.2 s here), and a templater started then
+# does not see a master to adopt and starts a second one (a race of the daemon's adoption, out of
+# this test's scope; this test is about adopting a running master)
+reloaded_n() { grep -c "apply: HAProxy reloaded" "$TEST_TMP/templater2.log"; }
+check "restarted templater: its first apply reloaded HAProxy" wait_for '[ "$(reloaded_n)" -ge 1 ]' 15
 # the master's pid as HAProxy reports it (show proc), not the oldest "haproxy -W -S" process: a
 # master re-executes itself on each reload (the restarted templater's first apply is one), with
 # -sf <workers> -x ... in its arguments, and meanwhile the oldest match was seen to be a worker.
@@ -331,6 +337,8 @@ check "still one master + worker(s) ($n processes)" test "$n" -ge 2 -a "$n" -le 
 # ---- a restarted templater whose first reload fails: the file HAProxy serves goes back ----
 # The new templater has installed nothing yet; the configuration it finds is what the adopted
 # master runs, so it is the last good one (maxconn 1000000: see the rollback section above).
+# (killed once its own first reload is confirmed, as above)
+wait_for '[ "$(reloaded_n)" -ge 2 ]' 15
 kill -KILL "$TPL_PID"; wait "$TPL_PID" 2>/dev/null
 if [ "$NR_OPEN" -ge 2000100 ]; then
   skip "restart rollback: fs.nr_open is $NR_OPEN, maxconn 1000000 would not make the reload fail here"
