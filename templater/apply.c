@@ -6,7 +6,11 @@
  *       structural -> write config (check, rename) -> start or reload HAProxy -> done / roll back
  * The job owns its target table; on success it becomes "applied". If the runtime batch fails the
  * job falls back to a reload. Removals are drained: the server is set to drain, then maint, and
- * deleted once HAProxy agrees it has no connections left (retried for up to 10 s). */
+ * deleted once HAProxy agrees it has no connections left (retried for up to 10 s).
+ * The base configuration (global, defaults) can be replaced (SIGHUP re-reads -base): the next job
+ * is structural and renders on the new base; if that job fails (haproxy -c, reload) the new base
+ * is dropped and the one HAProxy runs on stays, so a typo in it never blocks later changes. Files
+ * rewritten after runtime batches always use the base HAProxy runs on. */
 #include "apply.h"
 #include "diff.h"
 #include "haproxy_check.h"
@@ -53,11 +57,15 @@ struct apply {
     apply_stats_t st;
     int freeing;
     struct del *dels;         /* drained removals still under way */
+    char *base;               /* base configuration for the next structural job */
+    char *good_base;          /* the base of the configuration HAProxy runs */
+    char *job_base;           /* the base the structural job in flight rendered on */
+    int base_dirty;           /* base differs from good_base: the next job is structural */
 };
 
 static void job_run(apply_t *a);
 static void persist_start(apply_t *a);
-static char *render_timed(apply_t *a, const routes_table_t *t);
+static char *render_timed(apply_t *a, const routes_table_t *t, const char *base);
 
 static void xfree_table(routes_table_t *t) { routes_table_free(t); }
 
@@ -77,6 +85,23 @@ static void job_end(apply_t *a, int ok, const char *why, int persist)
     a->target = NULL;
     free(a->job_cfg);
     a->job_cfg = NULL;
+    if (a->job_base) { /* a structural job: its base is HAProxy's now, or a new one is dropped */
+        if (ok) {
+            free(a->good_base);
+            a->good_base = a->job_base;
+            if (strcmp(a->base, a->good_base) == 0) a->base_dirty = 0;
+        } else {
+            if (a->base_dirty && strcmp(a->base, a->job_base) == 0) {
+                log_error("apply: the re-read base configuration is not used (the configuration built on it "
+                          "failed, see above); keeping the one HAProxy runs on");
+                free(a->base);
+                a->base = strdup(a->good_base);
+                a->base_dirty = 0;
+            }
+            free(a->job_base);
+        }
+        a->job_base = NULL;
+    }
     a->busy = 0;
     if (ok && persist) persist_start(a);
     if (a->desired) { job_run(a); return; }
@@ -281,7 +306,9 @@ static void run_structural(apply_t *a, const char *why)
     a->structural_job = 1;
     log_info("apply: %s: new configuration and reload", why);
     free(a->job_cfg);
-    a->job_cfg = render_timed(a, a->target);
+    free(a->job_base);
+    a->job_base = strdup(a->base);
+    a->job_cfg = render_timed(a, a->target, a->job_base);
     write_config(a, a->job_cfg, on_structural_written);
 }
 
@@ -419,7 +446,7 @@ static void persist_start(apply_t *a)
     if (a->persisting) { a->persist_again = 1; return; }
     if (!a->applied) return;
     a->persisting = 1;
-    a->persist_cfg = render_timed(a, a->applied);
+    a->persist_cfg = render_timed(a, a->applied, a->good_base);
     write_config(a, a->persist_cfg, on_persisted);
 }
 
@@ -461,11 +488,13 @@ static void on_runtime_answer(int status, const char *out, size_t len, void *dat
     job_end(a, 1, NULL, 1);
 }
 
-static char *render_timed(apply_t *a, const routes_table_t *t)
+static char *render_timed(apply_t *a, const routes_table_t *t, const char *base)
 {
     double t0 = now_ms();
     size_t len = 0;
-    char *cfg = haproxy_cfg_render(t, &a->o.cfg, &len);
+    haproxy_cfg_opts_t co = a->o.cfg;
+    co.base = base;
+    char *cfg = haproxy_cfg_render(t, &co, &len);
     a->st.last_render_ms = now_ms() - t0;
     a->st.last_config_bytes = len;
     a->st.renders++;
@@ -562,7 +591,7 @@ static void job_run(apply_t *a)
     a->job_start = uv_now(a->loop);
     a->structural_job = 0;
     if (a->o.dry) {
-        char *cfg = render_timed(a, a->target);
+        char *cfg = render_timed(a, a->target, a->base);
         printf("> %s\n%s", a->config_path, cfg);
         fflush(stdout);
         free(cfg);
@@ -571,9 +600,9 @@ static void job_run(apply_t *a)
     }
     diff_t d;
     diff_tables(a->applied, a->target, &d);
-    int structural = a->reload_pending || d.structural || !a->o.runtime || !a->o.proc ||
+    int structural = a->base_dirty || a->reload_pending || d.structural || !a->o.runtime || !a->o.proc ||
                      !haproxy_proc_running(a->o.proc);
-    if (structural && a->persisting && (a->reload_pending || d.structural || d.nops)) {
+    if (structural && a->persisting && (a->base_dirty || a->reload_pending || d.structural || d.nops)) {
         /* the file is being rewritten: wait for it (on_persisted runs the job again) */
         diff_clear(&d);
         if (!a->desired) a->desired = a->target;
@@ -582,14 +611,16 @@ static void job_run(apply_t *a)
         a->busy = 0;
         return;
     }
-    if (!a->reload_pending && !d.structural && d.nops == 0) {
+    if (!a->base_dirty && !a->reload_pending && !d.structural && d.nops == 0) {
         diff_clear(&d);
         job_finish(a, 1, NULL);
         return;
     }
     if (structural) {
-        const char *why = a->reload_pending ? "runtime change failed" : d.structural ? d.reason
-                                                                                      : "server change (runtime API off)";
+        const char *why = a->base_dirty       ? "base configuration re-read"
+                          : a->reload_pending ? "runtime change failed"
+                          : d.structural      ? d.reason
+                                              : "server change (runtime API off)";
         char reason[300];
         snprintf(reason, sizeof reason, "%s", why);
         diff_clear(&d);
@@ -659,9 +690,27 @@ apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o)
     a->haproxy_bin = strdup(o->haproxy_bin ? o->haproxy_bin : "haproxy");
     a->admin_socket = strdup(o->admin_socket ? o->admin_socket : "");
     if (!o->dry) a->last_good = read_existing(o->config_path);
+    a->base = strdup(o->cfg.base ? o->cfg.base : "");
+    a->good_base = strdup(a->base);
     uv_timer_init(loop, &a->wait_timer);
     a->wait_timer.data = a;
     return a;
+}
+
+int apply_set_base(apply_t *a, const char *base)
+{
+    if (strcmp(base, a->base) == 0) {
+        log_info("apply: base configuration unchanged");
+        return 0;
+    }
+    char *b = strdup(base);
+    if (!b) return -1;
+    free(a->base);
+    a->base = b;
+    a->base_dirty = strcmp(a->base, a->good_base) != 0;
+    /* a job for the table as it stands (a pending update already carries the new base) */
+    if (a->base_dirty && a->applied && !a->desired) apply_update(a, routes_table_share(a->applied));
+    return 0;
 }
 
 const routes_table_t *apply_current(const apply_t *a) { return a->applied; }
@@ -674,6 +723,7 @@ static void on_wait_closed(uv_handle_t *h)
     apply_t *a = h->data;
     free(a->config_path); free(a->tmp_path); free(a->haproxy_bin); free(a->admin_socket);
     free(a->last_good); free(a->job_cfg); free(a->persist_cfg);
+    free(a->base); free(a->good_base); free(a->job_base);
     xfree_table(a->applied);
     if (a->desired != a->applied) xfree_table(a->desired);
     if (a->target && a->target != a->applied) xfree_table(a->target);

@@ -48,6 +48,10 @@ typedef struct {
 apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o);
 /* Takes ownership of t. */
 void apply_update(apply_t *a, routes_table_t *t);
+/* Replaces the base configuration (copied). The next job is a reload rendered on it, validated
+ * with haproxy -c first like any; if that job fails the new base is dropped and HAProxy's stays.
+ * 0, or -1 when out of memory. */
+int apply_set_base(apply_t *a, const char *base);
 /* The table HAProxy runs now (NULL before the first apply). Borrowed. */
 const routes_table_t *apply_current(const apply_t *a);
 /* 1 when nothing is pending or in flight and something has been applied. */

@@ -1,6 +1,7 @@
 /* main.c: portolan-templater, Consul -> HAProxy.
  * Wiring only: flags, the Consul client, the watcher (Consul -> catalog snapshot), routes_build
  * (pure), apply (HAProxy), the status endpoint, signals. Every flag is in docs/templater.md. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,11 +109,34 @@ static void shutdown_all(void)
     else uv_stop(loop);
 }
 
+/* The -base file: at most 64 KiB of text, no NUL byte. 0, or -1 with err set. */
+static int read_base(const char *path, char *buf, size_t cap, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) { snprintf(err, errlen, "-base %s: cannot read: %s", path, strerror(errno)); return -1; }
+    size_t n = fread(buf, 1, cap - 1, f);
+    int bad = ferror(f), more = fgetc(f) != EOF;
+    fclose(f);
+    if (bad) { snprintf(err, errlen, "-base %s: read error", path); return -1; }
+    if (more) { snprintf(err, errlen, "-base %s: larger than %zu bytes", path, cap - 1); return -1; }
+    if (memchr(buf, '\0', n)) { snprintf(err, errlen, "-base %s: holds a NUL byte", path); return -1; }
+    buf[n] = '\0';
+    return 0;
+}
+
 static void on_stop(void *data) { shutdown_all(); }
 static void on_hup(void *data)
 {
-    if (tmode) tmpl_mode_reload(tmode);
-    else log_info("SIGHUP: nothing to re-read in the built-in generator mode");
+    if (tmode) { tmpl_mode_reload(tmode); return; }
+    /* built-in generator: re-read -base; apply validates what is built on it before HAProxy sees it */
+    static char nb[65536];
+    char err[512];
+    if (read_base(F.base, nb, sizeof nb, err, sizeof err) != 0) {
+        log_error("SIGHUP: %s; keeping the current base configuration", err);
+        return;
+    }
+    log_info("SIGHUP: base configuration %s re-read", F.base);
+    if (applier && apply_set_base(applier, nb) != 0) log_error("SIGHUP: out of memory; base configuration not changed");
 }
 
 static void on_idle(void *data)
@@ -302,12 +326,11 @@ int main(int argc, char **argv)
     }
 
     /* built-in generator */
-    FILE *bf = fopen(F.base, "r");
-    if (!bf) { fprintf(stderr, "portolan-templater: -base %s: cannot read\n", F.base); return 2; }
     static char base[65536];
-    size_t bl = fread(base, 1, sizeof base - 1, bf);
-    base[bl] = '\0';
-    fclose(bf);
+    if (read_base(F.base, base, sizeof base, err, sizeof err) != 0) {
+        fprintf(stderr, "portolan-templater: %s\n", err);
+        return 2;
+    }
     static char admin[1024], master[1024];
     if (F.admin_socket && *F.admin_socket) snprintf(admin, sizeof admin, "%s", F.admin_socket);
     else snprintf(admin, sizeof admin, "%s.admin.sock", F.config);

@@ -403,7 +403,8 @@ static void build_kv(routes_table_t *t, const routes_catalog_t *c, const char *p
                 continue;
             }
             if (!validate_timeout_value(val)) {
-                skip(on_skip, data, "kv %s: value %s is not an HAProxy time, skipped",
+                skip(on_skip, data, "kv %s: value %s is not an HAProxy time (1-9 digits, unit us/ms/s/m/h/d, "
+                                    "at most 2147483647 ms), skipped",
                      q(key, qb, sizeof qb), q(val, qv, sizeof qv));
                 continue;
             }

@@ -112,13 +112,25 @@ int validate_timeout_name(const char *s)
     return 0;
 }
 
+/* HAProxy keeps timers in milliseconds in a signed 32-bit int: a longer timeout is refused by
+ * `haproxy -c` ("timer overflow"), which would block every later configuration. */
+#define HAPROXY_TIMER_MAX_MS 2147483647LL
+
 int validate_timeout_value(const char *s)
 {
     if (!s) return 0;
     size_t d = 0;
-    while (s[d] >= '0' && s[d] <= '9') d++;
+    long long v = 0;
+    while (s[d] >= '0' && s[d] <= '9') v = v * 10 + (s[d++] - '0');
     if (d == 0 || d > 9) return 0;
     const char *u = s + d;
-    return !*u || !strcmp(u, "us") || !strcmp(u, "ms") || !strcmp(u, "s") || !strcmp(u, "m") ||
-           !strcmp(u, "h") || !strcmp(u, "d");
+    long long ms;
+    if (!strcmp(u, "us")) ms = (v + 999) / 1000;
+    else if (!*u || !strcmp(u, "ms")) ms = v;
+    else if (!strcmp(u, "s")) ms = v * 1000;
+    else if (!strcmp(u, "m")) ms = v * 60000;
+    else if (!strcmp(u, "h")) ms = v * 3600000;
+    else if (!strcmp(u, "d")) ms = v * 86400000;
+    else return 0;
+    return ms <= HAPROXY_TIMER_MAX_MS;
 }

@@ -54,7 +54,9 @@ reg x1 hello/v10 "${BPORT[E]}" >/dev/null
 HP=$(free_port); LP=$(free_port)
 CFG=$TEST_TMP/haproxy.cfg
 MS=$CFG.master.sock
-"$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:$HP" -config "$CFG" -base "$TOP/haproxy/haproxy.cfg.base" \
+BASE=$TEST_TMP/haproxy.cfg.base # a copy the rollback section edits (SIGHUP re-reads it)
+cp "$TOP/haproxy/haproxy.cfg.base" "$BASE"
+"$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:$HP" -config "$CFG" -base "$BASE" \
   -haproxy-bin "$HAPROXY" -listen "127.0.0.1:$LP" -consul-wait 10s >"$TEST_TMP/templater.log" 2>&1 &
 TPL_PID=$!
 cleanup_add "kill $TPL_PID; sleep 0.5; pkill -f -- '-S $MS' "
@@ -64,8 +66,11 @@ get() { curl -s --max-time 3 "$U$1"; }
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$U$1"; }
 # wait_for "cmd" secs: until cmd succeeds
 wait_for() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }
-who() { # n path: identities of n answers, sorted unique, space separated
-  local i; for ((i = 0; i < $1; i++)); do get "$2" | cut -d' ' -f1; done | sort -u | tr '\n' ' ' | sed 's/ $//'; }
+who() { # n path: identities of n answers, sorted unique, space separated. A pause of 0-30 ms
+  # between requests: with another client asking in a loop (the rollback probe), strict round
+  # robin could otherwise hand this one the same server every time
+  local i; for ((i = 0; i < $1; i++)); do get "$2" | cut -d' ' -f1; sleep "0.0$((RANDOM % 4))"; done |
+    sort -u | tr '\n' ' ' | sed 's/ $//'; }
 reloads() { echo 'show proc' | socat - "UNIX-CONNECT:$MS" 2>/dev/null | awk '$2 == "master" {print $3}'; }
 
 check "HAProxy routes hello/v1 within 10 s" wait_for '[ "$(code /hello/v1/)" = 200 ]' 10
@@ -190,11 +195,12 @@ dereg e1; dereg u1
 kill "$TM_PID"
 
 # ---- a reload that fails, a configuration haproxy -c rejects: the last good one stays ----
-# Both come from Consul's KV, as they would in production: maxconn 1000000 passes `haproxy -c` but
-# the reload fails (HAProxy cannot raise its FD limit to 2 x maxconn: above fs.nr_open, 1048576 by
-# default, even for root); timeouts/connect 25d is past HAProxy's timer maximum (~24.8 days), so
-# `haproxy -c` rejects it. Meanwhile a probe asks hello/v1 without pause: every answer must be 200
-# from one of its instances (B, C).
+# The reload failure comes from Consul's KV, as it would in production: maxconn 1000000 passes
+# `haproxy -c` but the reload fails (HAProxy cannot raise its FD limit to 2 x maxconn: above
+# fs.nr_open, 1048576 by default, even for root). Nothing from KV can make `haproxy -c` fail (a
+# timeout past HAProxy's timer maximum is skipped, checked here), so the rejected configuration
+# comes from the operator: a broken -base re-read on SIGHUP. Meanwhile a probe asks hello/v1
+# without pause: every answer must be 200 from one of its instances (B, C).
 metric() { curl -s --max-time 3 "http://127.0.0.1:$LP/metrics" | awk -v m="portolan_templater_$1" '$1 == m {print $2}'; }
 failed_reloads() { echo 'show proc' | socat - "UNIX-CONNECT:$MS" 2>/dev/null | awk '$2 == "master" {gsub(/]/, "", $5); print $5}'; }
 NR_OPEN=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 0)
@@ -225,7 +231,7 @@ else
     wait_for 'grep -q "apply: reload failed: HAProxy reported the reload as failed" "$TEST_TMP/templater.log" &&
       grep -q "apply: rolled back $CFG to the last good configuration" "$TEST_TMP/templater.log"' 5
   check "reload failure: the installed file is the last good one, byte for byte" cmp -s "$CFG" "$TEST_TMP/good.cfg"
-  check_eq "reload failure: hello/v1 still answered by B and C" "B C" "$(who 8 /hello/v1/)"
+  check "reload failure: hello/v1 still answered by B and C" wait_for '[ "$(who 8 /hello/v1/)" = "B C" ]' 5
   check_eq "reload failure: hello/v10 still answered by E" "E" "$(get /hello/v10/ | cut -d' ' -f1)"
 
   # a new route while maxconn is still bad: its reload fails as well, nothing half-applied
@@ -238,29 +244,51 @@ else
   check_eq "... so hello/v3 is not routed" 404 "$(code /hello/v3/)"
   check "... and the file is still the last good one" cmp -s "$CFG" "$TEST_TMP/good.cfg"
 
-  # now a configuration that `haproxy -c` rejects: never installed, no reload tried
-  curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/timeouts/connect" --data-binary 25d
+  # a timeout past HAProxy's timer maximum (~24.8 days) is skipped, never handed to haproxy -c
+  # (timeout queue is not set: skipping it leaves the table as it is, so no job runs for it)
+  curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/timeouts/queue" --data-binary 25d
+  check "a KV timeout past HAProxy's maximum (25d) is skipped with a log line" \
+    wait_for 'grep -q "kv .*timeouts/queue.*25d.*is not an HAProxy time.*skipped" "$TEST_TMP/templater.log"' 20
+  # a KV change rebuilds the table: the pending change (hello/v3, maxconn 1000000) is tried again
+  # and its reload fails again, rolled back like the others; haproxy -c had nothing to reject
+  check "... the pending change is tried again, its reload fails and is rolled back" \
+    wait_for '[ "$(metric reload_failures_total)" = $((F0 + 3)) ] && [ "$(rolled_back)" = $((RB0 + 2)) ]' 20
+  check_eq "... and haproxy -c had nothing to reject" "${K0:-?}" "$(metric check_failures_total)"
+
+  # now a configuration that `haproxy -c` rejects: a broken -base, re-read on SIGHUP. Never
+  # installed, no reload tried, and the broken base is dropped
+  echo 'this-is-not-a-keyword at all' >>"$BASE"
+  kill -HUP "$TPL_PID"
   check "rejected configuration: counted in /metrics (check_failures_total ${K0:-?} -> +1)" \
     wait_for '[ "$(metric check_failures_total)" = $((K0 + 1)) ]' 20
-  # with HAProxy's own reason on the same line (an ALERT naming the value), not a pointer elsewhere
+  # with HAProxy's own reason on the same line (an ALERT naming the keyword), not a pointer elsewhere
   check "rejected configuration: logged with HAProxy's reason" \
-    grep -Eq "apply: haproxy -c rejected the new configuration \(exit 1\): .*timer overflow in argument '25d' to 'timeout connect'" "$TEST_TMP/templater.log"
-  check_eq "rejected configuration: no reload was tried" "$((F0 + 2))" "$(metric reload_failures_total)"
+    grep -Eq "apply: haproxy -c rejected the new configuration \(exit 1\): .*this-is-not-a-keyword" "$TEST_TMP/templater.log"
+  check "rejected configuration: the broken base is dropped, with a log line" \
+    wait_for 'grep -q "apply: the re-read base configuration is not used" "$TEST_TMP/templater.log"' 5
+  check_eq "rejected configuration: no reload was tried" "$((F0 + 3))" "$(metric reload_failures_total)"
   check "rejected configuration: the file is still the last good one" cmp -s "$CFG" "$TEST_TMP/good.cfg"
   check "rejected configuration: no temporary file left behind" test ! -e "$CFG.tmp"
-  check_eq "rejected configuration: hello/v1 still answered by B and C" "B C" "$(who 8 /hello/v1/)"
+  check "rejected configuration: hello/v1 still answered by B and C" wait_for '[ "$(who 8 /hello/v1/)" = "B C" ]' 5
+  cp "$TOP/haproxy/haproxy.cfg.base" "$BASE"
 
   # Consul changes back to something valid: the pending route is applied with one good reload
-  curl -s -o /dev/null -X DELETE "$C/v1/kv/service/haproxy/timeouts/connect"
+  curl -s -o /dev/null -X DELETE "$C/v1/kv/service/haproxy/timeouts/queue"
   curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/maxconn" --data-binary 777
   check "recovery: the new route hello/v3 is served by D" wait_for '[ "$(get /hello/v3/ | cut -d" " -f1)" = D ]' 20
   # HAProxy serves the new worker a moment before show proc has confirmed the reload to the templater
   check "recovery: a successful reload counted (reloads_total above ${RL0:-?})" \
     wait_for '[ "$(metric reloads_total)" -gt "$RL0" ]' 10
-  grep -q '^backend b_hello:v3$' "$CFG" && grep -q 'maxconn 777$' "$CFG" && ! grep -Eq '25d|1000000' "$CFG" \
-    && ok "recovery: the installed file has hello/v3, maxconn 777, neither bad value" \
-    || not_ok "recovery: the installed file has hello/v3, maxconn 777, neither bad value"
-  check_eq "recovery: hello/v1 still answered by B and C" "B C" "$(who 8 /hello/v1/)"
+  grep -q '^backend b_hello:v3$' "$CFG" && grep -q 'maxconn 777$' "$CFG" && ! grep -Eq '25d|1000000|this-is-not' "$CFG" \
+    && ok "recovery: the installed file has hello/v3, maxconn 777, no bad value" \
+    || not_ok "recovery: the installed file has hello/v3, maxconn 777, no bad value"
+  # a good -base re-read on SIGHUP: one reload, and the file is built on it
+  RL1=$(metric reloads_total)
+  echo '# base edited by the operator' >>"$BASE"
+  kill -HUP "$TPL_PID"
+  check "SIGHUP: an edited -base is applied with one reload" \
+    wait_for 'grep -q "^# base edited by the operator$" "$CFG" && [ "$(metric reloads_total)" -gt "$RL1" ]' 20
+  check "recovery: hello/v1 still answered by B and C" wait_for '[ "$(who 8 /hello/v1/)" = "B C" ]' 5
 
   touch "$PROBE_STOP"; wait "$PROBE_PID" 2>/dev/null
   total=$(wc -l <"$PROBE_LOG")

@@ -182,6 +182,17 @@ static void test_validate_addr_port(void **st)
     assert_false(validate_timeout_value("5s\n  bind :1"));
     assert_false(validate_timeout_value("s"));
     assert_false(validate_timeout_value("1234567890s"));
+    /* HAProxy's timer maximum, 2147483647 ms (~24.8 days): beyond it haproxy -c refuses */
+    assert_true(validate_timeout_value("24d"));
+    assert_false(validate_timeout_value("25d"));
+    assert_true(validate_timeout_value("596h"));
+    assert_false(validate_timeout_value("597h"));
+    assert_true(validate_timeout_value("35791m"));
+    assert_false(validate_timeout_value("35792m"));
+    assert_true(validate_timeout_value("2147483s"));
+    assert_false(validate_timeout_value("2147484s"));
+    assert_true(validate_timeout_value("999999999ms"));
+    assert_true(validate_timeout_value("999999999us"));
     assert_true(validate_http_path("/health?full=1&x=y"));
     assert_false(validate_http_path("health"));
     assert_false(validate_http_path("/a b"));
