@@ -25,7 +25,14 @@
 #   pit_agent_start NAME DOCKERNAME [VAR=value...] -- agent-args...
 #       portolan-agent against that engine; log in $TEST_TMP/agent-NAME.log; PIT_AGENT[NAME]=pid
 #   pit_agent_stop NAME [SIGNAL]
+#   pit_run_port DOCKERNAME NAME CPORT [docker run args...]
+#       docker run -d --name NAME -p 127.0.0.1:<free port>:CPORT ..., again with another port
+#       when the one picked was taken in the meantime (other suites run on this machine)
+#   pit_barrier DOCKERNAME CATPORT MARKER [docker run args...]
+#       proof that the agents on that engine writing to the catalog on 127.0.0.1:CATPORT have
+#       taken in every Docker event before the call (see below); 1 when it timed out
 #   wait_for SECS CMD...             poll CMD every 50 ms until it succeeds (status 0) or SECS pass
+#   log_ts_ms FILE PATTERN [first|last]  the agent log timestamp (ms) of the first/last line matching
 #   now_ms                           wall clock in milliseconds
 
 declare -gA PIT_SOCK PIT_PID PIT_SUBNET PIT_BRIDGE PIT_ARGS PIT_TCP PIT_AGENT PIT_PROXY PIT_KEY
@@ -47,6 +54,54 @@ wait_for() {
 }
 
 dk() { local n=$1; shift; docker -H "unix://${PIT_SOCK[$n]}" "$@"; }
+
+# log_ts_ms FILE ERE [first|last]: the time (ms since the epoch) a portolan log line matching ERE
+# was written, from its own timestamp ("2026-11-23T20:47:21.123Z info ..."): durations measured
+# between two log lines leave out process start-up and the test's polling. Empty when no line.
+log_ts_ms() {
+  local line
+  if [ "${3:-first}" = last ]; then line=$(grep -E -- "$2" "$1" 2>/dev/null | tail -1)
+  else line=$(grep -E -m1 -- "$2" "$1" 2>/dev/null); fi
+  [ -n "$line" ] || return 1
+  date -d "${line%% *}" +%s%3N 2>/dev/null
+}
+
+pit_run_port() {
+  local engine=$1 name=$2 cport=$3 i; shift 3
+  for i in 1 2 3; do
+    dk "$engine" run -d --name "$name" -p "127.0.0.1:$(free_port):$cport" "$@" >/dev/null 2>"$TEST_TMP/run-$name.err" && return 0
+    grep -Eqi 'address already in use|port is already allocated' "$TEST_TMP/run-$name.err" || break
+    dk "$engine" rm -f "$name" >/dev/null 2>&1
+  done
+  sed 's/^/# /' "$TEST_TMP/run-$name.err" >&2
+  return 1
+}
+
+# pit_barrier DOCKERNAME CATPORT MARKER [docker run args...]: an event after every event before it.
+# Starts container MARKER (portolan-test/web with a published port and SERVICE_NAME, so -explicit
+# agents take it too) on that engine, waits until a service whose ID contains ":MARKER:" is in the
+# catalog, removes the container and waits until no such service is left (30 s each). An agent
+# queues inspects and writes in the order of Docker's events, so once both are seen it has
+# handled whatever came before: a negative assertion made after this has seen its window pass,
+# on a slow machine as on a fast one. Returns 1 when a wait timed out.
+_pit_marker_in() {
+  curl -sf --max-time 5 "http://127.0.0.1:$1/v1/agent/services" |
+    jq -e --arg m ":$2:" '[keys[] | select(contains($m))] | length > 0' >/dev/null
+}
+_pit_marker_out() {
+  curl -sf --max-time 5 "http://127.0.0.1:$1/v1/agent/services" |
+    jq -e --arg m ":$2:" '[keys[] | select(contains($m))] | length == 0' >/dev/null
+}
+pit_barrier() {
+  local engine=$1 port=$2 marker=$3; shift 3
+  local rc=0
+  pit_run_port "$engine" "$marker" 80 -e SERVICE_NAME=barrier "$@" portolan-test/web ||
+    { echo "# barrier $marker: docker run failed" >&2; return 1; }
+  wait_for 30 _pit_marker_in "$port" "$marker" || { echo "# barrier $marker: never registered" >&2; rc=1; }
+  dk "$engine" rm -f "$marker" >/dev/null 2>&1
+  wait_for 30 _pit_marker_out "$port" "$marker" || { echo "# barrier $marker: never deregistered" >&2; rc=1; }
+  return $rc
+}
 
 # The first 10.213.N.0/PIT_PREFIX (24 or 22; N 4..248, a multiple of 4 for /22) with no route
 # and no address in it. /22 (PIT_PREFIX=22) is for more than 250 containers (bench).

@@ -111,7 +111,9 @@ run_table() { # cases file
          agentenv+=("CONSUL_CACERT=$dir/certs/ca.pem" "CONSUL_CLIENT_CERT=$dir/certs/cert.pem"
                     "CONSUL_CLIENT_KEY=$dir/certs/key.pem") ;;
   esac
-  wait_for 5 test -e "$reqlog"
+  # the proxy creates its log once it listens; an agent started before would give up at once
+  # (-retry-attempts 0)
+  wait_for 30 test -e "$reqlog" || { not_ok "$group: the recording proxy starts"; kill "$catpid"; return; }
   local e; for e in $envs; do agentenv+=("$e"); done
   # shellcheck disable=SC2086
   pit_agent_start "$group" main "${agentenv[@]}" -- $agentflags "$uristr"
@@ -157,9 +159,12 @@ run_table() { # cases file
       --checks "$dir/checks.json" --requests "$reqlog" "$@"
   }
   local t0; t0=$(now_ms)
-  wait_for 15 evaluate --quiet
+  wait_for 30 evaluate --quiet
   diag "$group: converged (or gave up) after $(( $(now_ms) - t0 )) ms"
-  sleep 1   # let anything that should not be there arrive
+  # let anything that should not be there arrive: a marker container started after all the
+  # cases and removed again, seen coming and going in the catalog, comes after their events
+  check "table $group: a marker container after the cases is seen coming and going" \
+    pit_barrier main "$cport" "it-$group-zzbarrier"
   local verdict d rest
   while IFS=$'\t' read -r verdict d rest; do
     if [ "$verdict" = PASS ]; then ok "table $group: $d"; else not_ok "table $group: $d"; diag "$rest"; fi
