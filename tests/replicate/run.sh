@@ -98,36 +98,59 @@ check_eq "one running again" 1 "$(running_of web)"
 check "catalog: one instance again" wait_instances web 1
 
 # ---- one scale at a time; a client that goes away does not stop its operation
+# The engine is held still (SIGSTOP) while the first scale is under way, so that it is still
+# running when the second request comes, however fast or slow this machine is: the first has
+# begun once the agent logs it, and cannot finish before the engine is let go again. The
+# one-at-a-time answer comes before Docker is asked anything.
+DPID=${PIT_PID[rep]}
+engine_go() { kill -CONT "$DPID" 2>/dev/null; }
+cleanup_add "kill -CONT $DPID"
+log_lines() { grep -c "$1" "$TEST_TMP/agent-a.log" 2>/dev/null; }
+log_lines_ge() { [ "$(log_lines "$1")" -ge "$2" ]; }
+n0=$(log_lines 'scale web to=4')
+kill -STOP "$DPID"
 curl -sS --max-time 60 --cacert "$C/ca.pem" --cert "$C/cert.pem" --key "$C/key.pem" -o "$TEST_TMP/bg.body" \
   -w '%{http_code}' -X POST "$API/v1/scale/web?to=4" >"$TEST_TMP/bg.st" 2>/dev/null &
 bgpid=$!
-sleep 0.3
-st=$(api -X POST "$API/v1/scale/web?by=1")
-check_eq "a second scale while one runs -> 409" 409 "$st"
+if wait_for 30 log_lines_ge 'scale web to=4' $((n0 + 1)); then
+  st=$(api -X POST "$API/v1/scale/web?by=1")
+  check_eq "a second scale while one runs -> 409" 409 "$st"
+else
+  not_ok "a second scale while one runs -> 409 (the first one never started)"
+fi
+engine_go
 wait "$bgpid"
 check_eq "the first one completes: 200, after 4" "200 4" "$(cat "$TEST_TMP/bg.st") $(jq -r .after "$TEST_TMP/bg.body" 2>/dev/null)"
 check "catalog: four instances" wait_instances web 4
 running_is() { [ "$(running_of web)" = "$1" ]; }
 # a client that sends its request and hangs up once the agent has begun stopping the first of
-# the three victims. Hanging up on an event rather than after a fixed delay: on a fast machine the
-# whole scale-down can finish in under 0.3 s. The agent sees the hang-up in one loop turn; the
-# other two stops (each a docker round trip for a container's exit) are still to come.
-python3 - "$C" "$APORT" "$TEST_TMP/agent-a.log" <<'PY'
-import socket, ssl, sys, time
-d, port, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-def stops():
+# the three victims. Hanging up on an event rather than after a fixed delay, and with the engine
+# held still (SIGSTOP) from that moment until the agent has logged the hang-up: the scale-down
+# cannot finish first, on a fast machine or a slow one.
+python3 - "$C" "$APORT" "$TEST_TMP/agent-a.log" "$DPID" <<'PY'
+import os, signal, socket, ssl, sys, time
+d, port, log, dpid = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+def count(what):
     with open(log, errors="replace") as f:
-        return sum(1 for line in f if "scale web: stopping" in line)
-before = stops()
+        return sum(1 for line in f if what in line)
+before, gone = count("scale web: stopping"), count("went away; the operation goes on")
 ctx = ssl.create_default_context(cafile=d + "/ca.pem")
 ctx.load_cert_chain(d + "/cert.pem", d + "/key.pem")
 s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
 s.sendall(b"POST /v1/scale/web?to=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
 deadline = time.monotonic() + 30
-while stops() == before and time.monotonic() < deadline:
+while count("scale web: stopping") == before and time.monotonic() < deadline:
     time.sleep(0.005)
-s.close()
+os.kill(dpid, signal.SIGSTOP)
+try:
+    s.close()
+    deadline = time.monotonic() + 30
+    while count("went away; the operation goes on") == gone and time.monotonic() < deadline:
+        time.sleep(0.01)
+finally:
+    os.kill(dpid, signal.SIGCONT)
 PY
+engine_go
 check "the scale-down finishes without its client: one running" wait_for 30 running_is 1
 check "agent log: the client went away, the operation went on" grep -q "went away; the operation goes on" "$TEST_TMP/agent-a.log"
 check "catalog: one instance after the orphaned scale-down" wait_instances web 1
@@ -143,7 +166,7 @@ rc=$?
 check "certificate of another CA: refused in the TLS layer (curl rc $rc, status $st)" test "$rc" -ne 0 -a "$st" = 000
 st=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$APORT/v1/replicate/web" 2>/dev/null)
 check "plain HTTP: no HTTP answer" test "$st" != 200 -a "$st" != 201
-check "agent log names the refused handshakes" grep -q "TLS handshake refused" "$TEST_TMP/agent-a.log"
+check "agent log names the refused handshakes" wait_for 10 grep -q "TLS handshake refused" "$TEST_TMP/agent-a.log"
 
 # ---- bad input
 bad() { # description expected-status curl-args...
