@@ -28,15 +28,18 @@ if docker version >/dev/null 2>&1; then
     cname=portolan-clients-$$
     t0=$(date +%s)
     label=portolan.clients.test=$$ # other suites create containers too: watch only ours
+    listeners() { docker info -f '{{.NEventsListener}}' 2>/dev/null; }
+    l0=$(listeners)
     "$PROBE" docker-events create,destroy 2 - "$label" >"$TEST_TMP/live.out" 2>"$TEST_TMP/live.err" &
     probe_pid=$!
     cleanup_add "kill $probe_pid"
     cleanup_add "docker rm -f $cname"
     # let the stream reach dockerd before the events happen: the probe prints "subscribed" once it
-    # has sent the request (waited for: a loaded machine can take more than the fixed 1 s this was),
-    # and dockerd needs a moment more to register it
-    for _ in $(seq 1 200); do grep -q '^subscribed' "$TEST_TMP/live.out" && break; sleep 0.05; done
-    sleep 1
+    # has sent the request, and dockerd counts the subscription among its event listeners once
+    # it has registered it (both waited for, 30 s at most, instead of a fixed second more)
+    for _ in $(seq 1 300); do grep -q '^subscribed' "$TEST_TMP/live.out" && break; sleep 0.1; done
+    for _ in $(seq 1 300); do [ "$(listeners)" -gt "${l0:-0}" ] 2>/dev/null && break; sleep 0.1; done
+    diag "docker event listeners: ${l0:-?} before the probe, $(listeners) after"
     cid=$(docker create --label "$label" --name "$cname" "$img" true 2>/dev/null)
     out=$("$PROBE" docker-inspect "$cid" 2>&1)
     check_eq "docker-inspect reads the container name" "name=/$cname" "$out"
