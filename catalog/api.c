@@ -605,7 +605,7 @@ static int64_t cas_param(ctx_t *c, int *bad)
     return x > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)x;
 }
 
-static void kv_get(ctx_t *c, const char *key)
+static void handle_kv_get(ctx_t *c, const char *key)
 {
     catalog_store_t *s = c->api->store;
     int recurse = param(c->req, "recurse") != NULL, keys = param(c->req, "keys") != NULL;
@@ -692,7 +692,7 @@ static void kv_get(ctx_t *c, const char *key)
     finish(c, json_pack("[o]", render_kv(e)), 200, e->modify_index, API_WATCH_KV, NULL);
 }
 
-static void kv_put(ctx_t *c, const char *key)
+static void handle_kv_put(ctx_t *c, const char *key)
 {
     if (!*key) {
         set_text(c->resp, 400, "Missing key name");
@@ -715,7 +715,7 @@ static void kv_put(ctx_t *c, const char *key)
     set_json(c, 200, json_boolean(ok));
 }
 
-static void kv_delete(ctx_t *c, const char *key)
+static void handle_kv_delete(ctx_t *c, const char *key)
 {
     int recurse = param(c->req, "recurse") != NULL;
     if (!*key && !recurse) {
@@ -805,11 +805,11 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
             if (dc && *dc && strcmp(dc, store_datacenter(api->store)) != 0)
                 set_text(resp, 500, "No path to datacenter");
             else if (!strcmp(req->method, "GET")) {
-                if (read_prologue(c, 1, 0) == 0) kv_get(c, key);
+                if (read_prologue(c, 1, 0) == 0) handle_kv_get(c, key);
             } else if (!strcmp(req->method, "PUT"))
-                kv_put(c, key);
+                handle_kv_put(c, key);
             else
-                kv_delete(c, key);
+                handle_kv_delete(c, key);
         }
     } else if (!strcmp(p, "/v1/status/leader")) {
         if (method_is(c, ALLOW_GET)) set_json(c, 200, json_string(api->leader));

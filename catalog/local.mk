@@ -3,6 +3,7 @@
 noinst_LIBRARIES += catalog/libcatalog.a
 catalog_libcatalog_a_SOURCES = \
 	catalog/store.c catalog/store.h \
+	catalog/kv.c catalog/kv.h \
 	catalog/decode.c catalog/decode.h \
 	catalog/render.c catalog/render.h \
 	catalog/api.c catalog/api.h \

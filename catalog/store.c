@@ -1,8 +1,9 @@
 /* store.c: see store.h. Services and checks live in hash maps keyed by ID; a second map keyed by
  * the lower-cased service name chains a name's instances and keeps that name's index (kept
  * after the last instance goes, so the index a blocked client holds never goes backwards).
- * Listings are built on demand and sorted; nothing here allocates per read beyond the
- * result array. */
+ * The KV table is kv.c's; this file only turns its writes into store writes (global index,
+ * change hook). Listings are built on demand and sorted; nothing here allocates per read
+ * beyond the result array. */
 #include "store.h"
 #include "strmap.h"
 
@@ -19,9 +20,10 @@ typedef struct {
 
 struct catalog_store {
     char *node, *node_id, *dc, *address;
-    uint64_t index, idx_nodes, idx_services, idx_checks, idx_kv;
+    uint64_t index, idx_nodes, idx_services, idx_checks;
     uint64_t node_create, node_modify;
-    strmap_t *services, *checks, *names, *kv, *tombstones;
+    strmap_t *services, *checks, *names;
+    kv_table_t *kv;
     cat_check_t *node_checks;   /* sorted by ID */
     cat_change_cb on_change; void *change_ctx;
     cat_check_hook on_check_added, on_check_removed; void *check_ctx;
@@ -210,8 +212,7 @@ catalog_store_t *store_new(const char *node, const char *node_id, const char *dc
     s->services = strmap_new();
     s->checks = strmap_new();
     s->names = strmap_new();
-    s->kv = strmap_new();
-    s->tombstones = strmap_new();
+    s->kv = kv_table_new();
     /* boot: the node (index 1), its serfHealth check (2) and the consul service (3) */
     s->index = 1;
     s->node_create = s->node_modify = s->idx_nodes = 1;
@@ -251,14 +252,8 @@ void store_free(catalog_store_t *s)
         free(n->display);
         free(n);
     }
-    for (strmap_iter_t it = strmap_iter(s->kv); strmap_iter_next(&it);) {
-        cat_kv_t *e = it.value;
-        free(e->key); free(e->value); free(e);
-    }
-    for (strmap_iter_t it = strmap_iter(s->tombstones); strmap_iter_next(&it);)
-        free(it.value);
     strmap_free(s->services); strmap_free(s->checks); strmap_free(s->names);
-    strmap_free(s->kv); strmap_free(s->tombstones);
+    kv_table_free(s->kv);
     for (int i = 0; i < s->npending_names; i++) free(s->pending_names[i]);
     free(s->node); free(s->node_id); free(s->dc); free(s->address);
     free(s);
@@ -283,7 +278,7 @@ uint64_t store_index(const catalog_store_t *s) { return atleast1(s->index); }
 uint64_t store_index_nodes(const catalog_store_t *s) { return atleast1(s->idx_nodes); }
 uint64_t store_index_services(const catalog_store_t *s) { return atleast1(s->idx_services); }
 uint64_t store_index_checks(const catalog_store_t *s) { return atleast1(s->idx_checks); }
-uint64_t store_index_kv(const catalog_store_t *s) { return atleast1(s->idx_kv); }
+uint64_t store_index_kv(const catalog_store_t *s) { return atleast1(kv_index(s->kv)); }
 void store_bump_index(catalog_store_t *s, uint64_t idx) { if (idx > s->index) s->index = idx; }
 
 uint64_t store_index_service(const catalog_store_t *s, const char *name)
@@ -857,133 +852,46 @@ const char *store_instance_status(const catalog_store_t *s, const cat_service_t 
     return names[worst];
 }
 
-/* ---- KV ---- */
-cat_kv_t *store_kv_get(const catalog_store_t *s, const char *key) { return strmap_get(s->kv, key); }
+/* ---- KV: kv.c decides and applies; a write it reports is committed here as a store write ---- */
+cat_kv_t *store_kv_get(const catalog_store_t *s, const char *key) { return kv_get(s->kv, key); }
+cat_kv_t **store_kv_list(const catalog_store_t *s, const char *prefix, size_t *n) { return kv_list(s->kv, prefix, n); }
+uint64_t store_kv_prefix_index(const catalog_store_t *s, const char *prefix) { return kv_prefix_index(s->kv, prefix); }
 
-static int cmp_kv(const void *a, const void *b)
+/* kv.c stamped the write with s->index + 1: raise the global index to it and wake watchers. */
+static void commit_kv_write(catalog_store_t *s, const char *key, int prefix)
 {
-    return strcmp((*(cat_kv_t *const *)a)->key, (*(cat_kv_t *const *)b)->key);
-}
-
-cat_kv_t **store_kv_list(const catalog_store_t *s, const char *prefix, size_t *n)
-{
-    size_t cnt = strmap_size(s->kv), k = 0, pl = strlen(prefix);
-    cat_kv_t **arr = malloc((cnt ? cnt : 1) * sizeof *arr);
-    for (strmap_iter_t it = strmap_iter(s->kv); strmap_iter_next(&it);)
-        if (strncmp(it.key, prefix, pl) == 0)
-            arr[k++] = it.value;
-    qsort(arr, k, sizeof *arr, cmp_kv);
-    *n = k;
-    return arr;
-}
-
-uint64_t store_kv_prefix_index(const catalog_store_t *s, const char *prefix)
-{
-    size_t pl = strlen(prefix);
-    uint64_t max = 0;
-    for (strmap_iter_t it = strmap_iter(s->kv); strmap_iter_next(&it);)
-        if (strncmp(it.key, prefix, pl) == 0 && ((cat_kv_t *)it.value)->modify_index > max)
-            max = ((cat_kv_t *)it.value)->modify_index;
-    for (strmap_iter_t it = strmap_iter(s->tombstones); strmap_iter_next(&it);)
-        if (strncmp(it.key, prefix, pl) == 0 && *(uint64_t *)it.value > max)
-            max = *(uint64_t *)it.value;
-    return max;
+    begin_write(s);
+    s->pending.kv = 1;
+    s->pending.kv_key = key;
+    s->pending.kv_prefix = prefix;
+    end_write(s);
 }
 
 int store_kv_put(catalog_store_t *s, const char *key, const void *val, size_t len, uint64_t flags, int64_t cas)
 {
-    cat_kv_t *e = strmap_get(s->kv, key);
-    if (cas >= 0) {
-        if (cas == 0 && e) return 0;
-        if (cas > 0 && (!e || e->modify_index != (uint64_t)cas)) return 0;
-    }
-    uint64_t idx = begin_write(s);
-    if (!e) {
-        e = calloc(1, sizeof *e);
-        e->key = strdup(key);
-        e->create_index = idx;
-        strmap_put(s->kv, key, e);
-        free(strmap_del(s->tombstones, key));
-    }
-    free(e->value);
-    e->value = malloc(len ? len : 1);
-    if (len)
-        memcpy(e->value, val, len);
-    e->len = len;
-    e->has_value = len > 0;
-    e->flags = flags;
-    e->modify_index = idx;
-    s->idx_kv = idx;
-    s->pending.kv = 1;
-    s->pending.kv_key = key;
-    end_write(s);
+    if (kv_put(s->kv, key, val, len, flags, cas, s->index + 1) != KV_WRITTEN)
+        return 0;
+    commit_kv_write(s, key, 0);
     return 1;
-}
-
-static void kv_remove(catalog_store_t *s, cat_kv_t *e, uint64_t idx)
-{
-    uint64_t *t = malloc(sizeof *t);
-    *t = idx;
-    free(strmap_del(s->tombstones, e->key));
-    strmap_put(s->tombstones, e->key, t);
-    strmap_del(s->kv, e->key);
-    free(e->key); free(e->value); free(e);
 }
 
 int store_kv_delete(catalog_store_t *s, const char *key, int recurse, int64_t cas)
 {
-    if (!recurse) {
-        cat_kv_t *e = strmap_get(s->kv, key);
-        /* Consul: a cas delete of an absent key succeeds, whatever the index */
-        if (!e)
-            return 1;
-        if (cas >= 0 && e->modify_index != (uint64_t)cas)
-            return 0;
-        uint64_t idx = begin_write(s);
-        s->pending.kv_key = key;
-        kv_remove(s, e, idx);
-        s->idx_kv = idx;
-        s->pending.kv = 1;
-        end_write(s);
-        return 1;
-    }
-    size_t n;
-    cat_kv_t **list = store_kv_list(s, key, &n);
-    if (n) {
-        uint64_t idx = begin_write(s);
-        s->pending.kv_key = key;
-        s->pending.kv_prefix = 1;
-        for (size_t i = 0; i < n; i++)
-            kv_remove(s, list[i], idx);
-        s->idx_kv = idx;
-        s->pending.kv = 1;
-        end_write(s);
-    }
-    free(list);
-    return 1;
+    kv_result_t r = kv_delete(s->kv, key, recurse, cas, s->index + 1);
+    if (r == KV_WRITTEN)
+        commit_kv_write(s, key, recurse != 0);
+    return r != KV_CAS_FAILED;
 }
 
 void store_restore_indexes(catalog_store_t *s, uint64_t idx)
 {
     if (idx < s->index)
         idx = s->index;
-    s->index = s->idx_nodes = s->idx_services = s->idx_checks = s->idx_kv = idx;
+    s->index = s->idx_nodes = s->idx_services = s->idx_checks = idx;
+    kv_restore_index(s->kv, idx);
     for (strmap_iter_t it = strmap_iter(s->names); strmap_iter_next(&it);)
         ((cat_name_t *)it.value)->index = idx;
 }
 
-void store_each_tombstone(const catalog_store_t *s, cat_tombstone_cb cb, void *ctx)
-{
-    for (strmap_iter_t it = strmap_iter(s->tombstones); strmap_iter_next(&it);)
-        cb(ctx, it.key, *(uint64_t *)it.value);
-}
-
-void store_restore_tombstone(catalog_store_t *s, const char *key, uint64_t index)
-{
-    if (strmap_get(s->kv, key))
-        return;
-    uint64_t *t = malloc(sizeof *t);
-    *t = index;
-    free(strmap_del(s->tombstones, key));
-    strmap_put(s->tombstones, key, t);
-}
+void store_each_tombstone(const catalog_store_t *s, cat_tombstone_cb cb, void *ctx) { kv_each_tombstone(s->kv, cb, ctx); }
+void store_restore_tombstone(catalog_store_t *s, const char *key, uint64_t index) { kv_restore_tombstone(s->kv, key, index); }

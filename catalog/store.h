@@ -1,6 +1,7 @@
 /* store.h: the catalog's state for one node: services, checks, KV, and the index rules of
  * Consul's state store (one global counter raised once per committed write; per-table and
- * per-service-name last-write indexes; KV tombstones).
+ * per-service-name last-write indexes). The KV table itself (entries, cas, tombstones, prefix
+ * indexes) is kv.c's; the store_kv_* calls below run its writes as store writes.
  *
  * Pure data: no sockets, no timers, no clock reads (callers pass `now_ms`). A write that
  * changes nothing (an identical re-registration, a check update to the same status and
@@ -13,6 +14,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kv.h"
 
 typedef struct { char *key; char *value; } cat_pair_t;
 typedef struct { char *key; char *address; int port; } cat_taddr_t;
@@ -53,13 +56,6 @@ struct cat_check {
     cat_check_t *next_in_service;
     void *runner;                              /* owned by checks.c */
 };
-
-typedef struct {
-    char *key;
-    unsigned char *value; size_t len; int has_value;
-    uint64_t flags;
-    uint64_t create_index, modify_index;
-} cat_kv_t;
 
 typedef struct catalog_store catalog_store_t;
 
@@ -138,7 +134,7 @@ int store_reap(catalog_store_t *s, int64_t now_ms);
 /* Aggregate status of an instance's checks incl. node checks: passing < warning < critical. */
 const char *store_instance_status(const catalog_store_t *s, const cat_service_t *svc);
 
-/* ---- KV ---- */
+/* ---- KV (the table is kv.c's; see kv.h for the rules) ---- */
 cat_kv_t *store_kv_get(const catalog_store_t *s, const char *key);
 /* Entries with the prefix, byte-sorted (malloc'd array). */
 cat_kv_t **store_kv_list(const catalog_store_t *s, const char *prefix, size_t *n);
@@ -168,8 +164,7 @@ char *cat_utf8_clean(const char *s, size_t n, size_t *outlen);
 /* Sets every table index and per-name index, and the global index, to idx. */
 void store_restore_indexes(catalog_store_t *s, uint64_t idx);
 /* KV tombstones (a deleted key and the index of its deletion), for persistence: without them a
- * prefix's index would go back across a restart. */
-typedef void (*cat_tombstone_cb)(void *ctx, const char *key, uint64_t index);
+ * prefix's index would go back across a restart (cat_tombstone_cb: kv.h). */
 void store_each_tombstone(const catalog_store_t *s, cat_tombstone_cb cb, void *ctx);
 void store_restore_tombstone(catalog_store_t *s, const char *key, uint64_t index);
 

@@ -1,0 +1,158 @@
+/* kv.c: the catalog's KV table (see kv.h). Owns two hash maps: live entries by key, and
+ * tombstones (key -> index of its deletion) so that a prefix's index never goes backwards
+ * when its newest key is deleted. Promises: check-and-set decided here, before anything
+ * changes; every change stamped with the caller's index. Never: touches the store's global
+ * index or its change hook, reads a clock, does I/O. Listings scan the table and sort; nothing
+ * is allocated per read beyond the result array. */
+#include "kv.h"
+#include "strmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct kv_table {
+    strmap_t *entries;      /* key -> cat_kv_t */
+    strmap_t *tombstones;   /* key -> uint64_t, the index of its deletion */
+    uint64_t index;         /* the last write's */
+};
+
+kv_table_t *kv_table_new(void)
+{
+    kv_table_t *t = calloc(1, sizeof *t);
+    t->entries = strmap_new();
+    t->tombstones = strmap_new();
+    return t;
+}
+
+static void entry_free(cat_kv_t *e)
+{
+    free(e->key); free(e->value); free(e);
+}
+
+void kv_table_free(kv_table_t *t)
+{
+    if (!t)
+        return;
+    for (strmap_iter_t it = strmap_iter(t->entries); strmap_iter_next(&it);)
+        entry_free(it.value);
+    for (strmap_iter_t it = strmap_iter(t->tombstones); strmap_iter_next(&it);)
+        free(it.value);
+    strmap_free(t->entries);
+    strmap_free(t->tombstones);
+    free(t);
+}
+
+cat_kv_t *kv_get(const kv_table_t *t, const char *key) { return strmap_get(t->entries, key); }
+
+uint64_t kv_index(const kv_table_t *t) { return t->index; }
+
+static int cmp_kv(const void *a, const void *b)
+{
+    return strcmp((*(cat_kv_t *const *)a)->key, (*(cat_kv_t *const *)b)->key);
+}
+
+cat_kv_t **kv_list(const kv_table_t *t, const char *prefix, size_t *n)
+{
+    size_t cnt = strmap_size(t->entries), k = 0, pl = strlen(prefix);
+    cat_kv_t **arr = malloc((cnt ? cnt : 1) * sizeof *arr);
+    for (strmap_iter_t it = strmap_iter(t->entries); strmap_iter_next(&it);)
+        if (strncmp(it.key, prefix, pl) == 0)
+            arr[k++] = it.value;
+    qsort(arr, k, sizeof *arr, cmp_kv);
+    *n = k;
+    return arr;
+}
+
+uint64_t kv_prefix_index(const kv_table_t *t, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    uint64_t max = 0;
+    for (strmap_iter_t it = strmap_iter(t->entries); strmap_iter_next(&it);)
+        if (strncmp(it.key, prefix, pl) == 0 && ((cat_kv_t *)it.value)->modify_index > max)
+            max = ((cat_kv_t *)it.value)->modify_index;
+    for (strmap_iter_t it = strmap_iter(t->tombstones); strmap_iter_next(&it);)
+        if (strncmp(it.key, prefix, pl) == 0 && *(uint64_t *)it.value > max)
+            max = *(uint64_t *)it.value;
+    return max;
+}
+
+kv_result_t kv_put(kv_table_t *t, const char *key, const void *val, size_t len, uint64_t flags,
+                   int64_t cas, uint64_t idx)
+{
+    cat_kv_t *e = strmap_get(t->entries, key);
+    if (cas >= 0) {
+        if (cas == 0 && e) return KV_CAS_FAILED;
+        if (cas > 0 && (!e || e->modify_index != (uint64_t)cas)) return KV_CAS_FAILED;
+    }
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        e->key = strdup(key);
+        e->create_index = idx;
+        strmap_put(t->entries, key, e);
+        free(strmap_del(t->tombstones, key));
+    }
+    free(e->value);
+    e->value = malloc(len ? len : 1);
+    if (len)
+        memcpy(e->value, val, len);
+    e->len = len;
+    e->has_value = len > 0;
+    e->flags = flags;
+    e->modify_index = idx;
+    t->index = idx;
+    return KV_WRITTEN;
+}
+
+static void set_tombstone(kv_table_t *t, const char *key, uint64_t idx)
+{
+    uint64_t *ts = malloc(sizeof *ts);
+    *ts = idx;
+    free(strmap_del(t->tombstones, key));
+    strmap_put(t->tombstones, key, ts);
+}
+
+static void remove_entry(kv_table_t *t, cat_kv_t *e, uint64_t idx)
+{
+    set_tombstone(t, e->key, idx);
+    strmap_del(t->entries, e->key);
+    entry_free(e);
+}
+
+kv_result_t kv_delete(kv_table_t *t, const char *key, int recurse, int64_t cas, uint64_t idx)
+{
+    if (!recurse) {
+        cat_kv_t *e = strmap_get(t->entries, key);
+        /* Consul: a cas delete of an absent key succeeds, whatever the index */
+        if (!e)
+            return KV_UNCHANGED;
+        if (cas >= 0 && e->modify_index != (uint64_t)cas)
+            return KV_CAS_FAILED;
+        remove_entry(t, e, idx);
+        t->index = idx;
+        return KV_WRITTEN;
+    }
+    size_t n;
+    cat_kv_t **list = kv_list(t, key, &n);
+    for (size_t i = 0; i < n; i++)
+        remove_entry(t, list[i], idx);
+    free(list);
+    if (!n)
+        return KV_UNCHANGED;
+    t->index = idx;
+    return KV_WRITTEN;
+}
+
+void kv_restore_index(kv_table_t *t, uint64_t idx) { t->index = idx; }
+
+void kv_each_tombstone(const kv_table_t *t, cat_tombstone_cb cb, void *ctx)
+{
+    for (strmap_iter_t it = strmap_iter(t->tombstones); strmap_iter_next(&it);)
+        cb(ctx, it.key, *(uint64_t *)it.value);
+}
+
+void kv_restore_tombstone(kv_table_t *t, const char *key, uint64_t index)
+{
+    if (strmap_get(t->entries, key))
+        return;
+    set_tombstone(t, key, index);
+}
