@@ -1,6 +1,7 @@
 /* api.c: routing and handlers for Consul's HTTP API (see api.h and the reference,
  * shared/reference/consul-api.md). Every answer, error texts included, is decided here. */
 #include "api.h"
+#include "api_ctx.h"
 #include "decode.h"
 #include "duration.h"
 #include "render.h"
@@ -18,17 +19,6 @@
 #define ALLOW_PUT "OPTIONS,PUT"
 #define ALLOW_KV "OPTIONS,GET,PUT,DELETE"
 
-typedef struct {
-    catalog_api_t *api;
-    const api_request_t *req;
-    api_response_t *resp;
-    int allow_block;
-    int pretty;
-    int u64_flags;                    /* a KV entry's Flags is above INT64_MAX (see set_json) */
-    uint64_t min_index;
-    uint64_t wait_ms;
-} ctx_t;
-
 /* ---- helpers ---- */
 static const char *param_nth(const api_request_t *r, const char *name, size_t nth)
 {
@@ -40,10 +30,9 @@ static const char *param_nth(const api_request_t *r, const char *name, size_t nt
     return NULL;
 }
 
-static const char *param(const api_request_t *r, const char *name) { return param_nth(r, name, 0); }
+const char *api_param(const api_request_t *r, const char *name) { return param_nth(r, name, 0); }
 
-static void set_text(api_response_t *resp, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_text(api_response_t *resp, int status, const char *fmt, ...)
+void api_set_text(api_response_t *resp, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -97,7 +86,7 @@ static char *fix_u64_flags(char *s)
     return o;
 }
 
-static void set_json(ctx_t *c, int status, json_t *j)
+void api_set_json(api_ctx_t *c, int status, json_t *j)
 {
     size_t flags = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | (c->pretty ? JSON_INDENT(4) : JSON_COMPACT);
     char *s = json_dumps(j, flags);
@@ -134,7 +123,7 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
-static int parse_u64(const char *v, uint64_t *out)
+int api_parse_u64(const char *v, uint64_t *out)
 {
     if (!*v || !isdigit((unsigned char)*v))
         return -1;
@@ -149,44 +138,44 @@ static int parse_u64(const char *v, uint64_t *out)
 
 /* Common query rules of read endpoints: dc, consistency, index/wait. Returns 0 or -1 with the
  * error answer set. */
-static int read_prologue(ctx_t *c, int blockable, int consistency)
+int api_read_prologue(api_ctx_t *c, int blockable, int consistency)
 {
     const api_request_t *r = c->req;
-    const char *dc = param(r, "dc");
+    const char *dc = api_param(r, "dc");
     if (dc && *dc && strcmp(dc, store_datacenter(c->api->store)) != 0) {
-        set_text(c->resp, 500, "No path to datacenter");
+        api_set_text(c->resp, 500, "No path to datacenter");
         return -1;
     }
-    int stale = param(r, "stale") != NULL, consistent = param(r, "consistent") != NULL;
+    int stale = api_param(r, "stale") != NULL, consistent = api_param(r, "consistent") != NULL;
     if (stale && consistent) {
-        set_text(c->resp, 400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
+        api_set_text(c->resp, 400, "Cannot specify ?stale with ?consistent, conflicting semantics.");
         return -1;
     }
     if (consistency)
         c->resp->consistency = stale ? "stale" : consistent ? "consistent" : "leader";
     if (!blockable)
         return 0;
-    const char *w = param(r, "wait"), *ix = param(r, "index");
+    const char *w = api_param(r, "wait"), *ix = api_param(r, "index");
     c->wait_ms = 5 * 60 * 1000;
     if (w) {
         int64_t ns;
         if (duration_parse(w, &ns, NULL, 0) != 0 || ns < 0) {
-            set_text(c->resp, 400, "Invalid wait time");
+            api_set_text(c->resp, 400, "Invalid wait time");
             return -1;
         }
         c->wait_ms = (uint64_t)(ns / 1000000);
         if (c->wait_ms > 10 * 60 * 1000)
             c->wait_ms = 10 * 60 * 1000;
     }
-    if (ix && parse_u64(ix, &c->min_index) != 0) {
-        set_text(c->resp, 400, "Invalid index");
+    if (ix && api_parse_u64(ix, &c->min_index) != 0) {
+        api_set_text(c->resp, 400, "Invalid index");
         return -1;
     }
     return 0;
 }
 
 /* Answers j with index, or parks the request. Takes ownership of j. */
-static void finish(ctx_t *c, json_t *j, int status, uint64_t index, int watch, const char *svc)
+void api_finish(api_ctx_t *c, json_t *j, int status, uint64_t index, int watch, const char *svc)
 {
     api_response_t *resp = c->resp;
     resp->has_index = 1;
@@ -205,12 +194,12 @@ static void finish(ctx_t *c, json_t *j, int status, uint64_t index, int watch, c
         return;
     }
     if (j)
-        set_json(c, status, j);
+        api_set_json(c, status, j);
     else
         set_empty(resp, status);
 }
 
-static int method_is(ctx_t *c, const char *allow)
+static int method_is(api_ctx_t *c, const char *allow)
 {
     const char *m = c->req->method;
     if (strcmp(m, "OPTIONS") == 0) {
@@ -228,15 +217,15 @@ static int method_is(ctx_t *c, const char *allow)
             return 1;
         p = e ? e + 1 : NULL;
     }
-    set_text(c->resp, 405, "method %s not allowed", m);
+    api_set_text(c->resp, 405, "method %s not allowed", m);
     c->resp->allow = allow;
     return 0;
 }
 
-static int64_t now(ctx_t *c) { return c->api->now_ms ? c->api->now_ms() : 0; }
+static int64_t now(api_ctx_t *c) { return c->api->now_ms ? c->api->now_ms() : 0; }
 
 /* ---- agent ---- */
-static void agent_services(ctx_t *c)
+static void agent_services(api_ctx_t *c)
 {
     size_t n;
     cat_service_t **all = store_all_services(c->api->store, &n);
@@ -245,7 +234,7 @@ static void agent_services(ctx_t *c)
         if (strcmp(all[i]->id, "consul") != 0)
             json_object_set_new(o, all[i]->id, render_agent_service(c->api->store, all[i]));
     free(all);
-    set_json(c, 200, o);
+    api_set_json(c, 200, o);
 }
 
 static int cmp_check_id(const void *a, const void *b)
@@ -253,7 +242,7 @@ static int cmp_check_id(const void *a, const void *b)
     return strcmp((*(cat_check_t *const *)a)->id, (*(cat_check_t *const *)b)->id);
 }
 
-static void agent_checks(ctx_t *c)
+static void agent_checks(api_ctx_t *c)
 {
     size_t n;
     cat_check_t **all = store_all_checks(c->api->store, &n);
@@ -269,10 +258,10 @@ static void agent_checks(ctx_t *c)
         json_object_set_new(o, sorted[i]->id, render_check(c->api->store, sorted[i]));
     free(sorted);
     free(all);
-    set_json(c, 200, o);
+    api_set_json(c, 200, o);
 }
 
-static void agent_register(ctx_t *c)
+static void agent_register(api_ctx_t *c)
 {
     cat_service_t *svc;
     cat_check_t **checks;
@@ -280,10 +269,10 @@ static void agent_register(ctx_t *c)
     char err[2048];
     int st = decode_service_register(c->req->body, c->req->body_len, &svc, &checks, &n, err, sizeof err);
     if (st != 200) {
-        set_text(c->resp, st, "%s", err);
+        api_set_text(c->resp, st, "%s", err);
         return;
     }
-    const char *rep = param(c->req, "replace-existing-checks");
+    const char *rep = api_param(c->req, "replace-existing-checks");
     int replace = 0;
     if (rep && parse_bool(rep, &replace) != 0)
         replace = 0;
@@ -292,42 +281,42 @@ static void agent_register(ctx_t *c)
     set_empty(c->resp, 200);
 }
 
-static void agent_deregister(ctx_t *c, const char *id)
+static void agent_deregister(api_ctx_t *c, const char *id)
 {
     if (store_deregister(c->api->store, id) != 0) {
-        set_text(c->resp, 404, "Unknown service ID \"%s\". Ensure that the service ID is passed, not the service name.", id);
+        api_set_text(c->resp, 404, "Unknown service ID \"%s\". Ensure that the service ID is passed, not the service name.", id);
         return;
     }
     c->resp->wrote = 1;
     set_empty(c->resp, 200);
 }
 
-static void agent_maintenance(ctx_t *c, const char *id)
+static void agent_maintenance(api_ctx_t *c, const char *id)
 {
-    const char *en = param(c->req, "enable");
+    const char *en = api_param(c->req, "enable");
     int enable;
     if (!en) {
-        set_text(c->resp, 400, "Missing value for enable");
+        api_set_text(c->resp, 400, "Missing value for enable");
         return;
     }
     if (parse_bool(en, &enable) != 0 || !*en) {
-        set_text(c->resp, 400, "Invalid value for enable: \"%s\"", en);
+        api_set_text(c->resp, 400, "Invalid value for enable: \"%s\"", en);
         return;
     }
-    if (store_service_maintenance(c->api->store, id, enable, param(c->req, "reason"), now(c)) != 0) {
-        set_text(c->resp, 404, "Unknown service ID \"%s\". Ensure that the service ID is passed, not the service name.", id);
+    if (store_service_maintenance(c->api->store, id, enable, api_param(c->req, "reason"), now(c)) != 0) {
+        api_set_text(c->resp, 404, "Unknown service ID \"%s\". Ensure that the service ID is passed, not the service name.", id);
         return;
     }
     c->resp->wrote = 1;
     set_empty(c->resp, 200);
 }
 
-static void unknown_check(ctx_t *c, const char *id)
+static void unknown_check(api_ctx_t *c, const char *id)
 {
-    set_text(c->resp, 404, "Unknown check ID \"%s\". Ensure that the check ID is passed, not the check name.", id);
+    api_set_text(c->resp, 404, "Unknown check ID \"%s\". Ensure that the check ID is passed, not the check name.", id);
 }
 
-static void agent_check_status(ctx_t *c, const char *id, const char *status, const char *output, int from_body)
+static void agent_check_status(api_ctx_t *c, const char *id, const char *status, const char *output, int from_body)
 {
     cat_check_t *chk = store_check(c->api->store, id);
     if (!chk) {
@@ -335,7 +324,7 @@ static void agent_check_status(ctx_t *c, const char *id, const char *status, con
         return;
     }
     if (chk->kind != CHECK_TTL) {
-        set_text(c->resp, 500, "CheckID \"%s\" does not have associated TTL", id);
+        api_set_text(c->resp, 500, "CheckID \"%s\" does not have associated TTL", id);
         return;
     }
     (void)from_body;
@@ -347,42 +336,42 @@ static void agent_check_status(ctx_t *c, const char *id, const char *status, con
     set_empty(c->resp, 200);
 }
 
-static void agent_check_update(ctx_t *c, const char *id)
+static void agent_check_update(api_ctx_t *c, const char *id)
 {
     char *status, *output, err[1024];
     int st = decode_check_update(c->req->body, c->req->body_len, &status, &output, err, sizeof err);
     if (st != 200) {
-        set_text(c->resp, st, "%s", err);
+        api_set_text(c->resp, st, "%s", err);
         return;
     }
     if (strcmp(status, "passing") && strcmp(status, "warning") && strcmp(status, "critical"))
-        set_text(c->resp, 400, "Invalid check status: '%s'", status);
+        api_set_text(c->resp, 400, "Invalid check status: '%s'", status);
     else
         agent_check_status(c, id, status, output, 1);
     free(status);
     free(output);
 }
 
-static void agent_check_register(ctx_t *c)
+static void agent_check_register(api_ctx_t *c)
 {
     cat_check_t *chk;
     char err[2048];
     int st = decode_check_register(c->req->body, c->req->body_len, &chk, err, sizeof err);
     if (st != 200) {
-        set_text(c->resp, st, "%s", err);
+        api_set_text(c->resp, st, "%s", err);
         return;
     }
     char sid[512];
     snprintf(sid, sizeof sid, "%s", chk->service_id);
     if (store_check_register(c->api->store, chk, now(c)) < 0) {
-        set_text(c->resp, 400, "ServiceID \"%s\" does not exist", sid);
+        api_set_text(c->resp, 400, "ServiceID \"%s\" does not exist", sid);
         return;
     }
     c->resp->wrote = 1;
     set_empty(c->resp, 200);
 }
 
-static void agent_check_deregister(ctx_t *c, const char *id)
+static void agent_check_deregister(api_ctx_t *c, const char *id)
 {
     if (store_check_deregister(c->api->store, id) != 0) {
         unknown_check(c, id);
@@ -392,12 +381,12 @@ static void agent_check_deregister(ctx_t *c, const char *id)
     set_empty(c->resp, 200);
 }
 
-static void agent_members(ctx_t *c)
+static void agent_members(api_ctx_t *c)
 {
     json_t *self = render_agent_self(c->api->store, c->api->leader, c->api->version);
     json_t *m = json_incref(json_object_get(self, "Member"));
     json_decref(self);
-    set_json(c, 200, json_pack("[o]", m));
+    api_set_json(c, 200, json_pack("[o]", m));
 }
 
 /* ---- catalog ---- */
@@ -410,7 +399,7 @@ static void on_name(void *ctx, const char *name, char **tags, size_t ntags)
     json_object_set_new(((names_ctx *)ctx)->o, name, a);
 }
 
-static void catalog_services(ctx_t *c)
+static void catalog_services(api_ctx_t *c)
 {
     names_ctx nc = {json_object()};
     store_each_name(c->api->store, on_name, &nc);
@@ -429,10 +418,10 @@ static void catalog_services(ctx_t *c)
         json_object_set(sorted, keys[i], json_object_get(nc.o, keys[i]));
     free(keys);
     json_decref(nc.o);
-    finish(c, sorted, 200, store_index_services(c->api->store), API_WATCH_SERVICES, NULL);
+    api_finish(c, sorted, 200, store_index_services(c->api->store), API_WATCH_SERVICES, NULL);
 }
 
-static int tags_match(ctx_t *c, const cat_service_t *svc)
+static int tags_match(api_ctx_t *c, const cat_service_t *svc)
 {
     const char *want;
     for (size_t i = 0; (want = param_nth(c->req, "tag", i)) != NULL; i++) {
@@ -445,10 +434,10 @@ static int tags_match(ctx_t *c, const cat_service_t *svc)
     return 1;
 }
 
-static void catalog_service(ctx_t *c, const char *name)
+static void catalog_service(api_ctx_t *c, const char *name)
 {
     if (!*name) {
-        set_text(c->resp, 400, "Missing service name");
+        api_set_text(c->resp, 400, "Missing service name");
         return;
     }
     size_t n;
@@ -458,16 +447,16 @@ static void catalog_service(ctx_t *c, const char *name)
         if (tags_match(c, inst[i]))
             json_array_append_new(a, render_catalog_service(c->api->store, inst[i]));
     free(inst);
-    finish(c, a, 200, store_index_service(c->api->store, name), API_WATCH_SERVICE, name);
+    api_finish(c, a, 200, store_index_service(c->api->store, name), API_WATCH_SERVICE, name);
 }
 
-static void catalog_nodes(ctx_t *c)
+static void catalog_nodes(api_ctx_t *c)
 {
-    finish(c, json_pack("[o]", render_node(c->api->store)), 200, store_index_nodes(c->api->store), API_WATCH_NODES, NULL);
+    api_finish(c, json_pack("[o]", render_node(c->api->store)), 200, store_index_nodes(c->api->store), API_WATCH_NODES, NULL);
 }
 
 /* ---- health ---- */
-static json_t *checks_of(ctx_t *c, const cat_service_t *svc, int *all_passing)
+static json_t *checks_of(api_ctx_t *c, const cat_service_t *svc, int *all_passing)
 {
     json_t *a = json_array();
     size_t n;
@@ -487,16 +476,16 @@ static json_t *checks_of(ctx_t *c, const cat_service_t *svc, int *all_passing)
     return a;
 }
 
-static void health_service(ctx_t *c, const char *name)
+static void health_service(api_ctx_t *c, const char *name)
 {
     if (!*name) {
-        set_text(c->resp, 400, "Missing service name");
+        api_set_text(c->resp, 400, "Missing service name");
         return;
     }
-    const char *pv = param(c->req, "passing");
+    const char *pv = api_param(c->req, "passing");
     int passing = 0;
     if (pv && parse_bool(pv, &passing) != 0) {
-        set_text(c->resp, 400, "Invalid value for ?passing");
+        api_set_text(c->resp, 400, "Invalid value for ?passing");
         return;
     }
     size_t n;
@@ -515,13 +504,13 @@ static void health_service(ctx_t *c, const char *name)
                                            render_health_service(c->api->store, inst[i]), "Checks", checks));
     }
     free(inst);
-    finish(c, a, 200, store_index_service(c->api->store, name), API_WATCH_SERVICE, name);
+    api_finish(c, a, 200, store_index_service(c->api->store, name), API_WATCH_SERVICE, name);
 }
 
-static void health_checks(ctx_t *c, const char *name)
+static void health_checks(api_ctx_t *c, const char *name)
 {
     if (!*name) {
-        set_text(c->resp, 400, "Missing service name");
+        api_set_text(c->resp, 400, "Missing service name");
         return;
     }
     size_t n;
@@ -531,13 +520,13 @@ static void health_checks(ctx_t *c, const char *name)
         for (cat_check_t *k = inst[i]->checks; k; k = k->next_in_service)
             json_array_append_new(a, render_check(c->api->store, k));
     free(inst);
-    finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
+    api_finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
 }
 
-static void health_state(ctx_t *c, const char *state)
+static void health_state(api_ctx_t *c, const char *state)
 {
     if (strcmp(state, "any") && strcmp(state, "passing") && strcmp(state, "warning") && strcmp(state, "critical")) {
-        set_text(c->resp, 400, "Invalid state");
+        api_set_text(c->resp, 400, "Invalid state");
         return;
     }
     size_t n;
@@ -547,10 +536,10 @@ static void health_state(ctx_t *c, const char *state)
         if (!strcmp(state, "any") || !strcmp(state, all[i]->status))
             json_array_append_new(a, render_check(c->api->store, all[i]));
     free(all);
-    finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
+    api_finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
 }
 
-static void health_node(ctx_t *c, const char *node)
+static void health_node(api_ctx_t *c, const char *node)
 {
     json_t *a = json_array();
     if (strcmp(node, store_node(c->api->store)) == 0) {
@@ -560,17 +549,17 @@ static void health_node(ctx_t *c, const char *node)
             json_array_append_new(a, render_check(c->api->store, nc[i]));
         free(nc);
     }
-    finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
+    api_finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
 }
 
 /* ---- KV ---- */
 /* Consul parses ?flags and ?cas with Go's strconv.ParseUint and returns its error as a plain
  * error: 500 `strconv.ParseUint: parsing "<%q of the input>": invalid syntax` (or `value out of
  * range`). Returns 0, or -1 with that answer set. */
-static int kv_uint_param(ctx_t *c, const char *name, uint64_t *out)
+static int kv_uint_param(api_ctx_t *c, const char *name, uint64_t *out)
 {
-    const char *v = param(c->req, name);
-    if (parse_u64(v, out) == 0)
+    const char *v = api_param(c->req, name);
+    if (api_parse_u64(v, out) == 0)
         return 0;
     int range = *v != '\0';
     for (const char *p = v; *p; p++)
@@ -587,16 +576,16 @@ static int kv_uint_param(ctx_t *c, const char *name, uint64_t *out)
         else *w++ = (char)*p;
     }
     *w = '\0';
-    set_text(c->resp, 500, "strconv.ParseUint: parsing \"%s\": %s", q, range ? "value out of range" : "invalid syntax");
+    api_set_text(c->resp, 500, "strconv.ParseUint: parsing \"%s\": %s", q, range ? "value out of range" : "invalid syntax");
     return -1;
 }
 
 /* cas: -1 none, else the ModifyIndex required (above INT64_MAX no index can match) */
-static int64_t cas_param(ctx_t *c, int *bad)
+static int64_t cas_param(api_ctx_t *c, int *bad)
 {
     uint64_t x;
     *bad = 0;
-    if (!param(c->req, "cas"))
+    if (!api_param(c->req, "cas"))
         return -1;
     if (kv_uint_param(c, "cas", &x) != 0) {
         *bad = 1;
@@ -605,10 +594,10 @@ static int64_t cas_param(ctx_t *c, int *bad)
     return x > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)x;
 }
 
-static void handle_kv_get(ctx_t *c, const char *key)
+static void handle_kv_get(api_ctx_t *c, const char *key)
 {
     catalog_store_t *s = c->api->store;
-    int recurse = param(c->req, "recurse") != NULL, keys = param(c->req, "keys") != NULL;
+    int recurse = api_param(c->req, "recurse") != NULL, keys = api_param(c->req, "keys") != NULL;
     /* what this query watches: a write elsewhere in the KV store never wakes it */
     if (strlen(key) < sizeof c->resp->watch_key)
         memcpy(c->resp->watch_key, key, strlen(key) + 1);
@@ -616,7 +605,7 @@ static void handle_kv_get(ctx_t *c, const char *key)
         c->resp->watch_key_any = 1;
     c->resp->watch_key_prefix = recurse || keys;
     if (keys) {
-        const char *sep = param(c->req, "separator");
+        const char *sep = api_param(c->req, "separator");
         size_t n, pl = strlen(key);
         cat_kv_t **list = store_kv_list(s, key, &n);
         json_t *a = json_array();
@@ -642,10 +631,10 @@ static void handle_kv_get(ctx_t *c, const char *key)
             idx = store_index_kv(s);
         if (json_array_size(a) == 0 && *key) {
             json_decref(a);
-            finish(c, NULL, 404, idx, API_WATCH_KV, NULL);
+            api_finish(c, NULL, 404, idx, API_WATCH_KV, NULL);
             return;
         }
-        finish(c, a, 200, idx, API_WATCH_KV, NULL);
+        api_finish(c, a, 200, idx, API_WATCH_KV, NULL);
         return;
     }
     if (recurse) {
@@ -656,7 +645,7 @@ static void handle_kv_get(ctx_t *c, const char *key)
             idx = store_index_kv(s);
         if (n == 0) {
             free(list);
-            finish(c, NULL, 404, idx, API_WATCH_KV, NULL);
+            api_finish(c, NULL, 404, idx, API_WATCH_KV, NULL);
             return;
         }
         json_t *a = json_array();
@@ -666,20 +655,20 @@ static void handle_kv_get(ctx_t *c, const char *key)
             json_array_append_new(a, render_kv(list[i]));
         }
         free(list);
-        finish(c, a, 200, idx, API_WATCH_KV, NULL);
+        api_finish(c, a, 200, idx, API_WATCH_KV, NULL);
         return;
     }
     if (!*key) {
-        set_text(c->resp, 400, "Missing key name");
+        api_set_text(c->resp, 400, "Missing key name");
         return;
     }
     cat_kv_t *e = store_kv_get(s, key);
     if (!e) {
-        finish(c, NULL, 404, store_index_kv(s), API_WATCH_KV, NULL);
+        api_finish(c, NULL, 404, store_index_kv(s), API_WATCH_KV, NULL);
         return;
     }
-    if (param(c->req, "raw")) {
-        finish(c, NULL, 200, e->modify_index, API_WATCH_KV, NULL);
+    if (api_param(c->req, "raw")) {
+        api_finish(c, NULL, 200, e->modify_index, API_WATCH_KV, NULL);
         if (!c->resp->block) {
             c->resp->body = malloc(e->len ? e->len : 1);
             memcpy(c->resp->body, e->value, e->len);
@@ -689,21 +678,21 @@ static void handle_kv_get(ctx_t *c, const char *key)
         return;
     }
     c->u64_flags = e->flags > (uint64_t)INT64_MAX;
-    finish(c, json_pack("[o]", render_kv(e)), 200, e->modify_index, API_WATCH_KV, NULL);
+    api_finish(c, json_pack("[o]", render_kv(e)), 200, e->modify_index, API_WATCH_KV, NULL);
 }
 
-static void handle_kv_put(ctx_t *c, const char *key)
+static void handle_kv_put(api_ctx_t *c, const char *key)
 {
     if (!*key) {
-        set_text(c->resp, 400, "Missing key name");
+        api_set_text(c->resp, 400, "Missing key name");
         return;
     }
-    if (param(c->req, "acquire") || param(c->req, "release")) {
-        set_text(c->resp, 400, "Sessions are not supported by portolan-catalog");
+    if (api_param(c->req, "acquire") || api_param(c->req, "release")) {
+        api_set_text(c->resp, 400, "Sessions are not supported by portolan-catalog");
         return;
     }
     uint64_t flags = 0;
-    const char *f = param(c->req, "flags");
+    const char *f = api_param(c->req, "flags");
     if (f && kv_uint_param(c, "flags", &flags) != 0)
         return;
     int bad;
@@ -712,14 +701,14 @@ static void handle_kv_put(ctx_t *c, const char *key)
         return;
     int ok = store_kv_put(c->api->store, key, c->req->body, c->req->body_len, flags, cas);
     c->resp->wrote = ok;
-    set_json(c, 200, json_boolean(ok));
+    api_set_json(c, 200, json_boolean(ok));
 }
 
-static void handle_kv_delete(ctx_t *c, const char *key)
+static void handle_kv_delete(api_ctx_t *c, const char *key)
 {
-    int recurse = param(c->req, "recurse") != NULL;
+    int recurse = api_param(c->req, "recurse") != NULL;
     if (!*key && !recurse) {
-        set_text(c->resp, 400, "Missing key name");
+        api_set_text(c->resp, 400, "Missing key name");
         return;
     }
     int bad;
@@ -729,7 +718,7 @@ static void handle_kv_delete(ctx_t *c, const char *key)
     uint64_t before = store_index(c->api->store);
     int ok = store_kv_delete(c->api->store, key, recurse, cas);
     c->resp->wrote = store_index(c->api->store) != before;
-    set_json(c, 200, json_boolean(ok));
+    api_set_json(c, 200, json_boolean(ok));
 }
 
 /* ---- routing ---- */
@@ -751,9 +740,9 @@ void api_response_clear(api_response_t *resp)
 void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_block, api_response_t *resp)
 {
     memset(resp, 0, sizeof *resp);
-    ctx_t cx = {.api = api, .req = req, .resp = resp, .allow_block = allow_block};
-    ctx_t *c = &cx;
-    c->pretty = param(req, "pretty") != NULL;
+    api_ctx_t cx = {.api = api, .req = req, .resp = resp, .allow_block = allow_block};
+    api_ctx_t *c = &cx;
+    c->pretty = api_param(req, "pretty") != NULL;
     const char *p = req->path, *rest;
 
     if (!strcmp(p, "/v1/agent/services")) {
@@ -761,7 +750,7 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
     } else if (!strcmp(p, "/v1/agent/checks")) {
         if (method_is(c, ALLOW_GET)) agent_checks(c);
     } else if (!strcmp(p, "/v1/agent/self")) {
-        if (method_is(c, ALLOW_GET)) set_json(c, 200, render_agent_self(api->store, api->leader, api->version));
+        if (method_is(c, ALLOW_GET)) api_set_json(c, 200, render_agent_self(api->store, api->leader, api->version));
     } else if (!strcmp(p, "/v1/agent/members")) {
         if (method_is(c, ALLOW_GET)) agent_members(c);
     } else if (!strcmp(p, "/v1/agent/service/register")) {
@@ -775,47 +764,47 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
     } else if (prefix(p, "/v1/agent/check/deregister/", &rest)) {
         if (method_is(c, ALLOW_PUT)) agent_check_deregister(c, rest);
     } else if (prefix(p, "/v1/agent/check/pass/", &rest)) {
-        if (method_is(c, ALLOW_PUT)) agent_check_status(c, rest, "passing", param(req, "note"), 0);
+        if (method_is(c, ALLOW_PUT)) agent_check_status(c, rest, "passing", api_param(req, "note"), 0);
     } else if (prefix(p, "/v1/agent/check/warn/", &rest)) {
-        if (method_is(c, ALLOW_PUT)) agent_check_status(c, rest, "warning", param(req, "note"), 0);
+        if (method_is(c, ALLOW_PUT)) agent_check_status(c, rest, "warning", api_param(req, "note"), 0);
     } else if (prefix(p, "/v1/agent/check/fail/", &rest)) {
-        if (method_is(c, ALLOW_PUT)) agent_check_status(c, rest, "critical", param(req, "note"), 0);
+        if (method_is(c, ALLOW_PUT)) agent_check_status(c, rest, "critical", api_param(req, "note"), 0);
     } else if (prefix(p, "/v1/agent/check/update/", &rest)) {
         if (method_is(c, ALLOW_PUT)) agent_check_update(c, rest);
     } else if (!strcmp(p, "/v1/catalog/services")) {
-        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) catalog_services(c);
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) catalog_services(c);
     } else if (!strcmp(p, "/v1/catalog/nodes")) {
-        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) catalog_nodes(c);
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) catalog_nodes(c);
     } else if (!strcmp(p, "/v1/catalog/datacenters")) {
-        if (method_is(c, ALLOW_GET)) set_json(c, 200, json_pack("[s]", store_datacenter(api->store)));
+        if (method_is(c, ALLOW_GET)) api_set_json(c, 200, json_pack("[s]", store_datacenter(api->store)));
     } else if (prefix(p, "/v1/catalog/service/", &rest) || !strcmp(p, "/v1/catalog/service")) {
-        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) catalog_service(c, strcmp(p, "/v1/catalog/service") ? rest : "");
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) catalog_service(c, strcmp(p, "/v1/catalog/service") ? rest : "");
     } else if (prefix(p, "/v1/health/service/", &rest) || !strcmp(p, "/v1/health/service")) {
-        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) health_service(c, strcmp(p, "/v1/health/service") ? rest : "");
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) health_service(c, strcmp(p, "/v1/health/service") ? rest : "");
     } else if (prefix(p, "/v1/health/checks/", &rest)) {
-        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) health_checks(c, rest);
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) health_checks(c, rest);
     } else if (prefix(p, "/v1/health/state/", &rest)) {
-        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) health_state(c, rest);
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) health_state(c, rest);
     } else if (prefix(p, "/v1/health/node/", &rest)) {
-        if (method_is(c, ALLOW_GET) && read_prologue(c, 1, 1) == 0) health_node(c, rest);
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) health_node(c, rest);
     } else if (prefix(p, "/v1/kv/", &rest) || !strcmp(p, "/v1/kv")) {
         const char *key = strcmp(p, "/v1/kv") ? rest : "";
         if (method_is(c, ALLOW_KV)) {
-            const char *dc = param(req, "dc");
+            const char *dc = api_param(req, "dc");
             if (dc && *dc && strcmp(dc, store_datacenter(api->store)) != 0)
-                set_text(resp, 500, "No path to datacenter");
+                api_set_text(resp, 500, "No path to datacenter");
             else if (!strcmp(req->method, "GET")) {
-                if (read_prologue(c, 1, 0) == 0) handle_kv_get(c, key);
+                if (api_read_prologue(c, 1, 0) == 0) handle_kv_get(c, key);
             } else if (!strcmp(req->method, "PUT"))
                 handle_kv_put(c, key);
             else
                 handle_kv_delete(c, key);
         }
     } else if (!strcmp(p, "/v1/status/leader")) {
-        if (method_is(c, ALLOW_GET)) set_json(c, 200, json_string(api->leader));
+        if (method_is(c, ALLOW_GET)) api_set_json(c, 200, json_string(api->leader));
     } else if (!strcmp(p, "/v1/status/peers")) {
-        if (method_is(c, ALLOW_GET)) set_json(c, 200, json_pack("[s]", api->leader));
+        if (method_is(c, ALLOW_GET)) api_set_json(c, 200, json_pack("[s]", api->leader));
     } else {
-        set_text(resp, 404, "Invalid URL path: not a recognized HTTP API endpoint\n");
+        api_set_text(resp, 404, "Invalid URL path: not a recognized HTTP API endpoint\n");
     }
 }

@@ -6,7 +6,7 @@ catalog_libcatalog_a_SOURCES = \
 	catalog/kv.c catalog/kv.h \
 	catalog/decode.c catalog/decode.h \
 	catalog/render.c catalog/render.h \
-	catalog/api.c catalog/api.h \
+	catalog/api.c catalog/api.h catalog/api_ctx.h \
 	catalog/persist.c catalog/persist.h \
 	catalog/checks.c catalog/checks.h \
 	catalog/server.c catalog/server.h
