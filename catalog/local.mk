@@ -7,6 +7,7 @@ catalog_libcatalog_a_SOURCES = \
 	catalog/decode.c catalog/decode.h \
 	catalog/render.c catalog/render.h \
 	catalog/api.c catalog/api.h catalog/api_ctx.h \
+	catalog/api_kv.c catalog/api_kv.h \
 	catalog/persist.c catalog/persist.h \
 	catalog/checks.c catalog/checks.h \
 	catalog/server.c catalog/server.h
