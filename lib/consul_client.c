@@ -7,27 +7,16 @@
  * named calls below are thin: they build the path (escaping every caller-supplied segment) and
  * pick the method. Blocking-query policy lives in consul_watch.c, not here. */
 #include "consul_client.h"
+#include "cstr.h"
 #include "duration.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Messages are cut to fit their buffer on purpose; going through vsnprintf keeps gcc's
- * -Wformat-truncation (which cannot know that) quiet. */
-static void msgf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msgf(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- endpoint ---- */
 
@@ -74,14 +63,14 @@ static int set_hostport(consul_endpoint_t *out, const char *hp, size_t n, const 
 {
     char buf[300];
     if (n >= 256) {
-        msgf(err, errlen, "consul: %s: host too long", what);
+        cstr_fmt(err, errlen, "consul: %s: host too long", what);
         return -1;
     }
     memcpy(buf, hp, n);
     buf[n] = '\0';
     for (size_t i = 0; i < n; i++) {
         if (!valid_host_char(buf[i])) {
-            msgf(err, errlen, "consul: %s: invalid character in host \"%s\"", what, buf);
+            cstr_fmt(err, errlen, "consul: %s: invalid character in host \"%s\"", what, buf);
             return -1;
         }
     }
@@ -100,7 +89,7 @@ static int set_hostport(consul_endpoint_t *out, const char *hp, size_t n, const 
         char *end;
         long p = strtol(colon + 1, &end, 10);
         if (colon[1] == '\0' || *end != '\0' || p < 1 || p > 65535) {
-            msgf(err, errlen, "consul: %s: invalid port in \"%s\"", what, buf);
+            cstr_fmt(err, errlen, "consul: %s: invalid port in \"%s\"", what, buf);
             return -1;
         }
     }
@@ -111,7 +100,7 @@ static int set_hostport(consul_endpoint_t *out, const char *hp, size_t n, const 
 static int set_unix(consul_endpoint_t *out, const char *path, const char *what, char *err, size_t errlen)
 {
     if (*path != '/' || strlen(path) > 4000) {
-        msgf(err, errlen, "consul: %s: unix socket path must be absolute (consul-unix:///path)", what);
+        cstr_fmt(err, errlen, "consul: %s: unix socket path must be absolute (consul-unix:///path)", what);
         return -1;
     }
     out->unix_path = strdup(path);
@@ -125,11 +114,11 @@ int consul_endpoint_parse(const char *uri, const char *(*getenv_fn)(const char *
 {
     memset(out, 0, sizeof *out);
     if (!uri || !*uri) {
-        msgf(err, errlen, "consul: missing registry URI (consul://host:port)");
+        cstr_fmt(err, errlen, "consul: missing registry URI (consul://host:port)");
         return -1;
     }
     if (strlen(uri) > 4096) {
-        msgf(err, errlen, "consul: registry URI too long");
+        cstr_fmt(err, errlen, "consul: registry URI too long");
         return -1;
     }
     char what[200];
@@ -149,7 +138,7 @@ int consul_endpoint_parse(const char *uri, const char *(*getenv_fn)(const char *
     } else if (!strstr(uri, "://")) {
         rest = uri;
     } else {
-        msgf(err, errlen, "consul: %s: unsupported scheme (use consul://, consul-tls:// or consul-unix://)", what);
+        cstr_fmt(err, errlen, "consul: %s: unsupported scheme (use consul://, consul-tls:// or consul-unix://)", what);
         goto fail;
     }
     size_t hlen = strcspn(rest, "/?#");
@@ -173,14 +162,14 @@ int consul_endpoint_parse(const char *uri, const char *(*getenv_fn)(const char *
             } else if (strncmp(a, "http://", 7) == 0) {
                 hp = a + 7;
             } else if (strstr(a, "://")) {
-                msgf(err, errlen, "consul: %s: unsupported scheme (use host:port, http://, https:// or unix://)", what2);
+                cstr_fmt(err, errlen, "consul: %s: unsupported scheme (use host:port, http://, https:// or unix://)", what2);
                 goto fail;
             }
             if (env_true(env_get(getenv_fn, "CONSUL_HTTP_SSL")))
                 tls = 1;
             size_t n = strcspn(hp, "/?#");
             if (n == 0) {
-                msgf(err, errlen, "consul: %s: missing host", what2);
+                cstr_fmt(err, errlen, "consul: %s: missing host", what2);
                 goto fail;
             }
             if (set_hostport(out, hp, n, tls ? "8501" : "8500", what2, err, errlen) != 0)
@@ -210,18 +199,18 @@ env:
     if (tok) {
         for (const char *p = tok; *p; p++) {
             if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-                msgf(err, errlen, "consul: CONSUL_HTTP_TOKEN contains control characters");
+                cstr_fmt(err, errlen, "consul: CONSUL_HTTP_TOKEN contains control characters");
                 goto fail;
             }
         }
         if (strlen(tok) > 1024) {
-            msgf(err, errlen, "consul: CONSUL_HTTP_TOKEN too long");
+            cstr_fmt(err, errlen, "consul: CONSUL_HTTP_TOKEN too long");
             goto fail;
         }
         out->token = strdup(tok);
     }
     if (!out->uri || !out->addr || !out->base_url) {
-        msgf(err, errlen, "consul: out of memory");
+        cstr_fmt(err, errlen, "consul: out of memory");
         goto fail;
     }
     return 0;
@@ -251,8 +240,6 @@ struct consul_client {
     consul_call_t *calls;
 };
 
-static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
-
 consul_client_t *consul_client_new(http_client_t *http, const consul_endpoint_t *ep)
 {
     if (!http || !ep || !ep->base_url)
@@ -262,16 +249,16 @@ consul_client_t *consul_client_new(http_client_t *http, const consul_endpoint_t 
         return NULL;
     c->http = http;
     c->timeout_ms = 10000;
-    c->ep.uri = xstrdup(ep->uri ? ep->uri : ep->base_url);
-    c->ep.addr = xstrdup(ep->addr ? ep->addr : ep->base_url);
-    c->ep.base_url = xstrdup(ep->base_url);
-    c->ep.unix_path = xstrdup(ep->unix_path);
+    c->ep.uri = cstr_dup(ep->uri ? ep->uri : ep->base_url);
+    c->ep.addr = cstr_dup(ep->addr ? ep->addr : ep->base_url);
+    c->ep.base_url = cstr_dup(ep->base_url);
+    c->ep.unix_path = cstr_dup(ep->unix_path);
     c->ep.tls = ep->tls;
     c->ep.tls_verify = ep->tls_verify;
-    c->ep.ca_file = xstrdup(ep->ca_file);
-    c->ep.cert_file = xstrdup(ep->cert_file);
-    c->ep.key_file = xstrdup(ep->key_file);
-    c->ep.token = xstrdup(ep->token);
+    c->ep.ca_file = cstr_dup(ep->ca_file);
+    c->ep.cert_file = cstr_dup(ep->cert_file);
+    c->ep.key_file = cstr_dup(ep->key_file);
+    c->ep.token = cstr_dup(ep->token);
     if (ep->token) {
         size_t n = strlen(ep->token) + 32;
         c->token_header = malloc(n);
@@ -330,23 +317,23 @@ static void describe_error(const consul_client_t *c, const consul_call_t *call,
                 body[i] = ' ';
         while (n && body[n - 1] == ' ')
             body[--n] = '\0';
-        msgf(buf, len, "consul: %s %s: %ld%s%s", call->method, call->path, r->status, n ? " " : "", body);
+        cstr_fmt(buf, len, "consul: %s %s: %ld%s%s", call->method, call->path, r->status, n ? " " : "", body);
         return;
     }
     case 6:
     case 7:
-        msgf(buf, len, "consul: %s %s: cannot connect to %s: %s (is Consul running? check the registry URI / CONSUL_HTTP_ADDR)",
+        cstr_fmt(buf, len, "consul: %s %s: cannot connect to %s: %s (is Consul running? check the registry URI / CONSUL_HTTP_ADDR)",
                  call->method, call->path, addr, c->ep.unix_path ? "no such socket, or connection refused" : r->error);
         return;
     case 35:
     case 58:
     case 60:
     case 77:
-        msgf(buf, len, "consul: %s %s: TLS handshake with %s failed: %s (check CONSUL_CACERT, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY)",
+        cstr_fmt(buf, len, "consul: %s %s: TLS handshake with %s failed: %s (check CONSUL_CACERT, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY)",
                  call->method, call->path, addr, r->error);
         return;
     default:
-        msgf(buf, len, "consul: %s %s on %s: %s", call->method, call->path, addr, r->error);
+        cstr_fmt(buf, len, "consul: %s %s on %s: %s", call->method, call->path, addr, r->error);
         return;
     }
 }

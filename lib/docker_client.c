@@ -6,26 +6,15 @@
  * docker_endpoint.c, line splitting from docker_lines.c (both pure). Every failure is turned
  * into one message that names the endpoint and the likely fix (describe_error). */
 #include "docker_client.h"
+#include "cstr.h"
 #include "log.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* Messages are cut to fit their buffer on purpose; going through vsnprintf keeps gcc's
- * -Wformat-truncation (which cannot know that) quiet. */
-static void msgf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msgf(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- client ---- */
 
@@ -68,8 +57,6 @@ struct docker_client {
 
 static void on_version_response(http_call_t *hc, http_response_t *r, void *data);
 
-static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
-
 docker_client_t *docker_client_new(http_client_t *http, const docker_endpoint_t *ep)
 {
     if (!http || !ep || !ep->base_url)
@@ -79,14 +66,14 @@ docker_client_t *docker_client_new(http_client_t *http, const docker_endpoint_t 
         return NULL;
     dc->http = http;
     dc->timeout_ms = 30000;
-    dc->ep.host = xstrdup(ep->host ? ep->host : ep->base_url);
-    dc->ep.unix_path = xstrdup(ep->unix_path);
-    dc->ep.base_url = xstrdup(ep->base_url);
+    dc->ep.host = cstr_dup(ep->host ? ep->host : ep->base_url);
+    dc->ep.unix_path = cstr_dup(ep->unix_path);
+    dc->ep.base_url = cstr_dup(ep->base_url);
     dc->ep.tls = ep->tls;
     dc->ep.tls_verify = ep->tls_verify;
-    dc->ep.ca_file = xstrdup(ep->ca_file);
-    dc->ep.cert_file = xstrdup(ep->cert_file);
-    dc->ep.key_file = xstrdup(ep->key_file);
+    dc->ep.ca_file = cstr_dup(ep->ca_file);
+    dc->ep.cert_file = cstr_dup(ep->cert_file);
+    dc->ep.key_file = cstr_dup(ep->key_file);
     if (!dc->ep.host || !dc->ep.base_url) {
         docker_endpoint_clear(&dc->ep);
         free(dc);
@@ -163,24 +150,24 @@ static void describe_error(const docker_client_t *dc, const docker_call_t *call,
     case 6:  /* CURLE_COULDNT_RESOLVE_HOST */
     case 7:  /* CURLE_COULDNT_CONNECT */
         /* curl says "port 80" for unix sockets: say what is wrong with the socket instead */
-        msgf(buf, len, "docker: cannot connect to %s: %s (is dockerd running? check DOCKER_HOST)", host,
+        cstr_fmt(buf, len, "docker: cannot connect to %s: %s (is dockerd running? check DOCKER_HOST)", host,
              dc->ep.unix_path ? unix_socket_problem(dc->ep.unix_path) : r->error);
         return;
     case 60: /* CURLE_PEER_FAILED_VERIFICATION */
     case 77: /* CURLE_SSL_CACERT_BADFILE */
-        msgf(buf, len, "docker: TLS handshake with %s failed: certificate verify failed (%s; check DOCKER_CERT_PATH ca.pem)", host, r->error);
+        cstr_fmt(buf, len, "docker: TLS handshake with %s failed: certificate verify failed (%s; check DOCKER_CERT_PATH ca.pem)", host, r->error);
         return;
     case 58: /* CURLE_SSL_CERTPROBLEM */
-        msgf(buf, len, "docker: TLS client certificate for %s unusable: %s (check DOCKER_CERT_PATH cert.pem and key.pem)", host, r->error);
+        cstr_fmt(buf, len, "docker: TLS client certificate for %s unusable: %s (check DOCKER_CERT_PATH cert.pem and key.pem)", host, r->error);
         return;
     case 35: /* CURLE_SSL_CONNECT_ERROR */
-        msgf(buf, len, "docker: TLS handshake with %s failed: %s (does the daemon expect TLS, and accept DOCKER_CERT_PATH cert.pem?)", host, r->error);
+        cstr_fmt(buf, len, "docker: TLS handshake with %s failed: %s (does the daemon expect TLS, and accept DOCKER_CERT_PATH cert.pem?)", host, r->error);
         return;
     case 28: /* CURLE_OPERATION_TIMEDOUT */
-        msgf(buf, len, "docker: %s %s on %s: timed out (%s)", call->method, call->url_path, host, r->error);
+        cstr_fmt(buf, len, "docker: %s %s on %s: timed out (%s)", call->method, call->url_path, host, r->error);
         return;
     default:
-        msgf(buf, len, "docker: %s %s on %s: %s%s%s", call->method, call->url_path, host, what ? what : "", r->error,
+        cstr_fmt(buf, len, "docker: %s %s on %s: %s%s%s", call->method, call->url_path, host, what ? what : "", r->error,
              (!dc->ep.tls && !dc->ep.unix_path) ? " (if the daemon uses TLS, set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)" : "");
         return;
     }
@@ -198,7 +185,7 @@ static void describe_error(const docker_client_t *dc, const docker_call_t *call,
             body[--n] = '\0';
         msg = body;
     }
-    msgf(buf, len, "docker: %s %s: %ld %s%s", call->method, call->url_path, r->status, msg,
+    cstr_fmt(buf, len, "docker: %s %s: %ld %s%s", call->method, call->url_path, r->status, msg,
          (r->status == 400 && !dc->ep.tls && strstr(msg, "HTTPS")) ? " (set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH)" : "");
     json_decref(j);
 }
@@ -263,7 +250,7 @@ static void on_events_response(http_call_t *hc, http_response_t *r, void *data)
     if (r->curl_code != 0 || r->status < 200 || r->status >= 300) {
         if (r->curl_code == 18 || r->curl_code == 56 || r->curl_code == 52) {
             /* partial file / recv error / empty reply: the daemon went away mid-stream */
-            msgf(err, sizeof err, "docker: events stream from %s ended: %s", dc->ep.host, r->error);
+            cstr_fmt(err, sizeof err, "docker: events stream from %s ended: %s", dc->ep.host, r->error);
         } else {
             describe_error(dc, call, r, NULL, err, sizeof err);
         }
@@ -359,7 +346,7 @@ static int version_from_response(docker_client_t *dc, const http_response_t *r, 
     const char *v = json_string_value(json_object_get(j, "ApiVersion"));
     char pick[16];
     if (!v || docker_api_version_pick(v, pick, sizeof pick) != 0) {
-        msgf(err, errlen, "docker: GET /version on %s: no usable ApiVersion in the answer (is this a Docker daemon?)", dc->ep.host);
+        cstr_fmt(err, errlen, "docker: GET /version on %s: no usable ApiVersion in the answer (is this a Docker daemon?)", dc->ep.host);
         json_decref(j);
         return -1;
     }

@@ -3,23 +3,12 @@
  * client (API version choice, the "since" value of an event). No I/O: the certificate files are
  * named here and opened by libcurl when a request is made. */
 #include "docker_client.h"
+#include "cstr.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Messages are cut to fit their buffer on purpose; going through vsnprintf keeps gcc's
- * -Wformat-truncation (which cannot know that) quiet. */
-static void msgf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msgf(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- endpoint ---- */
 
@@ -64,14 +53,14 @@ int docker_endpoint_from_env(const char *(*getenv_fn)(const char *), docker_endp
     if (!host)
         host = DOCKER_DEFAULT_HOST;
     if (strlen(host) > 4096) {
-        msgf(err, errlen, "docker: DOCKER_HOST is too long");
+        cstr_fmt(err, errlen, "docker: DOCKER_HOST is too long");
         return -1;
     }
     out->host = strdup(host);
     if (strncmp(host, "unix://", 7) == 0) {
         const char *path = host + 7;
         if (*path != '/') {
-            msgf(err, errlen, "docker: DOCKER_HOST \"%s\": unix socket path must be absolute (unix:///path)", host);
+            cstr_fmt(err, errlen, "docker: DOCKER_HOST \"%s\": unix socket path must be absolute (unix:///path)", host);
             goto fail;
         }
         out->unix_path = strdup(path);
@@ -88,17 +77,17 @@ int docker_endpoint_from_env(const char *(*getenv_fn)(const char *), docker_endp
         rest = host + 8;
         https = 1;
     } else {
-        msgf(err, errlen, "docker: DOCKER_HOST \"%s\": unsupported scheme (use unix:///path or tcp://host:port)", host);
+        cstr_fmt(err, errlen, "docker: DOCKER_HOST \"%s\": unsupported scheme (use unix:///path or tcp://host:port)", host);
         goto fail;
     }
     size_t hlen = strcspn(rest, "/?#");
     if (hlen == 0) {
-        msgf(err, errlen, "docker: DOCKER_HOST \"%s\": missing host (use tcp://host:port)", host);
+        cstr_fmt(err, errlen, "docker: DOCKER_HOST \"%s\": missing host (use tcp://host:port)", host);
         goto fail;
     }
     char hostport[512];
     if (hlen >= sizeof hostport - 8) {
-        msgf(err, errlen, "docker: DOCKER_HOST \"%s\": host too long", host);
+        cstr_fmt(err, errlen, "docker: DOCKER_HOST \"%s\": host too long", host);
         goto fail;
     }
     memcpy(hostport, rest, hlen);
@@ -107,7 +96,7 @@ int docker_endpoint_from_env(const char *(*getenv_fn)(const char *), docker_endp
         char ch = hostport[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
               ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']' || ch == '_')) {
-            msgf(err, errlen, "docker: DOCKER_HOST \"%s\": invalid character in host", host);
+            cstr_fmt(err, errlen, "docker: DOCKER_HOST \"%s\": invalid character in host", host);
             goto fail;
         }
     }
@@ -125,7 +114,7 @@ int docker_endpoint_from_env(const char *(*getenv_fn)(const char *), docker_endp
         char *end;
         long p = strtol(port, &end, 10);
         if (*port == '\0' || *end != '\0' || p < 1 || p > 65535) {
-            msgf(err, errlen, "docker: DOCKER_HOST \"%s\": invalid port", host);
+            cstr_fmt(err, errlen, "docker: DOCKER_HOST \"%s\": invalid port", host);
             goto fail;
         }
     }

@@ -16,3 +16,5 @@ lib_libportolan_a_SOURCES += \
 lib_libportolan_a_SOURCES += lib/http_server.c lib/http_server.h
 # shared data structures
 lib_libportolan_a_SOURCES += lib/strmap.c lib/strmap.h
+# small C-string helpers (bounded message formatting, NULL-passing strdup)
+lib_libportolan_a_SOURCES += lib/cstr.c lib/cstr.h
