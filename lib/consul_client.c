@@ -9,6 +9,7 @@
 #include "consul_client.h"
 #include "cstr.h"
 #include "duration.h"
+#include "flags.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,12 +20,6 @@
 #include <strings.h>
 
 /* ---- endpoint ---- */
-
-static const char *env_get(const char *(*getenv_fn)(const char *), const char *name)
-{
-    const char *v = getenv_fn ? getenv_fn(name) : getenv(name);
-    return (v && *v) ? v : NULL;
-}
 
 static int env_false(const char *v)
 {
@@ -144,7 +139,7 @@ int consul_endpoint_parse(const char *uri, const char *(*getenv_fn)(const char *
     size_t hlen = strcspn(rest, "/?#");
     if (hlen == 0) {
         /* no host: Consul's own variable, as registrator's consul library does */
-        const char *a = env_get(getenv_fn, "CONSUL_HTTP_ADDR");
+        const char *a = flags_env_get(getenv_fn, "CONSUL_HTTP_ADDR");
         if (!a) {
             if (set_hostport(out, "127.0.0.1:8500", 14, "8500", what, err, errlen) != 0)
                 goto fail;
@@ -165,7 +160,7 @@ int consul_endpoint_parse(const char *uri, const char *(*getenv_fn)(const char *
                 cstr_fmt(err, errlen, "consul: %s: unsupported scheme (use host:port, http://, https:// or unix://)", what2);
                 goto fail;
             }
-            if (env_true(env_get(getenv_fn, "CONSUL_HTTP_SSL")))
+            if (env_true(flags_env_get(getenv_fn, "CONSUL_HTTP_SSL")))
                 tls = 1;
             size_t n = strcspn(hp, "/?#");
             if (n == 0) {
@@ -185,17 +180,17 @@ int consul_endpoint_parse(const char *uri, const char *(*getenv_fn)(const char *
         goto fail;
     snprintf(out->base_url, n, "%s://%s", tls ? "https" : "http", out->addr);
 env:
-    out->tls_verify = !env_false(env_get(getenv_fn, "CONSUL_HTTP_SSL_VERIFY"));
+    out->tls_verify = !env_false(flags_env_get(getenv_fn, "CONSUL_HTTP_SSL_VERIFY"));
     if (out->tls) {
         const char *v;
-        if ((v = env_get(getenv_fn, "CONSUL_CACERT")))
+        if ((v = flags_env_get(getenv_fn, "CONSUL_CACERT")))
             out->ca_file = strdup(v);
-        if ((v = env_get(getenv_fn, "CONSUL_CLIENT_CERT")))
+        if ((v = flags_env_get(getenv_fn, "CONSUL_CLIENT_CERT")))
             out->cert_file = strdup(v);
-        if ((v = env_get(getenv_fn, "CONSUL_CLIENT_KEY")))
+        if ((v = flags_env_get(getenv_fn, "CONSUL_CLIENT_KEY")))
             out->key_file = strdup(v);
     }
-    const char *tok = env_get(getenv_fn, "CONSUL_HTTP_TOKEN");
+    const char *tok = flags_env_get(getenv_fn, "CONSUL_HTTP_TOKEN");
     if (tok) {
         for (const char *p = tok; *p; p++) {
             if ((unsigned char)*p < 0x20 || *p == 0x7f) {

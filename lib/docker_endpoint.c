@@ -4,6 +4,7 @@
  * named here and opened by libcurl when a request is made. */
 #include "docker_client.h"
 #include "cstr.h"
+#include "flags.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,6 @@
 #include <strings.h>
 
 /* ---- endpoint ---- */
-
-static const char *env_get(const char *(*getenv_fn)(const char *), const char *name)
-{
-    const char *v = getenv_fn ? getenv_fn(name) : getenv(name);
-    return (v && *v) ? v : NULL;
-}
 
 static int env_true(const char *v)
 {
@@ -49,7 +44,7 @@ int docker_endpoint_from_env(const char *(*getenv_fn)(const char *), docker_endp
                              char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    const char *host = env_get(getenv_fn, "DOCKER_HOST");
+    const char *host = flags_env_get(getenv_fn, "DOCKER_HOST");
     if (!host)
         host = DOCKER_DEFAULT_HOST;
     if (strlen(host) > 4096) {
@@ -100,8 +95,8 @@ int docker_endpoint_from_env(const char *(*getenv_fn)(const char *), docker_endp
             goto fail;
         }
     }
-    const char *verify = env_get(getenv_fn, "DOCKER_TLS_VERIFY");
-    const char *tls = env_get(getenv_fn, "DOCKER_TLS");
+    const char *verify = flags_env_get(getenv_fn, "DOCKER_TLS_VERIFY");
+    const char *tls = flags_env_get(getenv_fn, "DOCKER_TLS");
     out->tls_verify = env_true(verify);
     out->tls = https || out->tls_verify || env_true(tls);
     /* a port is present when the text after the last ']' (IPv6) has a ':' */
@@ -123,10 +118,10 @@ int docker_endpoint_from_env(const char *(*getenv_fn)(const char *), docker_endp
     if (out->base_url)
         snprintf(out->base_url, n, "%s://%s", out->tls ? "https" : "http", hostport);
     if (out->tls) {
-        const char *dir = env_get(getenv_fn, "DOCKER_CERT_PATH");
+        const char *dir = flags_env_get(getenv_fn, "DOCKER_CERT_PATH");
         char home_dir[4096];
         if (!dir) {
-            const char *home = env_get(getenv_fn, "HOME");
+            const char *home = flags_env_get(getenv_fn, "HOME");
             snprintf(home_dir, sizeof home_dir, "%s/.docker", home ? home : "");
             dir = home_dir;
         }

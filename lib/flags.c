@@ -18,6 +18,12 @@ void flags_env_name(const char *env_prefix, const char *name, char *buf, size_t 
         buf[n] = '\0';
 }
 
+const char *flags_env_get(const char *(*getenv_fn)(const char *), const char *name)
+{
+    const char *v = getenv_fn ? getenv_fn(name) : getenv(name);
+    return (v && *v) ? v : NULL;
+}
+
 static int parse_bool(const char *v, int *out)
 {
     static const char *const t[] = {"1", "t", "T", "true", "TRUE", "True"};

@@ -36,6 +36,11 @@ int flags_set(const flags_opt_t *opt, const char *value, char *err, size_t errle
 /* Name of the environment variable for an option ("PORTOLAN_RETRY_ATTEMPTS"). */
 void flags_env_name(const char *env_prefix, const char *name, char *buf, size_t len);
 
+/* The value of environment variable name, read through getenv_fn (NULL: getenv); NULL when it
+ * is unset or empty. For settings read straight from the environment (CONSUL_*, DOCKER_*), with
+ * getenv_fn letting tests supply their own environment. */
+const char *flags_env_get(const char *(*getenv_fn)(const char *), const char *name);
+
 void flags_usage(FILE *f, const char *usage_line, const char *env_prefix,
                   const flags_opt_t *opts, size_t nopts);
 

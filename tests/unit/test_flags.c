@@ -58,6 +58,23 @@ static void test_env_and_precedence(void **state)
     unsetenv("T_RESYNC");
 }
 
+/* flags_env_get: an empty value counts as unset; getenv_fn, when given, is the only source. */
+static const char *one_var(const char *name) { return strcmp(name, "T_SET") == 0 ? "v" : strcmp(name, "T_EMPTY") == 0 ? "" : NULL; }
+static void test_env_get(void **state)
+{
+    assert_string_equal(flags_env_get(one_var, "T_SET"), "v");
+    assert_null(flags_env_get(one_var, "T_EMPTY"));
+    assert_null(flags_env_get(one_var, "T_ABSENT"));
+    setenv("T_ENV_GET", "from-environ", 1);
+    setenv("T_ENV_EMPTY", "", 1);
+    assert_null(flags_env_get(one_var, "T_ENV_GET"));   /* getenv_fn given: environ is not read */
+    assert_string_equal(flags_env_get(NULL, "T_ENV_GET"), "from-environ");
+    assert_null(flags_env_get(NULL, "T_ENV_EMPTY"));
+    unsetenv("T_ENV_GET");
+    unsetenv("T_ENV_EMPTY");
+    assert_null(flags_env_get(NULL, "T_ENV_GET"));
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -103,6 +120,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_env_and_precedence),
+        cmocka_unit_test(test_env_get),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_backoff),
     };
