@@ -14,19 +14,19 @@
  * construction, and one exchange per connection is enough: it lives inside the connection and
  * its buffers (url, headers, body, decoded path and query, response headers) are reused.
  *
- * Output goes through conn_send(): uv_try_write first (no allocation when the kernel takes
- * everything, the common case), the rest copied into one block for uv_write. A client that
- * pipelines without reading stops being read while more than WQ_HIGH bytes are queued for it,
- * and is dropped past WQ_MAX, so its answers cannot grow memory without bound. Connections that
- * must close after an answer are shut down (FIN after the queued writes) and then drained for
- * a short linger time, so that the client reads the answer (a 413 / 431 / 429 / 400) instead of
- * a reset caused by its own unread bytes.
+ * Output goes through http_server_conn_send(): uv_try_write first (no allocation when the
+ * kernel takes everything, the common case), the rest copied into one block for uv_write. A
+ * client that pipelines without reading stops being read while more than WQ_HIGH bytes are
+ * queued for it, and is dropped past WQ_MAX, so its answers cannot grow memory without bound.
+ * Connections that must close after an answer are shut down (FIN after the queued writes) and
+ * then drained for a short linger time, so that the client reads the answer (a 413 / 431 / 429 /
+ * 400) instead of a reset caused by its own unread bytes.
  *
- * Lifetime. A connection is closed through one path (conn_close_now: uv_close of stream and
- * timer); it is freed in the last close callback, after libuv has cancelled its writes, and
- * that is where a still pending exchange has its abort callback called (once). Between a socket
- * error and that callback, respond()/chunk_*() are accepted and discarded, and the exchange is
- * then finished, not aborted.
+ * Lifetime. A connection is closed through one path (http_server_conn_close_now: uv_close of
+ * stream and timer); it is freed in the last close callback, after libuv has cancelled its
+ * writes, and that is where a still pending exchange has its abort callback called (once).
+ * Between a socket error and that callback, respond()/chunk_*() are accepted and discarded, and
+ * the exchange is then finished, not aborted.
  *
  * http_server_run_buffer() drives the very same conn_t and parser callbacks with a fake
  * connection whose output is a buffer and which has no handles and no timers.
@@ -34,15 +34,18 @@
  * TLS (optional, http_server_set_tls). OpenSSL never touches the socket: a connection has an SSL
  * with two memory BIOs. Bytes read from the socket go into the read BIO, SSL_do_handshake /
  * SSL_read turn them into plaintext that takes exactly the path plain bytes take
- * (conn_on_plain); conn_send() SSL_writes into the write BIO and conn_flush_tls() sends what
- * it holds through the plain output path (conn_send_raw). So timeouts, limits, backpressure
- * and pipelining behave the same with and without TLS. With a client CA, a peer without a
- * certificate signed by it fails the handshake and is closed before any request is parsed.
+ * (http_server_conn_on_plain); http_server_conn_send() SSL_writes into the write BIO
+ * (http_server_tls_send) and what it holds goes out through the plain output path
+ * (http_server_conn_send_raw). So timeouts, limits, backpressure and pipelining behave the same
+ * with and without TLS. With a client CA, a peer without a certificate signed by it fails the
+ * handshake and is closed before any request is parsed.
+ *
+ * The types and the functions the parts share are in http_server_internal.h.
  *
  * Never: interprets paths or bodies beyond decoding, blocks the loop (except the optional name
  * lookup in http_server_listen at start-up), or calls a handler for a request over the limits.
  */
-#include "http_server.h"
+#include "http_server_internal.h"
 #include "log.h"
 
 #include <errno.h>
@@ -75,202 +78,8 @@
 #define WQ_HIGH (1024 * 1024)        /* queued output above which reading pauses */
 #define WQ_MAX (64 * 1024 * 1024)    /* queued output above which the client is dropped */
 
-/* ---------- small growable buffer ---------- */
-typedef struct {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
-static int buf_reserve(buf_t *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap) return 0;
-    size_t ncap = b->cap ? b->cap : 256;
-    while (ncap < b->len + extra + 1) ncap *= 2;
-    char *np = realloc(b->p, ncap);
-    if (!np) return -1;
-    b->p = np;
-    b->cap = ncap;
-    return 0;
-}
-
-static int buf_add(buf_t *b, const char *s, size_t n) {
-    if (buf_reserve(b, n) < 0) return -1;
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static int buf_addc(buf_t *b, char c) { return buf_add(b, &c, 1); }
-
-static int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int buf_printf(buf_t *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return -1;
-    if (b->p && b->len + (size_t)n < b->cap) {
-        b->len += (size_t)n;
-        return 0;
-    }
-    if (buf_reserve(b, (size_t)n) < 0) return -1;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
-}
-
-/* Keeps memory of long-lived idle connections small after a big request. */
-static void buf_reset(buf_t *b) {
-    if (b->cap > SHRINK_ABOVE) {
-        free(b->p);
-        b->p = NULL;
-        b->cap = 0;
-    }
-    b->len = 0;
-}
-
-static void buf_free(buf_t *b) {
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-/* ---------- intrusive doubly linked list ---------- */
-typedef struct link {
-    struct link *prev, *next;
-} link_t;
-
-static void link_init(link_t *l) { l->prev = l->next = l; }
-static int link_empty(const link_t *l) { return l->next == l; }
-static void link_push(link_t *head, link_t *l) {
-    l->prev = head->prev;
-    l->next = head;
-    head->prev->next = l;
-    head->prev = l;
-}
-static void link_del(link_t *l) {
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    link_init(l);
-}
-#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-/* ---------- types ---------- */
-typedef struct conn conn_t;
-
-typedef enum { X_IDLE = 0, X_PARSING, X_DISPATCHED, X_CHUNKED } xstate_t;
-typedef enum { T_NONE = 0, T_HEADER, T_BODY, T_IDLE, T_LINGER } tmode_t;
-
-typedef struct {
-    size_t name, value; /* offsets */
-} kv_t;
-
-struct http_exchange {
-    conn_t *conn;
-    xstate_t state;
-    const char *method;
-    int http_major, http_minor;
-    int keep_alive;
-    int is_head;
-    int raw_chunks; /* chunked answer to an HTTP/1.0 client: plain bytes, close at end */
-    http_exchange_abort_cb abort_cb;
-    void *abort_data;
-    buf_t url;   /* raw request target */
-    buf_t hbuf;  /* header names and values, NUL-terminated */
-    kv_t *hdrs;
-    size_t nhdr, hdrcap;
-    int last_was_value;
-    buf_t body;
-    buf_t sbuf;  /* raw path \0 decoded path \0 then query name \0 value \0 ... */
-    size_t dpath_off;
-    kv_t *qs;
-    size_t nq, qcap;
-    buf_t rhdr;  /* response headers added by the handler */
-};
-
-struct conn {
-    http_server_t *srv;
-    link_t node;        /* in srv->conns */
-    link_t resume_node; /* in srv->resume when pend must be parsed */
-    union {
-        uv_handle_t h;
-        uv_stream_t s;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } u;
-    uv_timer_t timer;
-    uv_shutdown_t shutdown_req;
-    int has_handles; /* 0 in run_buffer mode */
-    int handles_open;
-    int closing;     /* uv_close called (or run_buffer: stop) */
-    int lingering;   /* shutdown sent, draining */
-    int got_eof;
-    int reading;
-    int wq_stopped;  /* reading paused until queued output drains */
-    int paused;      /* parser paused on a pending exchange */
-    int in_dispatch; /* handler running synchronously */
-    int err_status;  /* set by a parser callback before it fails */
-    int counted;     /* counted in the per-IP table */
-    tmode_t tmode;
-    size_t header_bytes;
-    http_parser parser;
-    buf_t pend;      /* received but not yet parsed */
-    buf_t head;      /* response head under construction */
-    char peer[64];
-    SSL *ssl;        /* TLS mode: owns both memory BIOs */
-    BIO *rbio, *wbio;
-    int tls_dead;    /* handshake or record failed: no more TLS output */
-    char peer_cn[256]; /* verified client certificate's subject CN, "" if none */
-    struct http_exchange x;
-};
-
-typedef struct ip_entry {
-    struct ip_entry *next;
-    unsigned count;
-    char ip[64];
-} ip_entry_t;
-
-struct http_server {
-    uv_loop_t *loop; /* NULL in run_buffer mode */
-    http_server_opts_t opts;
-    http_server_handler handler;
-    void *data;
-    union lsn {
-        uv_handle_t h;
-        uv_stream_t s;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } *lsn; /* own allocation: a failed attempt is closed while the next one starts */
-    int listening;
-    int port;
-    char *unix_path;
-    uv_idle_t idle;
-    link_t conns;
-    link_t resume;
-    size_t nconns;
-    int closing;
-    int handles_open;
-    http_server_closed_cb closed_cb;
-    void *closed_data;
-    ip_entry_t *ips[IP_BUCKETS];
-    unsigned long refused;       /* 429s since the last log line */
-    uint64_t refused_logged_at;  /* loop time of that line */
-    buf_t *out; /* run_buffer mode output */
-    SSL_CTX *tls; /* NULL: plain HTTP */
-    char rbuf[READ_BUF_SIZE];
-    char tbuf[16 * 1024]; /* decrypted bytes */
-};
-
 static const http_parser_settings parser_settings;
-static void conn_close_now(conn_t *c);
-static void conn_close_graceful(conn_t *c);
-static void conn_feed_pend(conn_t *c);
-static void conn_start_read(conn_t *c);
 static void on_resume(uv_idle_t *idle);
-static void conn_on_plain(conn_t *c, const char *data, size_t n);
-static void conn_on_tls(conn_t *c, const char *data, size_t n);
 
 /* ---------- status text ---------- */
 const char *http_status_text(int status) {
@@ -329,7 +138,7 @@ static unsigned ip_hash(const char *s) {
 }
 
 /* Returns 1 if the address may open one more connection (and counts it), else 0. */
-static int ip_acquire(http_server_t *srv, const char *ip) {
+int http_server_ip_acquire(http_server_t *srv, const char *ip) {
     unsigned h = ip_hash(ip);
     ip_entry_t *e;
     for (e = srv->ips[h]; e; e = e->next)
@@ -346,7 +155,7 @@ static int ip_acquire(http_server_t *srv, const char *ip) {
     return 2;
 }
 
-static void ip_release(http_server_t *srv, const char *ip) {
+void http_server_ip_release(http_server_t *srv, const char *ip) {
     unsigned h = ip_hash(ip);
     ip_entry_t **pp = &srv->ips[h];
     for (; *pp; pp = &(*pp)->next) {
@@ -358,6 +167,29 @@ static void ip_release(http_server_t *srv, const char *ip) {
             free(e);
         }
         return;
+    }
+}
+
+/* A connection over the limit (answered 429 by the caller): at most one log line a second
+ * however hard a client floods. */
+void http_server_ip_refused(http_server_t *srv, const char *ip) {
+    srv->refused++;
+    uint64_t now = uv_now(srv->loop);
+    if (srv->refused_logged_at == 0 || now - srv->refused_logged_at >= 1000) {
+        log_warn("http_server: %s has %u connections open; refusing more with 429 (%lu refused)", ip,
+                 srv->opts.max_conns_per_ip, srv->refused);
+        srv->refused_logged_at = now ? now : 1;
+        srv->refused = 0;
+    }
+}
+
+void http_server_ips_free(http_server_t *srv) {
+    for (int i = 0; i < IP_BUCKETS; i++) {
+        while (srv->ips[i]) {
+            ip_entry_t *e = srv->ips[i];
+            srv->ips[i] = e->next;
+            free(e);
+        }
     }
 }
 
@@ -376,18 +208,18 @@ static void on_write(uv_write_t *req, int status) {
     if (c->closing) return;
     if (status < 0 && status != UV_ECANCELED) {
         log_debug("http_server: write to %s: %s", c->peer, uv_strerror(status));
-        conn_close_now(c);
+        http_server_conn_close_now(c);
         return;
     }
     if (c->wq_stopped && c->u.s.write_queue_size < WQ_HIGH / 2) {
         c->wq_stopped = 0;
-        conn_start_read(c);
+        http_server_conn_start_read(c);
     }
 }
 
 /* Sends the iovecs in order (bytes as they go on the wire). On a dead or closing connection
  * the bytes are dropped. */
-static void conn_send_raw(conn_t *c, uv_buf_t *iov, unsigned n) {
+void http_server_conn_send_raw(conn_t *c, uv_buf_t *iov, unsigned n) {
     if (c->closing) return;
     if (!c->has_handles) {
         for (unsigned i = 0; i < n; i++) buf_add(c->srv->out, iov[i].base, iov[i].len);
@@ -399,7 +231,7 @@ static void conn_send_raw(conn_t *c, uv_buf_t *iov, unsigned n) {
     int r = uv_try_write(&c->u.s, iov, n);
     if (r < 0 && r != UV_EAGAIN && r != UV_ENOSYS) {
         log_debug("http_server: write to %s: %s", c->peer, uv_strerror(r));
-        conn_close_now(c);
+        http_server_conn_close_now(c);
         return;
     }
     size_t done = r > 0 ? (size_t)r : 0;
@@ -407,7 +239,7 @@ static void conn_send_raw(conn_t *c, uv_buf_t *iov, unsigned n) {
     wreq_t *w = malloc(sizeof *w + (total - done));
     if (!w) {
         log_error("http_server: out of memory writing to %s", c->peer);
-        conn_close_now(c);
+        http_server_conn_close_now(c);
         return;
     }
     w->conn = c;
@@ -428,34 +260,40 @@ static void conn_send_raw(conn_t *c, uv_buf_t *iov, unsigned n) {
     if (r < 0) {
         free(w);
         log_debug("http_server: write to %s: %s", c->peer, uv_strerror(r));
-        conn_close_now(c);
+        http_server_conn_close_now(c);
         return;
     }
     if (c->u.s.write_queue_size > WQ_MAX) {
         log_warn("http_server: %s does not read its answers (%zu bytes queued); closing", c->peer,
                  c->u.s.write_queue_size);
-        conn_close_now(c);
+        http_server_conn_close_now(c);
     }
 }
 
 /* Sends whatever TLS records OpenSSL has produced (handshake, data, alerts). */
-static void conn_flush_tls(conn_t *c) {
+static void tls_flush(conn_t *c) {
     char *p = NULL;
     long n = BIO_get_mem_data(c->wbio, &p);
     if (n <= 0) return;
     uv_buf_t b = uv_buf_init(p, (unsigned)n);
-    conn_send_raw(c, &b, 1);
+    http_server_conn_send_raw(c, &b, 1);
     (void)BIO_reset(c->wbio);
 }
 
 /* Sends plaintext: as is, or encrypted on a TLS connection (dropped before the handshake is
  * done or after it failed, e.g. a 429 to a client that has not said hello yet). */
-static void conn_send(conn_t *c, uv_buf_t *iov, unsigned n) {
+void http_server_conn_send(conn_t *c, uv_buf_t *iov, unsigned n) {
     if (c->closing || c->lingering) return;
     if (!c->ssl) {
-        conn_send_raw(c, iov, n);
+        http_server_conn_send_raw(c, iov, n);
         return;
     }
+    http_server_tls_send(c, iov, n);
+}
+
+/* Encrypts plaintext into TLS records and sends them; dropped before the handshake is done or
+ * after it failed (e.g. a 429 to a client that has not said hello yet). */
+void http_server_tls_send(conn_t *c, uv_buf_t *iov, unsigned n) {
     if (c->tls_dead || !SSL_is_init_finished(c->ssl)) return;
     for (unsigned i = 0; i < n; i++) {
         if (iov[i].len == 0) continue;
@@ -464,11 +302,11 @@ static void conn_send(conn_t *c, uv_buf_t *iov, unsigned n) {
             log_debug("http_server: TLS write to %s failed", c->peer);
             ERR_clear_error();
             c->tls_dead = 1;
-            conn_close_now(c);
+            http_server_conn_close_now(c);
             return;
         }
     }
-    conn_flush_tls(c);
+    tls_flush(c);
 }
 
 /* ---------- timers ---------- */
@@ -478,10 +316,10 @@ static void on_timer(uv_timer_t *t) {
     else if (c->tmode == T_IDLE) log_debug("http_server: %s: idle timeout", c->peer);
     else if (c->tmode == T_BODY) log_debug("http_server: %s: body timeout", c->peer);
     c->tmode = T_NONE;
-    conn_close_now(c);
+    http_server_conn_close_now(c);
 }
 
-static void conn_timer(conn_t *c, tmode_t mode) {
+void http_server_conn_timer(conn_t *c, tmode_t mode) {
     if (!c->has_handles || c->closing) return;
     if (c->tmode == mode && mode != T_IDLE) return;
     c->tmode = mode;
@@ -497,7 +335,7 @@ static void conn_timer(conn_t *c, tmode_t mode) {
 }
 
 /* ---------- the exchange's request side ---------- */
-static void x_reset(struct http_exchange *x) {
+void http_server_exchange_reset(struct http_exchange *x) {
     x->state = X_IDLE;
     x->abort_cb = NULL;
     x->abort_data = NULL;
@@ -516,7 +354,7 @@ static void x_reset(struct http_exchange *x) {
     buf_reset(&x->rhdr);
 }
 
-static void x_free(struct http_exchange *x) {
+void http_server_exchange_free(struct http_exchange *x) {
     buf_free(&x->url);
     buf_free(&x->hbuf);
     buf_free(&x->body);
@@ -662,11 +500,11 @@ static int count_header(conn_t *c, size_t n) {
 
 static int on_message_begin(http_parser *p) {
     conn_t *c = p->data;
-    x_reset(&c->x);
+    http_server_exchange_reset(&c->x);
     c->x.state = X_PARSING;
     c->header_bytes = 0;
     c->err_status = 0;
-    conn_timer(c, T_HEADER);
+    http_server_conn_timer(c, T_HEADER);
     return 0;
 }
 
@@ -732,10 +570,10 @@ static int on_headers_complete(http_parser *p) {
         if (e && strcasecmp(e, "100-continue") == 0) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
-            conn_send(c, &b, 1);
+            http_server_conn_send(c, &b, 1);
         }
     }
-    conn_timer(c, T_BODY);
+    http_server_conn_timer(c, T_BODY);
     return 0;
 }
 
@@ -745,14 +583,12 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     return buf_add(&c->x.body, at, len) < 0 ? fail(c, 500) : 0;
 }
 
-static void send_error(conn_t *c, int status);
-
 static int on_message_complete(http_parser *p) {
     conn_t *c = p->data;
     struct http_exchange *x = &c->x;
     if (x_parse_target(x) < 0) return fail(c, 400);
     x->state = X_DISPATCHED;
-    conn_timer(c, T_NONE);
+    http_server_conn_timer(c, T_NONE);
     c->in_dispatch = 1;
     c->srv->handler(x, c->srv->data);
     c->in_dispatch = 0;
@@ -781,7 +617,7 @@ static const http_parser_settings parser_settings = {
 
 /* Parses data[0..len). Bytes left over because the parser paused on a pending exchange end up
  * in c->pend (data may itself be c->pend's buffer). */
-static void conn_feed(conn_t *c, const char *data, size_t len, int from_pend) {
+void http_server_conn_feed(conn_t *c, const char *data, size_t len, int from_pend) {
     size_t n = http_parser_execute(&c->parser, &parser_settings, data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if (c->closing || c->lingering) {
@@ -794,7 +630,7 @@ static void conn_feed(conn_t *c, const char *data, size_t len, int from_pend) {
             memmove(c->pend.p, data + n, rest);
             c->pend.len = rest;
         } else if (rest > 0) {
-            if (buf_add(&c->pend, data + n, rest) < 0) conn_close_now(c);
+            if (buf_add(&c->pend, data + n, rest) < 0) http_server_conn_close_now(c);
         }
         return;
     }
@@ -803,7 +639,7 @@ static void conn_feed(conn_t *c, const char *data, size_t len, int from_pend) {
         int status = c->err_status ? c->err_status : 400;
         if (e == HPE_HEADER_OVERFLOW) status = 431;
         log_debug("http_server: %s: %s -> %d", c->peer, http_errno_description(e), status);
-        send_error(c, status);
+        http_server_send_error(c, status);
         return;
     }
     if (n < len && c->parser.upgrade) {
@@ -812,25 +648,29 @@ static void conn_feed(conn_t *c, const char *data, size_t len, int from_pend) {
     }
 }
 
-static void conn_feed_pend(conn_t *c) {
+void http_server_conn_feed_pend(conn_t *c) {
     if (c->pend.len == 0 || c->paused || c->closing || c->lingering) return;
-    conn_feed(c, c->pend.p, c->pend.len, 1);
+    http_server_conn_feed(c, c->pend.p, c->pend.len, 1);
 }
 
 /* ---------- the response ---------- */
 
 /* Called when the current exchange is fully answered. */
-static void conn_exchange_done(conn_t *c) {
+void http_server_exchange_done(conn_t *c) {
     struct http_exchange *x = &c->x;
     int keep = x->keep_alive && !x->raw_chunks && !c->srv->closing;
-    x_reset(x);
+    http_server_exchange_reset(x);
     if (c->closing || c->lingering) return;
     if (!keep) {
-        conn_close_graceful(c);
+        http_server_conn_close_graceful(c);
         return;
     }
-    conn_timer(c, T_IDLE);
+    http_server_conn_timer(c, T_IDLE);
     if (c->in_dispatch) return; /* the running parser carries on by itself */
+    http_server_conn_resume(c);
+}
+
+void http_server_conn_resume(conn_t *c) {
     if (c->paused) {
         c->paused = 0;
         http_parser_pause(&c->parser, 0);
@@ -841,7 +681,26 @@ static void conn_exchange_done(conn_t *c) {
             uv_idle_start(&c->srv->idle, on_resume);
         }
     }
-    if (!c->reading) conn_start_read(c);
+    if (!c->reading) http_server_conn_start_read(c);
+}
+
+static int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int buf_printf(buf_t *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -1;
+    if (b->p && b->len + (size_t)n < b->cap) {
+        b->len += (size_t)n;
+        return 0;
+    }
+    if (buf_reserve(b, (size_t)n) < 0) return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
 }
 
 static void build_head(conn_t *c, int status, const char *extra) {
@@ -886,12 +745,12 @@ void http_exchange_respond(http_exchange_t *x, int status, const char *body, siz
     unsigned n = 0;
     iov[n++] = uv_buf_init(c->head.p, (unsigned)c->head.len);
     if (!no_body && !x->is_head && len > 0) iov[n++] = uv_buf_init((char *)body, (unsigned)len);
-    conn_send(c, iov, n);
-    conn_exchange_done(c);
+    http_server_conn_send(c, iov, n);
+    http_server_exchange_done(c);
 }
 
 /* Answers a request the handler never saw (limits, malformed) and closes. */
-static void send_error(conn_t *c, int status) {
+void http_server_send_error(conn_t *c, int status) {
     struct http_exchange *x = &c->x;
     x->keep_alive = 0;
     buf_reset(&x->rhdr);
@@ -901,9 +760,9 @@ static void send_error(conn_t *c, int status) {
     build_head(c, status, extra);
     uv_buf_t iov[3] = {uv_buf_init(c->head.p, (unsigned)c->head.len), uv_buf_init((char *)msg, (unsigned)strlen(msg)),
                        uv_buf_init("\n", 1)};
-    conn_send(c, iov, 3);
-    x_reset(x);
-    conn_close_graceful(c);
+    http_server_conn_send(c, iov, 3);
+    http_server_exchange_reset(x);
+    http_server_conn_close_graceful(c);
 }
 
 void http_exchange_chunk_start(http_exchange_t *x, int status) {
@@ -922,7 +781,7 @@ void http_exchange_chunk_start(http_exchange_t *x, int status) {
         build_head(c, status, "Transfer-Encoding: chunked\r\n");
     }
     uv_buf_t b = uv_buf_init(c->head.p, (unsigned)c->head.len);
-    conn_send(c, &b, 1);
+    http_server_conn_send(c, &b, 1);
     x->state = X_CHUNKED;
 }
 
@@ -935,13 +794,13 @@ void http_exchange_chunk_write(http_exchange_t *x, const char *buf, size_t len) 
     conn_t *c = x->conn;
     if (x->raw_chunks) {
         uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-        conn_send(c, &b, 1);
+        http_server_conn_send(c, &b, 1);
         return;
     }
     char sz[24];
     int n = snprintf(sz, sizeof sz, "%zx\r\n", len);
     uv_buf_t iov[3] = {uv_buf_init(sz, (unsigned)n), uv_buf_init((char *)buf, (unsigned)len), uv_buf_init("\r\n", 2)};
-    conn_send(c, iov, 3);
+    http_server_conn_send(c, iov, 3);
 }
 
 void http_exchange_chunk_end(http_exchange_t *x) {
@@ -952,9 +811,9 @@ void http_exchange_chunk_end(http_exchange_t *x) {
     conn_t *c = x->conn;
     if (!x->raw_chunks && !x->is_head) {
         uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
-        conn_send(c, &b, 1);
+        http_server_conn_send(c, &b, 1);
     }
-    conn_exchange_done(c);
+    http_server_exchange_done(c);
 }
 
 void http_exchange_add_header(http_exchange_t *x, const char *name, const char *value) {
@@ -1021,9 +880,7 @@ const char *http_exchange_peer_cn(const http_exchange_t *x) {
 int http_exchange_is_tls(const http_exchange_t *x) { return x->conn && x->conn->ssl != NULL; }
 
 /* ---------- connections ---------- */
-static void server_handle_closed(http_server_t *srv);
-
-static void conn_free(conn_t *c) {
+void http_server_conn_free(conn_t *c) {
     http_server_t *srv = c->srv;
     struct http_exchange *x = &c->x;
     if (x->state == X_DISPATCHED || x->state == X_CHUNKED) {
@@ -1035,23 +892,23 @@ static void conn_free(conn_t *c) {
     }
     link_del(&c->node);
     link_del(&c->resume_node);
-    if (c->counted) ip_release(srv, c->peer);
+    if (c->counted) http_server_ip_release(srv, c->peer);
     srv->nconns--;
-    x_free(x);
+    http_server_exchange_free(x);
     buf_free(&c->pend);
     buf_free(&c->head);
-    if (c->ssl) SSL_free(c->ssl);
+    http_server_tls_conn_free(c);
     free(c);
 }
 
 static void on_conn_handle_closed(uv_handle_t *h) {
     conn_t *c = h->data;
     http_server_t *srv = c->srv;
-    if (--c->handles_open == 0) conn_free(c);
-    server_handle_closed(srv);
+    if (--c->handles_open == 0) http_server_conn_free(c);
+    http_server_handle_closed(srv);
 }
 
-static void conn_close_now(conn_t *c) {
+void http_server_conn_close_now(conn_t *c) {
     if (c->closing) return;
     c->closing = 1;
     link_del(&c->resume_node);
@@ -1064,29 +921,34 @@ static void conn_close_now(conn_t *c) {
 static void on_shutdown(uv_shutdown_t *req, int status) {
     conn_t *c = req->data;
     if (c->closing) return;
-    if (status < 0 || c->got_eof) conn_close_now(c);
+    if (status < 0 || c->got_eof) http_server_conn_close_now(c);
+}
+
+/* close_notify, sent before the FIN, on a TLS connection whose session is up. */
+void http_server_tls_close_notify(conn_t *c) {
+    if (c->ssl && !c->tls_dead && SSL_is_init_finished(c->ssl)) {
+        SSL_shutdown(c->ssl);
+        ERR_clear_error();
+        tls_flush(c);
+    }
 }
 
 /* No more requests: send what is queued, FIN, then drain the peer's bytes briefly. */
-static void conn_close_graceful(conn_t *c) {
+void http_server_conn_close_graceful(conn_t *c) {
     if (c->closing || c->lingering) return;
     c->lingering = 1;
     link_del(&c->resume_node);
     if (!c->has_handles) return;
     c->pend.len = 0;
-    if (c->ssl && !c->tls_dead && SSL_is_init_finished(c->ssl)) {
-        SSL_shutdown(c->ssl); /* close_notify, sent before the FIN */
-        ERR_clear_error();
-        conn_flush_tls(c);
-        if (c->closing) return;
-    }
+    http_server_tls_close_notify(c);
+    if (c->closing) return;
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, &c->u.s, on_shutdown) < 0) {
-        conn_close_now(c);
+        http_server_conn_close_now(c);
         return;
     }
-    conn_timer(c, T_LINGER);
-    if (!c->reading && !c->got_eof) conn_start_read(c);
+    http_server_conn_timer(c, T_LINGER);
+    if (!c->reading && !c->got_eof) http_server_conn_start_read(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -1104,27 +966,27 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         uv_read_stop(s);
         c->reading = 0;
         if (c->lingering || nread != UV_EOF || c->paused) {
-            conn_close_now(c); /* a pending exchange is aborted in the close callback */
+            http_server_conn_close_now(c); /* a pending exchange is aborted in the close callback */
             return;
         }
-        conn_close_graceful(c);
+        http_server_conn_close_graceful(c);
         return;
     }
     if (c->lingering) return; /* draining */
     if (c->ssl) {
-        conn_on_tls(c, buf->base, (size_t)nread);
+        http_server_tls_on_read(c, buf->base, (size_t)nread);
         return;
     }
-    conn_on_plain(c, buf->base, (size_t)nread);
+    http_server_conn_on_plain(c, buf->base, (size_t)nread);
 }
 
 /* Request bytes (decrypted on TLS connections). */
-static void conn_on_plain(conn_t *c, const char *data, size_t nread) {
+void http_server_conn_on_plain(conn_t *c, const char *data, size_t nread) {
     uv_stream_t *s = &c->u.s;
     if (c->closing || c->lingering) return;
     if (c->paused || c->pend.len > 0) {
         if (buf_add(&c->pend, data, nread) < 0) {
-            conn_close_now(c);
+            http_server_conn_close_now(c);
             return;
         }
         if (c->paused) {
@@ -1134,10 +996,10 @@ static void conn_on_plain(conn_t *c, const char *data, size_t nread) {
             }
             return;
         }
-        conn_feed_pend(c);
+        http_server_conn_feed_pend(c);
         return;
     }
-    conn_feed(c, data, nread, 0);
+    http_server_conn_feed(c, data, nread, 0);
     /* a client that pipelines without reading the answers: stop parsing ahead */
     if (!c->closing && c->reading && c->u.s.write_queue_size > WQ_HIGH) {
         uv_read_stop(s);
@@ -1146,10 +1008,10 @@ static void conn_on_plain(conn_t *c, const char *data, size_t nread) {
     }
 }
 
-/* Records from the socket: handshake first, then every plaintext byte to conn_on_plain. */
-static void conn_on_tls(conn_t *c, const char *data, size_t n) {
+/* Records from the socket: handshake first, then every plaintext byte to http_server_conn_on_plain. */
+void http_server_tls_on_read(conn_t *c, const char *data, size_t n) {
     if (BIO_write(c->rbio, data, (int)n) != (int)n) {
-        conn_close_now(c);
+        http_server_conn_close_now(c);
         return;
     }
     if (!SSL_is_init_finished(c->ssl)) {
@@ -1157,16 +1019,16 @@ static void conn_on_tls(conn_t *c, const char *data, size_t n) {
         if (r <= 0) {
             int e = SSL_get_error(c->ssl, r);
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                conn_flush_tls(c);
+                tls_flush(c);
                 return;
             }
             unsigned long ee = ERR_peek_error();
             log_info("http_server: %s: TLS handshake refused: %s", c->peer,
                      ee ? ERR_reason_error_string(ee) : "protocol error");
             ERR_clear_error();
-            conn_flush_tls(c); /* the alert */
+            tls_flush(c); /* the alert */
             c->tls_dead = 1;
-            conn_close_graceful(c);
+            http_server_conn_close_graceful(c);
             return;
         }
         X509 *peer = SSL_get_peer_certificate(c->ssl);
@@ -1176,44 +1038,44 @@ static void conn_on_tls(conn_t *c, const char *data, size_t n) {
                 c->peer_cn[0] = '\0';
             X509_free(peer);
         }
-        conn_flush_tls(c);
+        tls_flush(c);
     }
     for (;;) {
         if (c->closing || c->lingering) return;
         int r = SSL_read(c->ssl, c->srv->tbuf, sizeof c->srv->tbuf);
         if (r > 0) {
-            conn_on_plain(c, c->srv->tbuf, (size_t)r);
+            http_server_conn_on_plain(c, c->srv->tbuf, (size_t)r);
             continue;
         }
         int e = SSL_get_error(c->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-            conn_flush_tls(c); /* post-handshake messages (TLS 1.3 tickets, key updates) */
+            tls_flush(c); /* post-handshake messages (TLS 1.3 tickets, key updates) */
             return;
         }
         ERR_clear_error();
         if (e == SSL_ERROR_ZERO_RETURN) { /* close_notify: like a FIN */
-            conn_flush_tls(c);
-            if (c->paused) conn_close_now(c);
-            else conn_close_graceful(c);
+            tls_flush(c);
+            if (c->paused) http_server_conn_close_now(c);
+            else http_server_conn_close_graceful(c);
             return;
         }
         log_debug("http_server: %s: TLS read error", c->peer);
         c->tls_dead = 1;
-        conn_close_now(c);
+        http_server_conn_close_now(c);
         return;
     }
 }
 
-static void conn_start_read(conn_t *c) {
+void http_server_conn_start_read(conn_t *c) {
     if (c->closing || c->got_eof || c->reading) return;
     if (uv_read_start(&c->u.s, on_alloc, on_read) < 0) {
-        conn_close_now(c);
+        http_server_conn_close_now(c);
         return;
     }
     c->reading = 1;
 }
 
-static conn_t *conn_new(http_server_t *srv) {
+conn_t *http_server_conn_new(http_server_t *srv) {
     conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->srv = srv;
@@ -1242,8 +1104,8 @@ static void on_resume(uv_idle_t *idle) {
     while (!link_empty(&work)) {
         conn_t *c = CONTAINER(work.next, conn_t, resume_node);
         link_del(&c->resume_node);
-        conn_feed_pend(c);
-        if (!c->closing && !c->lingering && !c->paused && !c->reading) conn_start_read(c);
+        http_server_conn_feed_pend(c);
+        if (!c->closing && !c->lingering && !c->paused && !c->reading) http_server_conn_start_read(c);
     }
     if (link_empty(&srv->resume)) uv_idle_stop(&srv->idle);
 }
@@ -1269,7 +1131,7 @@ static void peer_name(uv_tcp_t *tcp, char *out, size_t outlen) {
     }
 }
 
-static int conn_tls_init(conn_t *c) {
+static int tls_conn_setup(conn_t *c) {
     c->ssl = SSL_new(c->srv->tls);
     if (!c->ssl) return -1;
     c->rbio = BIO_new(BIO_s_mem());
@@ -1286,14 +1148,21 @@ static int conn_tls_init(conn_t *c) {
     return 0;
 }
 
-static void on_connection(uv_stream_t *lsn, int status) {
+int http_server_tls_conn_init(conn_t *c) {
+    if (tls_conn_setup(c) == 0) return 0;
+    log_error("http_server: %s: cannot set up TLS", c->peer);
+    ERR_clear_error();
+    return -1;
+}
+
+void http_server_on_connection(uv_stream_t *lsn, int status) {
     http_server_t *srv = lsn->data;
     if (status < 0) {
         log_warn("http_server: accept: %s", uv_strerror(status));
         return;
     }
     if (srv->closing) return;
-    conn_t *c = conn_new(srv);
+    conn_t *c = http_server_conn_new(srv);
     if (!c) {
         log_error("http_server: out of memory accepting a connection");
         return;
@@ -1308,7 +1177,7 @@ static void on_connection(uv_stream_t *lsn, int status) {
     c->handles_open = 2;
     srv->handles_open += 2;
     if (uv_accept(lsn, &c->u.s) != 0) {
-        conn_close_now(c);
+        http_server_conn_close_now(c);
         return;
     }
     if (is_pipe) {
@@ -1316,34 +1185,24 @@ static void on_connection(uv_stream_t *lsn, int status) {
     } else {
         uv_tcp_nodelay(&c->u.tcp, 1);
         peer_name(&c->u.tcp, c->peer, sizeof c->peer);
-        if (!ip_acquire(srv, c->peer)) {
-            /* at most one line a second however hard a client floods */
-            srv->refused++;
-            uint64_t now = uv_now(srv->loop);
-            if (srv->refused_logged_at == 0 || now - srv->refused_logged_at >= 1000) {
-                log_warn("http_server: %s has %u connections open; refusing more with 429 (%lu refused)",
-                         c->peer, srv->opts.max_conns_per_ip, srv->refused);
-                srv->refused_logged_at = now ? now : 1;
-                srv->refused = 0;
-            }
-            conn_start_read(c);
-            send_error(c, 429);
+        if (!http_server_ip_acquire(srv, c->peer)) {
+            http_server_ip_refused(srv, c->peer);
+            http_server_conn_start_read(c);
+            http_server_send_error(c, 429);
             return;
         }
         c->counted = 1;
     }
-    if (srv->tls && conn_tls_init(c) < 0) {
-        log_error("http_server: %s: cannot set up TLS", c->peer);
-        ERR_clear_error();
-        conn_close_now(c);
+    if (srv->tls && http_server_tls_conn_init(c) < 0) {
+        http_server_conn_close_now(c);
         return;
     }
-    conn_timer(c, T_HEADER);
-    conn_start_read(c);
+    http_server_conn_timer(c, T_HEADER);
+    http_server_conn_start_read(c);
 }
 
 /* ---------- the server ---------- */
-static void apply_defaults(http_server_opts_t *o, const http_server_opts_t *in) {
+void http_server_opts_defaults(http_server_opts_t *o, const http_server_opts_t *in) {
     if (in) *o = *in;
     else memset(o, 0, sizeof *o);
     if (!o->max_header) o->max_header = DEF_MAX_HEADER;
@@ -1358,7 +1217,7 @@ static void apply_defaults(http_server_opts_t *o, const http_server_opts_t *in) 
 static http_server_t *server_alloc(const http_server_opts_t *opts, http_server_handler handler, void *data) {
     http_server_t *srv = calloc(1, sizeof *srv);
     if (!srv) return NULL;
-    apply_defaults(&srv->opts, opts);
+    http_server_opts_defaults(&srv->opts, opts);
     if (srv->opts.server_name) srv->opts.server_name = strdup(srv->opts.server_name);
     srv->handler = handler;
     srv->data = data;
@@ -1369,16 +1228,10 @@ static http_server_t *server_alloc(const http_server_opts_t *opts, http_server_h
 }
 
 static void server_free(http_server_t *srv) {
-    for (int i = 0; i < IP_BUCKETS; i++) {
-        while (srv->ips[i]) {
-            ip_entry_t *e = srv->ips[i];
-            srv->ips[i] = e->next;
-            free(e);
-        }
-    }
+    http_server_ips_free(srv);
     free((char *)srv->opts.server_name);
     free(srv->unix_path);
-    if (srv->tls) SSL_CTX_free(srv->tls);
+    http_server_tls_ctx_free(srv);
     free(srv);
 }
 
@@ -1435,7 +1288,7 @@ static int listen_tcp(http_server_t *srv, const struct sockaddr *sa, char *err, 
     srv->handles_open++;
     srv->listening = 1;
     int r = uv_tcp_bind(&srv->lsn->tcp, sa, 0);
-    if (r == 0) r = uv_listen(&srv->lsn->s, 1024, on_connection);
+    if (r == 0) r = uv_listen(&srv->lsn->s, 1024, http_server_on_connection);
     if (r < 0) {
         snprintf(err, errlen, "listen %s: %s", addr, uv_strerror(r));
         return r;
@@ -1452,7 +1305,7 @@ static int listen_tcp(http_server_t *srv, const struct sockaddr *sa, char *err, 
 static void on_listener_closed(uv_handle_t *h) {
     http_server_t *srv = h->data;
     free(h);
-    server_handle_closed(srv);
+    http_server_handle_closed(srv);
 }
 
 static void listener_discard(http_server_t *srv) {
@@ -1507,7 +1360,7 @@ int http_server_listen(http_server_t *srv, const char *addr, char *err, size_t e
         srv->handles_open++;
         srv->listening = 1;
         int r = uv_pipe_bind(&srv->lsn->pipe, path);
-        if (r == 0) r = uv_listen(&srv->lsn->s, 1024, on_connection);
+        if (r == 0) r = uv_listen(&srv->lsn->s, 1024, http_server_on_connection);
         if (r < 0) {
             snprintf(err, errlen, "listen %s: %s", addr, uv_strerror(r));
             listener_discard(srv);
@@ -1551,6 +1404,16 @@ int http_server_listen(http_server_t *srv, const char *addr, char *err, size_t e
         return -1;
     }
     return 0;
+}
+
+void http_server_tls_conn_free(conn_t *c) {
+    if (c->ssl) SSL_free(c->ssl);
+    c->ssl = NULL;
+}
+
+void http_server_tls_ctx_free(http_server_t *srv) {
+    if (srv->tls) SSL_CTX_free(srv->tls);
+    srv->tls = NULL;
 }
 
 static int tls_fail(char *err, size_t errlen, const char *what, const char *file) {
@@ -1612,13 +1475,13 @@ int http_server_port(const http_server_t *srv) { return srv && srv->listening ? 
 
 size_t http_server_connections(const http_server_t *srv) { return srv ? srv->nconns : 0; }
 
-static void server_handle_closed(http_server_t *srv) {
+void http_server_handle_closed(http_server_t *srv) {
     if (--srv->handles_open > 0 || !srv->closing) return;
     if (srv->closed_cb) srv->closed_cb(srv, srv->closed_data);
     server_free(srv);
 }
 
-static void on_idle_closed(uv_handle_t *h) { server_handle_closed(h->data); }
+static void on_idle_closed(uv_handle_t *h) { http_server_handle_closed(h->data); }
 
 void http_server_close(http_server_t *srv, http_server_closed_cb cb, void *data) {
     if (!srv || srv->closing) return;
@@ -1629,7 +1492,7 @@ void http_server_close(http_server_t *srv, http_server_closed_cb cb, void *data)
         if (srv->unix_path) unlink(srv->unix_path);
         listener_discard(srv);
     }
-    for (link_t *l = srv->conns.next; l != &srv->conns; l = l->next) conn_close_now(CONTAINER(l, conn_t, node));
+    for (link_t *l = srv->conns.next; l != &srv->conns; l = l->next) http_server_conn_close_now(CONTAINER(l, conn_t, node));
     uv_close((uv_handle_t *)&srv->idle, on_idle_closed);
 }
 
@@ -1644,17 +1507,17 @@ int http_server_run_buffer(const http_server_opts_t *opts, http_server_handler h
     if (!srv) return -1;
     buf_t ob = {0};
     srv->out = &ob;
-    conn_t *c = conn_new(srv);
+    conn_t *c = http_server_conn_new(srv);
     if (!c) {
         server_free(srv);
         return -1;
     }
     snprintf(c->peer, sizeof c->peer, "127.0.0.1");
     c->counted = 0;
-    if (len) conn_feed(c, in, len, 0);
+    if (len) http_server_conn_feed(c, in, len, 0);
     /* the handler must answer synchronously; in run_buffer nobody can resume a paused parser */
     c->closing = 1;
-    conn_free(c); /* aborts a pending exchange */
+    http_server_conn_free(c); /* aborts a pending exchange */
     server_free(srv);
     if (!ob.p) {
         ob.p = malloc(1);
