@@ -65,16 +65,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#define DEF_MAX_HEADER (64 * 1024)
-#define DEF_MAX_BODY (512 * 1024)
-#define DEF_MAX_CONNS_PER_IP 200
-#define DEF_HEADER_TIMEOUT_MS 10000
-#define DEF_IDLE_TIMEOUT_MS 120000
 #define LINGER_MS 2000
-#define READ_BUF_SIZE (64 * 1024)
 #define PEND_CAP (256 * 1024)
-#define SHRINK_ABOVE (64 * 1024)
-#define IP_BUCKETS 1024
 #define WQ_HIGH (1024 * 1024)        /* queued output above which reading pauses */
 #define WQ_MAX (64 * 1024 * 1024)    /* queued output above which the client is dropped */
 
@@ -130,68 +122,6 @@ const char *http_status_text(int status) {
     return "Server Error";
 }
 
-/* ---------- per-IP connection counts ---------- */
-static unsigned ip_hash(const char *s) {
-    unsigned h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % IP_BUCKETS;
-}
-
-/* Returns 1 if the address may open one more connection (and counts it), else 0. */
-int http_server_ip_acquire(http_server_t *srv, const char *ip) {
-    unsigned h = ip_hash(ip);
-    ip_entry_t *e;
-    for (e = srv->ips[h]; e; e = e->next)
-        if (strcmp(e->ip, ip) == 0) break;
-    if (!e) {
-        e = calloc(1, sizeof *e);
-        if (!e) return 1; /* fail open on OOM: the limit is a courtesy, not a security boundary */
-        snprintf(e->ip, sizeof e->ip, "%s", ip);
-        e->next = srv->ips[h];
-        srv->ips[h] = e;
-    }
-    if (e->count >= srv->opts.max_conns_per_ip) return 0;
-    e->count++;
-    return 2;
-}
-
-void http_server_ip_release(http_server_t *srv, const char *ip) {
-    unsigned h = ip_hash(ip);
-    ip_entry_t **pp = &srv->ips[h];
-    for (; *pp; pp = &(*pp)->next) {
-        ip_entry_t *e = *pp;
-        if (strcmp(e->ip, ip) != 0) continue;
-        if (e->count > 0) e->count--;
-        if (e->count == 0) {
-            *pp = e->next;
-            free(e);
-        }
-        return;
-    }
-}
-
-/* A connection over the limit (answered 429 by the caller): at most one log line a second
- * however hard a client floods. */
-void http_server_ip_refused(http_server_t *srv, const char *ip) {
-    srv->refused++;
-    uint64_t now = uv_now(srv->loop);
-    if (srv->refused_logged_at == 0 || now - srv->refused_logged_at >= 1000) {
-        log_warn("http_server: %s has %u connections open; refusing more with 429 (%lu refused)", ip,
-                 srv->opts.max_conns_per_ip, srv->refused);
-        srv->refused_logged_at = now ? now : 1;
-        srv->refused = 0;
-    }
-}
-
-void http_server_ips_free(http_server_t *srv) {
-    for (int i = 0; i < IP_BUCKETS; i++) {
-        while (srv->ips[i]) {
-            ip_entry_t *e = srv->ips[i];
-            srv->ips[i] = e->next;
-            free(e);
-        }
-    }
-}
 
 /* ---------- output ---------- */
 typedef struct {
@@ -1202,17 +1132,6 @@ void http_server_on_connection(uv_stream_t *lsn, int status) {
 }
 
 /* ---------- the server ---------- */
-void http_server_opts_defaults(http_server_opts_t *o, const http_server_opts_t *in) {
-    if (in) *o = *in;
-    else memset(o, 0, sizeof *o);
-    if (!o->max_header) o->max_header = DEF_MAX_HEADER;
-    if (!o->max_body) o->max_body = DEF_MAX_BODY;
-    if (!o->max_conns_per_ip) o->max_conns_per_ip = DEF_MAX_CONNS_PER_IP;
-    if (!o->header_timeout_ms) o->header_timeout_ms = DEF_HEADER_TIMEOUT_MS;
-    if (!o->idle_timeout_ms) o->idle_timeout_ms = DEF_IDLE_TIMEOUT_MS;
-    if (o->max_header + 4096 > HTTP_MAX_HEADER_SIZE && o->max_header < 0x7fff0000u)
-        http_parser_set_max_header_size((uint32_t)(o->max_header + 4096));
-}
 
 static http_server_t *server_alloc(const http_server_opts_t *opts, http_server_handler handler, void *data) {
     http_server_t *srv = calloc(1, sizeof *srv);

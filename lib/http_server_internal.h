@@ -8,6 +8,7 @@
  * Promises: every function declared here is named http_server_* (they are linker symbols of
  * libportolan.a, but not API: only lib/http_server*.c include this header). Where they live:
  *   http_server.c           the design overview; everything not listed below
+ *   http_server_limits.c    option defaults and the per-IP connection counts
  *
  * Never: declares anything a user of the server needs (that is http_server.h).
  */
