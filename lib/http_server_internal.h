@@ -8,6 +8,7 @@
  * Promises: every function declared here is named http_server_* (they are linker symbols of
  * libportolan.a, but not API: only lib/http_server*.c include this header). Where they live:
  *   http_server.c           the design overview; everything not listed below
+ *   http_server_tls.c       HTTPS over memory BIOs (the only file that calls OpenSSL)
  *   http_server_limits.c    option defaults and the per-IP connection counts
  *
  * Never: declares anything a user of the server needs (that is http_server.h).
@@ -242,7 +243,8 @@ void http_server_send_error(conn_t *c, int status);
 int http_server_tls_conn_init(conn_t *c);
 void http_server_tls_conn_free(conn_t *c);
 void http_server_tls_ctx_free(http_server_t *srv);
-/* Records from the socket: handshake first, then every plaintext byte to conn_on_plain. */
+/* Records from the socket: handshake first, then every plaintext byte to
+ * http_server_conn_on_plain. */
 void http_server_tls_on_read(conn_t *c, const char *data, size_t n);
 /* Encrypts and sends plaintext (dropped before the handshake is done or after it failed). */
 void http_server_tls_send(conn_t *c, uv_buf_t *iov, unsigned n);
