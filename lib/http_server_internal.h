@@ -8,6 +8,7 @@
  * Promises: every function declared here is named http_server_* (they are linker symbols of
  * libportolan.a, but not API: only lib/http_server*.c include this header). Where they live:
  *   http_server.c           the design overview; everything not listed below
+ *   http_server_request.c   request bytes -> exchange, with http-parser; pipelining; accessors
  *   http_server_response.c  status line and headers, Content-Length and chunked answers, keep-alive
  *   http_server_tls.c       HTTPS over memory BIOs (the only file that calls OpenSSL)
  *   http_server_limits.c    option defaults and the per-IP connection counts
