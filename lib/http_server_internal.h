@@ -7,7 +7,8 @@
  *
  * Promises: every function declared here is named http_server_* (they are linker symbols of
  * libportolan.a, but not API: only lib/http_server*.c include this header). Where they live:
- *   http_server.c           the design overview; everything not listed below
+ *   http_server.c           the design overview; the server: new/close, listeners, run_buffer
+ *   http_server_conn.c      a connection's life: accept, read, output, backpressure, timers, close
  *   http_server_request.c   request bytes -> exchange, with http-parser; pipelining; accessors
  *   http_server_response.c  status line and headers, Content-Length and chunked answers, keep-alive
  *   http_server_tls.c       HTTPS over memory BIOs (the only file that calls OpenSSL)

@@ -14,7 +14,8 @@ lib_libportolan_a_SOURCES += \
 	lib/consul_watch.c lib/consul_watch.h
 # httpserver (helper "httpserver"): HTTP/1.1 server on libuv + http-parser
 lib_libportolan_a_SOURCES += lib/http_server.c lib/http_server.h lib/http_server_internal.h \
-	lib/http_server_request.c lib/http_server_response.c lib/http_server_tls.c lib/http_server_limits.c
+	lib/http_server_conn.c lib/http_server_request.c lib/http_server_response.c \
+	lib/http_server_tls.c lib/http_server_limits.c
 # shared data structures
 lib_libportolan_a_SOURCES += lib/strmap.c lib/strmap.h
 # small C-string helpers (bounded message formatting, NULL-passing strdup)
