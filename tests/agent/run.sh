@@ -132,7 +132,14 @@ run_table() { # cases file
     fi
     (
       eval "set -- $args"
-      dk main run -d --name "$cn" "$@" >"$dir/run-$cname.log" 2>&1 </dev/null || echo "docker run failed" >>"$dir/run-$cname.log"
+      # dockerd picks ephemeral host ports (-p 127.0.0.1::80) from its own range without knowing
+      # what other processes hold: "port is already allocated" is retried, with a new pick
+      for try in 1 2 3; do
+        dk main run -d --name "$cn" "$@" >"$dir/run-$cname.log" 2>&1 </dev/null && exit 0
+        grep -q 'port is already allocated' "$dir/run-$cname.log" || break
+        dk main rm -f "$cn" >/dev/null 2>&1
+      done
+      echo "docker run failed" >>"$dir/run-$cname.log"
     ) &
     runs+=($!); names+=("$cname")
     if [ ${#runs[@]} -ge 4 ]; then wait "${runs[@]}"; runs=(); fi
