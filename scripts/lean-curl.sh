@@ -43,7 +43,9 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 apt-get source -qq --download-only "curl=$version" >/dev/null 2>&1 || {
   echo "lean-curl: apt-get source curl=$version failed (no deb-src for this version?)" >&2; exit 1; }
-dpkg-source -x ./curl_*.dsc src >/dev/null
+# apt-get source checked the files against the signed archive index; dpkg-source's own check of
+# the maintainer's inline signature needs a keyring this machine lacks: its warning is not shown
+dpkg-source -x ./curl_*.dsc src >"$work/dpkg-source.log" 2>&1 || { tail -20 "$work/dpkg-source.log" >&2; exit 1; }
 cd src
 # everything off but HTTP(S) over TCP and unix sockets, with OpenSSL and zlib
 ./configure -q --prefix="$PREFIX" --disable-shared --enable-static --with-pic \
