@@ -2,7 +2,7 @@
 # its own so unit tests and the fuzz target link exactly the code the daemon runs.
 noinst_LIBRARIES += catalog/libcatalog.a
 catalog_libcatalog_a_SOURCES = \
-	catalog/store.c catalog/store.h \
+	catalog/store.c catalog/store.h catalog/objects.c \
 	catalog/kv.c catalog/kv.h \
 	catalog/decode.c catalog/decode.h \
 	catalog/render.c catalog/render.h \

@@ -148,6 +148,9 @@ int store_kv_delete(catalog_store_t *s, const char *key, int recurse, int64_t ca
 
 /* ---- object helpers ---- */
 cat_service_t *cat_service_new(void);
+/* Swaps the name, tags and Meta of s for shared refcounted copies (done by store_register:
+ * instances of a service repeat them); cat_service_free then releases them through the count. */
+void cat_service_intern(cat_service_t *s);
 void cat_service_free(cat_service_t *svc);
 cat_check_t *cat_check_new(void);
 void cat_check_free(cat_check_t *c);
