@@ -3,6 +3,7 @@
  * validation as live requests: a state file cannot smuggle in what the API would refuse. */
 #include "persist.h"
 #include "decode.h"
+#include "file.h"
 #include "log.h"
 
 #include <errno.h>
@@ -241,30 +242,12 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     return rc;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 65536, n = 0;
-    char *b = malloc(cap);
-    size_t r;
-    while ((r = fread(b + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap)
-            b = realloc(b, cap *= 2);
-    }
-    fclose(f);
-    *len = n;
-    return b;
-}
-
 int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/state.json", dir);
     size_t len;
-    char *buf = read_file(path, &len);
+    char *buf = file_read(path, 0, &len);
     if (!buf) {
         if (errno == ENOENT)
             return 0;

@@ -19,4 +19,4 @@ lib_libportolan_a_SOURCES += lib/http_server.c lib/http_server.h lib/http_server
 # shared data structures
 lib_libportolan_a_SOURCES += lib/strmap.c lib/strmap.h
 # small C-string helpers (bounded message formatting, NULL-passing strdup)
-lib_libportolan_a_SOURCES += lib/cstr.c lib/cstr.h
+lib_libportolan_a_SOURCES += lib/cstr.c lib/cstr.h lib/file.c lib/file.h

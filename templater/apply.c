@@ -13,6 +13,7 @@
  * rewritten after runtime batches always use the base HAProxy runs on. */
 #include "apply.h"
 #include "diff.h"
+#include "file.h"
 #include "haproxy_check.h"
 #include "haproxy_runtime.h"
 
@@ -60,8 +61,10 @@ struct apply {
     char *base;               /* base configuration for the next structural job */
     char *good_base;          /* the base of the configuration HAProxy runs */
     char *job_base;           /* the base the structural job in flight rendered on */
-    int base_dirty;           /* base differs from good_base: the next job is structural */
 };
+
+/* A base other than HAProxy's is waiting: the next job is structural. */
+static int base_changed(const apply_t *a) { return strcmp(a->base, a->good_base) != 0; }
 
 static void job_run(apply_t *a);
 static void persist_start(apply_t *a);
@@ -89,14 +92,13 @@ static void job_end(apply_t *a, int ok, const char *why, int persist)
         if (ok) {
             free(a->good_base);
             a->good_base = a->job_base;
-            if (strcmp(a->base, a->good_base) == 0) a->base_dirty = 0;
         } else {
-            if (a->base_dirty && strcmp(a->base, a->job_base) == 0) {
+            /* the base it was built on is dropped, unless a newer one came in meanwhile */
+            if (base_changed(a) && strcmp(a->base, a->job_base) == 0) {
                 log_error("apply: the re-read base configuration is not used (the configuration built on it "
                           "failed, see above); keeping the one HAProxy runs on");
                 free(a->base);
                 a->base = strdup(a->good_base);
-                a->base_dirty = 0;
             }
             free(a->job_base);
         }
@@ -600,9 +602,10 @@ static void job_run(apply_t *a)
     }
     diff_t d;
     diff_tables(a->applied, a->target, &d);
-    int structural = a->base_dirty || a->reload_pending || d.structural || !a->o.runtime || !a->o.proc ||
+    int base = base_changed(a);
+    int structural = base || a->reload_pending || d.structural || !a->o.runtime || !a->o.proc ||
                      !haproxy_proc_running(a->o.proc);
-    if (structural && a->persisting && (a->base_dirty || a->reload_pending || d.structural || d.nops)) {
+    if (structural && a->persisting && (base || a->reload_pending || d.structural || d.nops)) {
         /* the file is being rewritten: wait for it (on_persisted runs the job again) */
         diff_clear(&d);
         if (!a->desired) a->desired = a->target;
@@ -611,13 +614,13 @@ static void job_run(apply_t *a)
         a->busy = 0;
         return;
     }
-    if (!a->base_dirty && !a->reload_pending && !d.structural && d.nops == 0) {
+    if (!base && !a->reload_pending && !d.structural && d.nops == 0) {
         diff_clear(&d);
         job_finish(a, 1, NULL);
         return;
     }
     if (structural) {
-        const char *why = a->base_dirty       ? "base configuration re-read"
+        const char *why = base                ? "base configuration re-read"
                           : a->reload_pending ? "runtime change failed"
                           : d.structural      ? d.reason
                                               : "server change (runtime API off)";
@@ -656,24 +659,9 @@ void apply_update(apply_t *a, routes_table_t *t)
  * to put back when the first reload of this run fails. A one-off local read at start. */
 static char *read_existing(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    do {
-        if (cap - len < 65536) {
-            cap = cap ? cap * 2 : 65536;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) { free(buf); fclose(f); return NULL; }
-            buf = nb;
-        }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
-    } while (n > 0);
-    int err = ferror(f);
-    fclose(f);
-    if (err || len == 0 || memchr(buf, '\0', len)) { free(buf); return NULL; }
-    buf[len] = '\0';
+    size_t len;
+    char *buf = file_read(path, 0, &len);
+    if (buf && (len == 0 || memchr(buf, '\0', len))) { free(buf); return NULL; }
     return buf;
 }
 
@@ -707,9 +695,8 @@ int apply_set_base(apply_t *a, const char *base)
     if (!b) return -1;
     free(a->base);
     a->base = b;
-    a->base_dirty = strcmp(a->base, a->good_base) != 0;
     /* a job for the table as it stands (a pending update already carries the new base) */
-    if (a->base_dirty && a->applied && !a->desired) apply_update(a, routes_table_share(a->applied));
+    if (base_changed(a) && a->applied && !a->desired) apply_update(a, routes_table_share(a->applied));
     return 0;
 }
 

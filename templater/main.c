@@ -14,6 +14,7 @@
 #include "apply.h"
 #include "consul_client.h"
 #include "duration.h"
+#include "file.h"
 #include "flags.h"
 #include "haproxy_cfg.h"
 #include "haproxy_proc.h"
@@ -109,19 +110,19 @@ static void shutdown_all(void)
     else uv_stop(loop);
 }
 
-/* The -base file: at most 64 KiB of text, no NUL byte. 0, or -1 with err set. */
-static int read_base(const char *path, char *buf, size_t cap, char *err, size_t errlen)
+/* The -base file, malloc'd: at most 64 KiB of text, no NUL byte. NULL with err set. */
+#define BASE_MAX 65535
+static char *read_base(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) { snprintf(err, errlen, "-base %s: cannot read: %s", path, strerror(errno)); return -1; }
-    size_t n = fread(buf, 1, cap - 1, f);
-    int bad = ferror(f), more = fgetc(f) != EOF;
-    fclose(f);
-    if (bad) { snprintf(err, errlen, "-base %s: read error", path); return -1; }
-    if (more) { snprintf(err, errlen, "-base %s: larger than %zu bytes", path, cap - 1); return -1; }
-    if (memchr(buf, '\0', n)) { snprintf(err, errlen, "-base %s: holds a NUL byte", path); return -1; }
-    buf[n] = '\0';
-    return 0;
+    size_t n;
+    char *b = file_read(path, BASE_MAX, &n);
+    if (!b) {
+        if (errno == EFBIG) snprintf(err, errlen, "-base %s: larger than %d bytes", path, BASE_MAX);
+        else snprintf(err, errlen, "-base %s: cannot read: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (memchr(b, '\0', n)) { snprintf(err, errlen, "-base %s: holds a NUL byte", path); free(b); return NULL; }
+    return b;
 }
 
 static void on_stop(void *data) { shutdown_all(); }
@@ -129,14 +130,15 @@ static void on_hup(void *data)
 {
     if (tmode) { tmpl_mode_reload(tmode); return; }
     /* built-in generator: re-read -base; apply validates what is built on it before HAProxy sees it */
-    static char nb[65536];
     char err[512];
-    if (read_base(F.base, nb, sizeof nb, err, sizeof err) != 0) {
+    char *nb = read_base(F.base, err, sizeof err);
+    if (!nb) {
         log_error("SIGHUP: %s; keeping the current base configuration", err);
         return;
     }
     log_info("SIGHUP: base configuration %s re-read", F.base);
     if (applier && apply_set_base(applier, nb) != 0) log_error("SIGHUP: out of memory; base configuration not changed");
+    free(nb);
 }
 
 static void on_idle(void *data)
@@ -326,8 +328,8 @@ int main(int argc, char **argv)
     }
 
     /* built-in generator */
-    static char base[65536];
-    if (read_base(F.base, base, sizeof base, err, sizeof err) != 0) {
+    char *base = read_base(F.base, err, sizeof err); /* kept for the life of the process */
+    if (!base) {
         fprintf(stderr, "portolan-templater: %s\n", err);
         return 2;
     }

@@ -5,6 +5,7 @@
  * instances (tags merged and deduplicated, as Consul's /v1/catalog/services does).
  * Never: touches the network; reads only the file it is given. */
 #include "template.h"
+#include "file.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -200,23 +201,10 @@ fail:
 
 template_snapshot *template_snapshot_load(const char *path, char **err)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) { *err = errf("cannot open ", path); return NULL; }
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
-	char chunk[65536];
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		if (len + n > cap) {
-			cap = (len + n) * 2;
-			char *nb = realloc(buf, cap);
-			if (!nb) { free(buf); fclose(f); *err = errf("out of memory", ""); return NULL; }
-			buf = nb;
-		}
-		memcpy(buf + len, chunk, n);
-		len += n;
-	}
-	fclose(f);
-	template_snapshot *s = template_snapshot_parse(buf ? buf : "", len, err);
+	size_t len;
+	char *buf = file_read(path, 0, &len);
+	if (!buf) { *err = errf("cannot open ", path); return NULL; }
+	template_snapshot *s = template_snapshot_parse(buf, len, err);
 	free(buf);
 	return s;
 }

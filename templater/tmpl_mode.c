@@ -3,6 +3,7 @@
  * again. Services are refetched (one at a time) when catalog/services or health/state/any move;
  * the number of Consul connections stays constant in the number of services. */
 #include "tmpl_mode.h"
+#include "file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -326,16 +327,9 @@ static void render(tmpl_mode_t *m)
 
 static int load(tmpl_mode_t *m, char *err, size_t errlen)
 {
-    FILE *f = fopen(m->in, "r");
-    if (!f) { snprintf(err, errlen, "%s: %s", m->in, strerror(errno)); return -1; }
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    size_t k;
-    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) buf = realloc(buf, cap *= 2);
-    }
-    fclose(f);
+    size_t n;
+    char *buf = file_read(m->in, 0, &n);
+    if (!buf) { snprintf(err, errlen, "%s: %s", m->in, strerror(errno)); return -1; }
     char *perr = NULL;
     template_t *t = template_new(m->in, buf, n, &perr);
     free(buf);

@@ -3,13 +3,16 @@ if HAVE_CMOCKA
 UNIT_LDADD = $(PORTOLAN_LIBS) $(CMOCKA_LIBS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 
-check_PROGRAMS += tests/unit/test_duration tests/unit/test_flags
+check_PROGRAMS += tests/unit/test_duration tests/unit/test_flags tests/unit/test_file
 tests_unit_test_duration_SOURCES = tests/unit/test_duration.c
 tests_unit_test_duration_LDADD = $(UNIT_LDADD)
 tests_unit_test_duration_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_flags_SOURCES = tests/unit/test_flags.c
 tests_unit_test_flags_LDADD = $(UNIT_LDADD)
 tests_unit_test_flags_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_file_SOURCES = tests/unit/test_file.c
+tests_unit_test_file_LDADD = $(UNIT_LDADD)
+tests_unit_test_file_CFLAGS = $(UNIT_CFLAGS)
 # agent (owned by the agent helper)
 check_PROGRAMS += tests/unit/test_agent_metadata tests/unit/test_agent_services tests/unit/test_agent_config tests/unit/test_agent_strmap
 tests_unit_test_agent_strmap_SOURCES = tests/unit/test_agent_strmap.c
