@@ -7,7 +7,8 @@
  * received meanwhile (conn->pend) until they are parsed.
  * Promises: the handler runs once per complete request, and only for one within the limits:
  * request line + headers over max_header -> 431, a body (declared or received) over max_body ->
- * 413, a malformed request or target -> 400, all answered through http_server_send_error before
+ * 413, a malformed request or target -> 400, a Transfer-Encoding other than one plain "chunked"
+ * -> 501, all answered through http_server_send_error before
  * any handler sees them. Requests are parsed strictly in order: after an asynchronous answer the
  * rest of pend is parsed from the server's idle handle, never from inside the answering call.
  * Path and query are percent-decoded (a bad escape or %00 in the path is a 400; a bad query pair
@@ -228,6 +229,21 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     return buf_add(&x->hbuf, at, len) < 0 ? fail(c, 500) : 0;
 }
 
+/* Transfer-Encoding: absent, or exactly one field whose whole value is "chunked" (any case).
+ * "gzip, chunked", "chunked, chunked" or two fields are codings the server does not implement:
+ * 501, as Go's net/http (and so Consul) answers, rather than a body decoded as plain chunks. */
+static int te_acceptable(const struct http_exchange *x) {
+    int seen = 0;
+    for (size_t k = 0; k < x->nhdr; k++) {
+        if (strcasecmp(x->hbuf.p + x->hdrs[k].name, "Transfer-Encoding") != 0) continue;
+        if (seen++) return 0;
+        const char *v = x->hdrs[k].value == (size_t)-1 ? "" : x->hbuf.p + x->hdrs[k].value;
+        while (*v == ' ' || *v == '\t') v++; /* leading OWS; trailing OWS is already gone */
+        if (strcasecmp(v, "chunked") != 0) return 0;
+    }
+    return 1;
+}
+
 static int on_headers_complete(http_parser *p) {
     conn_t *c = p->data;
     struct http_exchange *x = &c->x;
@@ -246,6 +262,7 @@ static int on_headers_complete(http_parser *p) {
             while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t')) v[--n] = '\0';
         }
     }
+    if (!te_acceptable(x)) return fail(c, 501);
     x->method = http_method_str((enum http_method)p->method);
     x->is_head = p->method == HTTP_HEAD;
     x->http_major = p->http_major;
