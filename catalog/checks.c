@@ -4,6 +4,7 @@
  * until that completes, so no callback ever touches a freed check. */
 #include "checks.h"
 #include "backoff.h"
+#include "check_rules.h"
 #include "http_client.h"
 #include "log.h"
 
@@ -101,15 +102,27 @@ static void tcp_finish(probe_t *p, const char *status, const char *output)
     uv_close((uv_handle_t *)&p->tcp, on_tcp_closed);
 }
 
+/* What a TCP-probed check connects to, for its Output: the TCP target, or the gRPC one (gRPC
+ * checks are probed as a TCP connect). Never NULL, so no Output can read "(null)". */
+static const char *probe_target(const probe_t *p)
+{
+    const cat_check_t *c = p->check;
+    const char *t = !c ? NULL : c->kind == CHECK_GRPC ? c->grpc : c->tcp;
+    return t ? t : "";
+}
+
+/* The address part of the target, as dialled: a gRPC target's "/service" is not part of it. */
+static int probe_addr_len(const probe_t *p) { return (int)strcspn(probe_target(p), "/"); }
+
 static void on_tcp_connect(uv_connect_t *req, int status)
 {
     probe_t *p = req->data;
     char out[300];
     if (status == 0) {
-        snprintf(out, sizeof out, "TCP connect %s: Success", p->check ? p->check->tcp : "");
+        snprintf(out, sizeof out, "TCP connect %.*s: Success", probe_addr_len(p), probe_target(p));
         tcp_finish(p, "passing", out);
     } else {
-        snprintf(out, sizeof out, "dial tcp %s: %s", p->check ? p->check->tcp : "", uv_strerror(status));
+        snprintf(out, sizeof out, "dial tcp %.*s: %s", probe_addr_len(p), probe_target(p), uv_strerror(status));
         tcp_finish(p, "critical", out);
     }
 }
@@ -118,31 +131,8 @@ static void on_tcp_deadline(uv_timer_t *t)
 {
     probe_t *p = t->data;
     char out[300];
-    snprintf(out, sizeof out, "dial tcp %s: i/o timeout", p->check ? p->check->tcp : "");
+    snprintf(out, sizeof out, "dial tcp %.*s: i/o timeout", probe_addr_len(p), probe_target(p));
     tcp_finish(p, "critical", out);
-}
-
-static int parse_hostport(const char *s, struct sockaddr_storage *ss)
-{
-    char host[256];
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof host)
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    int port = atoi(colon + 1);
-    char *h = host;
-    if (*h == '[') {
-        h++;
-        h[strlen(h) - 1] = '\0';
-    }
-    if (!strcmp(h, "localhost"))
-        h = "127.0.0.1";
-    if (uv_ip4_addr(h, port, (struct sockaddr_in *)ss) == 0)
-        return 0;
-    if (uv_ip6_addr(h, port, (struct sockaddr_in6 *)ss) == 0)
-        return 0;
-    return -1;
 }
 
 static void run_probe(probe_t *p)
@@ -182,16 +172,13 @@ static void run_probe(probe_t *p)
         }
         return;
     }
-    /* TCP (and gRPC, probed as a TCP connect) */
-    const char *target = c->kind == CHECK_TCP ? c->tcp : c->grpc;
+    /* TCP (and gRPC, probed as a TCP connect); decode.c refused any other target already, this
+     * parse only turns the text into an address (the same rules, check_rules.h) */
     struct sockaddr_storage ss;
-    char hp[300];
-    snprintf(hp, sizeof hp, "%s", target ? target : "");
-    char *slash = strchr(hp, '/');
-    if (slash)
-        *slash = '\0';
-    if (parse_hostport(hp, &ss) != 0) {
-        set_status(p, "critical", "invalid address (host names are not resolved by portolan-catalog)");
+    char why[300];
+    if (check_rules_hostport(c->kind == CHECK_GRPC ? "GRPC" : "TCP", probe_target(p), c->kind == CHECK_GRPC, &ss,
+                             why, sizeof why) != 0) {
+        set_status(p, "critical", why);
         schedule(p, (uint64_t)(c->interval_ns / 1000000));
         return;
     }

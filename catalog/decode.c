@@ -1,6 +1,7 @@
 /* decode.c: see decode.h. Field matching follows Go's encoding/json (an exact name first, then a
  * case-insensitive one) plus the snake_case aliases Consul's decode hook translates. */
 #include "decode.h"
+#include "check_rules.h"
 #include "duration.h"
 
 #include <arpa/inet.h>
@@ -127,6 +128,28 @@ static int dur(const json_t *v, int64_t *out, char *err, size_t errlen)
     return 0;
 }
 
+/* A string anywhere in v that holds a NUL (JSON_ALLOW_NUL lets "\u0000" through so that the
+ * answer is ours, not jansson's): every field is used as a C string, which would silently end
+ * at the NUL ("a\u0000b" registered as "a"). jansson bounds the depth, so the recursion is too. */
+static int has_nul(const json_t *v)
+{
+    size_t i;
+    const char *k;
+    json_t *e;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return strlen(json_string_value(v)) != json_string_length(v);
+    case JSON_ARRAY:
+        json_array_foreach((json_t *)v, i, e) if (has_nul(e)) return 1;
+        return 0;
+    case JSON_OBJECT:
+        json_object_foreach((json_t *)v, k, e) if (has_nul(e)) return 1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 static json_t *parse_body(const char *body, size_t len, char *err, size_t errlen)
 {
     size_t i = 0;
@@ -153,6 +176,11 @@ static json_t *parse_body(const char *body, size_t len, char *err, size_t errlen
     }
     if (!root) {
         snprintf(err, errlen, "Request decode failed: %s", je.text);
+        return NULL;
+    }
+    if (has_nul(root)) {
+        snprintf(err, errlen, "Request decode failed: a string holds a NUL character (\\u0000), which no field accepts");
+        json_decref(root);
         return NULL;
     }
     return root;
@@ -267,7 +295,29 @@ static int decode_check(const json_t *obj, const char *structname, decoded_check
     return 0;
 }
 
-/* Consul's CheckType.Validate plus the status rule; returns HTTP status (0 ok). */
+/* What the catalog's own probes would put on the wire (check_rules.h): every target given is
+ * checked, whichever kind the check ends up being. Returns 400 or 0. */
+static int validate_check_wire(const cat_check_t *c, char *err, size_t errlen)
+{
+    if (check_rules_method(c->method, err, errlen) != 0)
+        return 400;
+    for (size_t i = 0; i < c->nheaders; i++) {
+        if (check_rules_header(c->headers[i].name, NULL, err, errlen) != 0)
+            return 400;
+        for (size_t j = 0; j < c->headers[i].nvalues; j++)
+            if (check_rules_header(c->headers[i].name, c->headers[i].values[j], err, errlen) != 0)
+                return 400;
+    }
+    if (c->http && *c->http && check_rules_http_url(c->http, err, errlen) != 0)
+        return 400;
+    if (c->tcp && *c->tcp && check_rules_hostport("TCP", c->tcp, 0, NULL, err, errlen) != 0)
+        return 400;
+    if (c->grpc && *c->grpc && check_rules_hostport("GRPC", c->grpc, 1, NULL, err, errlen) != 0)
+        return 400;
+    return 0;
+}
+
+/* Consul's CheckType.Validate, then the wire rules above; returns HTTP status (0 ok). */
 static int validate_check(decoded_check_t *d, char *err, size_t errlen)
 {
     cat_check_t *c = d->c;
@@ -283,7 +333,7 @@ static int validate_check(decoded_check_t *d, char *err, size_t errlen)
         snprintf(err, errlen, "Invalid check: TTL must be > 0 for TTL checks");
         return 400;
     }
-    return 0;
+    return validate_check_wire(c, err, errlen);
 }
 
 static int validate_status(decoded_check_t *d, char *err, size_t errlen)

@@ -10,6 +10,7 @@ catalog_libcatalog_a_SOURCES = \
 	catalog/api_kv.c catalog/api_kv.h \
 	catalog/persist.c catalog/persist.h \
 	catalog/checks.c catalog/checks.h \
+	catalog/check_rules.c catalog/check_rules.h \
 	catalog/server.c catalog/server.h
 CATALOG_LIBS = catalog/libcatalog.a $(PORTOLAN_LIBS)
 
