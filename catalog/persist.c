@@ -19,6 +19,21 @@
 
 #define HEADER "portolan-catalog-state v1 sha256="
 
+static json_t *indexes_json(uint64_t create, uint64_t modify)
+{
+    return json_pack("{s:I,s:I}", "CreateIndex", (json_int_t)create, "ModifyIndex", (json_int_t)modify);
+}
+
+/* Sets *create and *modify from {"CreateIndex","ModifyIndex"} when o has them (older files do not). */
+static void indexes_from_json(const json_t *o, uint64_t *create, uint64_t *modify)
+{
+    json_t *c = json_object_get(o, "CreateIndex"), *m = json_object_get(o, "ModifyIndex");
+    if (json_is_integer(c) && json_is_integer(m) && json_integer_value(c) > 0 && json_integer_value(m) > 0) {
+        *create = (uint64_t)json_integer_value(c);
+        *modify = (uint64_t)json_integer_value(m);
+    }
+}
+
 static json_t *check_json(const cat_check_t *c)
 {
     json_t *o = json_object();
@@ -83,6 +98,7 @@ static json_t *service_json(const cat_service_t *svc, json_t **extra)
         if (c->kind == CHECK_MAINT) {
             json_decref(maint);
             maint = json_string(c->notes ? c->notes : "");
+            json_object_set_new(outputs, c->id, indexes_json(c->create_index, c->modify_index));
             continue;
         }
         json_array_append_new(checks, check_json(c));
@@ -172,9 +188,22 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     arr = json_array();
     for (size_t i = 0; i < n; i++)
         if (nc[i]->kind != CHECK_SERF)
-            json_array_append_new(arr, json_pack("{s:o,s:s}", "Register", check_json(nc[i]), "Output", nc[i]->output ? nc[i]->output : ""));
+            json_array_append_new(arr, json_pack("{s:o,s:s,s:I,s:I}", "Register", check_json(nc[i]), "Output",
+                                                 nc[i]->output ? nc[i]->output : "", "CreateIndex",
+                                                 (json_int_t)nc[i]->create_index, "ModifyIndex",
+                                                 (json_int_t)nc[i]->modify_index));
     free(nc);
     json_object_set_new(root, "NodeChecks", arr);
+    /* the entries every store starts with: their indexes depend on the run's base (store_new_at) */
+    json_t *boot = json_object();
+    json_object_set_new(boot, "Node", indexes_json(store_node_create_index(s), store_node_modify_index(s)));
+    const cat_check_t *serf = store_check(s, "serfHealth");
+    if (serf)
+        json_object_set_new(boot, "serfHealth", indexes_json(serf->create_index, serf->modify_index));
+    const cat_service_t *consul = store_service(s, "consul");
+    if (consul)
+        json_object_set_new(boot, "consul", indexes_json(consul->create_index, consul->modify_index));
+    json_object_set_new(root, "Boot", boot);
     cat_kv_t **kv = store_kv_list(s, "", &n);
     arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -204,6 +233,12 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
         return -1;
     }
     size_t blen = strlen(body);
+    if (blen + strlen(HEADER) + 66 > PERSIST_MAX_STATE) {
+        snprintf(err, errlen, "state: %zu bytes would exceed the %d MiB a state file may hold; not saved", blen,
+                 PERSIST_MAX_STATE >> 20);
+        free(body);
+        return -1;
+    }
     char hex[65];
     sha256_hex(body, blen, hex);
     char path[4096], tmp[4200];
@@ -246,12 +281,28 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/state.json", dir);
-    size_t len;
-    char *buf = file_read(path, 0, &len);
-    if (!buf) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
         if (errno == ENOENT)
             return 0;
         snprintf(err, errlen, "state %s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* a FIFO would block the start for ever and /dev/zero (through a symlink) would fill memory:
+     * only a regular file, of a size the saver could have written, is read */
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "state %s: not a regular file; refusing to start (move it away to start empty)", path);
+        return -1;
+    }
+    if (st.st_size > PERSIST_MAX_STATE) {
+        snprintf(err, errlen, "state %s: larger than %d MiB; refusing to start (move it away to start empty)", path,
+                 PERSIST_MAX_STATE >> 20);
+        return -1;
+    }
+    size_t len;
+    char *buf = file_read(path, PERSIST_MAX_STATE, &len);
+    if (!buf) {
+        snprintf(err, errlen, "state %s: %s", path, errno == EFBIG ? "grew past the size limit while read" : strerror(errno));
         return -1;
     }
     int rc = -1;
@@ -316,8 +367,14 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
             c->modify_index = (uint64_t)json_integer_value(json_object_get(o, "ModifyIndex"));
         }
         json_t *maint = json_object_get(state, "Maintenance");
-        if (json_is_string(maint))
+        if (json_is_string(maint)) {
+            char mid[1100];
+            snprintf(mid, sizeof mid, "_service_maintenance:%s", id);
             store_service_maintenance(s, id, 1, json_string_value(maint), 0);
+            cat_check_t *mc = store_check(s, mid);
+            if (mc)
+                indexes_from_json(json_object_get(outs, mid), &mc->create_index, &mc->modify_index);
+        }
     }
     json_array_foreach(json_object_get(root, "NodeChecks"), i, item) {
         char *rb = json_dumps(json_object_get(item, "Register"), JSON_COMPACT);
@@ -329,7 +386,30 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
             goto out;
         }
         free(rb);
+        char cid[1024];
+        snprintf(cid, sizeof cid, "%s", c->id);
         store_check_register(s, c, 0);
+        cat_check_t *live = store_check(s, cid);
+        if (live) {
+            const char *out = json_string_value(json_object_get(item, "Output"));
+            if (out) {
+                free(live->output);
+                live->output = strdup(out);
+            }
+            indexes_from_json(item, &live->create_index, &live->modify_index);
+        }
+    }
+    json_t *boot = json_object_get(root, "Boot");
+    if (json_is_object(boot)) {
+        uint64_t nc = store_node_create_index(s), nm = store_node_modify_index(s);
+        indexes_from_json(json_object_get(boot, "Node"), &nc, &nm);
+        store_restore_node_indexes(s, nc, nm);
+        cat_check_t *serf = store_check(s, "serfHealth");
+        if (serf)
+            indexes_from_json(json_object_get(boot, "serfHealth"), &serf->create_index, &serf->modify_index);
+        cat_service_t *consul = store_service(s, "consul");
+        if (consul)
+            indexes_from_json(json_object_get(boot, "consul"), &consul->create_index, &consul->modify_index);
     }
     json_array_foreach(json_object_get(root, "KV"), i, item) {
         char *keybuf = key_from_json(item);

@@ -45,6 +45,12 @@ static char *lower(const char *s)
 /* ---- store ---- */
 catalog_store_t *store_new(const char *node, const char *node_id, const char *dc, const char *address)
 {
+    return store_new_at(node, node_id, dc, address, 0);
+}
+
+catalog_store_t *store_new_at(const char *node, const char *node_id, const char *dc, const char *address,
+                              uint64_t base)
+{
     catalog_store_t *s = calloc(1, sizeof *s);
     s->node = strdup(node);
     s->node_id = strdup(node_id);
@@ -54,9 +60,13 @@ catalog_store_t *store_new(const char *node, const char *node_id, const char *dc
     s->checks = strmap_new();
     s->names = strmap_new();
     s->kv = kv_table_new();
-    /* boot: the node (index 1), its serfHealth check (2) and the consul service (3) */
-    s->index = 1;
-    s->node_create = s->node_modify = s->idx_nodes = 1;
+    /* boot: the node (index base+1), its serfHealth check (base+2) and the consul service
+     * (base+3); the KV table starts at base too, so no index a fresh store sends is below it */
+    if (base > UINT64_MAX / 2)
+        base = 0;
+    kv_restore_index(s->kv, base);
+    s->index = base + 1;
+    s->node_create = s->node_modify = s->idx_nodes = base + 1;
     cat_check_t *serf = cat_check_new();
     serf->id = strdup("serfHealth");
     serf->name = strdup("Serf Health Status");
@@ -65,7 +75,7 @@ catalog_store_t *store_new(const char *node, const char *node_id, const char *dc
     serf->output = strdup("Agent alive and reachable");
     serf->service_id = strdup("");
     serf->kind = CHECK_SERF;
-    serf->create_index = serf->modify_index = s->idx_checks = s->index = 2;
+    serf->create_index = serf->modify_index = s->idx_checks = s->index = base + 2;
     strmap_put(s->checks, serf->id, serf);
     s->node_checks = serf;
     cat_service_t *consul = cat_service_new();
@@ -732,6 +742,12 @@ void store_restore_indexes(catalog_store_t *s, uint64_t idx)
     kv_restore_index(s->kv, idx);
     for (strmap_iter_t it = strmap_iter(s->names); strmap_iter_next(&it);)
         ((cat_name_t *)it.value)->index = idx;
+}
+
+void store_restore_node_indexes(catalog_store_t *s, uint64_t create, uint64_t modify)
+{
+    s->node_create = create;
+    s->node_modify = modify;
 }
 
 void store_each_tombstone(const catalog_store_t *s, cat_tombstone_cb cb, void *ctx) { kv_each_tombstone(s->kv, cb, ctx); }

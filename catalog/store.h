@@ -78,6 +78,13 @@ void store_set_change_hook(catalog_store_t *s, cat_change_cb cb, void *ctx);
 typedef void (*cat_check_hook)(void *ctx, cat_check_t *c);
 void store_set_check_hooks(catalog_store_t *s, cat_check_hook on_added, cat_check_hook on_removed, void *ctx);
 
+/* store_new_at: the same store with every index counted from base instead of 0: the boot
+ * entries get base+1..base+3 and the first write base+4. main.c passes the wall-clock time in
+ * microseconds, so a restarted catalog starts above every index its previous run gave out (see
+ * docs/catalog.md, Indexes). A base above UINT64_MAX/2 is taken as 0. */
+catalog_store_t *store_new_at(const char *node, const char *node_id, const char *dc, const char *address,
+                              uint64_t base);
+
 const char *store_node(const catalog_store_t *s);
 const char *store_node_id(const catalog_store_t *s);
 const char *store_datacenter(const catalog_store_t *s);
@@ -166,6 +173,8 @@ char *cat_utf8_clean(const char *s, size_t n, size_t *outlen);
 /* ---- restoring persisted state (persist.c) ---- */
 /* Sets every table index and per-name index, and the global index, to idx. */
 void store_restore_indexes(catalog_store_t *s, uint64_t idx);
+/* The node's own CreateIndex/ModifyIndex, as saved (the boot entries' indexes depend on the base). */
+void store_restore_node_indexes(catalog_store_t *s, uint64_t create, uint64_t modify);
 /* KV tombstones (a deleted key and the index of its deletion), for persistence: without them a
  * prefix's index would go back across a restart (cat_tombstone_cb: kv.h). */
 void store_each_tombstone(const catalog_store_t *s, cat_tombstone_cb cb, void *ctx);
