@@ -14,7 +14,13 @@
 #      parked queries whose clients vanish (RST or FIN) are dropped cleanly and the rest still wake;
 #      a random-write property run (wire.py wakeprops) checks the server's wake matching end to end;
 #   4. HTTP checks (200 passing, 429 warning, 503 critical, backend gone critical) and TCP
-#      checks run by the catalog on their interval; service maintenance mode.
+#      checks run by the catalog on their interval; service maintenance mode;
+#   5. what a registration may make the catalog send (issue 8): CR/LF in Method or Header, host
+#      names and out-of-range ports in targets, \u0000 in strings are 400; a gRPC check's Output
+#      names its address; a transfer coding other than plain chunked is 501.
+#   Also: a state.json that is a FIFO, a symlink to /dev/zero or past 256 MiB is refused; with
+#   -data-dir every entry's CreateIndex/ModifyIndex survives a restart; a memory-only catalog
+#   restarts above every index it gave out (1b).
 # Needs: curl, jq, python3. Takes about 40 s (the slow-header probe runs in the background).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -187,6 +193,112 @@ refused "a state file emptied (0 bytes)" "$TEST_TMP/zero"
 start_catalog -data-dir "$D"
 req GET /v1/kv/term?raw
 check_eq "the untouched original still loads after the refusals" "bye" "$(cat "$B")"
+stop_catalog -TERM
+
+# a state.json that is not a regular file: a FIFO blocked the start for ever, a symlink to
+# /dev/zero filled memory; a file past the size limit is not read either
+not_regular() { # DESC DIR MESSAGE: exits non-zero on its own (timeout: 124) and says MESSAGE
+  local port rc
+  port=$(free_port)
+  timeout -s KILL 15 "$CAT" -listen "127.0.0.1:$port" -data-dir "$2" >"$TEST_TMP/refuse.log" 2>&1
+  rc=$?
+  if [ "$rc" -eq 1 ] && grep -q "state.json: $3" "$TEST_TMP/refuse.log"; then
+    ok "$1: refused (exit 1): $(grep -o "state.json: $3.*" "$TEST_TMP/refuse.log" | head -1 | cut -c1-120)"
+  else
+    not_ok "$1: refused with exit 1 and '$3'"
+    diag "exit $rc"
+    sed 's/^/# /' "$TEST_TMP/refuse.log" | tail -3
+  fi
+}
+mkdir -p "$TEST_TMP/fifo" "$TEST_TMP/devzero" "$TEST_TMP/huge"
+mkfifo "$TEST_TMP/fifo/state.json"
+not_regular "state.json is a FIFO" "$TEST_TMP/fifo" "not a regular file"
+ln -s /dev/zero "$TEST_TMP/devzero/state.json"
+not_regular "state.json is a symlink to /dev/zero" "$TEST_TMP/devzero" "not a regular file"
+truncate -s 300M "$TEST_TMP/huge/state.json"   # sparse: no disk used
+not_regular "state.json of 300 MiB (limit 256 MiB)" "$TEST_TMP/huge" "larger than 256 MiB"
+ln -s "$D/state.json" "$TEST_TMP/link-state.json"
+mkdir -p "$TEST_TMP/symlinked" && mv "$TEST_TMP/link-state.json" "$TEST_TMP/symlinked/state.json"
+start_catalog -data-dir "$TEST_TMP/symlinked"
+req GET /v1/kv/term?raw
+check_eq "a symlink to a regular state file is still followed" "bye" "$(cat "$B")"
+stop_catalog -TERM
+
+# ---------------------------------------------------------------------------------------------
+# 1b. indexes across restarts
+# every entry's CreateIndex/ModifyIndex, as one sorted text (node, every check including serfHealth,
+# a node check and a maintenance check, every service instance including consul, every KV entry)
+entry_indexes() {
+  local base="http://$CATALOG_ADDR"
+  {
+    curl -s "$base/v1/catalog/nodes" | jq -r '.[] | "node \(.Node) \(.CreateIndex) \(.ModifyIndex)"'
+    curl -s "$base/v1/health/state/any" | jq -r '.[] | "check \(.CheckID) \(.CreateIndex) \(.ModifyIndex)"'
+    for svc in $(curl -s "$base/v1/catalog/services" | jq -r 'keys[]'); do
+      curl -s "$base/v1/catalog/service/$svc" | jq -r '.[] | "service \(.ServiceID) \(.CreateIndex) \(.ModifyIndex)"'
+    done
+    curl -s "$base/v1/kv/?recurse" | jq -r '.[] | "kv \(.Key) \(.CreateIndex) \(.ModifyIndex)"'
+  } | LC_ALL=C sort
+}
+# the highest X-Consul-Index any read endpoint gives (including a KV key that does not exist)
+max_index() {
+  local m=0 p i
+  for p in /v1/catalog/services /v1/catalog/nodes /v1/catalog/service/ix /v1/health/service/ix \
+           /v1/health/checks/ix /v1/health/state/any /v1/kv/ix/nosuch "/v1/kv/ix/?recurse" /v1/kv/nosuch; do
+    req GET "$p"
+    i=$(hdr X-Consul-Index)
+    [ "${i:-0}" -gt "$m" ] && m=$i
+  done
+  echo "$m"
+}
+DI=$TEST_TMP/data-ix
+mkdir -p "$DI"
+start_catalog -data-dir "$DI"
+req PUT /v1/agent/service/register --data-binary '{"Name":"ix","ID":"ix1","Port":1,"Check":{"CheckID":"ix1-ttl","TTL":"1m","Status":"passing"}}'
+req PUT /v1/agent/service/register --data-binary '{"Name":"ix","ID":"ix2","Port":2}'
+req PUT /v1/agent/service/register --data-binary '{"Name":"ix","ID":"ix2","Port":3}'
+req PUT /v1/agent/check/register --data-binary '{"Name":"node-disk","CheckID":"node-disk","TTL":"1m","Status":"warning"}'
+req PUT "/v1/agent/check/pass/node-disk?note=fine"
+req PUT "/v1/agent/service/maintenance/ix2?enable=true&reason=rollout"
+req PUT /v1/kv/ix/a --data-binary 1
+req PUT /v1/kv/ix/a --data-binary 2
+req PUT /v1/kv/ix/b --data-binary 3
+check_eq "the index set-up writes were all answered 200" 200 "$ST"
+before=$(entry_indexes)
+check_eq "... and list node, serfHealth, the node check, the service check, maintenance, consul, both instances, both keys" \
+  "check _service_maintenance:ix2|check ix1-ttl|check node-disk|check serfHealth|kv ix/a|kv ix/b|node|service consul|service ix1|service ix2" \
+  "$(awk '{print ($1 == "node") ? $1 : $1 " " $2}' <<<"$before" | paste -sd'|')"
+stop_catalog -9
+start_catalog -data-dir "$DI"
+after=$(entry_indexes)
+check_eq "-data-dir, kill -9 and restart: every entry's CreateIndex and ModifyIndex are identical" "$before" "$after"
+req GET /v1/agent/checks
+check_eq "... and the node check's Output is kept" "fine" "$(jq -r '.["node-disk"].Output' "$B")"
+stop_catalog -TERM
+start_catalog -data-dir "$DI"
+check_eq "... and again after SIGTERM and a second restart" "$before" "$(entry_indexes)"
+stop_catalog -TERM
+
+# memory only: a restarted catalog starts above every index the previous run gave out, so a client
+# still holding the old index is answered at once (it waited out its whole wait before)
+start_catalog
+req PUT /v1/agent/service/register --data-binary '{"Name":"ix","ID":"ix1","Port":1,"Check":{"TTL":"1m","Status":"passing"}}'
+for i in $(seq 1 30); do req PUT "/v1/kv/ix/k$i" --data-binary "$i"; done
+req PUT "/v1/agent/check/fail/service:ix1"
+old=$(max_index)
+stop_catalog -9
+start_catalog
+new=$(max_index)
+req GET /v1/catalog/services
+low=$(hdr X-Consul-Index)
+for p in /v1/catalog/nodes /v1/catalog/service/ix /v1/health/service/ix /v1/health/checks/ix /v1/kv/nosuch "/v1/kv/ix/?recurse"; do
+  req GET "$p"; i=$(hdr X-Consul-Index); [ "${i:-0}" -lt "$low" ] && low=$i
+done
+check "memory-only restart: every endpoint's X-Consul-Index starts above the previous run's highest ($old -> lowest now $low)" \
+  test "${low:-0}" -gt "${old:-0}"
+# the wait is far longer than curl's own limit: an answer at all means it did not wait it out
+req GET "/v1/health/service/ix?index=$old&wait=5m"
+check "... so a blocking query with the old index is answered at once, with a higher index (status $ST, index $(hdr X-Consul-Index), new run's highest $new)" \
+  test "$ST" = 200 -a "$(hdr X-Consul-Index)" -gt "${old:-0}"
 stop_catalog -TERM
 
 # ---------------------------------------------------------------------------------------------
@@ -365,6 +477,62 @@ req GET /v1/agent/checks
 check_eq "maintenance disable removes the check" "false" "$(jq -r 'has("_service_maintenance:m1")' "$B" 2>/dev/null)"
 req PUT "/v1/agent/service/maintenance/nosuch?enable=true"
 check_eq "maintenance on an unknown service -> 404" 404 "$ST"
+
+# ---------------------------------------------------------------------------------------------
+# 5. what a registration may make the catalog send, and where (issue 8): refused with 400, never
+# registered, so nothing of it reaches a probe
+refused_check() { # DESC BODY MESSAGE-PART [PATH]
+  req PUT "${4:-/v1/agent/service/register}" --data-binary "$2"
+  if [ "$ST" = 400 ] && grep -qF "$3" "$B"; then ok "$1: 400 $(head -c 100 "$B")"
+  else not_ok "$1: 400 with '$3'"; diag "status $ST: $(head -c 200 "$B")"; fi
+}
+refused_check "a Method carrying CR/LF and a second request" \
+  '{"Name":"inj","ID":"inj1","Check":{"HTTP":"http://127.0.0.1:9/","Method":"GET / HTTP/1.1\r\nHost: x\r\n\r\nDELETE","Interval":"10s"}}' \
+  'Invalid check: Method must be an HTTP token'
+refused_check "a Header value carrying CR/LF" \
+  '{"Name":"inj","ID":"inj1","Check":{"HTTP":"http://127.0.0.1:9/","Header":{"X-A":["v\r\nX-Smuggled: 1"]},"Interval":"10s"}}' \
+  'Invalid check: Header "X-A" has a value with a control character'
+refused_check "a Header name carrying CR/LF" \
+  '{"Name":"inj","ID":"inj1","Check":{"HTTP":"http://127.0.0.1:9/","Header":{"X-A: 1\r\nX-B":["v"]},"Interval":"10s"}}' \
+  'Invalid check: Header names must be HTTP tokens'
+refused_check "an HTTP target with a host name (was resolved)" \
+  '{"Name":"inj","ID":"inj1","Check":{"HTTP":"http://vm:18601/","Interval":"10s"}}' \
+  'Invalid check: HTTP must be an http:// or https:// URL whose host is an IP literal'
+refused_check "an HTTP target with port 99999" \
+  '{"Name":"inj","ID":"inj1","Check":{"HTTP":"http://127.0.0.1:99999/","Interval":"10s"}}' \
+  'Invalid check: HTTP must be'
+refused_check "a TCP target with port 99999 (was wrapped to 34463)" \
+  '{"Name":"inj","ID":"inj1","Check":{"TCP":"127.0.0.1:99999","Interval":"10s"}}' \
+  'Invalid check: TCP must be <IPv4>:<port> or [<IPv6>]:<port>'
+refused_check "a TCP target with a host name, through /v1/agent/check/register" \
+  '{"Name":"inj-tcp","TCP":"localhost:80","Interval":"10s"}' 'Invalid check: TCP must be' /v1/agent/check/register
+refused_check "a service name holding \u0000 (was cut at it)" '{"Name":"web\u0000evil","ID":"nul1"}' \
+  'a string holds a NUL character'
+refused_check "a check Output holding \u0000" '{"Status":"passing","Output":"ok\u0000hidden"}' \
+  'a string holds a NUL character' "/v1/agent/check/update/serfHealth"
+req GET /v1/agent/services
+check_eq "none of the refused registrations is there" "false false false" \
+  "$(jq -r '"\(has("inj1")) \(has("nul1")) \(has("web"))"' "$B")"
+req GET /v1/agent/checks
+check_eq "... nor the refused check" "false" "$(jq -r 'has("inj-tcp")' "$B")"
+
+# a gRPC check is probed as a TCP connect; its Output names the address (it said "dial tcp (null)")
+gport=$(free_port)
+req PUT /v1/agent/service/register --data-binary \
+  "{\"Name\":\"gr\",\"ID\":\"gr1\",\"Check\":{\"CheckID\":\"gr-check\",\"GRPC\":\"127.0.0.1:$gport/my.Health\",\"Interval\":\"1s\",\"Status\":\"passing\"}}"
+check_eq "register a gRPC check against a closed port" 200 "$ST"
+check "... it turns critical" eventually 10 status_is gr-check critical
+req GET /v1/agent/checks
+check_eq "... with an Output naming the address it dialled" "dial tcp 127.0.0.1:$gport: connection refused" \
+  "$(jq -r '.["gr-check"].Output' "$B")"
+
+# transfer codings other than one plain "chunked": 501, as Go's server (Consul) answers
+req PUT /v1/kv/te --data-binary 'x' -H 'Transfer-Encoding: gzip, chunked'
+check_eq "Transfer-Encoding: gzip, chunked -> 501" 501 "$ST"
+req GET /v1/kv/te
+check_eq "... and nothing was written" 404 "$ST"
+req PUT /v1/kv/te --data-binary 'x' -H 'Transfer-Encoding: chunked'
+check_eq "Transfer-Encoding: chunked still works" "200 true" "$ST $(cat "$B")"
 
 # ---------------------------------------------------------------------------------------------
 wait "$slow_pid" 2>/dev/null
