@@ -386,10 +386,10 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
             goto out;
         }
         free(rb);
-        char cid[1024];
-        snprintf(cid, sizeof cid, "%s", c->id);
+        char *cid = strdup(c->id); /* store_check_register owns c from here */
         store_check_register(s, c, 0);
         cat_check_t *live = store_check(s, cid);
+        free(cid);
         if (live) {
             const char *out = json_string_value(json_object_get(item, "Output"));
             if (out) {
