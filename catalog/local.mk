@@ -10,8 +10,10 @@ catalog_libcatalog_a_SOURCES = \
 	catalog/api_kv.c catalog/api_kv.h \
 	catalog/persist.c catalog/persist.h \
 	catalog/checks.c catalog/checks.h \
-	catalog/server.c catalog/server.h
-CATALOG_LIBS = catalog/libcatalog.a $(PORTOLAN_LIBS)
+	catalog/server.c catalog/server.h \
+	catalog/dns.c catalog/dns.h \
+	catalog/dns_server.c catalog/dns_server.h
+CATALOG_LIBS = catalog/libcatalog.a $(PORTOLAN_LIBS) $(LDNS_LIBS)
 
 bin_PROGRAMS += portolan-catalog
 portolan_catalog_SOURCES = catalog/main.c
