@@ -341,7 +341,9 @@ static void service_lookup(ctx_t *c, const char *svc, const char *tag)
             if (!has) continue;
         }
         const char *st = store_instance_status(c->s, sv);
-        if (!strcmp(st, "critical") || (c->cfg->only_passing && strcmp(st, "passing") != 0)) continue;
+        /* critical, or in maintenance (a critical check of its own) */
+        if (!strcmp(st, "critical") || !strcmp(st, "maintenance") || (c->cfg->only_passing && strcmp(st, "passing") != 0))
+            continue;
         inst[k++] = inst[i];
     }
     if (k == 0) {
