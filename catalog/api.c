@@ -4,6 +4,7 @@
 #include "api.h"
 #include "api_ctx.h"
 #include "api_kv.h"
+#include "api_node.h"
 #include "decode.h"
 #include "duration.h"
 #include "render.h"
@@ -108,7 +109,7 @@ void api_set_json(api_ctx_t *c, int status, json_t *j)
     c->resp->content_type = "application/json";
 }
 
-static void set_empty(api_response_t *resp, int status)
+void api_set_empty(api_response_t *resp, int status)
 {
     resp->status = status;
     free(resp->body);
@@ -116,7 +117,7 @@ static void set_empty(api_response_t *resp, int status)
     resp->len = 0;
 }
 
-static int parse_bool(const char *v, int *out)
+int api_parse_bool(const char *v, int *out)
 {
     if (!strcmp(v, "") || !strcmp(v, "1") || !strcmp(v, "t") || !strcmp(v, "T") || !strcmp(v, "true") ||
         !strcmp(v, "TRUE") || !strcmp(v, "True")) { *out = 1; return 0; }
@@ -198,14 +199,14 @@ void api_finish(api_ctx_t *c, json_t *j, int status, uint64_t index, int watch, 
     if (j)
         api_set_json(c, status, j);
     else
-        set_empty(resp, status);
+        api_set_empty(resp, status);
 }
 
 static int method_is(api_ctx_t *c, const char *allow)
 {
     const char *m = c->req->method;
     if (strcmp(m, "OPTIONS") == 0) {
-        set_empty(c->resp, 200);
+        api_set_empty(c->resp, 200);
         c->resp->allow = allow;
         return 0;
     }
@@ -276,11 +277,11 @@ static void agent_register(api_ctx_t *c)
     }
     const char *rep = api_param(c->req, "replace-existing-checks");
     int replace = 0;
-    if (rep && parse_bool(rep, &replace) != 0)
+    if (rep && api_parse_bool(rep, &replace) != 0)
         replace = 0;
     c->resp->wrote = store_register(c->api->store, svc, checks, n, replace, now(c)) > 0;
     free(checks);
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void agent_deregister(api_ctx_t *c, const char *id)
@@ -290,7 +291,7 @@ static void agent_deregister(api_ctx_t *c, const char *id)
         return;
     }
     c->resp->wrote = 1;
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void agent_maintenance(api_ctx_t *c, const char *id)
@@ -301,7 +302,7 @@ static void agent_maintenance(api_ctx_t *c, const char *id)
         api_set_text(c->resp, 400, "Missing value for enable");
         return;
     }
-    if (parse_bool(en, &enable) != 0 || !*en) {
+    if (api_parse_bool(en, &enable) != 0 || !*en) {
         api_set_text(c->resp, 400, "Invalid value for enable: \"%s\"", en);
         return;
     }
@@ -310,7 +311,7 @@ static void agent_maintenance(api_ctx_t *c, const char *id)
         return;
     }
     c->resp->wrote = 1;
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void unknown_check(api_ctx_t *c, const char *id)
@@ -335,7 +336,7 @@ static void agent_check_status(api_ctx_t *c, const char *id, const char *status,
     c->resp->wrote = store_check_update(c->api->store, chk, status, output ? output : "", now(c)) > 0;
     if (c->api->on_ttl_touch)
         c->api->on_ttl_touch(c->api->hook_ctx, chk);
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void agent_check_update(api_ctx_t *c, const char *id)
@@ -370,7 +371,7 @@ static void agent_check_register(api_ctx_t *c)
         return;
     }
     c->resp->wrote = 1;
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void agent_check_deregister(api_ctx_t *c, const char *id)
@@ -380,7 +381,7 @@ static void agent_check_deregister(api_ctx_t *c, const char *id)
         return;
     }
     c->resp->wrote = 1;
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void agent_members(api_ctx_t *c)
@@ -486,7 +487,7 @@ static void health_service(api_ctx_t *c, const char *name)
     }
     const char *pv = api_param(c->req, "passing");
     int passing = 0;
-    if (pv && parse_bool(pv, &passing) != 0) {
+    if (pv && api_parse_bool(pv, &passing) != 0) {
         api_set_text(c->resp, 400, "Invalid value for ?passing");
         return;
     }
@@ -544,9 +545,11 @@ static void health_state(api_ctx_t *c, const char *state)
 static void health_node(api_ctx_t *c, const char *node)
 {
     json_t *a = json_array();
-    if (strcmp(node, store_node(c->api->store)) == 0) {
+    if (strcasecmp(node, store_node(c->api->store)) == 0) {
+        /* every check on the node, node-level and services', by CheckID (Consul's NodeChecks) */
         size_t n;
-        cat_check_t **nc = store_node_checks(c->api->store, &n);
+        cat_check_t **nc = store_all_checks(c->api->store, &n);
+        qsort(nc, n, sizeof *nc, cmp_check_id);
         for (size_t i = 0; i < n; i++)
             json_array_append_new(a, render_check(c->api->store, nc[i]));
         free(nc);
@@ -608,6 +611,12 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
         if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) catalog_services(c);
     } else if (!strcmp(p, "/v1/catalog/nodes")) {
         if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) catalog_nodes(c);
+    } else if (!strcmp(p, "/v1/agent/maintenance")) {
+        if (method_is(c, ALLOW_PUT)) api_node_maintenance(c);
+    } else if (prefix(p, "/v1/catalog/node/", &rest)) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) api_node_catalog(c, rest);
+    } else if (prefix(p, "/v1/catalog/node-services/", &rest)) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) api_node_services(c, rest);
     } else if (!strcmp(p, "/v1/catalog/datacenters")) {
         if (method_is(c, ALLOW_GET)) api_set_json(c, 200, json_pack("[s]", store_datacenter(api->store)));
     } else if (prefix(p, "/v1/catalog/service/", &rest) || !strcmp(p, "/v1/catalog/service")) {

@@ -2,6 +2,7 @@
  * (service registrations, KV entries), so loading goes through the same decoder and
  * validation as live requests: a state file cannot smuggle in what the API would refuse. */
 #include "persist.h"
+#include "node_maint.h"
 #include "decode.h"
 #include "file.h"
 #include "log.h"
@@ -171,10 +172,12 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     cat_check_t **nc = store_node_checks(s, &n);
     arr = json_array();
     for (size_t i = 0; i < n; i++)
-        if (nc[i]->kind != CHECK_SERF)
+        if (nc[i]->kind != CHECK_SERF && nc[i]->kind != CHECK_MAINT)
             json_array_append_new(arr, json_pack("{s:o,s:s}", "Register", check_json(nc[i]), "Output", nc[i]->output ? nc[i]->output : ""));
     free(nc);
     json_object_set_new(root, "NodeChecks", arr);
+    const char *nm = node_maint_reason(s);
+    json_object_set_new(root, "NodeMaintenance", nm ? json_string(nm) : json_null());
     cat_kv_t **kv = store_kv_list(s, "", &n);
     arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -331,6 +334,9 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
         free(rb);
         store_check_register(s, c, 0);
     }
+    json_t *nm = json_object_get(root, "NodeMaintenance");
+    if (json_is_string(nm))
+        node_maint_set(s, 1, json_string_value(nm), 0);
     json_array_foreach(json_object_get(root, "KV"), i, item) {
         char *keybuf = key_from_json(item);
         const char *key = keybuf;
