@@ -670,3 +670,61 @@ test("s9 one change wakes every query parked on it (100 concurrent blocked GETs)
     assert.deepEqual(g.body[0].Service.Tags, ["1"]);
   }
 });
+
+// ---- issue 13: node-level endpoints ----
+test("issue13 health/node lists every check on the node (node and service checks, by CheckID)", async () => {
+  const node = (await consul.agent.self()).Config.NodeName;
+  await consul.agent.service.register({ name: "nnode", id: "nnode-1", port: 81, check: { ttl: "60s", status: "passing" } });
+  await consul.agent.check.register({ name: "nnode disk", id: "nnode-disk", ttl: "60s", status: "passing" });
+  await consul.agent.check.register({ name: "nnode extra", id: "nnode-extra", serviceid: "nnode-1", ttl: "60s" });
+  const checks = await consul.health.node(node);
+  const ids = checks.map((c) => c.CheckID);
+  for (const id of ["nnode-disk", "nnode-extra", "serfHealth", "service:nnode-1"]) assert.ok(ids.includes(id), `${id} in health/node`);
+  assert.deepEqual(ids, [...ids].sort(), "by CheckID");
+  const extra = checks.find((c) => c.CheckID === "nnode-extra");
+  assert.equal(extra.ServiceID, "nnode-1");
+  assert.equal(extra.ServiceName, "nnode");
+  assert.equal(extra.Status, "critical", "a check registered without Status starts critical");
+  assert.deepEqual(await consul.health.node("no-such-node"), []);
+  await consul.agent.check.deregister("nnode-disk");
+  await consul.agent.check.deregister("nnode-extra");
+  assert.ok(!(await consul.health.node(node)).some((c) => c.CheckID === "nnode-disk"), "deregistered");
+});
+
+test("issue13 agent/maintenance puts the node in maintenance and takes it out", async () => {
+  const node = (await consul.agent.self()).Config.NodeName;
+  await consul.agent.maintenance({ enable: true, reason: "node-consul says so" });
+  const m = (await consul.health.node(node)).find((c) => c.CheckID === "_node_maintenance");
+  assert.ok(m, "_node_maintenance check present");
+  assert.equal(m.Name, "Node Maintenance Mode");
+  assert.equal(m.Status, "critical");
+  assert.equal(m.Notes, "node-consul says so");
+  assert.deepEqual(await consul.health.service({ service: "nnode", passing: true }), [], "no instance passes in node maintenance");
+  await consul.agent.maintenance(false);
+  assert.ok(!(await consul.health.node(node)).some((c) => c.CheckID === "_node_maintenance"), "removed");
+  assert.equal((await consul.health.service({ service: "nnode", passing: true })).length, 1);
+  const r = await raw("PUT", "/v1/agent/maintenance");
+  assert.equal(r.status, 400);
+  assert.equal(r.text, "Missing value for enable");
+});
+
+test("issue13 catalog/node, catalog/node-services, catalog/datacenters, agent/members", async () => {
+  const node = (await consul.agent.self()).Config.NodeName;
+  const ns = await consul.catalog.node.services(node);
+  assert.equal(ns.Node.Node, node);
+  assert.equal(ns.Services["nnode-1"].Service, "nnode");
+  assert.equal(ns.Services["nnode-1"].Port, 81);
+  assert.ok(ns.Services.consul, "the consul service is on the node");
+  const unknown = await raw("GET", "/v1/catalog/node/no-such-node");
+  assert.equal(unknown.status, 200);
+  assert.equal(unknown.text, "null", "an unknown node is 200 null");
+  const list = JSON.parse((await raw("GET", `/v1/catalog/node-services/${node}`)).text);
+  assert.equal(list.Node.Node, node);
+  assert.ok(Array.isArray(list.Services) && list.Services.some((s) => s.ID === "nnode-1"));
+  assert.deepEqual(JSON.parse((await raw("GET", "/v1/catalog/node-services/no-such-node")).text), { Node: null, Services: [] });
+  assert.deepEqual(await consul.catalog.datacenters(), ["dc1"]);
+  const members = await consul.agent.members();
+  assert.equal(members.length, 1);
+  assert.equal(members[0].Name, node);
+  await consul.agent.service.deregister("nnode-1");
+});
