@@ -3,6 +3,7 @@
  * /v1/kv's, which are api_kv.c's; the helpers both share are declared in api_ctx.h. */
 #include "api.h"
 #include "api_ctx.h"
+#include "api_catalog.h"
 #include "api_kv.h"
 #include "api_node.h"
 #include "decode.h"
@@ -234,7 +235,7 @@ static void agent_services(api_ctx_t *c)
     cat_service_t **all = store_all_services(c->api->store, &n);
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++)
-        if (strcmp(all[i]->id, "consul") != 0)
+        if (strcmp(all[i]->id, "consul") != 0 && !all[i]->node)   /* not catalog-registered external ones */
             json_object_set_new(o, all[i]->id, render_agent_service(c->api->store, all[i]));
     free(all);
     api_set_json(c, 200, o);
@@ -254,7 +255,7 @@ static void agent_checks(api_ctx_t *c)
     cat_check_t **sorted = malloc((n ? n : 1) * sizeof *sorted);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (all[i]->kind != CHECK_SERF)
+        if (all[i]->kind != CHECK_SERF && !all[i]->node)
             sorted[k++] = all[i];
     qsort(sorted, k, sizeof *sorted, cmp_check_id);   /* 50k checks: an insertion sort took seconds */
     for (size_t i = 0; i < k; i++)
@@ -275,6 +276,14 @@ static void agent_register(api_ctx_t *c)
         api_set_text(c->resp, st, "%s", err);
         return;
     }
+    const cat_service_t *prev = store_service(c->api->store, svc->id);
+    if (prev && prev->node) {   /* IDs are unique across nodes here (Consul scopes them per node) */
+        api_set_text(c->resp, 500, "Service ID \"%s\" is registered for external node \"%s\"", svc->id, prev->node);
+        cat_service_free(svc);
+        for (size_t i = 0; i < n; i++) cat_check_free(checks[i]);
+        free(checks);
+        return;
+    }
     const char *rep = api_param(c->req, "replace-existing-checks");
     int replace = 0;
     if (rep && api_parse_bool(rep, &replace) != 0)
@@ -286,7 +295,8 @@ static void agent_register(api_ctx_t *c)
 
 static void agent_deregister(api_ctx_t *c, const char *id)
 {
-    if (store_deregister(c->api->store, id) != 0) {
+    const cat_service_t *svc = store_service(c->api->store, id);
+    if (!svc || svc->node || store_deregister(c->api->store, id) != 0) {   /* external: not the agent's */
         api_set_text(c->resp, 404, "Unknown service ID \"%s\". Ensure that the service ID is passed, not the service name.", id);
         return;
     }
@@ -306,7 +316,9 @@ static void agent_maintenance(api_ctx_t *c, const char *id)
         api_set_text(c->resp, 400, "Invalid value for enable: \"%s\"", en);
         return;
     }
-    if (store_service_maintenance(c->api->store, id, enable, api_param(c->req, "reason"), now(c)) != 0) {
+    const cat_service_t *target = store_service(c->api->store, id);
+    if (!target || target->node ||
+        store_service_maintenance(c->api->store, id, enable, api_param(c->req, "reason"), now(c)) != 0) {
         api_set_text(c->resp, 404, "Unknown service ID \"%s\". Ensure that the service ID is passed, not the service name.", id);
         return;
     }
@@ -322,7 +334,7 @@ static void unknown_check(api_ctx_t *c, const char *id)
 static void agent_check_status(api_ctx_t *c, const char *id, const char *status, const char *output, int from_body)
 {
     cat_check_t *chk = store_check(c->api->store, id);
-    if (!chk) {
+    if (!chk || chk->node) {
         unknown_check(c, id);
         return;
     }
@@ -366,6 +378,16 @@ static void agent_check_register(api_ctx_t *c)
     }
     char sid[512];
     snprintf(sid, sizeof sid, "%s", chk->service_id);
+    const cat_service_t *bound = *sid ? store_service(c->api->store, sid) : NULL;
+    const cat_check_t *prev = store_check(c->api->store, chk->id);
+    if ((bound && bound->node) || (prev && prev->node)) {     /* an external node's, not the agent's */
+        cat_check_free(chk);
+        if (bound && bound->node)
+            api_set_text(c->resp, 400, "ServiceID \"%s\" does not exist", sid);
+        else
+            api_set_text(c->resp, 500, "CheckID \"%s\" is registered for external node \"%s\"", prev->id, prev->node);
+        return;
+    }
     if (store_check_register(c->api->store, chk, now(c)) < 0) {
         api_set_text(c->resp, 400, "ServiceID \"%s\" does not exist", sid);
         return;
@@ -376,7 +398,8 @@ static void agent_check_register(api_ctx_t *c)
 
 static void agent_check_deregister(api_ctx_t *c, const char *id)
 {
-    if (store_check_deregister(c->api->store, id) != 0) {
+    const cat_check_t *chk = store_check(c->api->store, id);
+    if (!chk || chk->node || store_check_deregister(c->api->store, id) != 0) {
         unknown_check(c, id);
         return;
     }
@@ -455,7 +478,9 @@ static void catalog_service(api_ctx_t *c, const char *name)
 
 static void catalog_nodes(api_ctx_t *c)
 {
-    api_finish(c, json_pack("[o]", render_node(c->api->store)), 200, store_index_nodes(c->api->store), API_WATCH_NODES, NULL);
+    json_t *a = json_pack("[o]", render_node(c->api->store));
+    api_node_add_external(c, a);
+    api_finish(c, a, 200, store_index_nodes(c->api->store), API_WATCH_NODES, NULL);
 }
 
 /* ---- health ---- */
@@ -463,7 +488,7 @@ static json_t *checks_of(api_ctx_t *c, const cat_service_t *svc, int *all_passin
 {
     json_t *a = json_array();
     size_t n;
-    cat_check_t **node = store_node_checks(c->api->store, &n);
+    cat_check_t **node = api_node_checks_of(c, svc, &n);
     *all_passing = 1;
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(a, render_check(c->api->store, node[i]));
@@ -503,7 +528,7 @@ static void health_service(api_ctx_t *c, const char *name)
             json_decref(checks);
             continue;
         }
-        json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "Node", render_node(c->api->store), "Service",
+        json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "Node", render_node_of(c->api->store, inst[i]), "Service",
                                            render_health_service(c->api->store, inst[i]), "Checks", checks));
     }
     free(inst);
@@ -545,13 +570,15 @@ static void health_state(api_ctx_t *c, const char *state)
 static void health_node(api_ctx_t *c, const char *node)
 {
     json_t *a = json_array();
-    if (strcasecmp(node, store_node(c->api->store)) == 0) {
+    int local = strcasecmp(node, store_node(c->api->store)) == 0;
+    if (local || store_ext_node(c->api->store, node)) {
         /* every check on the node, node-level and services', by CheckID (Consul's NodeChecks) */
         size_t n;
         cat_check_t **nc = store_all_checks(c->api->store, &n);
         qsort(nc, n, sizeof *nc, cmp_check_id);
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, render_check(c->api->store, nc[i]));
+            if (local ? !nc[i]->node : nc[i]->node && !strcasecmp(nc[i]->node, node))
+                json_array_append_new(a, render_check(c->api->store, nc[i]));
         free(nc);
     }
     api_finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
@@ -611,6 +638,10 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
         if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) catalog_services(c);
     } else if (!strcmp(p, "/v1/catalog/nodes")) {
         if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) catalog_nodes(c);
+    } else if (!strcmp(p, "/v1/catalog/register")) {
+        if (method_is(c, ALLOW_PUT)) api_catalog_register(c);
+    } else if (!strcmp(p, "/v1/catalog/deregister")) {
+        if (method_is(c, ALLOW_PUT)) api_catalog_deregister(c);
     } else if (!strcmp(p, "/v1/agent/maintenance")) {
         if (method_is(c, ALLOW_PUT)) api_node_maintenance(c);
     } else if (prefix(p, "/v1/catalog/node/", &rest)) {

@@ -352,12 +352,15 @@ static void service_lookup(ctx_t *c, const char *svc, const char *tag)
         return;
     }
     shuffle(c, inst, k);
-    const char *dc = store_datacenter(c->s), *naddr = store_address(c->s);
-    char node_l[64];
-    if (dns_label(store_node(c->s), node_l) < 0) snprintf(node_l, sizeof node_l, "node");
+    const char *dc = store_datacenter(c->s);
     ldns_rr *cname = NULL;
     for (size_t i = 0; i < k; i++) {
         const cat_service_t *sv = inst[i];
+        /* the node the instance is on: this one, or an external node of /v1/catalog/register */
+        const cat_node_t *en = sv->node ? store_ext_node(c->s, sv->node) : NULL;
+        const char *naddr = en ? en->address : store_address(c->s);
+        char node_l[64];
+        if (dns_label(en ? en->name : store_node(c->s), node_l) < 0) snprintf(node_l, sizeof node_l, "node");
         const char *addr = sv->address && *sv->address ? sv->address : naddr;
         uint32_t ttl = c->cfg->service_ttl;
         if (c->qt == LDNS_RR_TYPE_SRV) {
@@ -365,7 +368,8 @@ static void service_lookup(ctx_t *c, const char *svc, const char *tag)
             int dup = 0;
             for (size_t j = 0; j < i && !dup; j++) {
                 const cat_service_t *o = inst[j];
-                dup = o->port == sv->port && !strcmp(o->address ? o->address : "", sv->address ? sv->address : "");
+                dup = o->port == sv->port && !strcmp(o->address ? o->address : "", sv->address ? sv->address : "") &&
+                      !strcmp(o->node ? o->node : "", sv->node ? sv->node : "");
             }
             if (dup) continue;
             ldns_rdf *target;
@@ -429,12 +433,35 @@ static void node_lookup(ctx_t *c, size_t nparts)
     size_t off = 0;
     for (size_t i = 0; i < nparts; i++)
         off += (size_t)snprintf(name + off, sizeof name - off, "%s%s", i ? "." : "", c->labels[i]);
-    if (!name_matches(name, store_node(c->s))) {
+    const char *addr = NULL;
+    if (name_matches(name, store_node(c->s))) {
+        addr = store_address(c->s);
+    } else {
+        size_t n;
+        cat_node_t **nodes = store_ext_nodes(c->s, &n);
+        for (size_t i = 0; i < n && !addr; i++)
+            if (name_matches(name, nodes[i]->name)) addr = nodes[i]->address;
+        free(nodes);
+    }
+    if (!addr) {
         nxdomain(c);
         return;
     }
     if (c->qt != LDNS_RR_TYPE_A && c->qt != LDNS_RR_TYPE_AAAA && c->qt != LDNS_RR_TYPE_ANY) return;
-    ldns_rr *rr = addr_rr(store_address(c->s), c->qt, c->qname, c->cfg->node_ttl);
+    if (!is_ip(addr)) {   /* an external node registered with a host name: a CNAME, as Consul */
+        char fq[300];
+        snprintf(fq, sizeof fq, "%s.", addr);
+        ldns_rdf *t = ldns_dname_new_frm_str(fq);
+        ldns_rr *cn = t ? rr_new(LDNS_RR_TYPE_CNAME, c->qname, c->cfg->node_ttl) : NULL;
+        if (cn) {
+            ldns_rr_push_rdf(cn, t);
+            add_answer(&c->r, cn, NULL);
+        } else if (t) {
+            ldns_rdf_deep_free(t);
+        }
+        return;
+    }
+    ldns_rr *rr = addr_rr(addr, c->qt, c->qname, c->cfg->node_ttl);
     if (rr) add_answer(&c->r, rr, NULL);
 }
 

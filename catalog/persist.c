@@ -3,6 +3,7 @@
  * validation as live requests: a state file cannot smuggle in what the API would refuse. */
 #include "persist.h"
 #include "node_maint.h"
+#include "api_catalog.h"
 #include "decode.h"
 #include "file.h"
 #include "log.h"
@@ -161,7 +162,7 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     cat_service_t **svcs = store_all_services(s, &n);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        if (!strcmp(svcs[i]->id, "consul"))
+        if (!strcmp(svcs[i]->id, "consul") || svcs[i]->node)   /* external: in CatalogRegistrations */
             continue;
         json_t *extra;
         json_t *body = service_json(svcs[i], &extra);
@@ -176,6 +177,7 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
             json_array_append_new(arr, json_pack("{s:o,s:s}", "Register", check_json(nc[i]), "Output", nc[i]->output ? nc[i]->output : ""));
     free(nc);
     json_object_set_new(root, "NodeChecks", arr);
+    json_object_set_new(root, "CatalogRegistrations", api_catalog_dump(s));
     const char *nm = node_maint_reason(s);
     json_object_set_new(root, "NodeMaintenance", nm ? json_string(nm) : json_null());
     cat_kv_t **kv = store_kv_list(s, "", &n);
@@ -333,6 +335,17 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
         }
         free(rb);
         store_check_register(s, c, 0);
+    }
+    json_array_foreach(json_object_get(root, "CatalogRegistrations"), i, item) {
+        char *rb = json_dumps(item, JSON_COMPACT);
+        char derr[1024];
+        int wrote;
+        int st = rb ? api_catalog_apply(s, rb, strlen(rb), 0, &wrote, derr, sizeof derr) : 400;
+        free(rb);
+        if (st != 200) {
+            snprintf(err, errlen, "state %s: catalog registration %zu refused: %s", path, i, rb ? derr : "missing");
+            goto out;
+        }
     }
     json_t *nm = json_object_get(root, "NodeMaintenance");
     if (json_is_string(nm))
