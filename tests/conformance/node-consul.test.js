@@ -728,3 +728,31 @@ test("issue13 catalog/node, catalog/node-services, catalog/datacenters, agent/me
   assert.equal(members[0].Name, node);
   await consul.agent.service.deregister("nnode-1");
 });
+
+test("issue13 catalog/register: an external node and service appear in catalog, health and nodes; deregister removes them", async () => {
+  await consul.catalog.register({
+    node: "nextdb",
+    address: "10.7.0.1",
+    nodemeta: { rack: "r1" },
+    service: { id: "nextpg", service: "nextpg", port: 5432, tags: ["primary"] },
+    check: { checkid: "nextpg-alive", name: "alive", serviceid: "nextpg", status: "passing" },
+  });
+  const inst = await consul.catalog.service.nodes("nextpg");
+  assert.equal(inst.length, 1);
+  assert.equal(inst[0].Node, "nextdb");
+  assert.equal(inst[0].Address, "10.7.0.1");
+  assert.equal(inst[0].ServicePort, 5432);
+  assert.deepEqual(inst[0].NodeMeta, { rack: "r1" });
+  const healthy = await consul.health.service({ service: "nextpg", passing: true });
+  assert.equal(healthy.length, 1);
+  assert.deepEqual(healthy[0].Checks.map((c) => c.CheckID), ["nextpg-alive"]);
+  assert.ok((await consul.catalog.node.list()).some((n) => n.Node === "nextdb"));
+  const agentServices = await consul.agent.service.list();
+  assert.equal(agentServices.nextpg, undefined, "not one of the agent's services");
+  const r = await raw("PUT", "/v1/catalog/register", JSON.stringify({ Address: "10.7.0.1" }));
+  assert.equal(r.status, 500);
+  assert.equal(r.text, "Must provide node");
+  await consul.catalog.deregister({ node: "nextdb" });
+  assert.deepEqual(await consul.catalog.service.nodes("nextpg"), []);
+  assert.ok(!(await consul.catalog.node.list()).some((n) => n.Node === "nextdb"));
+});

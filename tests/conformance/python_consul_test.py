@@ -422,6 +422,26 @@ def i13_catalog_node_datacenters_members():
     put_ok("/v1/agent/service/deregister/pynode-1")
 
 
+@test
+def i13_catalog_register_external():
+    """issue13 catalog.register: an external node and service in catalog and health; deregister"""
+    ok = c.catalog.register("pydb", "10.7.0.2", service={"service": "pyext", "id": "pyext-1", "port": 6379},
+                            check={"CheckID": "pyext-alive", "Name": "alive", "Status": "passing",
+                                   "ServiceID": "pyext-1"})
+    eq(ok, True, "register")
+    idx, inst = c.catalog.service("pyext")
+    index_of(idx)
+    eq([(i["Node"], i["Address"], i["ServicePort"]) for i in inst], [("pydb", "10.7.0.2", 6379)], "catalog/service")
+    eq(len(c.health.service("pyext", passing=True)[1]), 1, "health ?passing")
+    eq([k["CheckID"] for k in c.health.node("pydb")[1]], ["pyext-alive"], "health/node of the external node")
+    assert "pydb" in [n["Node"] for n in c.catalog.nodes()[1]]
+    assert "pyext-1" not in c.agent.services(), "not an agent service"
+    eq(c.catalog.deregister("pydb", service_id="pyext-1"), True, "deregister the service")
+    eq(c.catalog.service("pyext")[1], [], "gone")
+    eq(c.catalog.deregister("pydb"), True, "deregister the node")
+    assert "pydb" not in [n["Node"] for n in c.catalog.nodes()[1]]
+
+
 def main():
     n = 0
     failed = 0

@@ -100,6 +100,18 @@ check "dig UDP with EDNS 512: cut to fit 512 bytes, TC set (got $size bytes)" \
 orders=$(for _ in $(seq 1 8); do $DIG +tcp +short big.service.consul A | head -1; done | sort -u | grep -c .)
 check "answers come in random order (8 queries, $orders different first answers)" test "$orders" -gt 1
 
+# --- an external service (PUT /v1/catalog/register) is answered too ---
+curl -sf -X PUT -d '{"Node":"extdb","Address":"10.9.0.5","Service":{"Service":"ext-pg","ID":"ext-pg-1","Port":5432},"Check":{"CheckID":"ext-pg-ok","Status":"passing","ServiceID":"ext-pg-1"}}' \
+  "$C/v1/catalog/register" -o /dev/null
+check_eq "dig: an external service registered through catalog/register answers SRV with its node" \
+  "1 1 5432 extdb.node.dc1.consul." "$($DIG +short ext-pg.service.consul SRV)"
+check_eq "dig: ... and the external node's address" "10.9.0.5" "$($DIG +short ext-pg.service.consul A)"
+check_eq "dig: the external node itself (extdb.node.consul)" "10.9.0.5" "$($DIG +short extdb.node.consul A)"
+curl -sf -X PUT -d '{"Node":"extdb","SkipNodeUpdate":true,"Check":{"CheckID":"ext-pg-ok","Status":"critical","ServiceID":"ext-pg-1"}}' \
+  "$C/v1/catalog/register" -o /dev/null
+check "dig: an external service whose check was written critical is NXDOMAIN" \
+  bash -c "$DIG ext-pg.service.consul A | grep -q 'status: NXDOMAIN'"
+
 # --- an address asked for must bind ---
 out=$(timeout -s KILL 15 "$CAT" -listen "127.0.0.1:$(free_port)" -dns-listen "127.0.0.1:$DP" 2>&1; echo "rc=$?")
 check_eq "a -dns-listen address already in use makes the catalog exit 1" "rc=1" "$(tail -n 1 <<<"$out")"
