@@ -5,6 +5,7 @@
 #include "api_ctx.h"
 #include "api_catalog.h"
 #include "api_kv.h"
+#include "api_misc.h"
 #include "api_node.h"
 #include "decode.h"
 #include "duration.h"
@@ -662,6 +663,18 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
         if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) health_node(c, rest);
     } else if (prefix(p, "/v1/kv/", &rest) || !strcmp(p, "/v1/kv")) {
         if (method_is(c, ALLOW_KV)) api_kv_handle(c, strcmp(p, "/v1/kv") ? rest : "");
+    } else if (prefix(p, "/v1/event/fire/", &rest) || !strcmp(p, "/v1/event/fire")) {
+        if (method_is(c, ALLOW_PUT)) api_event_fire(c, strcmp(p, "/v1/event/fire") ? rest : "");
+    } else if (!strcmp(p, "/v1/event/list")) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 0) == 0) api_event_list(c);
+    } else if (!strcmp(p, "/v1/coordinate/datacenters")) {
+        if (method_is(c, ALLOW_GET)) api_coordinate_datacenters(c);
+    } else if (!strcmp(p, "/v1/coordinate/nodes")) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) api_coordinate_nodes(c, NULL);
+    } else if (prefix(p, "/v1/coordinate/node/", &rest)) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) api_coordinate_nodes(c, rest);
+    } else if (!strcmp(p, "/v1/operator/raft/configuration")) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 0, 0) == 0) api_raft_configuration(c);
     } else if (!strcmp(p, "/v1/status/leader")) {
         if (method_is(c, ALLOW_GET)) api_set_json(c, 200, json_string(api->leader));
     } else if (!strcmp(p, "/v1/status/peers")) {

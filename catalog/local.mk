@@ -8,7 +8,8 @@ catalog_libcatalog_a_SOURCES = \
 	catalog/render.c catalog/render.h \
 	catalog/api.c catalog/api.h catalog/api_ctx.h \
 	catalog/api_kv.c catalog/api_kv.h \
-	catalog/api_node.c catalog/api_node.h catalog/api_catalog.c catalog/api_catalog.h catalog/node_maint.c catalog/node_maint.h \
+	catalog/api_node.c catalog/api_node.h catalog/api_catalog.c catalog/api_catalog.h \
+	catalog/api_misc.c catalog/api_misc.h catalog/node_maint.c catalog/node_maint.h \
 	catalog/persist.c catalog/persist.h \
 	catalog/checks.c catalog/checks.h \
 	catalog/server.c catalog/server.h \

@@ -9,8 +9,8 @@
 #include "persist.h"
 #include "server.h"
 #include "signals.h"
+#include "uuid.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,16 +35,6 @@ static void on_stop(void *data)
     uv_stop(loop);
 }
 
-static void make_uuid(char out[37])
-{
-    unsigned char b[16];
-    RAND_bytes(b, sizeof b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-             b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 /* The node ID is kept in the data dir so it survives restarts, like Consul's node-id file. */
 static void node_id(const char *dir, char out[37])
 {
@@ -60,7 +50,7 @@ static void node_id(const char *dir, char out[37])
             fclose(f);
         }
     }
-    make_uuid(out);
+    uuid_random(out);
     if (dir) {
         FILE *f = fopen(path, "w");
         if (f) {

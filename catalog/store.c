@@ -106,6 +106,11 @@ void store_free(catalog_store_t *s)
 }
 
 void store_set_change_hook(catalog_store_t *s, cat_change_cb cb, void *ctx) { s->on_change = cb; s->change_ctx = ctx; }
+void store_notify(catalog_store_t *s, const cat_change_t *ch)
+{
+    if (s->on_change)
+        s->on_change(s->change_ctx, ch);
+}
 void store_set_check_hooks(catalog_store_t *s, cat_check_hook a, cat_check_hook r, void *ctx)
 {
     s->on_check_added = a;

@@ -81,6 +81,7 @@ typedef struct {
     int all_services;              /* set when more than fit above changed */
     const char *kv_key;            /* with kv: the key written, or the prefix deleted */
     int kv_prefix;                 /* kv_key is a prefix (recursive delete) */
+    int events;                    /* a user event was fired (no table changed; store_notify) */
 } cat_change_t;
 typedef void (*cat_change_cb)(void *ctx, const cat_change_t *ch);
 
@@ -88,6 +89,9 @@ catalog_store_t *store_new(const char *node, const char *node_id, const char *da
                            const char *address);
 void store_free(catalog_store_t *s);
 void store_set_change_hook(catalog_store_t *s, cat_change_cb cb, void *ctx);
+/* Delivers ch through the change hook without writing anything (user events, which live
+ * outside the store but wake blocking queries the same way). */
+void store_notify(catalog_store_t *s, const cat_change_t *ch);
 /* Hooks for checks.c: called after a check is created/replaced (so timers restart) or before
  * it is destroyed. */
 typedef void (*cat_check_hook)(void *ctx, cat_check_t *c);

@@ -756,3 +756,36 @@ test("issue13 catalog/register: an external node and service appear in catalog, 
   assert.deepEqual(await consul.catalog.service.nodes("nextpg"), []);
   assert.ok(!(await consul.catalog.node.list()).some((n) => n.Node === "nextdb"));
 });
+
+test("issue13 event/fire and event/list (blocking until the next event), coordinates, raft configuration", async () => {
+  const fired = await consul.event.fire("ndeploy", "v42");
+  assert.equal(fired.Name, "ndeploy");
+  assert.equal(fired.Payload, "v42");
+  assert.equal(fired.LTime, 0);
+  assert.match(fired.ID, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  const [res, events] = await consul.event.list({ name: "ndeploy", ctx: withRes() });
+  assert.equal(events.length, 1);
+  assert.equal(events[0].ID, fired.ID);
+  // with includeResponse the client leaves Payload as sent: base64
+  assert.equal(Buffer.from(events[0].Payload, "base64").toString(), "v42");
+  assert.ok(events[0].LTime > 0);
+  assert.deepEqual((await consul.event.list("ndeploy")).map((e) => e.Payload), ["v42"], "decoded by the client");
+  const idx = indexOf(res);
+  // a blocked list answers when another event is fired, not before
+  const t0 = now();
+  const blocked = consul.event.list({ index: String(idx), wait: "10s" });
+  await sleep(300);
+  await consul.event.fire("nwake");
+  const after = await blocked;
+  assert.ok(after.some((e) => e.Name === "nwake"));
+  assert.ok(now() - t0 < 9000, "woken by the event, not the timeout");
+  const coord = JSON.parse((await raw("GET", "/v1/coordinate/datacenters")).text);
+  assert.equal(coord[0].Datacenter, "dc1");
+  assert.equal(coord[0].Coordinates[0].Coord.Vec.length, 8);
+  const nodes = JSON.parse((await raw("GET", "/v1/coordinate/nodes")).text);
+  assert.equal(nodes.length, 1);
+  const raft = JSON.parse((await raw("GET", "/v1/operator/raft/configuration")).text);
+  assert.equal(raft.Servers.length, 1);
+  assert.equal(raft.Servers[0].Leader, true);
+  assert.equal(raft.Servers[0].Address, await consul.status.leader());
+});

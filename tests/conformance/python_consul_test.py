@@ -442,6 +442,25 @@ def i13_catalog_register_external():
     assert "pydb" not in [n["Node"] for n in c.catalog.nodes()[1]]
 
 
+@test
+def i13_events_coordinates_raft():
+    """issue13 event.fire/list (a blocked list wakes on the next event), coordinate, operator.raft_config"""
+    ev = c.event.fire("pydeploy", body="v7")
+    eq((ev["Name"], ev["LTime"]), ("pydeploy", 0), "fire answer")
+    idx, events = c.event.list(name="pydeploy")
+    eq([(e["Name"], e["Payload"]) for e in events], [("pydeploy", b"v7")], "list (payload decoded)")
+    got = Blocked(lambda: c.event.list(index=idx, wait="10s"))
+    time.sleep(0.3)
+    assert got.result is None, "still blocked before the next event"
+    c.event.fire("pywake")
+    _, later = got.get()
+    assert "pywake" in [e["Name"] for e in later]
+    eq(c.coordinate.datacenters()[0]["Datacenter"], "dc1", "coordinate datacenters")
+    eq(len(c.coordinate.nodes()[1]), 1, "coordinate nodes")
+    raft = c.operator.raft_config()
+    eq([(s["Leader"], s["Voter"]) for s in raft["Servers"]], [(True, True)], "one voting leader")
+
+
 def main():
     n = 0
     failed = 0
