@@ -22,6 +22,7 @@
  *   client's UDP size when the query had one.
  */
 #include "dns.h"
+#include "strmap.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -320,14 +321,6 @@ static void hex_of(const char *ip, char out[33])
     out[2 * n] = '\0';
 }
 
-static int rr_equal_rdata(const ldns_rr *a, const ldns_rr *b)
-{
-    if (ldns_rr_get_type(a) != ldns_rr_get_type(b) || ldns_rr_rd_count(a) != ldns_rr_rd_count(b)) return 0;
-    for (size_t i = 0; i < ldns_rr_rd_count(a); i++)
-        if (ldns_rdf_compare(ldns_rr_rdf(a, i), ldns_rr_rdf(b, i)) != 0) return 0;
-    return 1;
-}
-
 static void service_lookup(ctx_t *c, const char *svc, const char *tag)
 {
     size_t n = 0;
@@ -354,6 +347,7 @@ static void service_lookup(ctx_t *c, const char *svc, const char *tag)
     shuffle(c, inst, k);
     const char *dc = store_datacenter(c->s);
     ldns_rr *cname = NULL;
+    strmap_t *targets = strmap_new();     /* SRV targets given an address record; addresses answered */
     for (size_t i = 0; i < k; i++) {
         const cat_service_t *sv = inst[i];
         /* the node the instance is on: this one, or an external node of /v1/catalog/register */
@@ -364,14 +358,11 @@ static void service_lookup(ctx_t *c, const char *svc, const char *tag)
         const char *addr = sv->address && *sv->address ? sv->address : naddr;
         uint32_t ttl = c->cfg->service_ttl;
         if (c->qt == LDNS_RR_TYPE_SRV) {
-            /* de-duplicate on (address, port) */
-            int dup = 0;
-            for (size_t j = 0; j < i && !dup; j++) {
-                const cat_service_t *o = inst[j];
-                dup = o->port == sv->port && !strcmp(o->address ? o->address : "", sv->address ? sv->address : "") &&
-                      !strcmp(o->node ? o->node : "", sv->node ? sv->node : "");
-            }
-            if (dup) continue;
+            /* de-duplicate on (node, address, port) */
+            char tuple[700];
+            snprintf(tuple, sizeof tuple, "\001%s\001%s\001%d", sv->node ? sv->node : "", sv->address ? sv->address : "", sv->port);
+            if (strmap_get(targets, tuple)) continue;
+            strmap_put(targets, tuple, (void *)1);
             ldns_rdf *target;
             ldns_rr *extra = NULL;
             if (!is_ip(addr)) {
@@ -388,7 +379,15 @@ static void service_lookup(ctx_t *c, const char *svc, const char *tag)
                 target = dname_join(l, 3, c->domain);
             }
             if (!target) continue;
-            if (is_ip(addr)) extra = addr_rr(addr, c->qt, target, ttl);
+            /* one address record per target in the additional section */
+            if (is_ip(addr)) {
+                char *tk = ldns_rdf2str(target);
+                if (tk && !strmap_get(targets, tk)) {
+                    strmap_put(targets, tk, (void *)1);
+                    extra = addr_rr(addr, c->qt, target, ttl);
+                }
+                free(tk);
+            }
             ldns_rr *rr = rr_new(LDNS_RR_TYPE_SRV, c->qname, ttl);
             if (!rr) {
                 ldns_rdf_deep_free(target);
@@ -414,15 +413,15 @@ static void service_lookup(ctx_t *c, const char *svc, const char *tag)
             }
             continue;
         }
+        if (strmap_get(targets, addr)) continue;   /* one record per address */
         ldns_rr *rr = addr_rr(addr, c->qt, c->qname, ttl);
         if (!rr) continue;
-        int dup = 0;
-        for (size_t j = 0; j < c->r.nan && !dup; j++) dup = rr_equal_rdata(c->r.an[j], rr);
-        if (dup) ldns_rr_free(rr);
-        else add_answer(&c->r, rr, NULL);
+        strmap_put(targets, addr, (void *)1);
+        add_answer(&c->r, rr, NULL);
     }
     if (c->r.nan == 0 && cname) add_answer(&c->r, cname, NULL);
     else if (cname) ldns_rr_free(cname);
+    strmap_free(targets);
     free(inst);
     if (c->r.nan == 0) nodata(c);
 }
@@ -644,7 +643,9 @@ typedef struct {
     int edns; uint16_t edns_size;
 } header_t;
 
-/* The wire form with the first nan answers (and the additional records they need). */
+/* The wire form with the first nan answers (and the additional records they need). The
+ * packet borrows the records (they are detached again before it is freed): a cut answer is
+ * encoded several times. */
 static int encode(const header_t *h, const reply_t *r, size_t nan, int with_ns, int tc, uint8_t **out, size_t *len)
 {
     ldns_pkt *p = ldns_pkt_new();
@@ -657,22 +658,22 @@ static int encode(const header_t *h, const reply_t *r, size_t nan, int with_ns, 
     ldns_pkt_set_tc(p, tc);
     ldns_pkt_set_opcode(p, LDNS_PACKET_QUERY);
     ldns_pkt_set_rcode(p, r->rcode);
-    if (h->question) ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, ldns_rr_clone(h->question));
+    if (h->question) ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, h->question);
     for (size_t i = 0; i < nan; i++) {
-        ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, ldns_rr_clone(r->an[i]));
-        ldns_rr *e = r->an_extra[i];
-        if (!e) continue;
-        int seen = 0;     /* one address record per target */
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = r->an_extra[j] && ldns_dname_compare(ldns_rr_owner(r->an_extra[j]), ldns_rr_owner(e)) == 0 &&
-                   rr_equal_rdata(r->an_extra[j], e);
-        if (!seen) ldns_pkt_push_rr(p, LDNS_SECTION_ADDITIONAL, ldns_rr_clone(e));
+        ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, r->an[i]);
+        if (r->an_extra[i]) ldns_pkt_push_rr(p, LDNS_SECTION_ADDITIONAL, r->an_extra[i]);
     }
     if (with_ns)
-        for (size_t i = 0; i < r->nns; i++) ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, ldns_rr_clone(r->ns[i]));
-    for (size_t i = 0; i < r->nex; i++) ldns_pkt_push_rr(p, LDNS_SECTION_ADDITIONAL, ldns_rr_clone(r->ex[i]));
+        for (size_t i = 0; i < r->nns; i++) ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, r->ns[i]);
+    for (size_t i = 0; i < r->nex; i++) ldns_pkt_push_rr(p, LDNS_SECTION_ADDITIONAL, r->ex[i]);
     if (h->edns) ldns_pkt_set_edns_udp_size(p, h->edns_size);
     ldns_status st = ldns_pkt2wire(out, p, len);
+    /* detach the borrowed records: free only the lists */
+    ldns_rr_list *l;
+    if ((l = ldns_pkt_question(p))) { ldns_rr_list_free(l); ldns_pkt_set_question(p, ldns_rr_list_new()); }
+    if ((l = ldns_pkt_answer(p))) { ldns_rr_list_free(l); ldns_pkt_set_answer(p, ldns_rr_list_new()); }
+    if ((l = ldns_pkt_authority(p))) { ldns_rr_list_free(l); ldns_pkt_set_authority(p, ldns_rr_list_new()); }
+    if ((l = ldns_pkt_additional(p))) { ldns_rr_list_free(l); ldns_pkt_set_additional(p, ldns_rr_list_new()); }
     ldns_pkt_free(p);
     return st == LDNS_STATUS_OK ? 0 : -1;
 }
@@ -699,20 +700,38 @@ static int encode_fitting(const dns_config_t *cfg, const header_t *h, const repl
     if (encode(h, r, n, with_ns, 0, out, len) < 0) return -1;
     if (*len > max && n > 1) {
         with_ns = 0;
-        /* binary search for the most answers that fit */
-        size_t lo = 1, hi = n;   /* lo fits or is the floor; hi does not fit */
+        /* the most answers that fit: a guess from the average record size, then a step at a
+         * time (compression makes records after the first about the same size) */
+        size_t full = *len, base;
+        uint8_t *b;
         free(*out);
         *out = NULL;
-        while (hi - lo > 1) {
-            size_t mid = lo + (hi - lo) / 2;
-            uint8_t *b;
-            size_t l;
-            if (encode(h, r, mid, 0, 0, &b, &l) < 0) return -1;
-            free(b);
-            if (l <= max) lo = mid;
-            else hi = mid;
+        if (encode(h, r, 0, 0, 0, &b, &base) < 0) return -1;
+        free(b);
+        size_t per = n ? (full - base) / n : 1;
+        if (per == 0) per = 1;
+        size_t g = max > base ? (max - base) / per : 1;
+        if (g < 1) g = 1;
+        if (g >= n) g = n - 1;
+        size_t l;
+        if (encode(h, r, g, 0, 0, &b, &l) < 0) return -1;
+        free(b);
+        if (l <= max) {
+            while (g + 1 < n) {
+                if (encode(h, r, g + 1, 0, 0, &b, &l) < 0) return -1;
+                free(b);
+                if (l > max) break;
+                g++;
+            }
+        } else {
+            while (g > 1) {
+                g--;
+                if (encode(h, r, g, 0, 0, &b, &l) < 0) return -1;
+                free(b);
+                if (l <= max) break;
+            }
         }
-        n = lo;
+        n = g;
         if (encode(h, r, n, 0, 0, out, len) < 0) return -1;
     }
     if (n < r->nan && cfg->enable_truncate) {
