@@ -479,8 +479,7 @@ static void catalog_service(api_ctx_t *c, const char *name)
 
 static void catalog_nodes(api_ctx_t *c)
 {
-    json_t *a = json_pack("[o]", render_node(c->api->store));
-    api_node_add_external(c, a);
+    json_t *a = api_node_all(c);
     api_finish(c, a, 200, store_index_nodes(c->api->store), API_WATCH_NODES, NULL);
 }
 

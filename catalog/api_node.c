@@ -44,13 +44,27 @@ static int is_local(const api_ctx_t *c, const char *node)
     return strcasecmp(node, store_node(c->api->store)) == 0;
 }
 
-void api_node_add_external(api_ctx_t *c, json_t *arr)
+static int cmp_node_json(const void *a, const void *b)
+{
+    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "Node")),
+                  json_string_value(json_object_get(*(json_t *const *)b, "Node")));
+}
+
+json_t *api_node_all(api_ctx_t *c)
 {
     size_t n;
     cat_node_t **nodes = store_ext_nodes(c->api->store, &n);
+    json_t **all = malloc((n + 1) * sizeof *all);
+    all[0] = render_node(c->api->store);
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, render_ext_node(c->api->store, nodes[i]));
+        all[i + 1] = render_ext_node(c->api->store, nodes[i]);
     free(nodes);
+    qsort(all, n + 1, sizeof *all, cmp_node_json);   /* by name, as Consul lists them */
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n + 1; i++)
+        json_array_append_new(arr, all[i]);
+    free(all);
+    return arr;
 }
 
 cat_check_t **api_node_checks_of(api_ctx_t *c, const cat_service_t *svc, size_t *n)

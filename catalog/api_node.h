@@ -11,8 +11,8 @@ void api_node_catalog(api_ctx_t *c, const char *node);
 /* GET /v1/catalog/node-services/:node (read prologue done by the caller) */
 void api_node_services(api_ctx_t *c, const char *node);
 
-/* Appends the external nodes (render_ext_node, by name) to a catalog/nodes array. */
-void api_node_add_external(api_ctx_t *c, json_t *arr);
+/* The catalog/nodes array: this node and the external ones, by name. */
+json_t *api_node_all(api_ctx_t *c);
 /* The node-level checks of the node svc is on, by CheckID (malloc'd array). */
 cat_check_t **api_node_checks_of(api_ctx_t *c, const cat_service_t *svc, size_t *n);
 

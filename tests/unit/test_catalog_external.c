@@ -134,9 +134,11 @@ static void test_external_in_catalog_and_health(void **state)
     assert_string_equal(json_string_value(json_object_get(json_object_get(e, "NodeMeta"), "rack")), "a");
     assert_int_equal(json_integer_value(json_object_get(e, "ServicePort")), 5432);
     json_decref(j);
-    j = get_json(f, "/v1/catalog/nodes");
+    j = get_json(f, "/v1/catalog/nodes");   /* by name, as Consul lists them */
     assert_int_equal(json_array_size(j), 3);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 1), "Node")), "db1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "Node")), "db1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 1), "Node")), "db2");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 2), "Node")), "node1");
     json_decref(j);
     /* health: each instance with its own node's checks; db2's node check is critical (the default) */
     j = get_json(f, "/v1/health/service/postgres");
