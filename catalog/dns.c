@@ -590,7 +590,8 @@ static void dispatch(ctx_t *c)
     service_lookup(c, c->labels[nparts - 1], tag);
 }
 
-/* PTR questions (in-addr.arpa / ip6.arpa): the node, else the first service with that address. */
+/* PTR questions (in-addr.arpa / ip6.arpa): this node, an external node, else the first service
+ * with that address. */
 static int reverse_lookup(ctx_t *c)
 {
     ldns_rdf *rev = NULL;
@@ -605,6 +606,24 @@ static int reverse_lookup(ctx_t *c)
     }
     if (a) ldns_rdf_deep_free(a);
     if (rev) ldns_rdf_deep_free(rev);
+    if (!target) {   /* an external node's address */
+        size_t nn;
+        cat_node_t **nodes = store_ext_nodes(c->s, &nn);
+        for (size_t i = 0; i < nn && !target; i++) {
+            const char *na = nodes[i]->address;
+            char nl[64];
+            if (!is_ip(na) || dns_label(nodes[i]->name, nl) < 0) continue;
+            a = ldns_rdf_new_frm_str(strchr(na, ':') ? LDNS_RDF_TYPE_AAAA : LDNS_RDF_TYPE_A, na);
+            rev = a ? ldns_rdf_address_reverse(a) : NULL;
+            if (rev && ldns_dname_compare(rev, c->qname) == 0) {
+                const char *l[3] = {nl, "node", store_datacenter(c->s)};
+                target = dname_join(l, 3, c->domain);
+            }
+            if (a) ldns_rdf_deep_free(a);
+            if (rev) ldns_rdf_deep_free(rev);
+        }
+        free(nodes);
+    }
     if (!target) {
         size_t n = 0;
         cat_service_t **all = store_all_services(c->s, &n);

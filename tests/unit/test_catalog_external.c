@@ -232,6 +232,21 @@ static void test_dns_and_state_file(void **state)
     assert_string_equal(t, "10.5.0.9");
     free(t);
     ldns_pkt_free(a);
+    /* PTR of the external node's address names it */
+    ldns_pkt_query_new_frm_str(&q, "9.0.5.10.in-addr.arpa.", LDNS_RR_TYPE_PTR, LDNS_RR_CLASS_IN, LDNS_RD);
+    ldns_pkt2wire(&w, q, &wl);
+    ldns_pkt_free(q);
+    dq.wire = w;
+    dq.len = wl;
+    assert_int_equal(dns_answer(&cfg, f->api.store, &dq, &out, &ol), 0);
+    free(w);
+    assert_int_equal(ldns_wire2pkt(&a, out, ol), LDNS_STATUS_OK);
+    free(out);
+    assert_int_equal(ldns_pkt_ancount(a), 1);
+    t = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(a), 0), 0));
+    assert_string_equal(t, "db1.node.dc1.consul.");
+    free(t);
+    ldns_pkt_free(a);
     /* the state file keeps them: save, load into a new store, same answers */
     char dir[] = "/tmp/portolan-ext-XXXXXX";
     assert_non_null(mkdtemp(dir));
