@@ -3,7 +3,10 @@
  * /v1/kv's, which are api_kv.c's; the helpers both share are declared in api_ctx.h. */
 #include "api.h"
 #include "api_ctx.h"
+#include "api_catalog.h"
 #include "api_kv.h"
+#include "api_misc.h"
+#include "api_node.h"
 #include "decode.h"
 #include "duration.h"
 #include "render.h"
@@ -108,7 +111,7 @@ void api_set_json(api_ctx_t *c, int status, json_t *j)
     c->resp->content_type = "application/json";
 }
 
-static void set_empty(api_response_t *resp, int status)
+void api_set_empty(api_response_t *resp, int status)
 {
     resp->status = status;
     free(resp->body);
@@ -116,7 +119,7 @@ static void set_empty(api_response_t *resp, int status)
     resp->len = 0;
 }
 
-static int parse_bool(const char *v, int *out)
+int api_parse_bool(const char *v, int *out)
 {
     if (!strcmp(v, "") || !strcmp(v, "1") || !strcmp(v, "t") || !strcmp(v, "T") || !strcmp(v, "true") ||
         !strcmp(v, "TRUE") || !strcmp(v, "True")) { *out = 1; return 0; }
@@ -198,14 +201,14 @@ void api_finish(api_ctx_t *c, json_t *j, int status, uint64_t index, int watch, 
     if (j)
         api_set_json(c, status, j);
     else
-        set_empty(resp, status);
+        api_set_empty(resp, status);
 }
 
 static int method_is(api_ctx_t *c, const char *allow)
 {
     const char *m = c->req->method;
     if (strcmp(m, "OPTIONS") == 0) {
-        set_empty(c->resp, 200);
+        api_set_empty(c->resp, 200);
         c->resp->allow = allow;
         return 0;
     }
@@ -233,7 +236,7 @@ static void agent_services(api_ctx_t *c)
     cat_service_t **all = store_all_services(c->api->store, &n);
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++)
-        if (strcmp(all[i]->id, "consul") != 0)
+        if (strcmp(all[i]->id, "consul") != 0 && !all[i]->node)   /* not catalog-registered external ones */
             json_object_set_new(o, all[i]->id, render_agent_service(c->api->store, all[i]));
     free(all);
     api_set_json(c, 200, o);
@@ -253,7 +256,7 @@ static void agent_checks(api_ctx_t *c)
     cat_check_t **sorted = malloc((n ? n : 1) * sizeof *sorted);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (all[i]->kind != CHECK_SERF)
+        if (all[i]->kind != CHECK_SERF && !all[i]->node)
             sorted[k++] = all[i];
     qsort(sorted, k, sizeof *sorted, cmp_check_id);   /* 50k checks: an insertion sort took seconds */
     for (size_t i = 0; i < k; i++)
@@ -274,23 +277,32 @@ static void agent_register(api_ctx_t *c)
         api_set_text(c->resp, st, "%s", err);
         return;
     }
+    const cat_service_t *prev = store_service(c->api->store, svc->id);
+    if (prev && prev->node) {   /* IDs are unique across nodes here (Consul scopes them per node) */
+        api_set_text(c->resp, 500, "Service ID \"%s\" is registered for external node \"%s\"", svc->id, prev->node);
+        cat_service_free(svc);
+        for (size_t i = 0; i < n; i++) cat_check_free(checks[i]);
+        free(checks);
+        return;
+    }
     const char *rep = api_param(c->req, "replace-existing-checks");
     int replace = 0;
-    if (rep && parse_bool(rep, &replace) != 0)
+    if (rep && api_parse_bool(rep, &replace) != 0)
         replace = 0;
     c->resp->wrote = store_register(c->api->store, svc, checks, n, replace, now(c)) > 0;
     free(checks);
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void agent_deregister(api_ctx_t *c, const char *id)
 {
-    if (store_deregister(c->api->store, id) != 0) {
+    const cat_service_t *svc = store_service(c->api->store, id);
+    if (!svc || svc->node || store_deregister(c->api->store, id) != 0) {   /* external: not the agent's */
         api_set_text(c->resp, 404, "Unknown service ID \"%s\". Ensure that the service ID is passed, not the service name.", id);
         return;
     }
     c->resp->wrote = 1;
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void agent_maintenance(api_ctx_t *c, const char *id)
@@ -301,16 +313,18 @@ static void agent_maintenance(api_ctx_t *c, const char *id)
         api_set_text(c->resp, 400, "Missing value for enable");
         return;
     }
-    if (parse_bool(en, &enable) != 0 || !*en) {
+    if (api_parse_bool(en, &enable) != 0 || !*en) {
         api_set_text(c->resp, 400, "Invalid value for enable: \"%s\"", en);
         return;
     }
-    if (store_service_maintenance(c->api->store, id, enable, api_param(c->req, "reason"), now(c)) != 0) {
+    const cat_service_t *target = store_service(c->api->store, id);
+    if (!target || target->node ||
+        store_service_maintenance(c->api->store, id, enable, api_param(c->req, "reason"), now(c)) != 0) {
         api_set_text(c->resp, 404, "Unknown service ID \"%s\". Ensure that the service ID is passed, not the service name.", id);
         return;
     }
     c->resp->wrote = 1;
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void unknown_check(api_ctx_t *c, const char *id)
@@ -321,7 +335,7 @@ static void unknown_check(api_ctx_t *c, const char *id)
 static void agent_check_status(api_ctx_t *c, const char *id, const char *status, const char *output, int from_body)
 {
     cat_check_t *chk = store_check(c->api->store, id);
-    if (!chk) {
+    if (!chk || chk->node) {
         unknown_check(c, id);
         return;
     }
@@ -335,7 +349,7 @@ static void agent_check_status(api_ctx_t *c, const char *id, const char *status,
     c->resp->wrote = store_check_update(c->api->store, chk, status, output ? output : "", now(c)) > 0;
     if (c->api->on_ttl_touch)
         c->api->on_ttl_touch(c->api->hook_ctx, chk);
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void agent_check_update(api_ctx_t *c, const char *id)
@@ -365,22 +379,33 @@ static void agent_check_register(api_ctx_t *c)
     }
     char sid[512];
     snprintf(sid, sizeof sid, "%s", chk->service_id);
+    const cat_service_t *bound = *sid ? store_service(c->api->store, sid) : NULL;
+    const cat_check_t *prev = store_check(c->api->store, chk->id);
+    if ((bound && bound->node) || (prev && prev->node)) {     /* an external node's, not the agent's */
+        cat_check_free(chk);
+        if (bound && bound->node)
+            api_set_text(c->resp, 400, "ServiceID \"%s\" does not exist", sid);
+        else
+            api_set_text(c->resp, 500, "CheckID \"%s\" is registered for external node \"%s\"", prev->id, prev->node);
+        return;
+    }
     if (store_check_register(c->api->store, chk, now(c)) < 0) {
         api_set_text(c->resp, 400, "ServiceID \"%s\" does not exist", sid);
         return;
     }
     c->resp->wrote = 1;
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void agent_check_deregister(api_ctx_t *c, const char *id)
 {
-    if (store_check_deregister(c->api->store, id) != 0) {
+    const cat_check_t *chk = store_check(c->api->store, id);
+    if (!chk || chk->node || store_check_deregister(c->api->store, id) != 0) {
         unknown_check(c, id);
         return;
     }
     c->resp->wrote = 1;
-    set_empty(c->resp, 200);
+    api_set_empty(c->resp, 200);
 }
 
 static void agent_members(api_ctx_t *c)
@@ -454,7 +479,8 @@ static void catalog_service(api_ctx_t *c, const char *name)
 
 static void catalog_nodes(api_ctx_t *c)
 {
-    api_finish(c, json_pack("[o]", render_node(c->api->store)), 200, store_index_nodes(c->api->store), API_WATCH_NODES, NULL);
+    json_t *a = api_node_all(c);
+    api_finish(c, a, 200, store_index_nodes(c->api->store), API_WATCH_NODES, NULL);
 }
 
 /* ---- health ---- */
@@ -462,7 +488,7 @@ static json_t *checks_of(api_ctx_t *c, const cat_service_t *svc, int *all_passin
 {
     json_t *a = json_array();
     size_t n;
-    cat_check_t **node = store_node_checks(c->api->store, &n);
+    cat_check_t **node = api_node_checks_of(c, svc, &n);
     *all_passing = 1;
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(a, render_check(c->api->store, node[i]));
@@ -486,7 +512,7 @@ static void health_service(api_ctx_t *c, const char *name)
     }
     const char *pv = api_param(c->req, "passing");
     int passing = 0;
-    if (pv && parse_bool(pv, &passing) != 0) {
+    if (pv && api_parse_bool(pv, &passing) != 0) {
         api_set_text(c->resp, 400, "Invalid value for ?passing");
         return;
     }
@@ -502,7 +528,7 @@ static void health_service(api_ctx_t *c, const char *name)
             json_decref(checks);
             continue;
         }
-        json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "Node", render_node(c->api->store), "Service",
+        json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "Node", render_node_of(c->api->store, inst[i]), "Service",
                                            render_health_service(c->api->store, inst[i]), "Checks", checks));
     }
     free(inst);
@@ -544,11 +570,15 @@ static void health_state(api_ctx_t *c, const char *state)
 static void health_node(api_ctx_t *c, const char *node)
 {
     json_t *a = json_array();
-    if (strcmp(node, store_node(c->api->store)) == 0) {
+    int local = strcasecmp(node, store_node(c->api->store)) == 0;
+    if (local || store_ext_node(c->api->store, node)) {
+        /* every check on the node, node-level and services', by CheckID (Consul's NodeChecks) */
         size_t n;
-        cat_check_t **nc = store_node_checks(c->api->store, &n);
+        cat_check_t **nc = store_all_checks(c->api->store, &n);
+        qsort(nc, n, sizeof *nc, cmp_check_id);
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, render_check(c->api->store, nc[i]));
+            if (local ? !nc[i]->node : nc[i]->node && !strcasecmp(nc[i]->node, node))
+                json_array_append_new(a, render_check(c->api->store, nc[i]));
         free(nc);
     }
     api_finish(c, a, 200, store_index_checks(c->api->store), API_WATCH_CHECKS, NULL);
@@ -608,6 +638,16 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
         if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) catalog_services(c);
     } else if (!strcmp(p, "/v1/catalog/nodes")) {
         if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) catalog_nodes(c);
+    } else if (!strcmp(p, "/v1/catalog/register")) {
+        if (method_is(c, ALLOW_PUT)) api_catalog_register(c);
+    } else if (!strcmp(p, "/v1/catalog/deregister")) {
+        if (method_is(c, ALLOW_PUT)) api_catalog_deregister(c);
+    } else if (!strcmp(p, "/v1/agent/maintenance")) {
+        if (method_is(c, ALLOW_PUT)) api_node_maintenance(c);
+    } else if (prefix(p, "/v1/catalog/node/", &rest)) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) api_node_catalog(c, rest);
+    } else if (prefix(p, "/v1/catalog/node-services/", &rest)) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) api_node_services(c, rest);
     } else if (!strcmp(p, "/v1/catalog/datacenters")) {
         if (method_is(c, ALLOW_GET)) api_set_json(c, 200, json_pack("[s]", store_datacenter(api->store)));
     } else if (prefix(p, "/v1/catalog/service/", &rest) || !strcmp(p, "/v1/catalog/service")) {
@@ -622,6 +662,18 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
         if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) health_node(c, rest);
     } else if (prefix(p, "/v1/kv/", &rest) || !strcmp(p, "/v1/kv")) {
         if (method_is(c, ALLOW_KV)) api_kv_handle(c, strcmp(p, "/v1/kv") ? rest : "");
+    } else if (prefix(p, "/v1/event/fire/", &rest) || !strcmp(p, "/v1/event/fire")) {
+        if (method_is(c, ALLOW_PUT)) api_event_fire(c, strcmp(p, "/v1/event/fire") ? rest : "");
+    } else if (!strcmp(p, "/v1/event/list")) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 0) == 0) api_event_list(c);
+    } else if (!strcmp(p, "/v1/coordinate/datacenters")) {
+        if (method_is(c, ALLOW_GET)) api_coordinate_datacenters(c);
+    } else if (!strcmp(p, "/v1/coordinate/nodes")) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) api_coordinate_nodes(c, NULL);
+    } else if (prefix(p, "/v1/coordinate/node/", &rest)) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) api_coordinate_nodes(c, rest);
+    } else if (!strcmp(p, "/v1/operator/raft/configuration")) {
+        if (method_is(c, ALLOW_GET) && api_read_prologue(c, 0, 0) == 0) api_raft_configuration(c);
     } else if (!strcmp(p, "/v1/status/leader")) {
         if (method_is(c, ALLOW_GET)) api_set_json(c, 200, json_string(api->leader));
     } else if (!strcmp(p, "/v1/status/peers")) {

@@ -23,7 +23,8 @@ typedef struct api_request {
     const char *body; size_t body_len;
 } api_request_t;
 
-enum { API_WATCH_NODES = 1, API_WATCH_SERVICES = 2, API_WATCH_CHECKS = 4, API_WATCH_KV = 8, API_WATCH_SERVICE = 16 };
+enum { API_WATCH_NODES = 1, API_WATCH_SERVICES = 2, API_WATCH_CHECKS = 4, API_WATCH_KV = 8, API_WATCH_SERVICE = 16,
+       API_WATCH_EVENTS = 32 };
 
 typedef struct {
     int status;
@@ -51,6 +52,8 @@ typedef struct {
     /* a TTL check was passed/warned/failed/updated: restart its timer (may be NULL) */
     void (*on_ttl_touch)(void *ctx, cat_check_t *c);
     void *hook_ctx;
+    struct api_events *events;        /* user events (api_misc.c), made on first use; api_events_free */
+    void (*make_id)(void *ctx, char out[37]); /* a random UUID for user events (NULL: a counter) */
 } catalog_api_t;
 
 /* Fills *resp (zeroed first). allow_block = 0 answers with current data even when the

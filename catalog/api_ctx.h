@@ -1,4 +1,4 @@
-/* api_ctx.h: what the catalog's HTTP handler files (api.c, api_kv.c) share, and nothing else
+/* api_ctx.h: what the catalog's HTTP handler files (api.c, api_kv.c, api_node.c) share, and nothing else
  * includes: the per-request context and the helpers that read a request and fill its answer.
  *
  * Owns nothing: a context points at the api, the request and the response for one call of
@@ -29,6 +29,10 @@ const char *api_param(const api_request_t *r, const char *name);
 /* A decimal uint64 with nothing around it; returns 0, or -1 leaving *out alone. */
 int api_parse_u64(const char *v, uint64_t *out);
 
+/* Go's strconv.ParseBool plus "" (a bare "?enable"): returns 0 with *out, or -1. */
+int api_parse_bool(const char *v, int *out);
+/* An answer without a body. */
+void api_set_empty(api_response_t *resp, int status);
 /* A text/plain answer. */
 void api_set_text(api_response_t *resp, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A JSON answer; takes ownership of j (pretty-printed with ?pretty). */

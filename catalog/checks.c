@@ -215,7 +215,7 @@ static void schedule(probe_t *p, uint64_t ms)
 static void on_added(void *ctx, cat_check_t *c)
 {
     checks_runner_t *r = ctx;
-    if (c->kind == CHECK_SERF || c->kind == CHECK_MAINT || r->closing)
+    if (c->kind == CHECK_SERF || c->kind == CHECK_MAINT || c->kind == CHECK_CATALOG || r->closing)
         return;
     if (c->runner) { /* re-registration of the same object: restart */
         probe_t *p = c->runner;

@@ -609,3 +609,28 @@ int decode_check_update(const char *body, size_t len, char **status, char **outp
     json_decref(root);
     return 200;
 }
+
+/* ---- for other decoders (decode.h) ---- */
+json_t *decode_parse_body(const char *body, size_t len, char *err, size_t errlen)
+{
+    return parse_body(body, len, err, errlen);
+}
+
+int decode_bind(const json_t *obj, const char *structname, const decode_field_t *fields, size_t n, json_t **vals,
+                char *err, size_t errlen)
+{
+    static const ftype_t map[] = {F_STR, F_INT, F_BOOL, F_STRLIST, F_STRMAP, F_DUR, F_ANY, F_OBJ, F_OBJLIST};
+    field_t *f = calloc(n ? n : 1, sizeof *f);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        f[i].name = fields[i].name;
+        f[i].alias = fields[i].alias;
+        f[i].type = fields[i].type >= 0 && (size_t)fields[i].type < sizeof map / sizeof map[0] ? map[fields[i].type] : F_ANY;
+    }
+    int rc = bind_fields(obj, structname, f, n, vals, err, errlen);
+    free(f);
+    return rc;
+}

@@ -19,6 +19,18 @@ int decode_check_register(const char *body, size_t len, cat_check_t **check, cha
 /* PUT /v1/agent/check/update/:id body {"Status","Output"}. */
 int decode_check_update(const char *body, size_t len, char **status, char **output, char *err, size_t errlen);
 
+/* For other request decoders (api_catalog.c): the body parsed with the rules above (EOF and
+ * syntax errors in err), and an object's fields bound by name as Go's decoder does (exact, then
+ * case-insensitive, then snake_case alias; unknown fields and wrong types are errors with
+ * Consul's texts). types[i]: DECODE_STR, ... as below. */
+enum { DECODE_STR, DECODE_INT, DECODE_BOOL, DECODE_STRLIST, DECODE_STRMAP, DECODE_DUR, DECODE_ANY, DECODE_OBJ,
+       DECODE_OBJLIST };
+typedef struct { const char *name, *alias; int type; } decode_field_t;
+struct json_t;
+struct json_t *decode_parse_body(const char *body, size_t len, char *err, size_t errlen);
+int decode_bind(const struct json_t *obj, const char *structname, const decode_field_t *fields, size_t n,
+                struct json_t **vals, char *err, size_t errlen);
+
 /* Consul's Meta rules; returns 0, or -1 with the reason ("Key contains invalid characters"). */
 int decode_meta_pair_valid(const char *k, const char *v, const char **reason);
 

@@ -8,11 +8,15 @@ catalog_libcatalog_a_SOURCES = \
 	catalog/render.c catalog/render.h \
 	catalog/api.c catalog/api.h catalog/api_ctx.h \
 	catalog/api_kv.c catalog/api_kv.h \
+	catalog/api_node.c catalog/api_node.h catalog/api_catalog.c catalog/api_catalog.h \
+	catalog/api_misc.c catalog/api_misc.h catalog/node_maint.c catalog/node_maint.h \
 	catalog/persist.c catalog/persist.h \
 	catalog/checks.c catalog/checks.h \
 	catalog/check_rules.c catalog/check_rules.h \
-	catalog/server.c catalog/server.h
-CATALOG_LIBS = catalog/libcatalog.a $(PORTOLAN_LIBS)
+	catalog/server.c catalog/server.h \
+	catalog/dns.c catalog/dns.h \
+	catalog/dns_server.c catalog/dns_server.h
+CATALOG_LIBS = catalog/libcatalog.a $(PORTOLAN_LIBS) $(LDNS_LIBS)
 
 bin_PROGRAMS += portolan-catalog
 portolan_catalog_SOURCES = catalog/main.c

@@ -1,14 +1,16 @@
 /* main.c: portolan-catalog, a single-node catalog that speaks Consul's HTTP API.
  * Flags (also PORTOLAN_CATALOG_<FLAG> environment variables): -listen, -node, -node-id,
- * -datacenter, -advertise, -data-dir, -log-level, -log-json, --version. */
+ * -datacenter, -advertise, -data-dir, -dns-* (the DNS interface), -log-level, -log-json,
+ * --version. */
 #include "api.h"
+#include "dns_server.h"
 #include "flags.h"
 #include "log.h"
 #include "persist.h"
 #include "server.h"
 #include "signals.h"
+#include "uuid.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,23 +24,16 @@
 
 static uv_loop_t *loop;
 static catalog_server_t *server;
+static dns_server_t *dns;
 
 static void on_stop(void *data)
 {
     (void)data;
+    dns_server_close(dns);      /* borrows the store, which the catalog server owns */
+    dns = NULL;
     catalog_server_close(server);
     server = NULL;
     uv_stop(loop);
-}
-
-static void make_uuid(char out[37])
-{
-    unsigned char b[16];
-    RAND_bytes(b, sizeof b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-             b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 /* The node ID is kept in the data dir so it survives restarts, like Consul's node-id file. */
@@ -56,7 +51,7 @@ static void node_id(const char *dir, char out[37])
             fclose(f);
         }
     }
-    make_uuid(out);
+    uuid_random(out);
     if (dir) {
         FILE *f = fopen(path, "w");
         if (f) {
@@ -83,8 +78,10 @@ static uint64_t index_base(void)
 
 int main(int argc, char **argv)
 {
-    const char *listen, *node, *nid, *dc, *advertise, *data_dir, *level;
-    int json_logs, version;
+    const char *listen, *node, *nid, *dc, *advertise, *data_dir, *level, *dns_listen, *dns_domain;
+    int json_logs, version, dns_only_passing, dns_truncate;
+    long long dns_udp_limit;
+    int64_t dns_service_ttl, dns_node_ttl;
     char host[256] = "portolan";
     gethostname(host, sizeof host);
     const flags_opt_t opts[] = {
@@ -94,6 +91,13 @@ int main(int argc, char **argv)
         {"datacenter", FLAGS_STRING, &dc, "dc1", "datacenter name"},
         {"advertise", FLAGS_STRING, &advertise, "127.0.0.1", "the node's address in catalog answers"},
         {"data-dir", FLAGS_STRING, &data_dir, NULL, "keep state here across restarts (every write fsync'd before it is answered)"},
+        {"dns-listen", FLAGS_STRING, &dns_listen, "127.0.0.1:8600", "address of the DNS interface, UDP and TCP (host:port, [v6]:port, :port; \"off\": none)"},
+        {"dns-domain", FLAGS_STRING, &dns_domain, "consul", "DNS domain answered"},
+        {"dns-only-passing", FLAGS_BOOL, &dns_only_passing, NULL, "DNS leaves out instances in warning too (critical ones always are)"},
+        {"dns-udp-answer-limit", FLAGS_INT, &dns_udp_limit, "3", "answers in a UDP reply to a query without EDNS (1..8)"},
+        {"dns-enable-truncate", FLAGS_BOOL, &dns_truncate, "true", "set the TC bit when DNS answers were cut to fit"},
+        {"dns-service-ttl", FLAGS_DURATION, &dns_service_ttl, "0s", "TTL of service records"},
+        {"dns-node-ttl", FLAGS_DURATION, &dns_node_ttl, "0s", "TTL of node records"},
         {"log-level", FLAGS_STRING, &level, "info", "debug, info, warn or error"},
         {"log-json", FLAGS_BOOL, &json_logs, NULL, "log JSON lines"},
         {"version", FLAGS_BOOL, &version, NULL, "print the version and exit"},
@@ -152,6 +156,33 @@ int main(int argc, char **argv)
     if (!server) {
         log_error("listen %s: %s", listen, err);
         return 1;
+    }
+    int dns_listen_explicit = strcmp(dns_listen ? dns_listen : "", "127.0.0.1:8600") != 0;
+    for (int i = 1; i < first; i++)
+        if (strstr(argv[i], "dns-listen")) dns_listen_explicit = 1;
+    if (getenv("PORTOLAN_CATALOG_DNS_LISTEN")) dns_listen_explicit = 1;
+    if (dns_udp_limit < 1 || dns_udp_limit > 8 || dns_service_ttl < 0 || dns_node_ttl < 0) {
+        log_error("-dns-udp-answer-limit must be 1..8 and DNS TTLs not negative");
+        return 2;
+    }
+    if (dns_listen && *dns_listen && strcmp(dns_listen, "off") != 0) {
+        dns_config_t dc_cfg = {.domain = dns_domain,
+                               .service_ttl = (uint32_t)(dns_service_ttl / 1000000000),
+                               .node_ttl = (uint32_t)(dns_node_ttl / 1000000000),
+                               .only_passing = dns_only_passing,
+                               .udp_answer_limit = (int)dns_udp_limit,
+                               .enable_truncate = dns_truncate};
+        dns = dns_server_new(loop, store, &dc_cfg, dns_listen, err, sizeof err);
+        /* an address asked for must work; the default may be taken (several catalogs on one
+         * host, tests): then the catalog runs without DNS and says so */
+        if (!dns && dns_listen_explicit) {
+            log_error("%s", err);
+            return 1;
+        }
+        if (dns)
+            log_info("DNS on %s (udp and tcp), domain %s", dns_listen, dns_domain);
+        else
+            log_warn("%s: running without DNS (set -dns-listen to choose an address)", err);
     }
     signals_t *sig = signals_new(loop, on_stop, NULL, NULL);
     log_info("listening on %s (node %s, datacenter %s%s%s)", listen, node ? node : host, dc,

@@ -74,7 +74,7 @@ void cat_service_free(cat_service_t *s)
     if (!s)
         return;
     void (*release)(char *) = s->interned ? unintern : (void (*)(char *))free;
-    free(s->id); release(s->name); free(s->address);
+    free(s->id); release(s->name); free(s->address); free(s->node);
     for (size_t i = 0; i < s->ntags; i++) release(s->tags[i]);
     free(s->tags);
     for (size_t i = 0; i < s->nmeta; i++) { release(s->meta[i].key); release(s->meta[i].value); }
@@ -91,11 +91,24 @@ cat_check_t *cat_check_new(void)
     return c;
 }
 
+cat_node_t *cat_node_new(void) { return calloc(1, sizeof(cat_node_t)); }
+
+void cat_node_free(cat_node_t *n)
+{
+    if (!n)
+        return;
+    free(n->name); free(n->id); free(n->address);
+    for (size_t i = 0; i < n->ntaddrs; i++) { free(n->taddrs[i].key); free(n->taddrs[i].value); }
+    for (size_t i = 0; i < n->nmeta; i++) { free(n->meta[i].key); free(n->meta[i].value); }
+    free(n->taddrs); free(n->meta);
+    free(n);
+}
+
 void cat_check_free(cat_check_t *c)
 {
     if (!c)
         return;
-    free(c->id); free(c->name); free(c->status); free(c->notes); free(c->output); free(c->service_id);
+    free(c->id); free(c->name); free(c->status); free(c->notes); free(c->output); free(c->service_id); free(c->node);
     free(c->http); free(c->method); free(c->body); free(c->tcp); free(c->grpc); free(c->tls_server_name);
     for (size_t i = 0; i < c->nheaders; i++) {
         free(c->headers[i].name);

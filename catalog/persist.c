@@ -2,6 +2,8 @@
  * (service registrations, KV entries), so loading goes through the same decoder and
  * validation as live requests: a state file cannot smuggle in what the API would refuse. */
 #include "persist.h"
+#include "node_maint.h"
+#include "api_catalog.h"
 #include "decode.h"
 #include "file.h"
 #include "log.h"
@@ -176,7 +178,7 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     cat_service_t **svcs = store_all_services(s, &n);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        if (!strcmp(svcs[i]->id, "consul"))
+        if (!strcmp(svcs[i]->id, "consul") || svcs[i]->node)   /* external: in CatalogRegistrations */
             continue;
         json_t *extra;
         json_t *body = service_json(svcs[i], &extra);
@@ -187,14 +189,18 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     cat_check_t **nc = store_node_checks(s, &n);
     arr = json_array();
     for (size_t i = 0; i < n; i++)
-        if (nc[i]->kind != CHECK_SERF)
+        if (nc[i]->kind != CHECK_SERF && nc[i]->kind != CHECK_MAINT) /* node maintenance: NodeMaintenance */
             json_array_append_new(arr, json_pack("{s:o,s:s,s:I,s:I}", "Register", check_json(nc[i]), "Output",
                                                  nc[i]->output ? nc[i]->output : "", "CreateIndex",
                                                  (json_int_t)nc[i]->create_index, "ModifyIndex",
                                                  (json_int_t)nc[i]->modify_index));
     free(nc);
     json_object_set_new(root, "NodeChecks", arr);
-    /* the entries every store starts with: their indexes depend on the run's base (store_new_at) */
+    json_object_set_new(root, "CatalogRegistrations", api_catalog_dump(s));
+    const char *nm = node_maint_reason(s);
+    json_object_set_new(root, "NodeMaintenance", nm ? json_string(nm) : json_null());
+    /* the entries every store starts with, and node maintenance: their indexes are not in a
+       register body, and depend on the run's base (store_new_at) */
     json_t *boot = json_object();
     json_object_set_new(boot, "Node", indexes_json(store_node_create_index(s), store_node_modify_index(s)));
     const cat_check_t *serf = store_check(s, "serfHealth");
@@ -203,6 +209,9 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     const cat_service_t *consul = store_service(s, "consul");
     if (consul)
         json_object_set_new(boot, "consul", indexes_json(consul->create_index, consul->modify_index));
+    const cat_check_t *maint = nm ? store_check(s, NODE_MAINT_CHECK_ID) : NULL;
+    if (maint)
+        json_object_set_new(boot, NODE_MAINT_CHECK_ID, indexes_json(maint->create_index, maint->modify_index));
     json_object_set_new(root, "Boot", boot);
     cat_kv_t **kv = store_kv_list(s, "", &n);
     arr = json_array();
@@ -410,6 +419,24 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
         cat_service_t *consul = store_service(s, "consul");
         if (consul)
             indexes_from_json(json_object_get(boot, "consul"), &consul->create_index, &consul->modify_index);
+    }
+    json_array_foreach(json_object_get(root, "CatalogRegistrations"), i, item) {
+        char *rb = json_dumps(item, JSON_COMPACT);
+        char derr[1024];
+        int wrote;
+        int st = rb ? api_catalog_apply(s, rb, strlen(rb), 0, &wrote, derr, sizeof derr) : 400;
+        free(rb);
+        if (st != 200) {
+            snprintf(err, errlen, "state %s: catalog registration %zu refused: %s", path, i, rb ? derr : "missing");
+            goto out;
+        }
+    }
+    json_t *nm = json_object_get(root, "NodeMaintenance");
+    if (json_is_string(nm)) {
+        node_maint_set(s, 1, json_string_value(nm), 0);
+        cat_check_t *maint = store_check(s, NODE_MAINT_CHECK_ID);
+        if (maint && json_is_object(boot))
+            indexes_from_json(json_object_get(boot, NODE_MAINT_CHECK_ID), &maint->create_index, &maint->modify_index);
     }
     json_array_foreach(json_object_get(root, "KV"), i, item) {
         char *keybuf = key_from_json(item);

@@ -125,7 +125,7 @@ json_t *render_check(const catalog_store_t *s, const cat_check_t *c)
 {
     const cat_service_t *svc = c->service_id && *c->service_id ? store_service(s, c->service_id) : NULL;
     json_t *o = json_object();
-    json_object_set_new(o, "Node", render_str(store_node(s)));
+    json_object_set_new(o, "Node", render_str(c->node ? c->node : store_node(s)));
     json_object_set_new(o, "CheckID", render_str(c->id));
     json_object_set_new(o, "Name", render_str(c->name));
     json_object_set_new(o, "Status", render_str(c->status));
@@ -179,6 +179,27 @@ static json_t *node_taddrs(const catalog_store_t *s)
     return o;
 }
 
+static json_t *pairs_json(const cat_pair_t *p, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, p[i].key, render_str(p[i].value));
+    return o;
+}
+
+/* An external node's identity fields (catalog/register wrote them as they are). */
+static json_t *ext_node_fields(const catalog_store_t *s, const cat_node_t *n, const char *meta_key)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ID", render_str(n->id ? n->id : ""));
+    json_object_set_new(o, "Node", render_str(n->name));
+    json_object_set_new(o, "Address", render_str(n->address));
+    json_object_set_new(o, "Datacenter", render_str(store_datacenter(s)));
+    json_object_set_new(o, "TaggedAddresses", pairs_json(n->taddrs, n->ntaddrs));
+    json_object_set_new(o, meta_key, pairs_json(n->meta, n->nmeta));
+    return o;
+}
+
 /* The node's identity fields, shared by a Node object and a catalog/service entry (which
  * names the node's Meta "NodeMeta"). */
 static json_t *node_fields(const catalog_store_t *s, const char *meta_key)
@@ -201,9 +222,24 @@ json_t *render_node(const catalog_store_t *s)
     return o;
 }
 
+json_t *render_ext_node(const catalog_store_t *s, const cat_node_t *n)
+{
+    json_t *o = ext_node_fields(s, n, "Meta");
+    json_object_set_new(o, "CreateIndex", json_integer((json_int_t)n->create_index));
+    json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)n->modify_index));
+    return o;
+}
+
+json_t *render_node_of(const catalog_store_t *s, const cat_service_t *svc)
+{
+    const cat_node_t *n = svc->node ? store_ext_node(s, svc->node) : NULL;
+    return n ? render_ext_node(s, n) : render_node(s);
+}
+
 json_t *render_catalog_service(const catalog_store_t *s, const cat_service_t *svc)
 {
-    json_t *o = node_fields(s, "NodeMeta");
+    const cat_node_t *en = svc->node ? store_ext_node(s, svc->node) : NULL;
+    json_t *o = en ? ext_node_fields(s, en, "NodeMeta") : node_fields(s, "NodeMeta");
     json_object_set_new(o, "ServiceKind", render_str(""));
     json_object_set_new(o, "ServiceID", render_str(svc->id));
     json_object_set_new(o, "ServiceName", render_str(svc->name));

@@ -2,11 +2,13 @@
  * whose watch matches it, which keeps a wake-up to one handler run for the query that moved. */
 #include "server.h"
 #include "api.h"
+#include "api_misc.h"
 #include "backoff.h"
 #include "checks.h"
 #include "http_server.h"
 #include "log.h"
 #include "persist.h"
+#include "uuid.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -47,6 +49,12 @@ struct catalog_server {
     pending_write_t *pw_head, **pw_tail;
     uv_idle_t *flush;                 /* active while writes wait (own allocation: freed on close) */
 };
+
+static void event_id(void *ctx, char out[37])
+{
+    (void)ctx;
+    uuid_random(out);
+}
 
 static const char *exchange_lookup(const api_request_t *r, const char *name, size_t i)
 {
@@ -149,6 +157,7 @@ static int watch_matches(const parked_t *p, const cat_change_t *ch)
     if ((p->watch & API_WATCH_NODES) && ch->nodes) return 1;
     if ((p->watch & API_WATCH_SERVICES) && ch->services) return 1;
     if ((p->watch & API_WATCH_CHECKS) && ch->checks) return 1;
+    if ((p->watch & API_WATCH_EVENTS) && ch->events) return 1;
     if ((p->watch & API_WATCH_KV) && ch->kv) {
         if (p->watch_key_any || !ch->kv_key)
             return 1;
@@ -269,6 +278,7 @@ catalog_server_t *catalog_server_new(uv_loop_t *loop, catalog_store_t *store, co
     s->api.now_ms = checks_now_ms;
     s->api.on_ttl_touch = ttl_touch;
     s->api.hook_ctx = s->checks;
+    s->api.make_id = event_id;
     store_set_change_hook(store, on_store_change, s);
     s->http = http_server_new(loop, NULL, on_request, s);
     if (!s->http || http_server_listen(s->http, o->listen, err, errlen) != 0) {
@@ -318,6 +328,7 @@ void catalog_server_close(catalog_server_t *s)
     store_set_change_hook(s->store, NULL, NULL);
     store_free(s->store); /* retires every check probe through the hooks */
     checks_runner_free(s->checks); /* after the store: it must not touch it (was a use-after-free) */
+    api_events_free(s->api.events);
     free(s->data_dir);
     free(s->leader);
     free(s->version);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct {
     char *display;          /* the name as first registered */
@@ -23,6 +24,7 @@ struct catalog_store {
     uint64_t index, idx_nodes, idx_services, idx_checks;
     uint64_t node_create, node_modify;
     strmap_t *services, *checks, *names;
+    strmap_t *ext_nodes;        /* lower-cased name -> cat_node_t */
     kv_table_t *kv;
     cat_check_t *node_checks;   /* sorted by ID */
     cat_change_cb on_change; void *change_ctx;
@@ -59,6 +61,7 @@ catalog_store_t *store_new_at(const char *node, const char *node_id, const char 
     s->services = strmap_new();
     s->checks = strmap_new();
     s->names = strmap_new();
+    s->ext_nodes = strmap_new();
     s->kv = kv_table_new();
     /* boot: the node (index base+1), its serfHealth check (base+2) and the consul service
      * (base+3); the KV table starts at base too, so no index a fresh store sends is below it */
@@ -103,7 +106,9 @@ void store_free(catalog_store_t *s)
         free(n->display);
         free(n);
     }
-    strmap_free(s->services); strmap_free(s->checks); strmap_free(s->names);
+    for (strmap_iter_t it = strmap_iter(s->ext_nodes); strmap_iter_next(&it);)
+        cat_node_free(it.value);
+    strmap_free(s->services); strmap_free(s->checks); strmap_free(s->names); strmap_free(s->ext_nodes);
     kv_table_free(s->kv);
     for (int i = 0; i < s->npending_names; i++) free(s->pending_names[i]);
     free(s->node); free(s->node_id); free(s->dc); free(s->address);
@@ -111,6 +116,11 @@ void store_free(catalog_store_t *s)
 }
 
 void store_set_change_hook(catalog_store_t *s, cat_change_cb cb, void *ctx) { s->on_change = cb; s->change_ctx = ctx; }
+void store_notify(catalog_store_t *s, const cat_change_t *ch)
+{
+    if (s->on_change)
+        s->on_change(s->change_ctx, ch);
+}
 void store_set_check_hooks(catalog_store_t *s, cat_check_hook a, cat_check_hook r, void *ctx)
 {
     s->on_check_added = a;
@@ -244,6 +254,10 @@ static cat_check_t **owner_list(catalog_store_t *s, const cat_check_t *c)
     if (c->service_id && *c->service_id) {
         cat_service_t *svc = strmap_get(s->services, c->service_id);
         return svc ? &svc->checks : NULL;
+    }
+    if (c->node) {
+        cat_node_t *n = store_ext_node(s, c->node);
+        return n ? &n->checks : NULL;
     }
     return &s->node_checks;
 }
@@ -515,7 +529,8 @@ void store_each_name(const catalog_store_t *s, cat_name_cb cb, void *ctx)
 /* ---- standalone checks, updates, maintenance, reaping ---- */
 int store_check_register(catalog_store_t *s, cat_check_t *c, int64_t now_ms)
 {
-    if (c->service_id && *c->service_id && !strmap_get(s->services, c->service_id)) {
+    if ((c->service_id && *c->service_id && !strmap_get(s->services, c->service_id)) ||
+        (c->node && !(c->service_id && *c->service_id) && !store_ext_node(s, c->node))) {
         cat_check_free(c);
         return -1;
     }
@@ -595,6 +610,12 @@ cat_check_t **store_all_checks(const catalog_store_t *s, size_t *n)
     cat_check_t **arr = malloc((cnt ? cnt : 1) * sizeof *arr);
     for (cat_check_t *c = s->node_checks; c; c = c->next_in_service)
         arr[k++] = c;
+    size_t nn;
+    cat_node_t **nodes = store_ext_nodes(s, &nn);
+    for (size_t i = 0; i < nn; i++)
+        for (cat_check_t *c = nodes[i]->checks; c; c = c->next_in_service)
+            arr[k++] = c;
+    free(nodes);
     cat_service_t **svcs = store_all_services(s, &ns);
     for (size_t i = 0; i < ns; i++)
         for (cat_check_t *c = svcs[i]->checks; c; c = c->next_in_service)
@@ -694,13 +715,100 @@ const char *store_instance_status(const catalog_store_t *s, const cat_service_t 
 {
     static const char *const names[] = {"passing", "warning", "critical", "maintenance"};
     int worst = 0;
-    for (cat_check_t *c = s->node_checks; c; c = c->next_in_service)
+    const cat_node_t *en = svc->node ? store_ext_node(s, svc->node) : NULL;
+    for (cat_check_t *c = svc->node ? (en ? en->checks : NULL) : s->node_checks; c; c = c->next_in_service)
         if (status_rank(c->status) > worst) worst = status_rank(c->status);
     for (cat_check_t *c = svc->checks; c; c = c->next_in_service) {
         if (c->kind == CHECK_MAINT) { worst = 3; continue; }
         if (status_rank(c->status) > worst) worst = status_rank(c->status);
     }
     return names[worst];
+}
+
+/* ---- external nodes ---- */
+cat_node_t *store_ext_node(const catalog_store_t *s, const char *name)
+{
+    char *l = lower(name);
+    cat_node_t *n = strmap_get(s->ext_nodes, l);
+    free(l);
+    return n;
+}
+
+static int cmp_node_name(const void *a, const void *b)
+{
+    return strcmp((*(cat_node_t *const *)a)->name, (*(cat_node_t *const *)b)->name);
+}
+
+cat_node_t **store_ext_nodes(const catalog_store_t *s, size_t *n)
+{
+    size_t cnt = strmap_size(s->ext_nodes), k = 0;
+    cat_node_t **arr = malloc((cnt ? cnt : 1) * sizeof *arr);
+    for (strmap_iter_t it = strmap_iter(s->ext_nodes); strmap_iter_next(&it);)
+        arr[k++] = it.value;
+    qsort(arr, k, sizeof *arr, cmp_node_name);
+    *n = k;
+    return arr;
+}
+
+static int pairs_equal(const cat_pair_t *a, size_t na, const cat_pair_t *b, size_t nb)
+{
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].key, b[i].key) || strcmp(a[i].value, b[i].value)) return 0;
+    return 1;
+}
+
+int store_ext_node_put(catalog_store_t *s, cat_node_t *n)
+{
+    cat_node_t *ex = store_ext_node(s, n->name);
+    if (ex && !strcmp(ex->name, n->name) && streq(ex->id, n->id) && streq(ex->address, n->address) &&
+        pairs_equal(ex->taddrs, ex->ntaddrs, n->taddrs, n->ntaddrs) && pairs_equal(ex->meta, ex->nmeta, n->meta, n->nmeta)) {
+        cat_node_free(n);
+        return 0;
+    }
+    uint64_t idx = begin_write(s);
+    char *l = lower(n->name);
+    if (ex) {
+        n->create_index = ex->create_index;
+        n->checks = ex->checks;
+        strmap_del(s->ext_nodes, l);
+        cat_node_free(ex);
+    } else {
+        n->create_index = idx;
+    }
+    n->modify_index = idx;
+    strmap_put(s->ext_nodes, l, n);
+    free(l);
+    s->idx_nodes = idx;
+    s->pending.nodes = 1;
+    touch_all_names(s);
+    end_write(s);
+    return 1;
+}
+
+int store_ext_node_delete(catalog_store_t *s, const char *name)
+{
+    cat_node_t *n = store_ext_node(s, name);
+    if (!n)
+        return -1;
+    size_t ns;
+    cat_service_t **svcs = store_all_services(s, &ns);
+    for (size_t i = 0; i < ns; i++)
+        if (svcs[i]->node && !strcasecmp(svcs[i]->node, n->name))
+            store_deregister(s, svcs[i]->id);
+    free(svcs);
+    while (n->checks)
+        store_check_deregister(s, n->checks->id);
+    begin_write(s);
+    char *l = lower(n->name);
+    strmap_del(s->ext_nodes, l);
+    free(l);
+    s->idx_nodes = s->index;
+    s->pending.nodes = 1;
+    touch_all_names(s);
+    cat_node_free(n);
+    end_write(s);
+    return 0;
 }
 
 /* ---- KV: kv.c decides and applies; a write it reports is committed here as a store write ---- */

@@ -33,12 +33,14 @@ struct cat_service {
     int enable_tag_override;
     uint64_t create_index, modify_index;
     int interned;                              /* name, tags, meta are store-interned (store.c) */
+    char *node;                                /* NULL: this catalog's node; else an external node's name */
     /* links owned by the store */
     cat_service_t *next_same_name;
     cat_check_t *checks;                       /* this service's checks, sorted by CheckID */
 };
 
-typedef enum { CHECK_TTL, CHECK_HTTP, CHECK_TCP, CHECK_GRPC, CHECK_MAINT, CHECK_SERF } cat_check_kind_t;
+/* CHECK_CATALOG: registered through /v1/catalog/register; never run, its status is what was written */
+typedef enum { CHECK_TTL, CHECK_HTTP, CHECK_TCP, CHECK_GRPC, CHECK_MAINT, CHECK_SERF, CHECK_CATALOG } cat_check_kind_t;
 
 typedef struct { char *name; char **values; size_t nvalues; } cat_header_t;
 
@@ -55,7 +57,20 @@ struct cat_check {
     int consecutive_ok, consecutive_fail;
     cat_check_t *next_in_service;
     void *runner;                              /* owned by checks.c */
+    char *node;                                /* NULL: this catalog's node; else an external node's name */
 };
+
+/* A node other than the catalog's own, registered through /v1/catalog/register (a database
+ * outside Docker). Its services are ordinary store services with `node` set; its node-level
+ * checks are CHECK_CATALOG checks with `node` set and no service. Service and check IDs are
+ * unique across all nodes here (Consul scopes them per node). */
+typedef struct cat_node {
+    char *name, *id, *address;
+    cat_pair_t *taddrs; size_t ntaddrs;        /* TaggedAddresses, sorted by key */
+    cat_pair_t *meta; size_t nmeta;            /* Meta, sorted by key */
+    uint64_t create_index, modify_index;
+    cat_check_t *checks;                       /* node-level checks, sorted by CheckID (store links) */
+} cat_node_t;
 
 typedef struct catalog_store catalog_store_t;
 
@@ -66,6 +81,7 @@ typedef struct {
     int all_services;              /* set when more than fit above changed */
     const char *kv_key;            /* with kv: the key written, or the prefix deleted */
     int kv_prefix;                 /* kv_key is a prefix (recursive delete) */
+    int events;                    /* a user event was fired (no table changed; store_notify) */
 } cat_change_t;
 typedef void (*cat_change_cb)(void *ctx, const cat_change_t *ch);
 
@@ -73,6 +89,9 @@ catalog_store_t *store_new(const char *node, const char *node_id, const char *da
                            const char *address);
 void store_free(catalog_store_t *s);
 void store_set_change_hook(catalog_store_t *s, cat_change_cb cb, void *ctx);
+/* Delivers ch through the change hook without writing anything (user events, which live
+ * outside the store but wake blocking queries the same way). */
+void store_notify(catalog_store_t *s, const cat_change_t *ch);
 /* Hooks for checks.c: called after a check is created/replaced (so timers restart) or before
  * it is destroyed. */
 typedef void (*cat_check_hook)(void *ctx, cat_check_t *c);
@@ -124,7 +143,8 @@ void store_each_name(const catalog_store_t *s, cat_name_cb cb, void *ctx);
 int store_check_register(catalog_store_t *s, cat_check_t *c, int64_t now_ms);
 int store_check_deregister(catalog_store_t *s, const char *id);
 cat_check_t *store_check(const catalog_store_t *s, const char *id);
-/* Node checks (serfHealth, standalone checks without service) in CheckID order. */
+/* This node's checks (serfHealth, standalone checks without service) in CheckID order. A check
+ * with `node` set belongs to that external node (which must exist, else -1). */
 cat_check_t **store_node_checks(const catalog_store_t *s, size_t *n);
 /* Every check, node checks first, then by service ID and CheckID (malloc'd). */
 cat_check_t **store_all_checks(const catalog_store_t *s, size_t *n);
@@ -140,6 +160,16 @@ int store_reap(catalog_store_t *s, int64_t now_ms);
 
 /* Aggregate status of an instance's checks incl. node checks: passing < warning < critical. */
 const char *store_instance_status(const catalog_store_t *s, const cat_service_t *svc);
+
+/* ---- external nodes ---- */
+/* By name, case-insensitive; NULL when unknown. */
+cat_node_t *store_ext_node(const catalog_store_t *s, const char *name);
+/* All, by name (malloc'd array). */
+cat_node_t **store_ext_nodes(const catalog_store_t *s, size_t *n);
+/* Adds or replaces (keeping CreateIndex and its checks); takes ownership. 1 changed, 0 identical. */
+int store_ext_node_put(catalog_store_t *s, cat_node_t *n);
+/* Removes the node with its services and checks; -1 when unknown. */
+int store_ext_node_delete(catalog_store_t *s, const char *name);
 
 /* ---- KV (the table is kv.c's; see kv.h for the rules) ---- */
 cat_kv_t *store_kv_get(const catalog_store_t *s, const char *key);
@@ -159,6 +189,8 @@ cat_service_t *cat_service_new(void);
  * instances of a service repeat them); cat_service_free then releases them through the count. */
 void cat_service_intern(cat_service_t *s);
 void cat_service_free(cat_service_t *svc);
+cat_node_t *cat_node_new(void);
+void cat_node_free(cat_node_t *n);
 cat_check_t *cat_check_new(void);
 void cat_check_free(cat_check_t *c);
 const char *cat_check_type(const cat_check_t *c); /* "ttl", "http", "tcp", "grpc", "" */

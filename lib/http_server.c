@@ -58,6 +58,7 @@
  */
 #include "http_server_internal.h"
 #include "log.h"
+#include "hostport.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -106,33 +107,6 @@ http_server_t *http_server_new(uv_loop_t *loop, const http_server_opts_t *opts, 
     srv->idle.data = srv;
     srv->handles_open = 1;
     return srv;
-}
-
-static int parse_hostport(const char *addr, char *host, size_t hostlen, int *port) {
-    const char *colon;
-    if (addr[0] == '[') {
-        const char *rb = strchr(addr, ']');
-        if (!rb || rb[1] != ':') return -1;
-        size_t n = (size_t)(rb - addr - 1);
-        if (n >= hostlen) return -1;
-        memcpy(host, addr + 1, n);
-        host[n] = '\0';
-        colon = rb + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (!colon) return -1;
-        size_t n = (size_t)(colon - addr);
-        if (n >= hostlen) return -1;
-        memcpy(host, addr, n);
-        host[n] = '\0';
-        if (strchr(host, ':')) return -1; /* bare IPv6 needs brackets */
-    }
-    char *end;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end || errno || p < 0 || p > 65535) return -1;
-    *port = (int)p;
-    return 0;
 }
 
 static int listen_tcp(http_server_t *srv, const struct sockaddr *sa, char *err, size_t errlen, const char *addr) {
@@ -229,7 +203,7 @@ int http_server_listen(http_server_t *srv, const char *addr, char *err, size_t e
     }
     char host[256];
     int port;
-    if (parse_hostport(addr, host, sizeof host, &port) < 0) {
+    if (hostport_parse(addr, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "listen %s: expected host:port, [v6]:port, :port or unix:/path", addr);
         return -1;
     }

@@ -17,6 +17,6 @@ lib_libportolan_a_SOURCES += lib/http_server.c lib/http_server.h lib/http_server
 	lib/http_server_conn.c lib/http_server_request.c lib/http_server_response.c \
 	lib/http_server_tls.c lib/http_server_limits.c
 # shared data structures
-lib_libportolan_a_SOURCES += lib/strmap.c lib/strmap.h
+lib_libportolan_a_SOURCES += lib/strmap.c lib/strmap.h lib/hostport.c lib/hostport.h lib/uuid.c lib/uuid.h
 # small C-string helpers (bounded message formatting, NULL-passing strdup)
 lib_libportolan_a_SOURCES += lib/cstr.c lib/cstr.h lib/file.c lib/file.h

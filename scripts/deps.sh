@@ -5,10 +5,10 @@ set -euo pipefail
 
 PKGS=(
   build-essential autoconf automake pkg-config
-  libcurl4-openssl-dev libjansson-dev libuv1-dev libssl-dev libhttp-parser-dev libcmocka-dev
+  libcurl4-openssl-dev libjansson-dev libuv1-dev libssl-dev libhttp-parser-dev libcmocka-dev libldns-dev
   clang libclang-rt-14-dev
   docker.io haproxy busybox-static
-  python3 python3-consul nodejs npm
+  python3 python3-consul python3-dnspython bind9-dnsutils nodejs npm
   curl jq socat openssl wrk bats iproute2 procps psmisc golang-go
 )
 

@@ -33,7 +33,7 @@ fi
 PKGS="libuv jansson libcurl openssl"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
   -std=gnu11 -D_GNU_SOURCE -I$TOP/lib -I$TOP/catalog $(pkg-config --cflags $PKGS 2>/dev/null) ${FUZZ_CFLAGS:-}"
-LIBS="$(pkg-config --libs $PKGS) -lhttp_parser -lm -lpthread"
+LIBS="$(pkg-config --libs $PKGS) -lhttp_parser -lldns -lm -lpthread"
 
 build() {
   local src obj objs=() failed=0

@@ -135,6 +135,26 @@ check_eq "TCP check against a live port: passing" "passing" "$(curl -sf "$C/v1/a
 check_eq "TCP check against a closed port: critical" "critical" "$(curl -sf "$C/v1/agent/checks" | jq -r '.dead.Status')"
 check_eq "?passing drops the instance with a critical check" "0" "$(curl -sf "$C/v1/health/service/hc?passing" | jq length)"
 
+# --- issue 13: node maintenance and external nodes survive kill -9 with -data-dir ---
+MAIN_PID=$PID   # the catalog the graceful-stop test below stops
+D3=$TEST_TMP/data3; mkdir -p "$D3"
+P3=$(free_port); C3=http://127.0.0.1:$P3
+start_at "$D3" "$P3"
+P3PID=$PID
+curl -sf -X PUT "$C3/v1/agent/maintenance?enable=true&reason=kernel" -o /dev/null
+ack=$(curl -sf -X PUT -d '{"Node":"extdb","Address":"10.5.0.9","NodeMeta":{"rack":"a"},"Service":{"Service":"pg","ID":"pg1","Port":5432},"Check":{"CheckID":"pg-ok","Status":"warning","ServiceID":"pg1"}}' "$C3/v1/catalog/register")
+check_eq "catalog/register answers true" "true" "$ack"
+kill -9 $P3PID; wait $P3PID 2>/dev/null
+start_at "$D3" "$P3"
+P3PID=$PID
+node=$(curl -sf "$C3/v1/agent/self" | jq -r .Config.NodeName)
+check_eq "after kill -9: node maintenance is still on, with its reason" '["critical","kernel"]' \
+  "$(curl -sf "$C3/v1/health/node/$node" | jq -c '[.[] | select(.CheckID=="_node_maintenance") | .Status, .Notes]')"
+check_eq "after kill -9: the external node, its service and the check's status are back" '["extdb","10.5.0.9",{"rack":"a"},5432,"warning"]' \
+  "$(curl -sf "$C3/v1/health/service/pg" | jq -c '.[0] | [.Node.Node, .Node.Address, .Node.Meta, .Service.Port, .Checks[0].Status]')"
+kill $P3PID; wait $P3PID 2>/dev/null
+PID=$MAIN_PID
+
 # --- graceful stop ---
 kill -TERM $PID
 for _ in $(seq 1 50); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done

@@ -670,3 +670,122 @@ test("s9 one change wakes every query parked on it (100 concurrent blocked GETs)
     assert.deepEqual(g.body[0].Service.Tags, ["1"]);
   }
 });
+
+// ---- issue 13: node-level endpoints ----
+test("issue13 health/node lists every check on the node (node and service checks, by CheckID)", async () => {
+  const node = (await consul.agent.self()).Config.NodeName;
+  await consul.agent.service.register({ name: "nnode", id: "nnode-1", port: 81, check: { ttl: "60s", status: "passing" } });
+  await consul.agent.check.register({ name: "nnode disk", id: "nnode-disk", ttl: "60s", status: "passing" });
+  await consul.agent.check.register({ name: "nnode extra", id: "nnode-extra", serviceid: "nnode-1", ttl: "60s" });
+  const checks = await consul.health.node(node);
+  const ids = checks.map((c) => c.CheckID);
+  for (const id of ["nnode-disk", "nnode-extra", "serfHealth", "service:nnode-1"]) assert.ok(ids.includes(id), `${id} in health/node`);
+  assert.deepEqual(ids, [...ids].sort(), "by CheckID");
+  const extra = checks.find((c) => c.CheckID === "nnode-extra");
+  assert.equal(extra.ServiceID, "nnode-1");
+  assert.equal(extra.ServiceName, "nnode");
+  assert.equal(extra.Status, "critical", "a check registered without Status starts critical");
+  assert.deepEqual(await consul.health.node("no-such-node"), []);
+  await consul.agent.check.deregister("nnode-disk");
+  await consul.agent.check.deregister("nnode-extra");
+  assert.ok(!(await consul.health.node(node)).some((c) => c.CheckID === "nnode-disk"), "deregistered");
+});
+
+test("issue13 agent/maintenance puts the node in maintenance and takes it out", async () => {
+  const node = (await consul.agent.self()).Config.NodeName;
+  await consul.agent.maintenance({ enable: true, reason: "node-consul says so" });
+  const m = (await consul.health.node(node)).find((c) => c.CheckID === "_node_maintenance");
+  assert.ok(m, "_node_maintenance check present");
+  assert.equal(m.Name, "Node Maintenance Mode");
+  assert.equal(m.Status, "critical");
+  assert.equal(m.Notes, "node-consul says so");
+  assert.deepEqual(await consul.health.service({ service: "nnode", passing: true }), [], "no instance passes in node maintenance");
+  await consul.agent.maintenance(false);
+  assert.ok(!(await consul.health.node(node)).some((c) => c.CheckID === "_node_maintenance"), "removed");
+  assert.equal((await consul.health.service({ service: "nnode", passing: true })).length, 1);
+  const r = await raw("PUT", "/v1/agent/maintenance");
+  assert.equal(r.status, 400);
+  assert.equal(r.text, "Missing value for enable");
+});
+
+test("issue13 catalog/node, catalog/node-services, catalog/datacenters, agent/members", async () => {
+  const node = (await consul.agent.self()).Config.NodeName;
+  const ns = await consul.catalog.node.services(node);
+  assert.equal(ns.Node.Node, node);
+  assert.equal(ns.Services["nnode-1"].Service, "nnode");
+  assert.equal(ns.Services["nnode-1"].Port, 81);
+  assert.ok(ns.Services.consul, "the consul service is on the node");
+  const unknown = await raw("GET", "/v1/catalog/node/no-such-node");
+  assert.equal(unknown.status, 200);
+  assert.equal(unknown.text, "null", "an unknown node is 200 null");
+  const list = JSON.parse((await raw("GET", `/v1/catalog/node-services/${node}`)).text);
+  assert.equal(list.Node.Node, node);
+  assert.ok(Array.isArray(list.Services) && list.Services.some((s) => s.ID === "nnode-1"));
+  assert.deepEqual(JSON.parse((await raw("GET", "/v1/catalog/node-services/no-such-node")).text), { Node: null, Services: [] });
+  assert.deepEqual(await consul.catalog.datacenters(), ["dc1"]);
+  const members = await consul.agent.members();
+  assert.equal(members.length, 1);
+  assert.equal(members[0].Name, node);
+  await consul.agent.service.deregister("nnode-1");
+});
+
+test("issue13 catalog/register: an external node and service appear in catalog, health and nodes; deregister removes them", async () => {
+  await consul.catalog.register({
+    node: "nextdb",
+    address: "10.7.0.1",
+    nodemeta: { rack: "r1" },
+    service: { id: "nextpg", service: "nextpg", port: 5432, tags: ["primary"] },
+    check: { checkid: "nextpg-alive", name: "alive", serviceid: "nextpg", status: "passing" },
+  });
+  const inst = await consul.catalog.service.nodes("nextpg");
+  assert.equal(inst.length, 1);
+  assert.equal(inst[0].Node, "nextdb");
+  assert.equal(inst[0].Address, "10.7.0.1");
+  assert.equal(inst[0].ServicePort, 5432);
+  assert.deepEqual(inst[0].NodeMeta, { rack: "r1" });
+  const healthy = await consul.health.service({ service: "nextpg", passing: true });
+  assert.equal(healthy.length, 1);
+  assert.deepEqual(healthy[0].Checks.map((c) => c.CheckID), ["nextpg-alive"]);
+  assert.ok((await consul.catalog.node.list()).some((n) => n.Node === "nextdb"));
+  const agentServices = await consul.agent.service.list();
+  assert.equal(agentServices.nextpg, undefined, "not one of the agent's services");
+  const r = await raw("PUT", "/v1/catalog/register", JSON.stringify({ Address: "10.7.0.1" }));
+  assert.equal(r.status, 500);
+  assert.equal(r.text, "Must provide node");
+  await consul.catalog.deregister({ node: "nextdb" });
+  assert.deepEqual(await consul.catalog.service.nodes("nextpg"), []);
+  assert.ok(!(await consul.catalog.node.list()).some((n) => n.Node === "nextdb"));
+});
+
+test("issue13 event/fire and event/list (blocking until the next event), coordinates, raft configuration", async () => {
+  const fired = await consul.event.fire("ndeploy", "v42");
+  assert.equal(fired.Name, "ndeploy");
+  assert.equal(fired.Payload, "v42");
+  assert.equal(fired.LTime, 0);
+  assert.match(fired.ID, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  const [res, events] = await consul.event.list({ name: "ndeploy", ctx: withRes() });
+  assert.equal(events.length, 1);
+  assert.equal(events[0].ID, fired.ID);
+  // with includeResponse the client leaves Payload as sent: base64
+  assert.equal(Buffer.from(events[0].Payload, "base64").toString(), "v42");
+  assert.ok(events[0].LTime > 0);
+  assert.deepEqual((await consul.event.list("ndeploy")).map((e) => e.Payload), ["v42"], "decoded by the client");
+  const idx = indexOf(res);
+  // a blocked list answers when another event is fired, not before
+  const t0 = now();
+  const blocked = consul.event.list({ index: String(idx), wait: "10s" });
+  await sleep(300);
+  await consul.event.fire("nwake");
+  const after = await blocked;
+  assert.ok(after.some((e) => e.Name === "nwake"));
+  assert.ok(now() - t0 < 9000, "woken by the event, not the timeout");
+  const coord = JSON.parse((await raw("GET", "/v1/coordinate/datacenters")).text);
+  assert.equal(coord[0].Datacenter, "dc1");
+  assert.equal(coord[0].Coordinates[0].Coord.Vec.length, 8);
+  const nodes = JSON.parse((await raw("GET", "/v1/coordinate/nodes")).text);
+  assert.equal(nodes.length, 1);
+  const raft = JSON.parse((await raw("GET", "/v1/operator/raft/configuration")).text);
+  assert.equal(raft.Servers.length, 1);
+  assert.equal(raft.Servers[0].Leader, true);
+  assert.equal(raft.Servers[0].Address, await consul.status.leader());
+});

@@ -356,6 +356,111 @@ def s4_http_and_tcp_checks_run_by_the_catalog():
         closed.close()
 
 
+# ---- issue 13: node-level endpoints ----
+def node_name():
+    return c.agent.self()["Config"]["NodeName"]
+
+
+@test
+def i13_health_node_has_node_and_service_checks():
+    """issue13 health/node lists node checks and the checks of services on the node, by CheckID"""
+    node = node_name()
+    ok = c.agent.service.register("pynode", service_id="pynode-1", port=82,
+                                  check=consul.Check.ttl("60s"))
+    eq(ok, True, "register")
+    eq(c.agent.check.register("pynode disk", check=consul.Check.ttl("60s"), check_id="pynode-disk"), True, "node check")
+    eq(c.agent.check.register("pynode extra", check=consul.Check.ttl("60s"), check_id="pynode-extra",
+                               service_id="pynode-1"), True, "service-bound check")
+    idx, checks = c.health.node(node)
+    index_of(idx)
+    ids = [k["CheckID"] for k in checks]
+    for want in ("pynode-disk", "pynode-extra", "serfHealth", "service:pynode-1"):
+        assert want in ids, "%s in %r" % (want, ids)
+    eq(ids, sorted(ids), "by CheckID")
+    extra = [k for k in checks if k["CheckID"] == "pynode-extra"][0]
+    eq(extra["ServiceID"], "pynode-1", "ServiceID of the bound check")
+    eq(c.health.node("no-such-node")[1], [], "unknown node: empty list")
+    r = raw("PUT", "/v1/agent/check/register", data='{"Name":"x","ServiceID":"nope","TTL":"10s"}')
+    eq(r.status_code, 400, "check bound to an unknown service")
+    put_ok("/v1/agent/check/deregister/pynode-disk")
+    put_ok("/v1/agent/check/deregister/pynode-extra")
+
+
+@test
+def i13_node_maintenance():
+    """issue13 agent/maintenance: _node_maintenance makes every instance on the node critical"""
+    node = node_name()
+    put_ok("/v1/agent/check/pass/service:pynode-1")
+    eq(len(c.health.service("pynode", passing=True)[1]), 1, "passing before")
+    eq(c.agent.maintenance("true", reason="python says so"), True, "enable")
+    m = [k for k in c.health.node(node)[1] if k["CheckID"] == "_node_maintenance"]
+    eq(len(m), 1, "_node_maintenance present")
+    eq((m[0]["Name"], m[0]["Status"], m[0]["Notes"]),
+       ("Node Maintenance Mode", "critical", "python says so"), "the maintenance check")
+    eq(c.health.service("pynode", passing=True)[1], [], "no instance passes")
+    eq(c.agent.maintenance("false"), True, "disable")
+    eq(len(c.health.service("pynode", passing=True)[1]), 1, "passing again")
+    r = raw("PUT", "/v1/agent/maintenance", params={"enable": "perhaps"})
+    eq((r.status_code, r.text), (400, 'Invalid value for enable: "perhaps"'), "bad enable")
+
+
+@test
+def i13_catalog_node_datacenters_members():
+    """issue13 catalog/node, catalog/node-services, catalog/datacenters, agent/members"""
+    node = node_name()
+    idx, n = c.catalog.node(node)
+    index_of(idx)
+    eq(n["Node"]["Node"], node, "Node")
+    eq(n["Services"]["pynode-1"]["Service"], "pynode", "service by ID")
+    eq(c.catalog.node("no-such-node")[1], None, "unknown node: null")
+    r = raw("GET", "/v1/catalog/node-services/" + node)
+    eq(r.status_code, 200, "node-services")
+    assert any(s["ID"] == "pynode-1" for s in r.json()["Services"])
+    eq(c.catalog.datacenters(), ["dc1"], "datacenters")
+    members = c.agent.members()
+    eq([m["Name"] for m in members], [node], "one member, itself")
+    put_ok("/v1/agent/service/deregister/pynode-1")
+
+
+@test
+def i13_catalog_register_external():
+    """issue13 catalog.register: an external node and service in catalog and health; deregister"""
+    ok = c.catalog.register("pydb", "10.7.0.2", service={"service": "pyext", "id": "pyext-1", "port": 6379},
+                            check={"CheckID": "pyext-alive", "Name": "alive", "Status": "passing",
+                                   "ServiceID": "pyext-1"})
+    eq(ok, True, "register")
+    idx, inst = c.catalog.service("pyext")
+    index_of(idx)
+    eq([(i["Node"], i["Address"], i["ServicePort"]) for i in inst], [("pydb", "10.7.0.2", 6379)], "catalog/service")
+    eq(len(c.health.service("pyext", passing=True)[1]), 1, "health ?passing")
+    eq([k["CheckID"] for k in c.health.node("pydb")[1]], ["pyext-alive"], "health/node of the external node")
+    assert "pydb" in [n["Node"] for n in c.catalog.nodes()[1]]
+    assert "pyext-1" not in c.agent.services(), "not an agent service"
+    eq(c.catalog.deregister("pydb", service_id="pyext-1"), True, "deregister the service")
+    eq(c.catalog.service("pyext")[1], [], "gone")
+    eq(c.catalog.deregister("pydb"), True, "deregister the node")
+    assert "pydb" not in [n["Node"] for n in c.catalog.nodes()[1]]
+
+
+@test
+def i13_events_coordinates_raft():
+    """issue13 event.fire/list (a blocked list wakes on the next event), coordinate, operator.raft_config"""
+    ev = c.event.fire("pydeploy", body="v7")
+    eq((ev["Name"], ev["LTime"]), ("pydeploy", 0), "fire answer")
+    idx, events = c.event.list(name="pydeploy")
+    eq([(e["Name"], e["Payload"]) for e in events], [("pydeploy", b"v7")], "list (payload decoded)")
+    got = Blocked(lambda: c.event.list(index=idx, wait="10s"))
+    time.sleep(0.3)
+    assert got.result is None, "still blocked before the next event"
+    c.event.fire("pywake")
+    _, later = got.get()
+    assert "pywake" in [e["Name"] for e in later]
+    eq(c.coordinate.datacenters()[0]["Datacenter"], "dc1", "coordinate datacenters")
+    eq(len(c.coordinate.nodes()[1]), 1, "coordinate nodes")
+    raft = c.operator.raft_config()
+    eq([(s["Leader"], s["Voter"]) for s in raft["Servers"]], [(True, True)], "one voting leader")
+
+
 def main():
     n = 0
     failed = 0

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_misc.h"
 #include "http_server.h"
 #include "log.h"
 #include "store.h"
@@ -124,5 +125,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(out);
     free(framed);
     store_free(f.api.store);
+    api_events_free(f.api.events);   /* user events live beside the store (api_misc.c) */
     return 0;
 }

@@ -83,6 +83,29 @@ tests_unit_test_catalog_api_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
 tests_unit_test_catalog_api_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_catalog_api_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
 endif
+# catalog DNS and node endpoints (helper "catalog2"): catalog/dns.c answers, api_node.c, without sockets
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_catalog_dns
+tests_unit_test_catalog_dns_SOURCES = tests/unit/test_catalog_dns.c
+tests_unit_test_catalog_dns_LDADD = catalog/libcatalog.a $(UNIT_LDADD) $(LDNS_LIBS)
+tests_unit_test_catalog_dns_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_catalog_dns_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
+check_PROGRAMS += tests/unit/test_catalog_node
+tests_unit_test_catalog_node_SOURCES = tests/unit/test_catalog_node.c
+tests_unit_test_catalog_node_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
+tests_unit_test_catalog_node_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_catalog_node_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
+check_PROGRAMS += tests/unit/test_catalog_external
+tests_unit_test_catalog_external_SOURCES = tests/unit/test_catalog_external.c
+tests_unit_test_catalog_external_LDADD = catalog/libcatalog.a $(UNIT_LDADD) $(LDNS_LIBS)
+tests_unit_test_catalog_external_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_catalog_external_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
+check_PROGRAMS += tests/unit/test_catalog_misc
+tests_unit_test_catalog_misc_SOURCES = tests/unit/test_catalog_misc.c
+tests_unit_test_catalog_misc_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
+tests_unit_test_catalog_misc_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_catalog_misc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
+endif
 # httpserver (helper "httpserver"): lib/http_server via run_buffer and real sockets
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_http_server
