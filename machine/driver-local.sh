@@ -92,8 +92,8 @@ local_dockerd_start() {
   rm -f "$d/exec/containerd/containerd.pid"
   local args=(dockerd -H "unix://$sock" --data-root "$PL_DATA/$node" --exec-root "$d/exec"
               --pidfile "$d/dockerd.pid" --bip "172.30.$n.1/24"
-              --default-address-pool "base=172.29.$n.0/24,size=28" --log-level warn
-              --label "role=$(cat "$d/role")")
+              --default-address-pool "base=172.29.$n.0/24,size=28" --log-level warn)
+  [ -s "$d/role" ] && args+=(--label "role=$(cat "$d/role")")
   [ -n "$reg" ] && args+=(--insecure-registry "$reg")
   setsid nsenter --net="/run/netns/$ns" unshare --uts -- \
     sh -c 'hostname "$1" && shift && exec "$@"' sh "$node" "${args[@]}" \
@@ -140,7 +140,7 @@ driver_create() { # node role registry-address(or empty)
     local_network_up
   )
   mkdir -p "$d"
-  echo "$role" >"$d/role"
+  printf '%s' "$role" >"$d/role"
   [ -n "$reg" ] && echo "$reg" >"$d/registry"
   if [ ! -e "/run/netns/$ns" ]; then
     ip netns add "$ns" || machine_die "cannot create network namespace $ns"

@@ -93,7 +93,7 @@ machine_create_args() { # role registry
     a=(--driver virtualbox --virtualbox-memory "${VB_MEMORY:-1024}" --virtualbox-cpu-count "${VB_CPUS:-1}")
   fi
   [ -n "$reg" ] && a+=(--engine-insecure-registry "$reg")
-  a+=(--engine-label "role=$role")
+  [ -n "$role" ] && a+=(--engine-label "role=$role")
   printf '%s\n' "${a[@]}"
 }
 

@@ -93,7 +93,9 @@ machine_path_name() { echo "$1" | tr '/._' '---'; }
 machine_valid_path() {
   local p=${1#/}; p=${p%/}
   if ! [[ "$p" =~ ^[A-Za-z0-9][A-Za-z0-9._/-]*$ ]] || [[ "$p" == *//* ]] || [[ "$p" == *..* ]]; then
-    echo "${0##*/}: invalid url-path '$1' (letters, digits, '.', '_', '-', '/')" >&2; exit 2
+    echo "${0##*/}: invalid url-path '$1' (letters, digits, '.', '_', '-', '/')" >&2
+    [ -n "${USAGE:-}" ] && echo "usage: $USAGE" >&2
+    exit 2
   fi
   echo "$p"
 }
