@@ -98,22 +98,25 @@ local_dockerd_start() {
   setsid nsenter --net="/run/netns/$ns" unshare --uts -- \
     sh -c 'hostname "$1" && shift && exec "$@"' sh "$node" "${args[@]}" \
     >>"$d/dockerd.log" 2>&1 </dev/null &
-  local i
-  for i in $(seq 1 300); do
-    curl -sf --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && return 0
-    sleep 0.1
-    [ "$i" -eq 300 ] && break
+  # ready = it answers and reaches its containerd (on a loaded machine /_ping answers seconds
+  # before containers can be created: "dial .../containerd.sock: timeout")
+  for _ in $(seq 1 600); do
+    if docker -H "unix://$sock" version --format '{{range .Server.Components}}{{.Name}} {{end}}' 2>/dev/null |
+       grep -q containerd; then
+      return 0
+    fi
+    sleep 0.2
   done
   tail -5 "$d/dockerd.log" >&2
-  machine_die "dockerd of $node did not answer on $sock (log: $d/dockerd.log)"
+  machine_die "dockerd of $node is not ready on $sock after 120 s (log: $d/dockerd.log)"
 }
 
 local_dockerd_stop() { # node: TERM, wait, then its containerd and shims
-  local node=$1 d p cpid i
+  local node=$1 d p cpid
   d=$(local_dir "$node")
   if p=$(local_pid "$node"); then
     kill -TERM "$p" 2>/dev/null
-    for i in $(seq 1 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
   fi
   cpid=$(cat "$d/exec/containerd/containerd.pid" 2>/dev/null || true)

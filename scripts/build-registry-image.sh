@@ -23,7 +23,9 @@ if [ ! -x "$bin" ]; then
   if [ ! -x "$bin" ]; then
     command -v apt-get >/dev/null || { echo "build-registry-image: no docker-registry and no apt-get to fetch it" >&2; exit 1; }
     mkdir -p "$CACHE/deb"
-    ( cd "$CACHE/deb" && apt-get download docker-registry >/dev/null 2>"$CACHE/deb/apt.log" ) ||
+    # with empty package lists (a fresh machine) the download fails once: update them, try again
+    ( cd "$CACHE/deb" && { apt-get download docker-registry >/dev/null 2>"$CACHE/deb/apt.log" ||
+        { apt-get update -qq >>"$CACHE/deb/apt.log" 2>&1 && apt-get download docker-registry >/dev/null 2>>"$CACHE/deb/apt.log"; }; } ) ||
       { echo "build-registry-image: apt-get download docker-registry failed (see $CACHE/deb/apt.log)" >&2; exit 1; }
     dpkg-deb -x "$(ls -t "$CACHE"/deb/docker-registry_*.deb | head -1)" "$CACHE/docker-registry"
   fi
