@@ -3,7 +3,10 @@ if HAVE_CMOCKA
 UNIT_LDADD = $(PORTOLAN_LIBS) $(CMOCKA_LIBS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 
-check_PROGRAMS += tests/unit/test_duration tests/unit/test_flags tests/unit/test_file
+check_PROGRAMS += tests/unit/test_duration tests/unit/test_flags tests/unit/test_file tests/unit/test_log
+tests_unit_test_log_SOURCES = tests/unit/test_log.c
+tests_unit_test_log_LDADD = $(UNIT_LDADD)
+tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_duration_SOURCES = tests/unit/test_duration.c
 tests_unit_test_duration_LDADD = $(UNIT_LDADD)
 tests_unit_test_duration_CFLAGS = $(UNIT_CFLAGS)
