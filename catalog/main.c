@@ -2,12 +2,15 @@
  * Flags (also PORTOLAN_CATALOG_<FLAG> environment variables): -listen, -node, -node-id,
  * -datacenter, -advertise, -data-dir, -log-level, -log-json, --version. */
 #include "api.h"
+#include "file.h"
 #include "flags.h"
 #include "log.h"
 #include "persist.h"
 #include "server.h"
 #include "signals.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,31 +43,62 @@ static void make_uuid(char out[37])
              b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-/* The node ID is kept in the data dir so it survives restarts, like Consul's node-id file. */
-static void node_id(const char *dir, char out[37])
+/* 1 when s is a UUID in its text form: 8-4-4-4-12 hex digits. */
+static int is_uuid(const char *s, size_t n)
+{
+    if (n != 36)
+        return 0;
+    for (size_t i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* The node ID is kept in the data dir so it survives restarts, like Consul's node-id file. A
+ * missing file gets a new random ID; a file that is there but unreadable or does not hold a UUID
+ * (surrounding white space aside) is refused, never replaced: replacing it would silently give
+ * the node a new identity. Returns 0, or -1 with err saying why. */
+static int node_id(const char *dir, char out[37], char *err, size_t errlen)
 {
     char path[4096];
     if (dir) {
         snprintf(path, sizeof path, "%s/node-id", dir);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            if (fscanf(f, "%36s", out) == 1 && strlen(out) == 36) {
-                fclose(f);
-                return;
+        size_t len = 0;
+        char *buf = file_read(path, 4096, &len);
+        if (!buf && errno != ENOENT) {
+            snprintf(err, errlen, "%.700s: cannot read it (%s); fix or remove it (a new node ID is made only when there is no file)",
+                     path, errno == EFBIG ? "larger than 4096 bytes: not a node ID" : strerror(errno));
+            return -1;
+        }
+        if (buf) {
+            size_t a = 0, b = len;
+            while (a < b && isspace((unsigned char)buf[a]))
+                a++;
+            while (b > a && isspace((unsigned char)buf[b - 1]))
+                b--;
+            int ok = is_uuid(buf + a, b - a);
+            if (ok)
+                snprintf(out, 37, "%.36s", buf + a);
+            free(buf);
+            if (!ok) {
+                snprintf(err, errlen, "%.700s: not a node ID (want a UUID, 8-4-4-4-12 hex digits, got %zu bytes); "
+                         "refusing to replace it: fix it, or remove it to get a new node ID", path, len);
+                return -1;
             }
-            fclose(f);
+            return 0;
         }
     }
     make_uuid(out);
     if (dir) {
         FILE *f = fopen(path, "w");
-        if (f) {
-            fprintf(f, "%s\n", out);
-            fflush(f);
-            fsync(fileno(f));
+        if (!f || fprintf(f, "%s\n", out) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0)
+            log_warn("%s: cannot write the new node ID (%s); it will change at the next start", path, strerror(errno));
+        if (f)
             fclose(f);
-        }
     }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -117,8 +151,10 @@ int main(int argc, char **argv)
     char uuid[37];
     if (nid)
         snprintf(uuid, sizeof uuid, "%s", nid);
-    else
-        node_id(data_dir, uuid);
+    else if (node_id(data_dir, uuid, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return 1;
+    }
     catalog_store_t *store = store_new(node ? node : host, uuid, dc, advertise);
     if (data_dir) {
         int l = persist_load(store, data_dir, err, sizeof err);
