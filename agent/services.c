@@ -61,6 +61,16 @@ static int parse_port_key(const char *key, port_t *p)
     return 0;
 }
 
+/* "1".."65535", digits only, no leading zero. */
+static int host_port_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 5 || s[0] == '0' || strspn(s, "0123456789") != n)
+        return 0;
+    long v = strtol(s, NULL, 10);
+    return v >= 1 && v <= 65535;
+}
+
 static port_t *find_port(port_t *ports, size_t n, const port_t *k)
 {
     for (size_t i = 0; i < n; i++)
@@ -293,7 +303,12 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
             }
             const json_t *b0 = json_array_get(val, 0);
             const char *hp = jstr(b0, "HostPort"), *hip = jstr(b0, "HostIp");
-            if (strlen(hp) < sizeof p.host_port)
+            /* a host port that is not 1..65535 ("0", empty, "99999", "80x") is no published
+             * port: never registered as port 0 or a wrapped number */
+            if (*hp && !host_port_ok(hp))
+                warn_list_add(w, "published port %s: host port \"%.15s\" ignored: not a port number 1-65535",
+                              p.exposed, hp);
+            else if (*hp)
                 snprintf(p.host_port, sizeof p.host_port, "%s", hp);
             snprintf(p.host_ip, sizeof p.host_ip, "%s", (*hip && strlen(hip) < sizeof p.host_ip) ? hip : "0.0.0.0");
             port_t *old = find_port(ports, n, &p);
@@ -375,7 +390,7 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
             ip = hip;
             char *end;
             long hp = strtol(p->host_port, &end, 10);
-            if (*end || hp < 0 || hp > 65535) {
+            if (*end || hp < 1 || hp > 65535) {
                 warn_list_add(w, "port %s: host port \"%.15s\" ignored: not a port number", p->exposed, p->host_port);
                 continue;
             }
