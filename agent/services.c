@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     char exposed[8];   /* "80" */
@@ -193,6 +194,34 @@ const char *services_network_container(const json_t *inspect)
     if (strncmp(nm, "container:", 10) == 0 && nm[10])
         return nm + 10;
     return NULL;
+}
+
+uint64_t services_started_ns(const json_t *inspect)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(inspect, "State"), "StartedAt"));
+    struct tm tm = {0};
+    int used = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                     &tm.tm_min, &tm.tm_sec, &used) != 6 || used != 19)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    uint64_t frac = 0;
+    const char *p = s + 19;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; isdigit((unsigned char)*p); p++, digits++)
+            if (digits < 9)
+                frac = frac * 10 + (uint64_t)(*p - '0');
+        for (; digits < 9; digits++)
+            frac *= 10;
+    }
+    if (strcmp(p, "Z") != 0) /* Docker writes UTC; anything else is not what we parse */
+        return 0;
+    time_t t = timegm(&tm);
+    if (t <= 0) /* "0001-01-01T00:00:00Z": never started */
+        return 0;
+    return (uint64_t)t * 1000000000u + frac;
 }
 
 const char *services_health(const json_t *inspect)
