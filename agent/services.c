@@ -88,17 +88,6 @@ static int cmp_port(const void *a, const void *b)
     return strcmp(x->proto, y->proto);
 }
 
-/* A plausible address: non-empty, no spaces or control characters, not too long. */
-static int addr_ok(const char *s)
-{
-    if (!s || !*s || strlen(s) > 255)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == '/' || *s == '"')
-            return 0;
-    return 1;
-}
-
 /* The first IPv4 address of a container (NetworkSettings.IPAddress, else the networks in name
  * order), else its first global IPv6 address; "" when none. v6 first: the other way round
  * (SERVICE_ADDRESS_FAMILY=ipv6). Borrowed. */
@@ -433,7 +422,7 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
                 char *slash = label_ip ? strrchr(label_ip, '/') : NULL;
                 if (slash)
                     *slash = '\0';
-                if (label_ip && addr_ok(label_ip))
+                if (label_ip && checks_host_ok(label_ip))
                     ip = label_ip;
                 else
                     warn_list_add(w, "label %.40s=\"%.40s\" ignored: not an address", cfg->use_ip_from_label, lv);

@@ -142,6 +142,13 @@ static const svc_case_t cases[] = {
      "[{\"ID\":\"node1:web1:80\",\"Name\":\"foo\",\"Port\":32768,\"Address\":\"192.168.1.10\"}]", NULL, NULL},
     {"-useIpFromLabel hostile value ignored", C_LABELIP, "{\"Config\":{\"Labels\":{\"ip\":\"1.2.3.4\\n5\"}}}",
      "[{\"ID\":\"node1:web1:80\",\"Name\":\"foo\",\"Port\":32768,\"Address\":\"192.168.1.10\"}]", "not an address", NULL},
+    {"-useIpFromLabel with user info or a shell word ignored", C_LABELIP,
+     "{\"Config\":{\"Labels\":{\"ip\":\"x@127.0.0.1\"},\"Env\":[\"SERVICE_CHECK_HTTP=/h\"]}}",
+     "[{\"ID\":\"node1:web1:80\",\"Name\":\"foo\",\"Port\":32768,\"Address\":\"192.168.1.10\","
+     "\"Meta\":{\"check_http\":\"/h\"},\"Check\":{\"HTTP\":\"http://192.168.1.10:32768/h\",\"Interval\":\"10s\"}}]",
+     "not an address", NULL},
+    {"-useIpFromLabel host name accepted", C_LABELIP, "{\"Config\":{\"Labels\":{\"ip\":\"db-1.internal\"}}}",
+     "[{\"ID\":\"node1:web1:80\",\"Name\":\"foo\",\"Port\":32768,\"Address\":\"db-1.internal\"}]", NULL, NULL},
     {"container:<id> network mode: that container's IP", C_DEF,
      "{\"HostConfig\":{\"NetworkMode\":\"container:abcdef\"},\"NetworkSettings\":{\"IPAddress\":\"\",\"Ports\":{},\"Networks\":{}}}",
      "[{\"ID\":\"node1:web1:80\",\"Name\":\"foo\",\"Port\":80,\"Address\":\"172.17.0.9\"}]", NULL,
