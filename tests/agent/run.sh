@@ -180,6 +180,10 @@ run_table() { # cases file
     grep -q 'docker run failed' "$dir/run-$cname.log" && diag "$group/$cname: $(head -c 300 "$dir/run-$cname.log")"
   done
   check "table $group: agent still running" agent_alive "$group"
+  # container names and metadata are untrusted: lib/log.c escapes them, so no raw control byte
+  # (terminal escape sequences, forged line breaks) reaches the agent's log
+  check "table $group: the agent's log holds no raw control bytes" \
+    sh -c "! LC_ALL=C grep -qP '[\\x00-\\x09\\x0b-\\x1f\\x7f]' '$TEST_TMP/agent-$group.log'"
   if [ "$uri" = env ]; then
     local toks
     toks=$(jq -r '.token // "NONE"' "$reqlog" | sort -u | tr '\n' ' ')
