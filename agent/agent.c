@@ -140,7 +140,7 @@ static void apply(agent_t *a, ctr_t *c, const json_t *inspect, const json_t *net
                      name, json_integer_value(json_object_get(json_object_get(inspect, "State"), "ExitCode")), have);
             return;
         }
-        reconcile_set_container(a->rec, c->id, NULL, NULL);
+        reconcile_set_container(a->rec, c->id, NULL, NULL, 0);
         return;
     }
     service_list_t l;
@@ -156,7 +156,7 @@ static void apply(agent_t *a, ctr_t *c, const json_t *inspect, const json_t *net
     warn_list_free(&w);
     if (l.n == 0)
         log_debug("container %s: no services (no published ports, ignored or -explicit)", name);
-    reconcile_set_container(a->rec, c->id, &l, services_health(inspect));
+    reconcile_set_container(a->rec, c->id, &l, services_health(inspect), services_started_ns(inspect));
     service_list_free(&l);
 }
 
@@ -195,7 +195,7 @@ static void on_inspect(docker_client_t *dc, long status, json_t *json, const cha
     a->inspects++;
     if (error) {
         if (status == 404) {
-            reconcile_set_container(a->rec, c->id, NULL, NULL);
+            reconcile_set_container(a->rec, c->id, NULL, NULL, 0);
         } else {
             a->inspect_failures++;
             log_warn("container %.12s: %s (will retry after Docker reconnects or at resync)", c->id, error);

@@ -8,6 +8,7 @@ agent_libagentcore_a_SOURCES = \
 	agent/services.c agent/services.h \
 	agent/registration.c agent/registration.h \
 	agent/cleanup.c agent/cleanup.h \
+	agent/owners.c agent/owners.h \
 	agent/agent_config.c agent/agent_config.h \
 	agent/replicate.c agent/replicate.h
 AGENT_CORE_LIBS = agent/libagentcore.a $(PORTOLAN_LIBS)

@@ -386,14 +386,68 @@ static const char *health_status(const char *docker)
     return docker && !strcmp(docker, "healthy") ? "passing" : "critical";
 }
 
-static void entry_want(entry_t *e, const char *ctr_id, const service_t *s, const char *health)
+static void wish_free_fields(wish_t *w)
+{
+    free(w->id);
+    json_decref(w->body);
+    json_decref(w->cmp);
+    free(w->desc);
+    free(w->health_id);
+    free(w->ttl_id);
+}
+
+static void rec_free(ctr_rec_t *rec)
+{
+    if (!rec)
+        return;
+    for (size_t i = 0; i < rec->n; i++)
+        wish_free_fields(&rec->w[i]);
+    free(rec->w);
+    free(rec);
+}
+
+static const wish_t *rec_find(const ctr_rec_t *rec, const char *id)
+{
+    for (size_t i = 0; rec && i < rec->n; i++)
+        if (!strcmp(rec->w[i].id, id))
+            return &rec->w[i];
+    return NULL;
+}
+
+static ctr_rec_t *rec_new(const service_list_t *services, const char *health)
+{
+    ctr_rec_t *rec = calloc(1, sizeof *rec);
+    if (!rec || !(rec->w = calloc(services->n, sizeof *rec->w))) {
+        free(rec);
+        return NULL;
+    }
+    rec->want_health = health_status(health);
+    for (size_t k = 0; k < services->n; k++) {
+        const service_t *s = &services->items[k];
+        wish_t *w = &rec->w[rec->n];
+        w->id = strdup(s->id);
+        w->body = registration_body(s);
+        w->cmp = w->body ? registration_body_cmp(w->body, s->health_check_id) : NULL;
+        w->desc = registration_describe(s);
+        w->health_id = s->health_check_id ? strdup(s->health_check_id) : NULL;
+        w->ttl_id = s->ttl_check_id ? strdup(s->ttl_check_id) : NULL;
+        if (!w->id || !w->body || !w->cmp || (s->health_check_id && !w->health_id) ||
+            (s->ttl_check_id && !w->ttl_id)) {
+            wish_free_fields(w);
+            memset(w, 0, sizeof *w);
+            continue;
+        }
+        rec->n++;
+    }
+    return rec;
+}
+
+static void entry_want(entry_t *e, const char *ctr_id, const wish_t *w, const char *want_health)
 {
     reconcile_t *r = e->r;
-    json_t *body = registration_body(s);
-    json_t *cmp = registration_body_cmp(body, s->health_check_id);
     if (!e->want)
         r->st.services_wanted++;
-    if (e->no_checks && !(e->want_cmp && json_equal(e->want_cmp, cmp))) {
+    if (e->no_checks && !(e->want_cmp && json_equal(e->want_cmp, w->cmp))) {
         e->no_checks = 0; /* a new wish: try it whole again */
         json_decref(e->bare);
         json_decref(e->bare_cmp);
@@ -401,17 +455,17 @@ static void entry_want(entry_t *e, const char *ctr_id, const service_t *s, const
     }
     json_decref(e->want);
     json_decref(e->want_cmp);
-    e->want = body;
-    e->want_cmp = cmp;
+    e->want = json_incref(w->body);
+    e->want_cmp = json_incref(w->cmp);
     free(e->ctr_id);
     e->ctr_id = strdup(ctr_id);
     free(e->desc);
-    e->desc = registration_describe(s);
+    e->desc = w->desc ? strdup(w->desc) : NULL;
     free(e->health_id);
-    e->health_id = s->health_check_id ? strdup(s->health_check_id) : NULL;
+    e->health_id = w->health_id ? strdup(w->health_id) : NULL;
     free(e->ttl_id);
-    e->ttl_id = s->ttl_check_id ? strdup(s->ttl_check_id) : NULL;
-    e->want_health = health_status(health);
+    e->ttl_id = w->ttl_id ? strdup(w->ttl_id) : NULL;
+    e->want_health = want_health;
 }
 
 static void entry_unwant(entry_t *e)
@@ -423,51 +477,77 @@ static void entry_unwant(entry_t *e)
     e->want = e->want_cmp = NULL;
 }
 
-void reconcile_set_container(reconcile_t *r, const char *ctr_id, const service_list_t *services,
-                             const char *health)
+/* Container ctr_id no longer claims id: when it held it, the next claimant's registration is
+ * written instead (the ID is never deregistered while a container still claims it), or, with no
+ * other claimant, the service is deregistered. */
+static void release_id(reconcile_t *r, const char *id, const char *ctr_id)
 {
-    ctr_rec_t *old = strmap_get(r->ctrs, ctr_id);
-    size_t n = services ? services->n : 0;
-    /* services no longer wanted */
-    for (size_t i = 0; old && i < old->n; i++) {
-        int still = 0;
-        for (size_t k = 0; k < n; k++)
-            if (!strcmp(old->ids[i], services->items[k].id))
-                still = 1;
-        entry_t *e = still ? NULL : rc_entry_get(r, old->ids[i], 0);
-        if (e && e->ctr_id && !strcmp(e->ctr_id, ctr_id)) {
-            entry_unwant(e);
-            rc_kick(e);
-        }
-    }
-    if (old) {
-        for (size_t i = 0; i < old->n; i++)
-            free(old->ids[i]);
-        free(old->ids);
-        free(old);
-        strmap_del(r->ctrs, ctr_id);
-    }
-    if (n == 0)
+    const char *holder = owners_holder(r->owners, id);
+    int held = holder && !strcmp(holder, ctr_id);
+    const char *next = owners_release(r->owners, id, ctr_id);
+    entry_t *e = held ? rc_entry_get(r, id, 0) : NULL;
+    if (!e || !e->ctr_id || strcmp(e->ctr_id, ctr_id) != 0)
         return;
-    ctr_rec_t *rec = calloc(1, sizeof *rec);
-    if (rec)
-        rec->ids = calloc(n, sizeof *rec->ids);
-    for (size_t k = 0; k < n; k++) {
-        entry_t *e = rc_entry_get(r, services->items[k].id, 1);
+    const ctr_rec_t *nrec = next ? strmap_get(r->ctrs, next) : NULL;
+    const wish_t *w = rec_find(nrec, id);
+    if (w) {
+        log_info("service ID %s passes from container %.12s to %.12s, which claims it too", id, ctr_id, next);
+        entry_want(e, next, w, nrec->want_health);
+    } else {
+        entry_unwant(e);
+    }
+    rc_kick(e);
+}
+
+void reconcile_set_container(reconcile_t *r, const char *ctr_id, const service_list_t *services,
+                             const char *health, uint64_t started_ns)
+{
+    ctr_rec_t *old = strmap_del(r->ctrs, ctr_id);
+    ctr_rec_t *rec = services && services->n ? rec_new(services, health) : NULL;
+    /* IDs no longer wanted: released first, so that the next claimant takes them over */
+    for (size_t i = 0; old && i < old->n; i++)
+        if (!rec_find(rec, old->w[i].id))
+            release_id(r, old->w[i].id, ctr_id);
+    rec_free(old);
+    if (!rec)
+        return;
+    if (strmap_put(r->ctrs, ctr_id, rec) != 0) {
+        for (size_t k = 0; k < rec->n; k++)
+            release_id(r, rec->w[k].id, ctr_id);
+        rec_free(rec);
+        return;
+    }
+    for (size_t k = 0; k < rec->n; k++) {
+        const wish_t *w = &rec->w[k];
+        int fresh = 0;
+        const char *holder = owners_claim(r->owners, w->id, ctr_id, started_ns, &fresh);
+        if (!holder)
+            continue;
+        if (strcmp(holder, ctr_id) != 0) {
+            if (fresh)
+                log_warn("container %.12s: service ID %s is held by container %.12s, which has been running "
+                         "longer; not registered while that container holds it", ctr_id, w->id, holder);
+            /* ctr_id held it but started again (kept by -deregister on-success): the ID goes to
+             * the claimant now first in line */
+            entry_t *e = rc_entry_get(r, w->id, 0);
+            const ctr_rec_t *hrec = strmap_get(r->ctrs, holder);
+            const wish_t *hw = rec_find(hrec, w->id);
+            if (e && e->ctr_id && !strcmp(e->ctr_id, ctr_id) && hw) {
+                log_info("service ID %s passes from container %.12s to %.12s, which has been running longer",
+                         w->id, ctr_id, holder);
+                entry_want(e, holder, hw, hrec->want_health);
+                rc_kick(e);
+            }
+            continue;
+        }
+        entry_t *e = rc_entry_get(r, w->id, 1);
         if (!e)
             continue;
         if (e->want && e->ctr_id && strcmp(e->ctr_id, ctr_id) != 0)
-            log_warn("service ID %s moves from container %.12s to %.12s", e->id, e->ctr_id, ctr_id);
-        entry_want(e, ctr_id, &services->items[k], health);
-        if (rec && rec->ids && (rec->ids[rec->n] = strdup(e->id)))
-            rec->n++;
+            log_warn("service ID %s passes from container %.12s to %.12s, which has been running longer",
+                     e->id, e->ctr_id, ctr_id);
+        entry_want(e, ctr_id, w, rec->want_health);
         rc_kick(e);
-    }
-    if (rec && strmap_put(r->ctrs, ctr_id, rec) != 0) {
-        for (size_t i = 0; i < rec->n; i++)
-            free(rec->ids[i]);
-        free(rec->ids);
-        free(rec);
     }
 }
 
@@ -498,10 +578,12 @@ reconcile_t *reconcile_new(uv_loop_t *loop, consul_client_t *cc, const reconcile
     r->node = strdup(opts->node ? opts->node : "");
     r->entries = strmap_new();
     r->ctrs = strmap_new();
-    if (!r->node || !r->entries || !r->ctrs) {
+    r->owners = owners_new();
+    if (!r->node || !r->entries || !r->ctrs || !r->owners) {
         free(r->node);
         strmap_free(r->entries);
         strmap_free(r->ctrs);
+        owners_free(r->owners);
         free(r);
         return NULL;
     }
@@ -626,15 +708,11 @@ void reconcile_free(reconcile_t *r)
     while (strmap_iter_next(&it))
         entry_free(it.value);
     it = strmap_iter(r->ctrs);
-    while (strmap_iter_next(&it)) {
-        ctr_rec_t *rec = it.value;
-        for (size_t i = 0; i < rec->n; i++)
-            free(rec->ids[i]);
-        free(rec->ids);
-        free(rec);
-    }
+    while (strmap_iter_next(&it))
+        rec_free(it.value);
     strmap_free(r->entries);
     strmap_free(r->ctrs);
+    owners_free(r->owners);
     free(r->retry);
     free(r->node);
     /* timers: closed through uv_close; the struct goes with the last close callback */

@@ -59,10 +59,14 @@ void reconcile_start(reconcile_t *r);
 
 /* Sets everything container ctr_id should have in Consul (services may be NULL or empty: nothing).
  * health: the container's Docker health status, for the health mirror checks (may be NULL).
- * Services it had before and no longer has are deregistered. Copies what it needs. */
+ * started_ns: its State.StartedAt (ns since the epoch, 0 unknown), which decides who holds a
+ * service ID that several containers claim (owners.h): a claim on an ID another container holds
+ * is refused with one warning and kept waiting. Services it had before and no longer has are
+ * deregistered, unless another container claims the same ID: then that one's registration
+ * is written instead. Copies what it needs. */
 void reconcile_set_container(reconcile_t *r, const char *ctr_id, const service_list_t *services,
-                             const char *health);
-/* Number of services container ctr_id currently wants. */
+                             const char *health, uint64_t started_ns);
+/* Number of services container ctr_id currently wants (held or waiting for their ID). */
 size_t reconcile_container_services(const reconcile_t *r, const char *ctr_id);
 
 /* On the next poll: compare full registrations (resync) / remove this node's dangling services. */

@@ -5,6 +5,7 @@
 #define PORTOLAN_AGENT_RECONCILE_INT_H
 
 #include "backoff.h"
+#include "owners.h"
 #include "consul_watch.h"
 #include "reconcile.h"
 #include "strmap.h"
@@ -41,9 +42,21 @@ struct entry {
     backoff_t bo;
 };
 
+/* What one container wants for one service ID, kept whether or not it holds the ID (owners.h),
+ * so that the next claimant's registration is at hand when the holder gives the ID up. */
 typedef struct {
-    char **ids;
+    char *id;
+    json_t *body;    /* register body */
+    json_t *cmp;     /* body without the health check's Status */
+    char *desc;      /* log description */
+    char *health_id; /* Docker health mirror CheckID, or NULL */
+    char *ttl_id;    /* -ttl CheckID, or NULL */
+} wish_t;
+
+typedef struct {
+    wish_t *w;
     size_t n;
+    const char *want_health; /* "passing"/"critical" (static strings) */
 } ctr_rec_t;
 
 struct reconcile {
@@ -53,6 +66,7 @@ struct reconcile {
     reconcile_opts_t o;
     strmap_t *entries; /* id -> entry_t */
     strmap_t *ctrs;    /* ctr id -> ctr_rec_t */
+    owners_t *owners;  /* which container holds each claimed ID */
     entry_t **retry;   /* entries waiting for retry_at */
     size_t nretry, capretry;
     uv_timer_t retry_timer, poll_timer, hb_timer, shutdown_timer;

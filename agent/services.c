@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     char exposed[8];   /* "80" */
@@ -61,6 +62,16 @@ static int parse_port_key(const char *key, port_t *p)
     return 0;
 }
 
+/* "1".."65535", digits only, no leading zero. */
+static int host_port_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 5 || s[0] == '0' || strspn(s, "0123456789") != n)
+        return 0;
+    long v = strtol(s, NULL, 10);
+    return v >= 1 && v <= 65535;
+}
+
 static port_t *find_port(port_t *ports, size_t n, const port_t *k)
 {
     for (size_t i = 0; i < n; i++)
@@ -75,17 +86,6 @@ static int cmp_port(const void *a, const void *b)
     if (x->num != y->num)
         return x->num < y->num ? -1 : 1;
     return strcmp(x->proto, y->proto);
-}
-
-/* A plausible address: non-empty, no spaces or control characters, not too long. */
-static int addr_ok(const char *s)
-{
-    if (!s || !*s || strlen(s) > 255)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == '/' || *s == '"')
-            return 0;
-    return 1;
 }
 
 /* The first IPv4 address of a container (NetworkSettings.IPAddress, else the networks in name
@@ -183,6 +183,34 @@ const char *services_network_container(const json_t *inspect)
     if (strncmp(nm, "container:", 10) == 0 && nm[10])
         return nm + 10;
     return NULL;
+}
+
+uint64_t services_started_ns(const json_t *inspect)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(inspect, "State"), "StartedAt"));
+    struct tm tm = {0};
+    int used = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                     &tm.tm_min, &tm.tm_sec, &used) != 6 || used != 19)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    uint64_t frac = 0;
+    const char *p = s + 19;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; isdigit((unsigned char)*p); p++, digits++)
+            if (digits < 9)
+                frac = frac * 10 + (uint64_t)(*p - '0');
+        for (; digits < 9; digits++)
+            frac *= 10;
+    }
+    if (strcmp(p, "Z") != 0) /* Docker writes UTC; anything else is not what we parse */
+        return 0;
+    time_t t = timegm(&tm);
+    if (t <= 0) /* "0001-01-01T00:00:00Z": never started */
+        return 0;
+    return (uint64_t)t * 1000000000u + frac;
 }
 
 const char *services_health(const json_t *inspect)
@@ -293,7 +321,12 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
             }
             const json_t *b0 = json_array_get(val, 0);
             const char *hp = jstr(b0, "HostPort"), *hip = jstr(b0, "HostIp");
-            if (strlen(hp) < sizeof p.host_port)
+            /* a host port that is not 1..65535 ("0", empty, "99999", "80x") is no published
+             * port: never registered as port 0 or a wrapped number */
+            if (*hp && !host_port_ok(hp))
+                warn_list_add(w, "published port %s: host port \"%.15s\" ignored: not a port number 1-65535",
+                              p.exposed, hp);
+            else if (*hp)
                 snprintf(p.host_port, sizeof p.host_port, "%s", hp);
             snprintf(p.host_ip, sizeof p.host_ip, "%s", (*hip && strlen(hip) < sizeof p.host_ip) ? hip : "0.0.0.0");
             port_t *old = find_port(ports, n, &p);
@@ -375,7 +408,7 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
             ip = hip;
             char *end;
             long hp = strtol(p->host_port, &end, 10);
-            if (*end || hp < 0 || hp > 65535) {
+            if (*end || hp < 1 || hp > 65535) {
                 warn_list_add(w, "port %s: host port \"%.15s\" ignored: not a port number", p->exposed, p->host_port);
                 continue;
             }
@@ -389,7 +422,7 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
                 char *slash = label_ip ? strrchr(label_ip, '/') : NULL;
                 if (slash)
                     *slash = '\0';
-                if (label_ip && addr_ok(label_ip))
+                if (label_ip && checks_host_ok(label_ip))
                     ip = label_ip;
                 else
                     warn_list_add(w, "label %.40s=\"%.40s\" ignored: not an address", cfg->use_ip_from_label, lv);

@@ -67,6 +67,10 @@ char *services_default_name(const json_t *inspect);
 /* The <id> of a "container:<id>" network mode, or NULL. Borrowed from inspect. */
 const char *services_network_container(const json_t *inspect);
 
+/* State.StartedAt ("2026-12-07T16:09:27.123456789Z", as Docker writes it) in ns since the epoch,
+ * or 0 when absent or unparsable. Orders the claimants of a shared service ID (owners.h). */
+uint64_t services_started_ns(const json_t *inspect);
+
 /* State.Health.Status ("healthy", "unhealthy", "starting"), or NULL without a HEALTHCHECK. */
 const char *services_health(const json_t *inspect);
 

@@ -4,6 +4,7 @@
  * --version. */
 #include "api.h"
 #include "dns_server.h"
+#include "file.h"
 #include "flags.h"
 #include "log.h"
 #include "persist.h"
@@ -11,6 +12,8 @@
 #include "signals.h"
 #include "uuid.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,31 +39,49 @@ static void on_stop(void *data)
     uv_stop(loop);
 }
 
-/* The node ID is kept in the data dir so it survives restarts, like Consul's node-id file. */
-static void node_id(const char *dir, char out[37])
+/* The node ID is kept in the data dir so it survives restarts, like Consul's node-id file. A
+ * missing file gets a new random ID; a file that is there but unreadable or does not hold a UUID
+ * (surrounding white space aside) is refused, never replaced: replacing it would silently give
+ * the node a new identity. Returns 0, or -1 with err saying why. */
+static int node_id(const char *dir, char out[37], char *err, size_t errlen)
 {
     char path[4096];
     if (dir) {
         snprintf(path, sizeof path, "%s/node-id", dir);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            if (fscanf(f, "%36s", out) == 1 && strlen(out) == 36) {
-                fclose(f);
-                return;
+        size_t len = 0;
+        char *buf = file_read(path, 4096, &len);
+        if (!buf && errno != ENOENT) {
+            snprintf(err, errlen, "%.700s: cannot read it (%s); fix or remove it (a new node ID is made only when there is no file)",
+                     path, errno == EFBIG ? "larger than 4096 bytes: not a node ID" : strerror(errno));
+            return -1;
+        }
+        if (buf) {
+            size_t a = 0, b = len;
+            while (a < b && isspace((unsigned char)buf[a]))
+                a++;
+            while (b > a && isspace((unsigned char)buf[b - 1]))
+                b--;
+            int ok = uuid_valid(buf + a, b - a);
+            if (ok)
+                snprintf(out, 37, "%.36s", buf + a);
+            free(buf);
+            if (!ok) {
+                snprintf(err, errlen, "%.700s: not a node ID (want a UUID, 8-4-4-4-12 hex digits, got %zu bytes); "
+                         "refusing to replace it: fix it, or remove it to get a new node ID", path, len);
+                return -1;
             }
-            fclose(f);
+            return 0;
         }
     }
     uuid_random(out);
     if (dir) {
         FILE *f = fopen(path, "w");
-        if (f) {
-            fprintf(f, "%s\n", out);
-            fflush(f);
-            fsync(fileno(f));
+        if (!f || fprintf(f, "%s\n", out) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0)
+            log_warn("%s: cannot write the new node ID (%s); it will change at the next start", path, strerror(errno));
+        if (f)
             fclose(f);
-        }
     }
+    return 0;
 }
 
 /* Where this run's indexes start: the wall-clock time in microseconds since 1970. A run gives out
@@ -135,8 +156,10 @@ int main(int argc, char **argv)
     char uuid[37];
     if (nid)
         snprintf(uuid, sizeof uuid, "%s", nid);
-    else
-        node_id(data_dir, uuid);
+    else if (node_id(data_dir, uuid, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return 1;
+    }
     catalog_store_t *store = store_new_at(node ? node : host, uuid, dc, advertise, index_base());
     if (data_dir) {
         int l = persist_load(store, data_dir, err, sizeof err);

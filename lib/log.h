@@ -5,6 +5,7 @@
 #define PORTOLAN_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF } log_level_t;
 
@@ -17,6 +18,12 @@ void log_set_level(log_level_t level);
 
 void log_msg(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(log_level_t level, const char *fmt, va_list ap);
+
+/* The escaping every message gets before it is written (both formats): newline, carriage return
+ * and tab become \n \r \t, other C0 control bytes, DEL, C1 controls and bytes that are not
+ * valid UTF-8 become \xHH; printable ASCII and valid UTF-8 pass unchanged. Writes at most cap
+ * bytes including the terminating NUL (whole escapes only) and returns the length written. */
+size_t log_escape(const char *in, char *out, size_t cap);
 
 #define log_debug(...) do { if (log_level() <= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

@@ -8,10 +8,10 @@
 #   1. table: tests/agent/cases/*.tsv, one agent per table, one container per row, asserting the
 #      exact registration (check-cases.py) for every flag and metadata key of the spec
 #   2. scenarios: -deregister modes, -resync, -cleanup (incl. agent kill -9), -retry-*, -ttl,
-#      Docker HEALTHCHECK, SIGTERM, -listen, --version, catalog kill -9, dockerd kill -9, TLS
+#      Docker HEALTHCHECK, SIGTERM, -listen, --version, shared SERVICE_ID, catalog kill -9, dockerd kill -9, TLS
 #      Docker endpoint, two nodes, IPv6 on a dual-stack engine
 # Run: TOP=/work/main BUILD=/path/to/build bash tests/agent/run.sh [part...]
-#      parts: table scenarios dockerd catalog cleanup tls twonodes ipv6 (default: all)
+#      parts: table scenarios shared dockerd catalog cleanup tls twonodes ipv6 (default: all)
 set -u
 export LC_ALL=C   # byte order for every sort and comparison of IDs
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -32,7 +32,7 @@ if ! docker version >/dev/null 2>&1 && ! command -v dockerd >/dev/null; then
 fi
 
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(table scenarios cleanup catalog dockerd tls twonodes ipv6)
+[ ${#parts[@]} -eq 0 ] && parts=(table scenarios shared cleanup catalog dockerd tls twonodes ipv6)
 want() { local p; for p in "${parts[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 
 # ---------------------------------------------------------------- shared helpers
@@ -180,6 +180,10 @@ run_table() { # cases file
     grep -q 'docker run failed' "$dir/run-$cname.log" && diag "$group/$cname: $(head -c 300 "$dir/run-$cname.log")"
   done
   check "table $group: agent still running" agent_alive "$group"
+  # container names and metadata are untrusted: lib/log.c escapes them, so no raw control byte
+  # (terminal escape sequences, forged line breaks) reaches the agent's log
+  check "table $group: the agent's log holds no raw control bytes" \
+    sh -c "! LC_ALL=C grep -qP '[\\x00-\\x09\\x0b-\\x1f\\x7f]' '$TEST_TMP/agent-$group.log'"
   if [ "$uri" = env ]; then
     local toks
     toks=$(jq -r '.token // "NONE"' "$reqlog" | sort -u | tr '\n' ' ')

@@ -104,6 +104,65 @@ scenario_resync() {
   rm_all_containers main
 }
 
+# Two containers with the same SERVICE_ID (issue 8, class 6): the first keeps the ID, the later
+# one is refused with a warning and waits; resyncs never flip it; removing the waiting one changes
+# nothing, removing the holder hands the ID to the waiting one without deregistering it.
+# Part 1 runs with -resync 1 (no flip); part 2 without -resync, so that a wrong deregistration
+# cannot be mended by the next resync before it is seen.
+scenario_shared_id() {
+  local cp cp2
+  cp=$(free_port); pit_catalog_start "$cp" || { not_ok "shared id: catalog starts"; return; }
+  local cat=$PIT_CATALOG_PID
+  shared_port() { cat_services "$1" | jq -r '.["it-shared"].Port // "absent"'; }
+  port_is() { [ "$(shared_port "$1")" = "$2" ]; }
+  host_port() { dk main port "$1" 80/tcp | head -n1 | sed 's/.*://'; }
+  short_id() { dk main inspect -f '{{.Id}}' "$1" | cut -c1-12; }
+  local sh=(-e SERVICE_ID=it-shared -e SERVICE_NAME=shared portolan-test/web)
+  local pa pb pc pre=0
+  # 1. -resync 1: the first container keeps the ID through resyncs
+  pit_agent_start shared main -- -node-id it-s -resync 1 -log-level debug "consul://127.0.0.1:$cp"
+  run_web it-sh-a "${sh[@]}"; pa=$(host_port it-sh-a)
+  wait_for 30 port_is "$cp" "$pa" && pre=1
+  check "shared id: the first container registers it-shared" test $pre = 1
+  run_web it-sh-b "${sh[@]}"
+  check_if $pre "shared id: the second claimant is refused with a warning" \
+    wait_for 30 log_has shared "container $(short_id it-sh-b): service ID it-shared is held by container"
+  check_eq "shared id: the first container keeps the ID" "$pa" "$(shared_port "$cp")"
+  local rs='portolan-agent: resync: ' r0; r0=$(log_count shared "$rs")
+  check_if $pre "shared id: two resyncs pass" wait_for 30 log_count_ge shared "$rs" $((r0 + 2))
+  check_eq "shared id: after the resyncs the first container still holds it (no flip)" "$pa" "$(shared_port "$cp")"
+  check "shared id: the ID never changed hands" sh -c "! grep -Eq 'it-shared (passes|moves) from' '$TEST_TMP/agent-shared.log'"
+  pit_agent_stop shared KILL; kill "$cat" 2>/dev/null
+  rm_all_containers main
+  # 2. no -resync: removing the waiting claimant or the holder never deregisters a claimed ID
+  cp2=$(free_port); pit_catalog_start "$cp2" || { not_ok "shared id: catalog starts"; return; }
+  local cat2=$PIT_CATALOG_PID
+  pit_agent_start shared2 main -- -node-id it-s "consul://127.0.0.1:$cp2"
+  pre=0
+  run_web it-sh-a "${sh[@]}"; pa=$(host_port it-sh-a)
+  wait_for 30 port_is "$cp2" "$pa" && pre=1
+  run_web it-sh-b "${sh[@]}"; pb=$(host_port it-sh-b)
+  wait_for 30 log_has shared2 "container $(short_id it-sh-b): service ID it-shared is held by container" ||
+    diag "shared id: no warning for the second claimant"
+  dk main rm -f it-sh-b >/dev/null
+  pit_barrier main "$cp2" it-sh-barrier1 || diag "shared id: barrier 1 timed out"
+  check_if $pre "shared id: removing the waiting container leaves the holder's registration" port_is "$cp2" "$pa"
+  run_web it-sh-c "${sh[@]}"; pc=$(host_port it-sh-c)
+  wait_for 30 log_has shared2 "container $(short_id it-sh-c): service ID it-shared is held by container" ||
+    diag "shared id: no warning for the third claimant"
+  dk main rm -f it-sh-a >/dev/null
+  check_if $pre "shared id: removing the holder hands the ID to the container still claiming it" \
+    wait_for 30 port_is "$cp2" "$pc"
+  check_if $pre "shared id: it-shared was never deregistered while a container claimed it" \
+    sh -c "! grep -q 'deregistered it-shared' '$TEST_TMP/agent-shared2.log'"
+  dk main rm -f it-sh-c >/dev/null
+  check_if $pre "shared id: removing the last claimant deregisters it" wait_for 30 port_is "$cp2" absent
+  check "shared id: agent still running" agent_alive shared2
+  pit_agent_stop shared2 KILL; kill "$cat2" 2>/dev/null
+  rm_all_containers main
+  : "$pb"
+}
+
 seed() { # PORT ID NAME: a service registered by someone else
   curl -sf -X PUT -d "{\"ID\":\"$2\",\"Name\":\"$3\",\"Port\":1234,\"Address\":\"127.0.0.1\"}" \
     "http://127.0.0.1:$1/v1/agent/service/register" >/dev/null
@@ -494,6 +553,7 @@ if want scenarios; then
   scenario_deregister; scenario_resync; scenario_retry; scenario_ttl; scenario_healthcheck
   scenario_sigterm; scenario_ops
 fi
+want shared && scenario_shared_id
 want cleanup && scenario_cleanup
 want catalog && scenario_catalog_restart
 want dockerd && scenario_dockerd_restart

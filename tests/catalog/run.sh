@@ -59,6 +59,20 @@ check_eq "a state file with a flipped field makes the catalog exit with an error
 check "a state file with a flipped field fails its checksum and is refused" grep -q "checksum mismatch" <<<"$out"
 cp "$TEST_TMP/good.json" "$D/state.json"
 
+# --- a garbage node-id file is refused with the reason, never silently replaced ---
+cp "$D/node-id" "$TEST_TMP/good-node-id"
+printf 'not-a-uuid-at-all-but-36-chars-long!\n' >"$D/node-id"
+out=$(timeout -s KILL 15 "$CAT" -listen "127.0.0.1:$P2" -data-dir "$D" 2>&1; echo "rc=$?")
+check_eq "a garbage node-id file makes the catalog exit with an error" "rc=1" "$(tail -n 1 <<<"$out")"
+check "the error names the file and says why" grep -q "node-id: not a node ID (want a UUID" <<<"$out"
+check_eq "the garbage node-id file is left as it was" "not-a-uuid-at-all-but-36-chars-long!" "$(cat "$D/node-id")"
+printf '\n  %s  \n' "$(cat "$TEST_TMP/good-node-id")" >"$D/node-id"
+start_at "$D" "$P2"
+check_eq "a node-id file with white space around the UUID is kept" "$(cat "$TEST_TMP/good-node-id")" \
+  "$(curl -sf "http://127.0.0.1:$P2/v1/agent/self" | jq -r '.Config.NodeID')"
+kill $PID; wait $PID 2>/dev/null
+cp "$TEST_TMP/good-node-id" "$D/node-id"
+
 # --- blocking queries through the real server ---
 P=$(free_port); C=http://127.0.0.1:$P
 "$CAT" -listen "127.0.0.1:$P" >>"$TEST_TMP/catalog.log" 2>&1 &

@@ -3,7 +3,10 @@ if HAVE_CMOCKA
 UNIT_LDADD = $(PORTOLAN_LIBS) $(CMOCKA_LIBS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 
-check_PROGRAMS += tests/unit/test_duration tests/unit/test_flags tests/unit/test_file
+check_PROGRAMS += tests/unit/test_duration tests/unit/test_flags tests/unit/test_file tests/unit/test_log
+tests_unit_test_log_SOURCES = tests/unit/test_log.c
+tests_unit_test_log_LDADD = $(UNIT_LDADD)
+tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_duration_SOURCES = tests/unit/test_duration.c
 tests_unit_test_duration_LDADD = $(UNIT_LDADD)
 tests_unit_test_duration_CFLAGS = $(UNIT_CFLAGS)
@@ -15,6 +18,11 @@ tests_unit_test_file_LDADD = $(UNIT_LDADD)
 tests_unit_test_file_CFLAGS = $(UNIT_CFLAGS)
 # agent (owned by the agent helper)
 check_PROGRAMS += tests/unit/test_agent_metadata tests/unit/test_agent_services tests/unit/test_agent_config tests/unit/test_agent_strmap
+check_PROGRAMS += tests/unit/test_agent_owners
+tests_unit_test_agent_owners_SOURCES = tests/unit/test_agent_owners.c
+tests_unit_test_agent_owners_LDADD = agent/libagentcore.a $(UNIT_LDADD)
+tests_unit_test_agent_owners_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_owners_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
 tests_unit_test_agent_strmap_SOURCES = tests/unit/test_agent_strmap.c
 tests_unit_test_agent_strmap_LDADD = agent/libagentcore.a $(UNIT_LDADD)
 tests_unit_test_agent_strmap_CFLAGS = $(UNIT_CFLAGS)

@@ -317,6 +317,121 @@ static void test_checks_table(void **state)
     }
 }
 
+/* Check targets from hostile metadata (issue 8, class 2): the check always aims at the service's
+ * own address and port, or there is no check and a warning says why. */
+typedef struct {
+    const char *what;
+    const char *ip;
+    int port;
+    const char *env;  /* JSON array */
+    const char *want; /* the check's target (HTTP, TCP, GRPC or the script), or NULL: no check */
+    const char *warn; /* warning substring, or NULL: none */
+} target_case_t;
+
+static const target_case_t target_cases[] = {
+    {"userinfo trick of the issue", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=@127.0.0.1:18701/internal-secret\"]",
+     NULL, "not a path starting with /"},
+    {"https userinfo trick", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTPS=@127.0.0.1/x\"]", NULL, "refused"},
+    {"another host after the port", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=.evil.example/x\"]", NULL,
+     "not a path starting with /"},
+    {"a port of its own", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=:22/x\"]", NULL, "not a path"},
+    {"a whole URL", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=http://127.0.0.1/\"]", NULL, "not a path"},
+    {"empty-looking path", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=?x=1\"]", NULL, "not a path"},
+    {"CR LF in the path", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=/a\\r\\nHost: evil\"]", NULL, "control"},
+    {"space in the path", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=/a b\"]", NULL, "spaces"},
+    {"fragment", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=/a#@127.0.0.1\"]", NULL, "'#'"},
+    {"backslash", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=/\\\\127.0.0.1/x\"]", NULL, "refused"},
+    {"non-ASCII", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=/\\u00e9\"]", NULL, "non-ASCII"},
+    {"double slash stays a path on our host", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=//127.0.0.1:18701/x\"]",
+     "http://10.0.0.2:8080//127.0.0.1:18701/x", NULL},
+    {"@ inside the path is only a path", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=/a@127.0.0.1:1/b\"]",
+     "http://10.0.0.2:8080/a@127.0.0.1:1/b", NULL},
+    {"query kept", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=/h?full=1&x=%41\"]",
+     "http://10.0.0.2:8080/h?full=1&x=%41", NULL},
+    {"dot segments resolved on our host", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=/a/../../b\"]",
+     "http://10.0.0.2:8080/b", NULL},
+    {"IPv6 address bracketed", "fd00::2", 80, "[\"SERVICE_CHECK_HTTP=/ready\"]", "http://[fd00::2]:80/ready", NULL},
+    {"host name address", "node-1.example", 80, "[\"SERVICE_CHECK_HTTPS=/h\"]", "https://node-1.example:80/h", NULL},
+    {"address with userinfo (hostile label)", "x@127.0.0.1", 80, "[\"SERVICE_CHECK_HTTP=/h\"]", NULL, "no usable address"},
+    {"address with a path", "127.0.0.1/x", 80, "[\"SERVICE_CHECK_HTTP=/h\"]", NULL, "no usable address"},
+    {"no address: no HTTP check", "", 80, "[\"SERVICE_CHECK_HTTP=/h\"]", NULL, "no usable address"},
+    {"IPv6 zone refused", "fe80::1%eth0", 80, "[\"SERVICE_CHECK_HTTP=/h\"]", NULL, "no usable address"},
+    {"tcp on a hostile address", "127.0.0.1:22#", 80, "[\"SERVICE_CHECK_TCP=true\"]", NULL, "no usable address"},
+    {"tcp ignores its value", "10.0.0.2", 8080, "[\"SERVICE_CHECK_TCP=127.0.0.1:22\"]", "10.0.0.2:8080", NULL},
+    {"tcp without address", "", 80, "[\"SERVICE_CHECK_TCP=true\"]", NULL, "no usable address"},
+    {"grpc ignores its value", "10.0.0.2", 8080, "[\"SERVICE_CHECK_GRPC=127.0.0.1:22/x\"]", "10.0.0.2:8080", NULL},
+    {"grpc on a hostile address", "a b", 80, "[\"SERVICE_CHECK_GRPC=true\"]", NULL, "no usable address"},
+    {"script: newline hides a second command", "10.0.0.2", 8080, "[\"SERVICE_CHECK_SCRIPT=true\\ncurl evil\"]",
+     NULL, "control characters"},
+    {"script: ESC", "10.0.0.2", 8080, "[\"SERVICE_CHECK_SCRIPT=true \\u001b[2J\"]", NULL, "control characters"},
+    {"script: too long", "10.0.0.2", 8080, NULL, NULL, "longer than 1024"},
+    {"script: $SERVICE_IP from a hostile address", "1.2.3.4;reboot", 80,
+     "[\"SERVICE_CHECK_SCRIPT=nc -z $SERVICE_IP $SERVICE_PORT\"]", NULL, "no usable address"},
+    {"script without $SERVICE_IP needs no address", "", 80, "[\"SERVICE_CHECK_SCRIPT=/bin/true\"]", "/bin/true", NULL},
+    {"script: substitution of good values", "10.0.0.2", 8080, "[\"SERVICE_CHECK_SCRIPT=nc -z $SERVICE_IP $SERVICE_PORT\"]",
+     "nc -z 10.0.0.2 8080", NULL},
+    {"cmd: CR", "10.0.0.2", 8080, "[\"SERVICE_CHECK_CMD=/bin/true\\r\"]", NULL, "control characters"},
+    {"the warning names the key", "10.0.0.2", 8080, "[\"SERVICE_CHECK_HTTP=@127.0.0.1/x\"]", NULL, "SERVICE_check_http"},
+};
+
+static const char *check_target(const json_t *c)
+{
+    const char *keys[] = {"HTTP", "TCP", "GRPC"};
+    for (size_t i = 0; i < 3; i++)
+        if (json_object_get(c, keys[i]))
+            return json_string_value(json_object_get(c, keys[i]));
+    return json_string_value(json_array_get(json_object_get(c, "Args"), 2));
+}
+
+static void test_check_targets_table(void **state)
+{
+    (void)state;
+    char longenv[1200];
+    snprintf(longenv, sizeof longenv, "[\"SERVICE_CHECK_SCRIPT=%01100d\"]", 7);
+    for (size_t i = 0; i < sizeof target_cases / sizeof target_cases[0]; i++) {
+        const target_case_t *c = &target_cases[i];
+        json_t *env = J(c->env ? c->env : longenv);
+        metadata_t *m = metadata_build(env, NULL, "80");
+        warn_list_t w = {0};
+        json_t *got = checks_build_set(m, "check_", c->ip, c->port, "0123456789abcdef", "80", &w);
+        const char *t = got ? check_target(got) : NULL;
+        if (!c->want && got)
+            fail_msg("%s: want no check, got %s", c->what, json_dumps(got, 0));
+        if (c->want && (!t || strcmp(t, c->want) != 0))
+            fail_msg("%s: want target %s, got %s", c->what, c->want, got ? json_dumps(got, 0) : "no check");
+        if (c->warn && !warn_list_contains(&w, c->warn))
+            fail_msg("%s: want a warning containing \"%s\" (%zu warnings%s%s)", c->what, c->warn, w.n,
+                     w.n ? ": " : "", w.n ? w.items[0] : "");
+        if (!c->warn && w.n)
+            fail_msg("%s: unexpected warning: %s", c->what, w.items[0]);
+        warn_list_free(&w);
+        json_decref(got);
+        metadata_free(m);
+        json_decref(env);
+    }
+}
+
+static void test_check_host_ok(void **state)
+{
+    (void)state;
+    const char *good[] = {"10.0.0.2", "::1", "fd00::2", "host", "node-1.example.com", "a.b-c.d"};
+    const char *bad[] = {"", "1.2.3", "999.1.1.1", "x@y", "a b", "-a", "a-", "a..b", ".a", "a.",
+                         "1.2.3.4:80", "[::1]", "fe80::1%eth0", "a/b", "a_b", "127.0.0.1#"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (!checks_host_ok(good[i]))
+            fail_msg("\"%s\" should be a usable check host", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (checks_host_ok(bad[i]))
+            fail_msg("\"%s\" should not be a usable check host", bad[i]);
+    assert_false(checks_host_ok(NULL));
+    const char *why = NULL;
+    assert_null(checks_http_target("http", "10.0.0.2", 0, "/", &why));
+    assert_non_null(why);
+    char *u = checks_http_target("http", "10.0.0.2", 65535, "/", &why);
+    assert_string_equal(u, "http://10.0.0.2:65535/");
+    free(u);
+}
+
 static void test_checks_ipv6_and_sets(void **state)
 {
     (void)state;
@@ -399,6 +514,8 @@ int main(void)
         cmocka_unit_test(test_consul_meta),
         cmocka_unit_test(test_plain),
         cmocka_unit_test(test_checks_table),
+        cmocka_unit_test(test_check_targets_table),
+        cmocka_unit_test(test_check_host_ok),
         cmocka_unit_test(test_checks_ipv6_and_sets),
         cmocka_unit_test(test_cleanup_pattern),
     };
