@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 struct http_client {
     uv_loop_t *loop;
@@ -428,6 +429,17 @@ uv_loop_t *http_client_loop(const http_client_t *c) { return c->loop; }
 size_t http_client_active(const http_client_t *c) { return c->active; }
 uint64_t http_client_connects(const http_client_t *c) { return c->connects; }
 
+/* Every socket libcurl opens is close-on-exec from its first instant (SOCK_CLOEXEC at creation,
+ * no window before an fcntl): the templater spawns HAProxy and commands, which must never
+ * inherit a Consul or Docker connection (an inherited socket keeps the peer's connection open
+ * in CLOSE-WAIT after we close ours). The one place the daemons' HTTP sockets are created. */
+static curl_socket_t on_curl_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)clientp;
+    (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 http_call_t *http_client_send(http_client_t *c, const http_request_t *req,
                               http_on_response_cb on_response, void *data)
 {
@@ -459,6 +471,8 @@ http_call_t *http_client_send(http_client_t *c, const http_request_t *req,
     SET(CURLOPT_HEADERFUNCTION, on_curl_header);
     SET(CURLOPT_HEADERDATA, call);
     SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_OPENSOCKETFUNCTION, on_curl_open_socket);
+    SET(CURLOPT_PATH_AS_IS, 1L);            /* callers escape their paths: send them as built */
     SET(CURLOPT_PROXY, "");                 /* never a proxy: we talk to local daemons */
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_TCP_NODELAY, 1L);
