@@ -6,8 +6,12 @@
  * Which services to fetch: names that appear or whose tags change in catalog/services; services
  * whose checks changed in health/state/any; and all routed services when catalog/services' index
  * rose with no visible change (an instance without checks came or went).
+ * A name routes_service_routable refuses is never fetched (logged once while it is registered).
+ * A failed fetch retries on that service's own backoff (500 ms x 2^n, capped at 1 min) and
+ * holds up neither the other fetches nor delivery; its last good answer (or none) stands.
  * Promises: on_change only once the first complete view (services, every routed service, KV) is
- * in, and only after the fetch queue drained, so HAProxy never sees a half-loaded catalog.
+ * in (every routed service fetched or failed once), and only after the fetch queue drained, so
+ * HAProxy never sees a half-loaded catalog.
  * Consul being down only delays on_change (the watches retry forever). */
 #ifndef PORTOLAN_WATCHER_H
 #define PORTOLAN_WATCHER_H
