@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 struct http_client {
     uv_loop_t *loop;
@@ -386,7 +388,21 @@ http_client_t *http_client_new(uv_loop_t *loop)
     if (!c)
         return NULL;
     c->loop = loop;
+    /* libcurl (7.88) opens the multi handle's wake-up socketpair without close-on-exec, and no
+     * option reaches it: every descriptor that appears during curl_multi_init is curl's (the
+     * daemons are single-threaded), so mark those. Other sockets: on_curl_open_socket. */
+    enum { FD_SCAN = 4096 };
+    static unsigned char before[FD_SCAN / 8];
+    memset(before, 0, sizeof before);
+    for (int fd = 0; fd < FD_SCAN; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            before[fd / 8] |= (unsigned char)(1u << (fd % 8));
     c->multi = curl_multi_init();
+    for (int fd = 0; fd < FD_SCAN; fd++) {
+        int fl;
+        if (!(before[fd / 8] & (1u << (fd % 8))) && (fl = fcntl(fd, F_GETFD)) != -1)
+            fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+    }
     if (!c->multi) {
         free(c);
         return NULL;
