@@ -66,6 +66,35 @@ n=$(grep -c . "$TEST_TMP/dry.err")
 check "-once -dry: a bounded log (lines: $n)" test "$n" -lt 30
 check "-once -dry: '..' reported as not routable" grep -q 'service "\.\.": name not routable' "$TEST_TMP/dry.err"
 
+# ---- a routable service whose fetch always fails (a peer that answers 500 for it alone) ----
+PPORT=$(free_port)
+python3 "$TOP/tests/templater-hostile/failing_proxy.py" "$PPORT" "$CATALOG_ADDR" broken >/dev/null 2>&1 &
+cleanup_add "kill $!"
+wait_http "http://127.0.0.1:$PPORT/v1/status/leader" 10
+check_eq "register 'broken' tagged rest" 200 "$(reg broken1 broken "${BPORT[C]}")"
+"$TPL" -consul "127.0.0.1:$PPORT" -bind 127.0.0.1:1 -config "$TEST_TMP/dry2.cfg" -base "$TOP/haproxy/haproxy.cfg.base" \
+  -once -dry >"$TEST_TMP/dry2.out" 2>"$TEST_TMP/dry2.err" &
+DRY_PID=$!
+cleanup_add "kill $DRY_PID"
+check "-once -dry finishes although 'broken' cannot be fetched (within 30 s)" wait_for '! kill -0 $DRY_PID 2>/dev/null' 30
+wait "$DRY_PID" 2>/dev/null; rc=$?
+check_eq "... exit status" 0 "$rc"
+check "... and routes hello/v1" grep -q '^backend b_hello:v1$' "$TEST_TMP/dry2.out"
+check "... the failure is logged" grep -q 'fetch of service "broken" failed' "$TEST_TMP/dry2.err"
+# the daemon through the same peer: the failing service backs off, the others go on
+"$TPL" -consul "127.0.0.1:$PPORT" -bind 127.0.0.1:1 -config "$TEST_TMP/dry3.cfg" -base "$TOP/haproxy/haproxy.cfg.base" \
+  -dry -consul-wait 5s >"$TEST_TMP/dry3.out" 2>"$TEST_TMP/dry3.err" &
+D3_PID=$!
+cleanup_add "kill $D3_PID"
+check "the daemon renders hello/v1 with 'broken' failing" wait_for 'grep -q "^backend b_hello:v1$" "$TEST_TMP/dry3.out"' 20
+reg k1 hello/v9 "${BPORT[A]}" >/dev/null
+check "... and applies a later change (hello/v9)" wait_for 'grep -q "^backend b_hello:v9$" "$TEST_TMP/dry3.out"' 20
+f0=$(curl -s "http://127.0.0.1:$PPORT/ctl/failures"); sleep 3; f1=$(curl -s "http://127.0.0.1:$PPORT/ctl/failures")
+check "... and fetches 'broken' on a backoff, not in a loop ($((f1 - f0)) failed fetches in 3 s)" test $((f1 - f0)) -le 6
+n=$(grep -c . "$TEST_TMP/dry3.err")
+check "... with a bounded log (lines: $n)" test "$n" -lt 40
+kill "$D3_PID"; dereg k1; dereg broken1
+
 # ---- the daemon: a bad name holds nothing up ----
 HP=$(free_port); LP=$(free_port)
 CFG=$TEST_TMP/haproxy.cfg
