@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,6 +368,34 @@ static void test_memory_limit(void **state)
 	template_free(t);
 }
 
+/* The system refusing memory (here RLIMIT_AS in a child) is the same as the budget: the render
+ * fails, it never returns a shortened value with success. The budget is set far above the
+ * rlimit so that malloc fails first. */
+static void test_out_of_memory_is_an_error(void **state)
+{
+	(void)state;
+	const char *src = "{{ $x := \"0123456789abcdef\" }}{{ range split \",\" \"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30\" }}"
+	                  "{{ $x = printf \"%s%s\" $x $x }}{{ end }}{{ len $x }}";
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { 512 << 20, 512 << 20 };
+		setrlimit(RLIMIT_AS, &rl);
+		char *err = NULL;
+		template_t *t = template_new("t", src, strlen(src), &err);
+		if (!t) _exit(3);
+		template_options o = { .max_memory = (size_t)1 << 40, .max_output = (size_t)1 << 40 };
+		template_result r;
+		int rc = template_render(t, NULL, &o, &r);
+		/* 0: failed with an out-of-memory error; 1: "succeeded" (wrong); 2: another error */
+		_exit(rc == 0 ? 1 : (r.error && strstr(r.error, "out of memory")) ? 0 : 2);
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* Keys are matched exactly: an answer about another key (a server that read "x?y" as "x") is
  * not the value of "x?y", and ls/tree keep only keys under their prefix. */
 static void test_store_keys_exact(void **state)
@@ -583,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_render_errors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_memory_limit),
+		cmocka_unit_test(test_out_of_memory_is_an_error),
 		cmocka_unit_test(test_store_keys_exact),
 		cmocka_unit_test(test_value_format),
 		cmocka_unit_test(test_snapshot_provider),
