@@ -97,14 +97,15 @@ static void on_retry_timer(uv_timer_t *t)
     fetch_next(m);
 }
 
-static void retry_later(tmpl_mode_t *m, const char *name, const char *error)
+/* transport: no answer at all: the retry is then also due when a watch hears from Consul again */
+static void retry_later(tmpl_mode_t *m, const char *name, const char *error, int transport)
 {
     json_t *v = json_object_get(m->retry, name);
     unsigned attempt = v ? (unsigned)json_integer_value(json_object_get(v, "attempt")) : 0;
     uint64_t delay = backoff_delay_ms(500, 60000, attempt, backoff_random32());
     attempt++;
-    json_object_set_new(m->retry, name, json_pack("{s:I,s:I}", "attempt", (json_int_t)attempt,
-                                                  "due", (json_int_t)(uv_now(m->loop) + delay)));
+    json_object_set_new(m->retry, name, json_pack("{s:I,s:I,s:b}", "attempt", (json_int_t)attempt,
+                                                  "due", (json_int_t)(uv_now(m->loop) + delay), "transport", transport));
     if (attempt == 1 || attempt % 10 == 0) {
         json_t *j = json_string(name);
         char *qn = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL; /* quoted: control bytes escaped */
@@ -128,7 +129,7 @@ static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
     tmpl_mode_t *m = data;
     m->inflight = NULL;
     if (r->error || !json_is_array(r->json)) {
-        retry_later(m, m->inflight_name, r->error ? r->error : "answer is not a JSON array");
+        retry_later(m, m->inflight_name, r->error ? r->error : "answer is not a JSON array", r->status == 0);
     } else {
         json_object_del(m->retry, m->inflight_name);
         template_store_set_service(m->st, m->inflight_name, r->json);
@@ -155,7 +156,7 @@ static int fetch_start(tmpl_mode_t *m)
         free(path);
         if (m->inflight) return 1;
         m->inflight_name = NULL;
-        retry_later(m, name, "could not start the request");
+        retry_later(m, name, "could not start the request", 0);
         free(name);
     }
 }
@@ -177,6 +178,12 @@ static void refetch_used(tmpl_mode_t *m)
 static void on_services(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
 {
     tmpl_mode_t *m = ud;
+    /* Consul answers again: fetches that failed for want of a connection go now */
+    const char *name;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(m->retry, tmp, name, v)
+        if (json_is_true(json_object_get(v, "transport"))) json_object_del(m->retry, name);
     template_store_set_services(m->st, data);
     refetch_used(m);
 }

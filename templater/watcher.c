@@ -189,14 +189,16 @@ static int retry_waiting(const watcher_t *w, const char *name)
     return v && (uint64_t)json_integer_value(json_object_get(v, "due")) > loop_now(w);
 }
 
-static void retry_later(watcher_t *w, const char *name, const char *error)
+/* transport: no answer at all (Consul unreachable): then the retry is also due as soon as a
+ * watch hears from Consul again (retry_reconnected), not only when its backoff runs out. */
+static void retry_later(watcher_t *w, const char *name, const char *error, int transport)
 {
     json_t *v = json_object_get(w->retry, name);
     unsigned attempt = v ? (unsigned)json_integer_value(json_object_get(v, "attempt")) : 0;
     uint64_t delay = backoff_delay_ms(RETRY_BASE_MS, RETRY_CAP_MS, attempt, backoff_random32());
     attempt++;
-    json_object_set_new(w->retry, name, json_pack("{s:I,s:I}", "attempt", (json_int_t)attempt,
-                                                  "due", (json_int_t)(loop_now(w) + delay)));
+    json_object_set_new(w->retry, name, json_pack("{s:I,s:I,s:b}", "attempt", (json_int_t)attempt,
+                                                  "due", (json_int_t)(loop_now(w) + delay), "transport", transport));
     char qb[128];
     if (attempt == 1 || attempt % 10 == 0)
         log_warn("consul: fetch of service %s failed: %.300s (attempt %u, retry in %llu ms; other services go on)",
@@ -221,6 +223,22 @@ static void on_retry_timer(uv_timer_t *t)
     fetch_next(w);
 }
 
+/* A watch got an answer: Consul is reachable again, so services whose fetch failed for want of a
+ * connection are fetched now instead of after their backoff (a service Consul answered with an
+ * error keeps its backoff). */
+static void retry_reconnected(watcher_t *w)
+{
+    const char *name;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(w->retry, tmp, name, v) {
+        if (!json_is_true(json_object_get(v, "transport"))) continue;
+        json_object_del(w->retry, name);
+        json_t *svc = w->services ? json_object_get(w->services, name) : NULL;
+        if (svc && routed(w, name, svc)) enqueue(w, name);
+    }
+}
+
 static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
 {
     watcher_t *w = data;
@@ -231,7 +249,7 @@ static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
     if (r->error || !json_is_array(r->json)) {
         w->st.fetch_errors++;
         /* on its own backoff: the rest of the queue goes on, and delivery does not wait for it */
-        if (svc && routed(w, name, svc)) retry_later(w, name, r->error ? r->error : "answer is not a JSON array");
+        if (svc && routed(w, name, svc)) retry_later(w, name, r->error ? r->error : "answer is not a JSON array", r->status == 0);
     } else {
         json_object_del(w->retry, name);
         log_debug("consul: fetched %s (%llu ms)", name, (unsigned long long)r->elapsed_ms);
@@ -268,7 +286,7 @@ static void fetch_next(watcher_t *w)
         free(path);
         if (!w->inflight) {
             w->inflight_name = NULL;
-            retry_later(w, name, "could not start the request");
+            retry_later(w, name, "could not start the request", 0);
             free(name);
             continue;
         }
@@ -330,6 +348,7 @@ static void on_services(consul_watch_t *cw, json_t *data, uint64_t index, void *
     log_debug("consul: catalog/services index %llu", (unsigned long long)index);
     if (!json_is_object(data)) { log_warn("consul: catalog/services answer is not an object; ignored"); return; }
     int first = !w->have_services;
+    retry_reconnected(w);
     json_t *old = w->services;
     w->services = json_incref(data);
     w->have_services = 1;

@@ -8,7 +8,9 @@
  * rose with no visible change (an instance without checks came or went).
  * A name routes_service_routable refuses is never fetched (logged once while it is registered).
  * A failed fetch retries on that service's own backoff (500 ms x 2^n, capped at 1 min) and
- * holds up neither the other fetches nor delivery; its last good answer (or none) stands.
+ * holds up neither the other fetches nor delivery; its last good answer (or none) stands. A fetch
+ * that got no answer at all (Consul unreachable) is also retried as soon as catalog/services
+ * answers again.
  * Promises: on_change only once the first complete view (services, every routed service, KV) is
  * in (every routed service fetched or failed once), and only after the fetch queue drained, so
  * HAProxy never sees a half-loaded catalog.
