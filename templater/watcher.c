@@ -40,6 +40,7 @@ struct watcher {
     json_t *unroutable;    /* names reported as unroutable (each logged once) */
     uv_timer_t *retry_timer;
     int ready;             /* first complete view delivered */
+    int resync;            /* a watch failed: refetch every routed service on the next services answer */
     int dirty;             /* something changed since the last on_change */
     uint64_t last_deliver; /* loop time of the last on_change */
     watcher_on_change_cb cb;
@@ -381,8 +382,10 @@ static void on_services(consul_watch_t *cw, json_t *data, uint64_t index, void *
         json_t *nt = json_object_get(data, name);
         if (!nt || !routed(w, name, nt)) { slot_drop(w, name); w->dirty = 1; changed = 1; }
     }
-    if (!first && !changed) {
-        /* the services table changed without a visible difference: an instance came or went */
+    if (w->resync || (!first && !changed)) {
+        /* the services table changed without a visible difference: an instance came or went; or
+         * Consul was unreachable (restarted, restored, another server): anything may have changed */
+        w->resync = 0;
         w->st.full_refetches++;
         refetch_all(w);
     }
@@ -463,6 +466,8 @@ static void on_kv(consul_watch_t *cw, json_t *data, uint64_t index, void *udata)
 
 static void on_watch_error(consul_watch_t *cw, const char *error, unsigned attempt, uint64_t retry_ms, void *udata)
 {
+    watcher_t *w = udata;
+    w->resync = 1;
     if (attempt == 1 || attempt % 10 == 0)
         log_warn("consul: %s: %s (attempt %u, retry in %llu ms); HAProxy keeps its configuration",
                  consul_watch_path(cw), error, attempt, (unsigned long long)retry_ms);

@@ -19,7 +19,8 @@ if [ ! -x "$TPL" ] || [ ! -x "$CAT" ] || [ ! -x "$HAPROXY" ]; then
   done_testing; exit 1
 fi
 
-wait_for() { local i; for ((i = 0; i < $2 * 10; i++)); do eval "$1" && return 0; sleep 0.1; done; return 1; }
+# wait_for "cmd" secs: until cmd succeeds, for at most secs seconds of wall time (cmd may be slow)
+wait_for() { local end=$((SECONDS + $2)); while :; do eval "$1" && return 0; [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
 
 CPORT=$(free_port)
 CATALOG_ADDR=127.0.0.1:$CPORT
@@ -34,7 +35,7 @@ catalog_up() { # memory only, on the same port every time
 catalog_up
 
 reg() { # id name port [tags json]
-  curl -s -o /dev/null -w '%{http_code}' -X PUT "$C/v1/agent/service/register" \
+  curl -s --max-time 10 -o /dev/null -w '%{http_code}' -X PUT "$C/v1/agent/service/register" \
     -d "{\"ID\":\"$1\",\"Name\":\"$2\",\"Tags\":${4:-[\"rest\"]},\"Address\":\"127.0.0.1\",\"Port\":$3}"
 }
 dereg() { curl -s -o /dev/null -X PUT "$C/v1/agent/service/deregister/$1"; }
@@ -163,7 +164,7 @@ dereg a2
 
 # ---- a memory-only catalog killed and restarted: routes converge without waiting out -consul-wait ----
 check_eq "before the restart hello/v1 is A and B" "A B" "$(who 8 /hello/v1/)"
-kill "$CATALOG_PID"; wait "$CATALOG_PID" 2>/dev/null
+kill -KILL "$CATALOG_PID"; wait "$CATALOG_PID" 2>/dev/null
 catalog_up
 t0=$(date +%s)
 # the agent refills it, without b1 (removed while the catalog was down)
