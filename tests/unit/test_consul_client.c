@@ -553,15 +553,16 @@ static void test_watch_error_drops_index(void **state)
     consul_watch_stats(w, &st);
     assert_int_equal(st.error_resets, 1);
     json_t *reqs = requests();
+    /* (the 5th request, the next blocking one, may not be in the server's log yet: the 4th was
+     * answered before it was sent, so it is) */
     const char *want[] = {
         "/v1/catalog/services",
         "/v1/catalog/services?index=50&wait=1m0s",
         "/v1/catalog/services?index=51&wait=1m0s", /* answered 500 */
         "/v1/catalog/services",                    /* no index: answers at once */
-        "/v1/catalog/services?index=51&wait=1m0s",
     };
-    assert_true(json_array_size(reqs) >= 5);
-    for (size_t i = 0; i < 5; i++)
+    assert_true(json_array_size(reqs) >= 4);
+    for (size_t i = 0; i < 4; i++)
         assert_string_equal(json_string_value(json_array_get(reqs, i)), want[i]);
     json_decref(reqs);
     consul_watch_free(w);
