@@ -451,10 +451,9 @@ void consul_call_cancel(consul_call_t *call)
     call_unlink_free(call);
 }
 
-/* path = prefix + escaped(seg) [+ suffix]; keep_slash keeps '/' (KV keys). malloc'd. */
-static char *build_path(const char *prefix, const char *seg, int keep_slash, const char *suffix)
+char *consul_path(const char *prefix, const char *seg, int keep_slash, const char *suffix)
 {
-    if (!seg || strlen(seg) > 4096)
+    if (!prefix || !seg || strlen(seg) > 4096)
         return NULL;
     size_t cap = strlen(prefix) + strlen(seg) * 3 + (suffix ? strlen(suffix) : 0) + 1;
     char *out = malloc(cap);
@@ -464,9 +463,16 @@ static char *build_path(const char *prefix, const char *seg, int keep_slash, con
     const char *p = seg;
     while (*p) {
         size_t m = keep_slash ? strcspn(p, "/") : strlen(p);
-        char *piece = strndup(p, m);
-        char *e = piece ? http_escape(piece) : NULL;
-        free(piece);
+        char *e;
+        if ((m == 1 && p[0] == '.') || (m == 2 && p[0] == '.' && p[1] == '.')) {
+            /* a dot segment would be removed by URL normalisation (libcurl's, the server's):
+             * send it encoded so the request names this segment and nothing else */
+            e = strdup(m == 1 ? "%2E" : "%2E%2E");
+        } else {
+            char *piece = strndup(p, m);
+            e = piece ? http_escape(piece) : NULL;
+            free(piece);
+        }
         if (!e) {
             free(out);
             return NULL;
@@ -524,7 +530,7 @@ consul_call_t *consul_service_deregister(consul_client_t *c, const char *id, con
 {
     if (!id || !*id)
         return NULL;
-    char *p = build_path("/v1/agent/service/deregister/", id, 0, NULL);
+    char *p = consul_path("/v1/agent/service/deregister/", id, 0, NULL);
     consul_call_t *call = p ? request(c, "PUT", p, NULL, 0, NULL, -1, 0, cb, data) : NULL;
     free(p);
     return call;
@@ -552,7 +558,7 @@ consul_call_t *consul_check_ttl(consul_client_t *c, const char *check_id, consul
         if (!suffix)
             return NULL;
     }
-    char *p = build_path(prefix, check_id, 0, suffix);
+    char *p = consul_path(prefix, check_id, 0, suffix);
     free(suffix);
     consul_call_t *call = p ? request(c, "PUT", p, NULL, 0, NULL, -1, 0, cb, data) : NULL;
     free(p);
@@ -570,7 +576,7 @@ consul_call_t *consul_check_update(consul_client_t *c, const char *check_id, con
         json_object_set_new(b, "Output", json_string(output));
     char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
-    char *p = build_path("/v1/agent/check/update/", check_id, 0, NULL);
+    char *p = consul_path("/v1/agent/check/update/", check_id, 0, NULL);
     consul_call_t *call = (p && body) ? request(c, "PUT", p, body, strlen(body), "application/json", -1, 0, cb, data) : NULL;
     free(p);
     free(body);
@@ -581,7 +587,7 @@ consul_call_t *consul_kv_get(consul_client_t *c, const char *key, consul_on_resu
 {
     if (!key || !*key)
         return NULL;
-    char *p = build_path("/v1/kv/", key, 1, NULL);
+    char *p = consul_path("/v1/kv/", key, 1, NULL);
     consul_call_t *call = p ? request(c, "GET", p, NULL, 0, NULL, -1, 1, cb, data) : NULL;
     free(p);
     return call;
@@ -589,7 +595,7 @@ consul_call_t *consul_kv_get(consul_client_t *c, const char *key, consul_on_resu
 
 consul_call_t *consul_kv_list(consul_client_t *c, const char *prefix, consul_on_result_cb cb, void *data)
 {
-    char *p = build_path("/v1/kv/", prefix ? prefix : "", 1, "?recurse");
+    char *p = consul_path("/v1/kv/", prefix ? prefix : "", 1, "?recurse");
     consul_call_t *call = p ? request(c, "GET", p, NULL, 0, NULL, -1, 1, cb, data) : NULL;
     free(p);
     return call;
@@ -643,7 +649,7 @@ consul_call_t *consul_health_service(consul_client_t *c, const char *name, int p
     }
     snprintf(suffix, n, "%s%s%s", passing ? "?passing" : "", et ? (passing ? "&tag=" : "?tag=") : "", et ? et : "");
     free(et);
-    char *p = build_path("/v1/health/service/", name, 0, suffix);
+    char *p = consul_path("/v1/health/service/", name, 0, suffix);
     free(suffix);
     consul_call_t *call = p ? get(c, p, cb, data) : NULL;
     free(p);
@@ -654,7 +660,7 @@ consul_call_t *consul_health_state(consul_client_t *c, const char *state, consul
 {
     if (!state || !*state)
         return NULL;
-    char *p = build_path("/v1/health/state/", state, 0, NULL);
+    char *p = consul_path("/v1/health/state/", state, 0, NULL);
     consul_call_t *call = p ? get(c, p, cb, data) : NULL;
     free(p);
     return call;

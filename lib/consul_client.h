@@ -130,6 +130,14 @@ consul_call_t *consul_health_service(consul_client_t *c, const char *name, int p
 consul_call_t *consul_health_state(consul_client_t *c, const char *state,
                                    consul_on_result_cb cb, void *data);
 
+/* Builds a request path: prefix + seg percent-encoded (curl_easy_escape: everything but RFC 3986
+ * unreserved characters, so '?', '#', '%', ' ' and control bytes are encoded) + suffix (a query,
+ * sent as given). keep_slash: '/' in seg separates segments and is kept (KV keys). A "." or ".."
+ * segment is sent as %2E / %2E%2E, so URL normalisation can never turn it into another path.
+ * consul_path("/v1/kv/", "a/x?y", 1, "?recurse") -> "/v1/kv/a/x%3Fy?recurse". Every path the
+ * clients build from a name goes through here. malloc'd; NULL when seg is NULL or > 4096 bytes. */
+char *consul_path(const char *prefix, const char *seg, int keep_slash, const char *suffix);
+
 /* Builds the path+query for a read endpoint with blocking parameters appended:
  * base "/v1/health/service/web?passing", index 42, wait_ms 60000, stale 1 ->
  * "/v1/health/service/web?passing&index=42&wait=1m0s&stale"

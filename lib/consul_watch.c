@@ -2,7 +2,8 @@
  *
  * A small state machine around one timer and at most one request:
  *   timer fires -> send <path>?index=I&wait=W -> answer:
- *     error        -> backoff timer (250 ms x 2^n, jitter, capped), report, keep last data
+ *     error        -> index = 0 (next query non-blocking), backoff timer (250 ms x 2^n, jitter,
+ *                     capped), report, keep last data
  *     index back   -> index = 0, re-query at once
  *     same index   -> poll again (after the rate limit)
  *     index up     -> deliver unless the data equal the last delivered, poll again (rate limit)
@@ -126,6 +127,13 @@ static int is_kv(const consul_watch_t *w) { return strncmp(w->path, "/v1/kv/", 7
 static void fail(consul_watch_t *w, const char *msg)
 {
     w->st.errors++;
+    /* The index we hold may belong to a server that is gone: a restarted or restored one counts
+     * from a lower index and would hold a query carrying ours for the whole wait. So the next
+     * query carries none and answers at once; its index starts the count again (the caller's
+     * data stays until that answer, which fires only if the data differ). */
+    if (w->index)
+        w->st.error_resets++;
+    w->index = 0;
     uint64_t delay = backoff_next_ms(&w->bo);
     if (w->on_error)
         w->on_error(w, msg, w->bo.attempt, delay, w->udata);

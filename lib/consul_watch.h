@@ -14,6 +14,9 @@
  *    opts.fire_on_equal_data), the new index is kept.
  *  - Errors (transport, non-2xx, undecodable JSON) back off 250 ms x 2^n with jitter, capped at
  *    opts.backoff_cap_ms (default 1 min), forever; the last good data stays with the caller.
+ *    The query after an error carries no index (it answers at once): the server may have been
+ *    restarted or restored with lower indexes, and a query holding the old index would wait the
+ *    whole wait period for nothing. Its answer fires only when the data differ.
  *    on_error (optional) reports each failure. A success resets the backoff.
  *  - Rate limit: a successful poll that came back in less than opts.min_interval_ms (default 100)
  *    waits out the rest of it plus 0..opts.jitter_ms (default 20) before the next request, so a
@@ -108,6 +111,7 @@ typedef struct {
     uint64_t equal_data; /* index rose but data equal: suppressed */
     uint64_t errors;     /* failed requests */
     uint64_t rate_limited; /* polls delayed by the rate limit */
+    uint64_t error_resets; /* errors that dropped a held index (next query non-blocking) */
 } consul_watch_stats_t;
 void consul_watch_stats(const consul_watch_t *w, consul_watch_stats_t *out);
 

@@ -8,8 +8,18 @@
 
 #include <stddef.h>
 
-/* The content of path, malloc'd, its length in *len. NULL when the file cannot be opened or
- * read, or is larger than max bytes (0: no limit); errno tells which (EFBIG: too large). */
+/* Hard cap when the caller passes max 0: 64 MiB. */
+#define FILE_READ_MAX_DEFAULT ((size_t)64 << 20)
+
+/* The content of path, malloc'd, its length in *len. Regular files only (a symlink is followed
+ * to its target, which must be one): a FIFO, device (/dev/zero), socket or directory is refused
+ * without blocking and without reading. NULL when the file cannot be opened or read, is not a
+ * regular file (errno EINVAL; EISDIR for a directory), or is larger than max bytes (errno EFBIG;
+ * max 0: FILE_READ_MAX_DEFAULT). The descriptor is close-on-exec and closed before returning. */
 char *file_read(const char *path, size_t max, size_t *len);
+
+/* A message for errno values file_read sets ("not a regular file", "file too large"), else
+ * strerror. */
+const char *file_strerror(int err);
 
 #endif

@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 struct http_client {
     uv_loop_t *loop;
@@ -385,7 +388,21 @@ http_client_t *http_client_new(uv_loop_t *loop)
     if (!c)
         return NULL;
     c->loop = loop;
+    /* libcurl (7.88) opens the multi handle's wake-up socketpair without close-on-exec, and no
+     * option reaches it: every descriptor that appears during curl_multi_init is curl's (the
+     * daemons are single-threaded), so mark those. Other sockets: on_curl_open_socket. */
+    enum { FD_SCAN = 4096 };
+    static unsigned char before[FD_SCAN / 8];
+    memset(before, 0, sizeof before);
+    for (int fd = 0; fd < FD_SCAN; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            before[fd / 8] |= (unsigned char)(1u << (fd % 8));
     c->multi = curl_multi_init();
+    for (int fd = 0; fd < FD_SCAN; fd++) {
+        int fl;
+        if (!(before[fd / 8] & (1u << (fd % 8))) && (fl = fcntl(fd, F_GETFD)) != -1)
+            fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+    }
     if (!c->multi) {
         free(c);
         return NULL;
@@ -428,6 +445,17 @@ uv_loop_t *http_client_loop(const http_client_t *c) { return c->loop; }
 size_t http_client_active(const http_client_t *c) { return c->active; }
 uint64_t http_client_connects(const http_client_t *c) { return c->connects; }
 
+/* Every socket libcurl opens is close-on-exec from its first instant (SOCK_CLOEXEC at creation,
+ * no window before an fcntl): the templater spawns HAProxy and commands, which must never
+ * inherit a Consul or Docker connection (an inherited socket keeps the peer's connection open
+ * in CLOSE-WAIT after we close ours). The one place the daemons' HTTP sockets are created. */
+static curl_socket_t on_curl_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)clientp;
+    (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 http_call_t *http_client_send(http_client_t *c, const http_request_t *req,
                               http_on_response_cb on_response, void *data)
 {
@@ -459,6 +487,8 @@ http_call_t *http_client_send(http_client_t *c, const http_request_t *req,
     SET(CURLOPT_HEADERFUNCTION, on_curl_header);
     SET(CURLOPT_HEADERDATA, call);
     SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_OPENSOCKETFUNCTION, on_curl_open_socket);
+    SET(CURLOPT_PATH_AS_IS, 1L);            /* callers escape their paths: send them as built */
     SET(CURLOPT_PROXY, "");                 /* never a proxy: we talk to local daemons */
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_TCP_NODELAY, 1L);

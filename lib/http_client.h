@@ -5,7 +5,9 @@
  * same host), one uv_timer and one uv_poll per socket curl watches.
  * Promises: never blocks the loop (DNS, connect, TLS and transfer all run through the multi
  * interface); any number of concurrent requests (long-polls, event streams) on one loop;
- * every request ends with exactly one on_response call unless it was cancelled (then none).
+ * every request ends with exactly one on_response call unless it was cancelled (then none);
+ * every socket it opens is close-on-exec (children never inherit a connection); the URL's path
+ * is sent as given (no dot-segment removal: callers escape names, see consul_path).
  * Never: follows redirects, retries, logs request bodies, or reads proxy settings from the
  * environment implicitly beyond what libcurl itself does (http_proxy etc. are disabled;
  * portolan talks to local daemons).

@@ -117,7 +117,7 @@ static void job_finish(apply_t *a, int ok, const char *why) { job_end(a, ok, why
 
 static int write_file(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(path, "we");
     if (!f) return -1;
     size_t n = strlen(text);
     int rc = fwrite(text, 1, n, f) == n ? 0 : -1;

@@ -118,7 +118,7 @@ static char *read_base(const char *path, char *err, size_t errlen)
     char *b = file_read(path, BASE_MAX, &n);
     if (!b) {
         if (errno == EFBIG) snprintf(err, errlen, "-base %s: larger than %d bytes", path, BASE_MAX);
-        else snprintf(err, errlen, "-base %s: cannot read: %s", path, strerror(errno));
+        else snprintf(err, errlen, "-base %s: cannot read: %s", path, file_strerror(errno));
         return NULL;
     }
     if (memchr(b, '\0', n)) { snprintf(err, errlen, "-base %s: holds a NUL byte", path); free(b); return NULL; }
@@ -265,7 +265,7 @@ static int master_alive(const char *path)
     size_t n = strlen(path);
     if (n >= sizeof a.sun_path) return 0;
     memcpy(a.sun_path, path, n);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
     int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);

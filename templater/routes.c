@@ -268,6 +268,42 @@ static uint64_t fnv1a(const char *a, const char *b)
     return h;
 }
 
+int routes_service_routable(const char *name) { return validate_service_name(name); }
+
+/* Hashed server names are "i" and 16 lower-case hex digits; an ID of that shape is never used
+ * verbatim, so an ID can never take the name another instance was given. */
+static int looks_hashed(const char *id)
+{
+    if (id[0] != 'i' || strlen(id) != 17) return 0;
+    for (int i = 1; i < 17; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) return 0;
+    return 1;
+}
+
+static int name_taken(const routes_backend_t *b, const char *name)
+{
+    for (size_t k = 0; k < b->nservers; k++)
+        if (strcmp(b->servers[k].name, name) == 0) return 1;
+    return 0;
+}
+
+/* A server name unique in b by construction: the ID itself when it is a safe name, not of the
+ * hashed shape and still free; else "i" + the hash of (node, ID); should that be taken too (the
+ * same ID on two nodes hashing alike, or a crafted collision), the hash is salted until free. */
+static void server_name(const routes_backend_t *b, const routes_instance_t *in, char *name, size_t len)
+{
+    if (validate_server_id(in->id) && !looks_hashed(in->id) && !name_taken(b, in->id)) {
+        snprintf(name, len, "%s", in->id);
+        return;
+    }
+    uint64_t h = fnv1a(in->node, in->id);
+    for (;;) {
+        snprintf(name, len, "i%016llx", (unsigned long long)h);
+        if (!name_taken(b, name)) return;
+        h = (h ^ 0x9e3779b97f4a7c15ULL) * 1099511628211ULL; /* next candidate */
+    }
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -366,7 +402,7 @@ static void backend_unref(routes_backend_t *b)
     for (size_t i = 0; i < b->nhosts; i++) free(b->hosts[i]);
     free(b->hosts);
     for (size_t i = 0; i < b->nservers; i++) {
-        free(b->servers[i].name); free(b->servers[i].id); free(b->servers[i].addr);
+        free(b->servers[i].name); free(b->servers[i].id); free(b->servers[i].node); free(b->servers[i].addr);
     }
     free(b->servers);
     free(b);
@@ -482,7 +518,7 @@ routes_table_t *routes_build_from(const routes_catalog_t *c, const routes_option
         for (size_t j = 0; j < s->ninst; j++)
             if (has_tag(&s->inst[j], tag)) ins[nin++] = &s->inst[j];
         if (nin == 0) { free(ins); continue; }
-        if (!validate_service_name(s->name)) {
+        if (!routes_service_routable(s->name)) {
             skip(on_skip, data, "service %s: name not routable (allowed: [A-Za-z0-9._-] segments separated by '/'), skipped",
                  q(s->name, qs, sizeof qs));
             free(ins);
@@ -557,28 +593,21 @@ routes_table_t *routes_build_from(const routes_catalog_t *c, const routes_option
                      q(s->name, qs, sizeof qs), q(in->id, qb, sizeof qb), q(ws, qc, sizeof qc));
                 w = 1;
             }
-            char name[80];
-            if (validate_server_id(in->id))
-                snprintf(name, sizeof name, "%s", in->id);
-            else
-                snprintf(name, sizeof name, "i%016llx", (unsigned long long)fnv1a(in->node, in->id));
-            /* the same ID on two nodes: the later one gets a hashed name */
-            for (size_t k = 0; k < b->nservers; k++)
-                if (strcmp(b->servers[k].name, name) == 0) {
-                    snprintf(name, sizeof name, "i%016llx", (unsigned long long)fnv1a(in->node, in->id));
-                    break;
-                }
+            /* the same instance listed twice (same node and ID): only the first counts */
             int dup = 0;
             for (size_t k = 0; k < b->nservers; k++)
-                if (strcmp(b->servers[k].name, name) == 0) dup = 1;
+                if (strcmp(b->servers[k].id, in->id) == 0 && strcmp(b->servers[k].node, in->node) == 0) dup = 1;
             if (dup) {
                 skip(on_skip, data, "service %s: instance %s registered twice on node %s, skipped",
                      q(s->name, qs, sizeof qs), q(in->id, qb, sizeof qb), q(in->node, qc, sizeof qc));
                 continue;
             }
+            char name[80];
+            server_name(b, in, name, sizeof name);
             routes_server_t *sv = &b->servers[b->nservers++];
             sv->name = xstrdup(name);
             sv->id = xstrdup(in->id);
+            sv->node = xstrdup(in->node);
             sv->addr = xstrdup(in->address);
             sv->port = (int)in->port;
             sv->weight = (int)w;

@@ -68,8 +68,11 @@ void routes_catalog_add_kv(routes_catalog_t *c, const char *key, const char *val
 /* ---- output: the route table ---- */
 
 typedef struct {
-    char *name;      /* HAProxy server name, stable for an instance: its ID when safe, else "i<hash>" */
+    char *name;      /* HAProxy server name, unique in its backend and stable for an instance:
+                        its ID when safe (and not of the form "i" + 16 hex digits), else
+                        "i<hash of node and ID>" */
     char *id;        /* the instance ID, for messages */
+    char *node;      /* its node */
     char *addr;      /* IP literal */
     int port;
     int weight;      /* 1..256 (Meta "weight"), default 1 */
@@ -102,6 +105,11 @@ typedef struct {
     const char *tag;         /* routing tag; NULL: "rest" */
     const char *kv_prefix;   /* NULL: "service/haproxy/" */
 } routes_options_t;
+
+/* Whether a service name can be routed at all (/<name>): 1..200 chars of [A-Za-z0-9._-] in
+ * '/'-separated segments, no empty, "." or ".." segment. Pure. The watcher asks it before it
+ * fetches anything for a service, routes_build before it builds a backend. */
+int routes_service_routable(const char *name);
 
 /* Called once per skipped item with a message ("service \"x\\n bind\": invalid name, skipped"). */
 typedef void (*routes_on_skip_cb)(const char *msg, void *data);

@@ -3,7 +3,8 @@
  * rendering it against data from a dependency provider. Promises: pure: no sockets, no files,
  * no clocks except through the provider/options; output byte-identical to Go text/template +
  * consul-template for the supported subset; hostile templates are bounded (nesting depth,
- * evaluation steps, output size) and reported as errors, never crashes.
+ * evaluation steps, output size, memory held) and reported as errors, never crashes or
+ * shortened output.
  * Never: fetches data itself. The daemon implements template_provider with its Consul data.
  *
  * Rendering model (consul-template's): render once; every data function (services, service,
@@ -107,8 +108,14 @@ typedef struct {
 	int missing; /* the provider did not have it (or `key` of an absent key) */
 } template_dep;
 
+/* Default memory budget of one render: 256 MiB (docs/template.md "Limits"). */
+#define TEMPLATE_MAX_MEMORY_DEFAULT ((size_t)256 << 20)
+
 typedef struct {
 	size_t max_output;   /* bytes; 0: 64 MiB */
+	size_t max_memory;   /* bytes held at once by values, temporaries and output together;
+	                        0: TEMPLATE_MAX_MEMORY_DEFAULT. Past it (or when malloc fails) the
+	                        render fails with an error, never a shortened result */
 	long long max_steps; /* evaluation steps; 0: 50,000,000 */
 	time_t now;          /* clock for `timestamp`; 0: time(NULL) */
 } template_options;

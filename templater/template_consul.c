@@ -149,6 +149,7 @@ template_value *tplf_service(tpl_exec *x, const char *name, template_value **a, 
 		template_buf_add(&qb, s, l);
 	}
 	template_buf_add(&qb, "", 0);
+	if (qb.overflow) { template_buf_free(&qb); return NULL; } /* never query a shortened name */
 	template_value *out = template_value_list("[]*dependency.HealthService");
 	if (!out || n == 0 || a[0]->u.str.len == 0) { template_buf_free(&qb); return out; }
 	svc_query q;

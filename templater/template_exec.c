@@ -5,7 +5,9 @@
  * and maps (keys sorted) with else, break/continue, and Go's error messages
  * ("template: NAME:LINE:COL: executing \"NAME\" at <node>: ...").
  * Owns: the render loop, variable stack, dependency list and limits. Promises: bounded work
- * (max_steps) and output (max_output); every error path releases what it holds.
+ * (max_steps), output (max_output) and memory (max_memory: every value, temporary and the output
+ * count while they live, template_value.c keeps the account); every error path releases what
+ * it holds. Running out of memory fails the whole render, never shortens a value.
  * Never: does I/O; data comes only through the provider via template_funcs/template_consul. */
 #include "template_exec.h"
 #include "template_parse.h"
@@ -41,6 +43,8 @@ struct tpl_exec {
 	size_t nslots;
 	int incomplete;
 	long long steps, max_steps;
+	size_t max_memory;
+	int mem_state;   /* 1: an allocation failed, 2: the memory limit was reached (sticky) */
 	time_t now;
 	int brk; /* 1: break, 2: continue pending */
 	/* the function call in progress, so argument type errors point at the argument */
@@ -278,12 +282,27 @@ static template_value *eval_arg(tpl_exec *x, template_value *dot, const tpl_node
 static template_value *eval_function(tpl_exec *x, template_value *dot, const tpl_node *ident,
 	const tpl_node *cmd, template_value *final);
 
+/* The render ran out of memory (its budget, or malloc): the error, whatever failed first. */
+static int mem_fail(tpl_exec *x)
+{
+	if (!x->mem_state) x->mem_state = template_mem_state();
+	template_mem_end(); /* the message needs memory too; the render is over */
+	free(x->err);
+	x->err = NULL;
+	if (x->mem_state == 2)
+		tpl_fail(x, "memory use exceeds the limit of %zu bytes (values, temporaries and output together)", x->max_memory);
+	else
+		tpl_fail(x, "out of memory");
+	return -1;
+}
+
 static int step(tpl_exec *x)
 {
 	if (++x->steps > x->max_steps) {
 		tpl_fail(x, "evaluation exceeds the limit of %lld steps", x->max_steps);
 		return -1;
 	}
+	if (template_mem_state()) return mem_fail(x);
 	return 0;
 }
 
@@ -590,6 +609,7 @@ static int walk_list(tpl_exec *x, template_value *dot, const tpl_node *list)
 
 static int out_check(tpl_exec *x)
 {
+	if (template_mem_state()) return mem_fail(x);
 	if (x->out.overflow) {
 		tpl_fail(x, "output exceeds the limit of %zu bytes", x->out.limit);
 		return -1;
@@ -679,6 +699,8 @@ int template_render(const template_t *t, const template_provider *p, const templ
 	memset(r, 0, sizeof *r);
 	x.out.limit = opts && opts->max_output ? opts->max_output : (size_t)64 << 20;
 	x.max_steps = opts && opts->max_steps ? opts->max_steps : 50000000LL;
+	x.max_memory = opts && opts->max_memory ? opts->max_memory : TEMPLATE_MAX_MEMORY_DEFAULT;
+	template_mem_begin(x.max_memory);
 	x.now = opts && opts->now ? opts->now : time(NULL);
 	template_value *root = template_value_invalid(); /* consul-template executes with nil data */
 	int rc = -1;
@@ -690,6 +712,13 @@ int template_render(const template_t *t, const template_provider *p, const templ
 		tpl_fail(&x, "output exceeds the limit of %zu bytes", x.out.limit);
 		rc = -1;
 	}
+	/* any allocation that failed on the way fails the render, even if the code that met it
+	 * carried on: a result is complete and right, or there is none */
+	if (x.mem_state || template_mem_state()) {
+		mem_fail(&x);
+		rc = -1;
+	}
+	template_mem_end();
 	free(x.dep_slots);
 	r->deps = x.deps;
 	r->ndeps = x.ndeps;

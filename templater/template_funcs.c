@@ -169,7 +169,7 @@ static template_value *f_print(tpl_exec *x, const char *name, template_value **a
 	} else {
 		tpl_sprint(&b, a, n, !strcmp(name, "println"));
 	}
-	return template_value_string_take(b.data ? b.data : strdup(""), b.len);
+	return template_buf_take(&b);
 }
 
 /* ---- strings ---- */
@@ -193,7 +193,7 @@ static template_value *f_join(tpl_exec *x, const char *name, template_value **a,
 		if (i) template_buf_add(&b, sep, sl);
 		template_buf_add(&b, e->u.str.s, e->u.str.len);
 	}
-	return template_value_string_take(b.data, b.len);
+	return template_buf_take(&b);
 }
 
 static template_value *f_split(tpl_exec *x, const char *name, template_value **a, size_t n)
@@ -286,7 +286,7 @@ static template_value *f_replace_all(tpl_exec *x, const char *name, template_val
 			else { template_buf_add(&b, s + i, 1); i++; }
 		}
 	}
-	return template_value_string_take(b.data, b.len);
+	return template_buf_take(&b);
 }
 
 /* Translates the common RE2 shorthands to POSIX ERE. */
@@ -417,7 +417,7 @@ static template_value *f_regex_replace_all(tpl_exec *x, const char *name, templa
 	}
 	if (last_end < sl) template_buf_add(&b, s + last_end, sl - last_end);
 	regfree(&re);
-	return template_value_string_take(b.data, b.len);
+	return template_buf_take(&b);
 }
 
 /* Go time layout formatting (UTC only). */
@@ -484,7 +484,7 @@ static template_value *f_timestamp(tpl_exec *x, const char *name, template_value
 		if (!strcmp(layout, "unix")) template_buf_addf(&b, "%lld", (long long)tpl_now(x));
 		else go_time_format(&b, layout, tpl_now(x));
 	}
-	return template_value_string_take(b.data, b.len);
+	return template_buf_take(&b);
 }
 
 static template_value *f_env(tpl_exec *x, const char *name, template_value **a, size_t n)

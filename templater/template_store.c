@@ -343,7 +343,13 @@ int template_store_set_key(template_store *s, const char *key, const json_t *ent
 	if (!e) return -1;
 	if (entries) {
 		if (!json_is_array(entries)) { free(e); return -1; }
-		const json_t *ent = json_array_get(entries, 0);
+		/* the entry for exactly this key: an answer about another key (a server that read
+		 * the name differently) is not this key's value */
+		const json_t *ent = NULL;
+		for (size_t i = 0; i < json_array_size(entries) && !ent; i++) {
+			const char *k = json_string_value(json_object_get(json_array_get(entries, i), "Key"));
+			if (k && !strcmp(k, key)) ent = json_array_get(entries, i);
+		}
 		if (ent) {
 			e->value = consul_kv_value(ent, &e->len);
 			if (!e->value) e->value = strdup(""); /* null Value: the key exists, empty */
@@ -370,7 +376,7 @@ int template_store_set_prefix(template_store *s, const char *prefix, const json_
 	for (size_t i = 0; i < n; i++) {
 		const json_t *ent = json_array_get(entries, i);
 		const char *k = json_string_value(json_object_get(ent, "Key"));
-		if (!k) continue;
+		if (!k || strncmp(k, prefix, strlen(prefix)) != 0) continue; /* only keys under prefix */
 		template_kv_pair *p = &e->pairs[e->n];
 		size_t len = 0;
 		char *v = consul_kv_value(ent, &len);

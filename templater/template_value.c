@@ -9,13 +9,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- the memory budget of the render in progress ----
+ * Every allocation a value or a buffer makes is charged here and released when it is freed, so
+ * `used` is the memory the render holds right now (values, temporaries, output). Past the limit,
+ * or when malloc itself fails, the allocation fails and the render is marked: template_render
+ * then fails as a whole, whatever the code in between did with the failure, so running out is
+ * always an error and never a shortened value. One render at a time per thread. */
+static _Thread_local struct {
+	size_t used, limit; /* limit 0: no render in progress, nothing refused */
+	int exceeded, failed;
+} mem;
+
+void template_mem_begin(size_t limit)
+{
+	mem.used = 0;
+	mem.limit = limit;
+	mem.exceeded = mem.failed = 0;
+}
+
+int template_mem_end(void)
+{
+	int r = mem.exceeded ? 2 : mem.failed ? 1 : 0;
+	mem.used = 0;
+	mem.limit = 0;
+	mem.exceeded = mem.failed = 0;
+	return r;
+}
+
+int template_mem_state(void) { return mem.exceeded ? 2 : mem.failed ? 1 : 0; }
+
+static int mem_charge(size_t n)
+{
+	if (mem.limit && (n > mem.limit || mem.used > mem.limit - n)) {
+		mem.exceeded = 1;
+		return -1;
+	}
+	mem.used += n;
+	return 0;
+}
+
+static void mem_release(size_t n) { mem.used = n > mem.used ? 0 : mem.used - n; }
+
+static void mem_failed(void) { mem.failed = 1; }
+
 static template_value *tv_new(template_kind k, const char *type)
 {
+	if (mem_charge(sizeof(template_value)) < 0) return NULL;
 	template_value *v = calloc(1, sizeof *v);
-	if (!v) return NULL;
+	if (!v) { mem_release(sizeof(template_value)); mem_failed(); return NULL; }
 	v->kind = k;
 	v->refs = 1;
 	v->type = type;
+	v->charge = sizeof *v;
 	return v;
 }
 
@@ -46,6 +91,7 @@ void template_value_unref(template_value *v)
 		break;
 	default: break;
 	}
+	mem_release(v->charge);
 	free(v);
 }
 
@@ -75,17 +121,21 @@ template_value *template_value_float(double f)
 
 template_value *template_value_string_take(char *s, size_t len)
 {
+	if (!s) { mem_failed(); return NULL; }
+	if (mem_charge(len + 1) < 0) { free(s); return NULL; }
 	template_value *v = tv_new(TV_STRING, "string");
-	if (!v) { free(s); return NULL; }
+	if (!v) { mem_release(len + 1); free(s); return NULL; }
 	v->u.str.s = s;
 	v->u.str.len = len;
+	v->charge += len + 1;
 	return v;
 }
 
 template_value *template_value_string(const char *s, size_t len)
 {
+	if (len >= (mem.limit ? mem.limit : SIZE_MAX)) { mem.exceeded = 1; return NULL; }
 	char *c = malloc(len + 1);
-	if (!c) return NULL;
+	if (!c) { mem_failed(); return NULL; }
 	if (len) memcpy(c, s, len);
 	c[len] = 0;
 	return template_value_string_take(c, len);
@@ -106,8 +156,10 @@ int template_value_list_push(template_value *list, template_value *item)
 	if (!item) return -1;
 	if (list->u.list.n == list->u.list.cap) {
 		size_t nc = list->u.list.cap ? list->u.list.cap * 2 : 8;
+		if (mem_charge((nc - list->u.list.cap) * sizeof(template_value *)) < 0) { template_value_unref(item); return -1; }
+		list->charge += (nc - list->u.list.cap) * sizeof(template_value *);
 		template_value **p = realloc(list->u.list.items, nc * sizeof *p);
-		if (!p) { template_value_unref(item); return -1; }
+		if (!p) { mem_failed(); template_value_unref(item); return -1; }
 		list->u.list.items = p;
 		list->u.list.cap = nc;
 	}
@@ -129,11 +181,14 @@ static int kv_grow(template_value *m)
 {
 	if (m->u.map.n < m->u.map.cap) return 0;
 	size_t nc = m->u.map.cap ? m->u.map.cap * 2 : 8;
+	size_t add = (nc - m->u.map.cap) * (sizeof(char *) + sizeof(template_value *));
+	if (mem_charge(add) < 0) return -1;
+	m->charge += add;
 	char **k = realloc(m->u.map.keys, nc * sizeof *k);
-	if (!k) return -1;
+	if (!k) { mem_failed(); return -1; }
 	m->u.map.keys = k;
 	template_value **vv = realloc(m->u.map.vals, nc * sizeof *vv);
-	if (!vv) return -1;
+	if (!vv) { mem_failed(); return -1; }
 	m->u.map.vals = vv;
 	m->u.map.cap = nc;
 	return 0;
@@ -153,7 +208,9 @@ int template_value_map_set(template_value *m, const char *key, template_value *v
 		}
 		if (c < 0) lo = mid + 1; else hi = mid;
 	}
-	char *k = strdup(key);
+	char *k = mem_charge(strlen(key) + 1) == 0 ? strdup(key) : NULL;
+	if (k) m->charge += strlen(key) + 1;
+	else mem_failed();
 	if (!k || kv_grow(m) < 0) { free(k); template_value_unref(val); return -1; }
 	memmove(m->u.map.keys + lo + 1, m->u.map.keys + lo, (m->u.map.n - lo) * sizeof(char *));
 	memmove(m->u.map.vals + lo + 1, m->u.map.vals + lo, (m->u.map.n - lo) * sizeof(template_value *));
@@ -167,7 +224,9 @@ int template_value_struct_add(template_value *st, const char *name, template_val
 {
 	char *k;
 	if (!val) return -1;
-	k = strdup(name);
+	k = mem_charge(strlen(name) + 1) == 0 ? strdup(name) : NULL;
+	if (k) st->charge += strlen(name) + 1;
+	else mem_failed();
 	if (!k || kv_grow(st) < 0) { free(k); template_value_unref(val); return -1; }
 	st->u.map.keys[st->u.map.n] = k;
 	st->u.map.vals[st->u.map.n] = val;
@@ -230,8 +289,9 @@ int template_buf_add(template_buf *b, const void *p, size_t n)
 	if (b->len + n + 1 > b->cap) {
 		size_t nc = b->cap ? b->cap : 256;
 		while (nc < b->len + n + 1) nc *= 2;
+		if (mem_charge(nc - b->cap) < 0) { b->overflow = 1; return -1; }
 		char *d = realloc(b->data, nc);
-		if (!d) { b->overflow = 1; return -1; }
+		if (!d) { mem_release(nc - b->cap); mem_failed(); b->overflow = 1; return -1; }
 		b->data = d;
 		b->cap = nc;
 	}
@@ -253,7 +313,7 @@ int template_buf_addf(template_buf *b, const char *fmt, ...)
 	if (n < 0) return -1;
 	if ((size_t)n < sizeof tmp) return template_buf_add(b, tmp, (size_t)n);
 	char *big = malloc((size_t)n + 1);
-	if (!big) return -1;
+	if (!big) { mem_failed(); b->overflow = 1; return -1; }
 	va_start(ap, fmt);
 	vsnprintf(big, (size_t)n + 1, fmt, ap);
 	va_end(ap);
@@ -264,9 +324,24 @@ int template_buf_addf(template_buf *b, const char *fmt, ...)
 
 void template_buf_free(template_buf *b)
 {
+	mem_release(b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+template_value *template_buf_take(template_buf *b)
+{
+	if (b->overflow) { template_buf_free(b); return NULL; }
+	if (!b->data && template_buf_add(b, "", 0) < 0) { template_buf_free(b); return NULL; }
+	template_value *v = tv_new(TV_STRING, "string");
+	if (!v) { template_buf_free(b); return NULL; }
+	v->u.str.s = b->data;
+	v->u.str.len = b->len;
+	v->charge += b->cap; /* charged by the buffer already: the value carries it from here */
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return v;
 }
 
 /* ---- Go formatting ---- */

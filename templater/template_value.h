@@ -27,6 +27,7 @@ typedef struct template_value template_value;
 struct template_value {
 	template_kind kind;
 	int refs;
+	size_t charge;    /* bytes charged to the render's memory budget, released on free */
 	const char *type; /* Go type name for messages and methods: "string", "dep.ServiceTags", ... */
 	union {
 		int b;
@@ -79,6 +80,16 @@ int template_buf_add(template_buf *b, const void *p, size_t n);
 int template_buf_adds(template_buf *b, const char *s);
 int template_buf_addf(template_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void template_buf_free(template_buf *b);
+/* The buffer's bytes as a string value (the buffer is emptied); NULL when the buffer overflowed
+ * or memory ran out, so a failed append can never turn into a shortened value. */
+template_value *template_buf_take(template_buf *b);
+
+/* The memory budget of one render (template_exec.c opens and closes it): every value and buffer
+ * allocation is charged while it lives; one past limit fails. template_mem_state / _end: 0 fine,
+ * 1 an allocation failed (malloc), 2 the limit was reached. */
+void template_mem_begin(size_t limit);
+int template_mem_state(void);
+int template_mem_end(void);
 
 /* Go's fmt %v. top: 1 when the value is the operand itself (a struct prints "{...}" as
  * text/template prints it; "&{...}" when amp is set, as printf %v does). */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "consul_watch.h"
 #include "log.h"
 #include "template.h"
@@ -37,6 +38,8 @@ struct tmpl_mode {
     json_t *queue;         /* names to fetch (object as ordered set) */
     consul_call_t *inflight;
     char *inflight_name;
+    json_t *retry;         /* name -> {"attempt": n, "due": loop ms}: fetch failed, backing off */
+    uv_timer_t retry_timer;
     uv_timer_t wait_timer;
     uint64_t deadline;
     uv_process_t *cmd_proc;
@@ -76,14 +79,59 @@ static void enqueue(tmpl_mode_t *m, const char *name)
     json_object_set_new(m->queue, name, json_true());
 }
 
+/* A service whose fetch failed waits out its own backoff (500 ms x 2^n, capped at 1 min): the
+ * other fetches go on, and the log gets the 1st, 10th, 20th... failure only. */
+static void on_retry_timer(uv_timer_t *t)
+{
+    tmpl_mode_t *m = t->data;
+    uint64_t now = uv_now(m->loop), next = UINT64_MAX;
+    const char *name;
+    json_t *v;
+    json_object_foreach(m->retry, name, v) {
+        uint64_t due = (uint64_t)json_integer_value(json_object_get(v, "due"));
+        if (!due) continue;
+        if (due <= now) { json_object_set_new(v, "due", json_integer(0)); enqueue(m, name); }
+        else if (due < next) next = due;
+    }
+    if (next != UINT64_MAX) uv_timer_start(&m->retry_timer, on_retry_timer, next - now, 0);
+    fetch_next(m);
+}
+
+/* transport: no answer at all: the retry is then also due when a watch hears from Consul again */
+static void retry_later(tmpl_mode_t *m, const char *name, const char *error, int transport)
+{
+    json_t *v = json_object_get(m->retry, name);
+    unsigned attempt = v ? (unsigned)json_integer_value(json_object_get(v, "attempt")) : 0;
+    uint64_t delay = backoff_delay_ms(500, 60000, attempt, backoff_random32());
+    attempt++;
+    json_object_set_new(m->retry, name, json_pack("{s:I,s:I,s:b}", "attempt", (json_int_t)attempt,
+                                                  "due", (json_int_t)(uv_now(m->loop) + delay), "transport", transport));
+    if (attempt == 1 || attempt % 10 == 0) {
+        json_t *j = json_string(name);
+        char *qn = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL; /* quoted: control bytes escaped */
+        json_decref(j);
+        log_warn("consul: fetch of service %.120s failed: %.300s (attempt %u, retry in %llu ms)", qn ? qn : "?",
+                 error, attempt, (unsigned long long)delay);
+        free(qn);
+    }
+    if (!uv_is_active((uv_handle_t *)&m->retry_timer) || delay < uv_timer_get_due_in(&m->retry_timer))
+        uv_timer_start(&m->retry_timer, on_retry_timer, delay, 0);
+}
+
+static int retry_waiting(const tmpl_mode_t *m, const char *name)
+{
+    json_t *v = json_object_get(m->retry, name);
+    return v && json_integer_value(json_object_get(v, "due")) != 0;
+}
+
 static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
 {
     tmpl_mode_t *m = data;
     m->inflight = NULL;
     if (r->error || !json_is_array(r->json)) {
-        log_warn("consul: fetch %s: %s; will retry", m->inflight_name, r->error ? r->error : "not an array");
-        enqueue(m, m->inflight_name);
+        retry_later(m, m->inflight_name, r->error ? r->error : "answer is not a JSON array", r->status == 0);
     } else {
+        json_object_del(m->retry, m->inflight_name);
         template_store_set_service(m->st, m->inflight_name, r->json);
         json_object_set_new(m->fetched, m->inflight_name, json_true());
     }
@@ -96,18 +144,21 @@ static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
 static int fetch_start(tmpl_mode_t *m)
 {
     if (m->inflight) return 1;
-    void *it = json_object_iter(m->queue);
-    if (!it) return 0;
-    char *name = strdup(json_object_iter_key(it));
-    json_object_del(m->queue, name);
-    char *esc = http_escape(name);
-    char path[1024];
-    snprintf(path, sizeof path, "/v1/health/service/%s%s", esc ? esc : name, m->o.stale ? "?stale" : "");
-    free(esc);
-    m->inflight_name = name;
-    m->inflight = consul_client_request(m->c, "GET", path, NULL, 0, -1, on_fetch, m);
-    if (!m->inflight) { free(name); m->inflight_name = NULL; return 0; }
-    return 1;
+    for (;;) {
+        void *it = json_object_iter(m->queue);
+        if (!it) return 0;
+        char *name = strdup(json_object_iter_key(it));
+        json_object_del(m->queue, name);
+        if (retry_waiting(m, name)) { free(name); continue; } /* the retry timer brings it back */
+        char *path = consul_path("/v1/health/service/", name, 0, m->o.stale ? "?stale" : NULL);
+        m->inflight_name = name;
+        m->inflight = path ? consul_client_request(m->c, "GET", path, NULL, 0, -1, on_fetch, m) : NULL;
+        free(path);
+        if (m->inflight) return 1;
+        m->inflight_name = NULL;
+        retry_later(m, name, "could not start the request", 0);
+        free(name);
+    }
 }
 
 /* After new data: fetch what is queued, render once the queue is empty. */
@@ -127,6 +178,12 @@ static void refetch_used(tmpl_mode_t *m)
 static void on_services(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
 {
     tmpl_mode_t *m = ud;
+    /* Consul answers again: fetches that failed for want of a connection go now */
+    const char *name;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(m->retry, tmp, name, v)
+        if (json_is_true(json_object_get(v, "transport"))) json_object_del(m->retry, name);
     template_store_set_services(m->st, data);
     refetch_used(m);
 }
@@ -155,13 +212,15 @@ static void start_kv(tmpl_mode_t *m, const char *name, int prefix)
     kvw_t *k = &m->kv[m->nkv++];
     k->name = strdup(name);
     k->prefix = prefix;
-    char path[1200];
-    snprintf(path, sizeof path, "/v1/kv/%s%s", name, prefix ? "?recurse" : "");
+    /* the key is escaped segment by segment ('/' kept): "x?y" asks for the key x?y, not for x */
+    char *path = consul_path("/v1/kv/", name, 1, prefix ? "?recurse" : NULL);
     consul_watch_opts_t wo;
     consul_watch_opts_init(&wo, path);
     wo.stale = m->o.stale;
-    k->w = consul_watch_new(m->c, &wo, on_kv, NULL, m);
+    k->w = path ? consul_watch_new(m->c, &wo, on_kv, NULL, m) : NULL;
+    free(path);
     if (k->w) consul_watch_start(k->w);
+    else log_error("template: cannot watch key %.200s (too long?)", name);
 }
 
 static void start_services(tmpl_mode_t *m)
@@ -181,7 +240,7 @@ static void start_services(tmpl_mode_t *m)
 
 static int write_atomic(const char *path, const char *tmp, const char *buf, size_t len)
 {
-    FILE *f = fopen(tmp, "w");
+    FILE *f = fopen(tmp, "we");
     if (!f) return -1;
     int rc = fwrite(buf, 1, len, f) == len ? 0 : -1;
     if (fclose(f) != 0) rc = -1;
@@ -192,7 +251,7 @@ static int write_atomic(const char *path, const char *tmp, const char *buf, size
 
 static int same_as_disk(const char *path, const char *buf, size_t len)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "re");
     if (!f) return 0;
     char *d = malloc(len + 1);
     size_t n = fread(d, 1, len + 1, f);
@@ -329,7 +388,7 @@ static int load(tmpl_mode_t *m, char *err, size_t errlen)
 {
     size_t n;
     char *buf = file_read(m->in, 0, &n);
-    if (!buf) { snprintf(err, errlen, "%s: %s", m->in, strerror(errno)); return -1; }
+    if (!buf) { snprintf(err, errlen, "%s: %s", m->in, file_strerror(errno)); return -1; }
     char *perr = NULL;
     template_t *t = template_new(m->in, buf, n, &perr);
     free(buf);
@@ -358,6 +417,9 @@ tmpl_mode_t *tmpl_mode_new(uv_loop_t *loop, consul_client_t *c, const tmpl_mode_
     m->used = json_object();
     m->fetched = json_object();
     m->queue = json_object();
+    m->retry = json_object();
+    uv_timer_init(loop, &m->retry_timer);
+    m->retry_timer.data = m;
     uv_timer_init(loop, &m->wait_timer);
     uv_timer_init(loop, &m->cmd_timer);
     m->wait_timer.data = m->cmd_timer.data = m;

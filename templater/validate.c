@@ -123,6 +123,7 @@ int validate_timeout_value(const char *s)
     long long v = 0;
     while (s[d] >= '0' && s[d] <= '9') v = v * 10 + (s[d++] - '0');
     if (d == 0 || d > 9) return 0;
+    if (v == 0) return 0; /* HAProxy reads a zero timeout as "no timeout": never from KV */
     const char *u = s + d;
     long long ms;
     if (!strcmp(u, "us")) ms = (v + 999) / 1000;

@@ -6,7 +6,7 @@
 #define PORTOLAN_VALIDATE_H
 #include <stddef.h>
 
-/* Service name routed at /<name>: 1..200 chars of [A-Za-z0-9._-] in '/'-separated segments;
+/* Service name routed at /<name> (routes_service_routable): 1..200 chars of [A-Za-z0-9._-] in '/'-separated segments;
  * no empty segment, no leading/trailing '/', no "." or ".." segment. */
 int validate_service_name(const char *s);
 /* Host name (RFC 1123): labels [A-Za-z0-9-]{1,63}, not starting or ending with '-', total <= 253,
@@ -25,6 +25,7 @@ int validate_number(const char *s, long long min, long long max, long long *out)
 /* HAProxy timeout name accepted from KV (connect, client, server, queue, tunnel, check,
  * http-request, http-keep-alive, client-fin, server-fin). */
 int validate_timeout_name(const char *s);
-/* HAProxy time value: 1..9 digits with an optional unit us|ms|s|m|h|d. */
+/* HAProxy time value: 1..9 digits with an optional unit us|ms|s|m|h|d, not zero (0 would turn
+ * the timeout off), at most HAProxy's 2147483647 ms. */
 int validate_timeout_value(const char *s);
 #endif

@@ -6,9 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "consul_watch.h"
 #include "log.h"
 #include <uv.h>
+
+/* A service whose fetch failed is retried on its own backoff, 500 ms x 2^n up to a minute; it
+ * holds up neither the queue nor delivery (its last good answer, or none, stands meanwhile). */
+#define RETRY_BASE_MS 500
+#define RETRY_CAP_MS 60000
 
 struct watcher {
     consul_client_t *c;
@@ -30,7 +36,11 @@ struct watcher {
     size_t qhead, qlen, qcap;
     consul_call_t *inflight;
     char *inflight_name;
+    json_t *retry;         /* name -> {"attempt": n, "due": loop ms} for services whose fetch failed */
+    json_t *unroutable;    /* names reported as unroutable (each logged once) */
+    uv_timer_t *retry_timer;
     int ready;             /* first complete view delivered */
+    int resync;            /* a watch failed: refetch every routed service on the next services answer */
     int dirty;             /* something changed since the last on_change */
     uint64_t last_deliver; /* loop time of the last on_change */
     watcher_on_change_cb cb;
@@ -38,8 +48,11 @@ struct watcher {
     watcher_stats_t st;
 };
 
-static int routed(const watcher_t *w, const json_t *tags)
+/* Fetched and routed: a name that can be routed (routes_service_routable) with the routing tag.
+ * A name that cannot be routed is never fetched: it would only fail or be dropped later. */
+static int routed(const watcher_t *w, const char *name, const json_t *tags)
 {
+    if (!routes_service_routable(name)) return 0;
     if (!w->tag || !*w->tag) return 1;
     size_t i;
     const json_t *t;
@@ -139,6 +152,94 @@ static void enqueue(watcher_t *w, const char *name) { enqueue_at(w, name, 0); }
 /* A service known to have changed goes ahead of a running full refetch. */
 static void enqueue_first(watcher_t *w, const char *name) { enqueue_at(w, name, 1); }
 
+/* A name safe to print: JSON-quoted (control bytes escaped), at most ~120 bytes. */
+static const char *qname(const char *name, char *buf, size_t len)
+{
+    json_t *j = json_string(name);
+    char *d = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    if (!d) { snprintf(buf, len, "\"?\""); return buf; }
+    if (strlen(d) >= len) snprintf(buf, len, "%.*s...\"", (int)(len - 5), d);
+    else snprintf(buf, len, "%s", d);
+    free(d);
+    return buf;
+}
+
+static uint64_t loop_now(const watcher_t *w) { return uv_now(http_client_loop(consul_client_http(w->c))); }
+
+static void on_retry_timer(uv_timer_t *t);
+
+/* Arms the retry timer for the earliest due retry (none: stopped). */
+static void retry_arm(watcher_t *w)
+{
+    uint64_t now = loop_now(w), first = UINT64_MAX;
+    const char *name;
+    json_t *v;
+    json_object_foreach(w->retry, name, v) {
+        uint64_t due = (uint64_t)json_integer_value(json_object_get(v, "due"));
+        if (due && due < first) first = due;
+    }
+    if (first == UINT64_MAX) { uv_timer_stop(w->retry_timer); return; }
+    uv_timer_start(w->retry_timer, on_retry_timer, first > now ? first - now : 0, 0);
+}
+
+/* 1 while name waits out its backoff (fetch_next leaves it for the timer). */
+static int retry_waiting(const watcher_t *w, const char *name)
+{
+    json_t *v = json_object_get(w->retry, name);
+    return v && (uint64_t)json_integer_value(json_object_get(v, "due")) > loop_now(w);
+}
+
+/* transport: no answer at all (Consul unreachable): then the retry is also due as soon as a
+ * watch hears from Consul again (retry_reconnected), not only when its backoff runs out. */
+static void retry_later(watcher_t *w, const char *name, const char *error, int transport)
+{
+    json_t *v = json_object_get(w->retry, name);
+    unsigned attempt = v ? (unsigned)json_integer_value(json_object_get(v, "attempt")) : 0;
+    uint64_t delay = backoff_delay_ms(RETRY_BASE_MS, RETRY_CAP_MS, attempt, backoff_random32());
+    attempt++;
+    json_object_set_new(w->retry, name, json_pack("{s:I,s:I,s:b}", "attempt", (json_int_t)attempt,
+                                                  "due", (json_int_t)(loop_now(w) + delay), "transport", transport));
+    char qb[128];
+    if (attempt == 1 || attempt % 10 == 0)
+        log_warn("consul: fetch of service %s failed: %.300s (attempt %u, retry in %llu ms; other services go on)",
+                 qname(name, qb, sizeof qb), error, attempt, (unsigned long long)delay);
+    retry_arm(w);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    watcher_t *w = t->data;
+    uint64_t now = loop_now(w);
+    const char *name;
+    json_t *v;
+    json_object_foreach(w->retry, name, v) {
+        json_t *due = json_object_get(v, "due");
+        if (!json_integer_value(due) || (uint64_t)json_integer_value(due) > now) continue;
+        json_object_set_new(v, "due", json_integer(0)); /* due: fetch it (attempt kept until success) */
+        json_t *svc = w->services ? json_object_get(w->services, name) : NULL;
+        if (svc && routed(w, name, svc)) enqueue(w, name);
+    }
+    retry_arm(w);
+    fetch_next(w);
+}
+
+/* A watch got an answer: Consul is reachable again, so services whose fetch failed for want of a
+ * connection are fetched now instead of after their backoff (a service Consul answered with an
+ * error keeps its backoff). */
+static void retry_reconnected(watcher_t *w)
+{
+    const char *name;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(w->retry, tmp, name, v) {
+        if (!json_is_true(json_object_get(v, "transport"))) continue;
+        json_object_del(w->retry, name);
+        json_t *svc = w->services ? json_object_get(w->services, name) : NULL;
+        if (svc && routed(w, name, svc)) enqueue(w, name);
+    }
+}
+
 static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
 {
     watcher_t *w = data;
@@ -148,13 +249,13 @@ static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
     json_t *svc = w->services ? json_object_get(w->services, name) : NULL;
     if (r->error || !json_is_array(r->json)) {
         w->st.fetch_errors++;
-        log_warn("consul: fetch %s: %s; will retry", name, r->error ? r->error : "not a JSON array");
-        /* put it back at the end; the watches' own backoff paces a Consul outage */
-        if (svc && routed(w, svc)) enqueue(w, name);
+        /* on its own backoff: the rest of the queue goes on, and delivery does not wait for it */
+        if (svc && routed(w, name, svc)) retry_later(w, name, r->error ? r->error : "answer is not a JSON array", r->status == 0);
     } else {
+        json_object_del(w->retry, name);
         log_debug("consul: fetched %s (%llu ms)", name, (unsigned long long)r->elapsed_ms);
         w->st.fetches++;
-        if (svc && routed(w, svc)) {
+        if (svc && routed(w, name, svc)) {
             uint64_t fp = fingerprint(r->json);
             struct slot *old = slot_of(w, name);
             if (!old || old->fp != fp) {
@@ -178,15 +279,15 @@ static void fetch_next(watcher_t *w)
         if (!json_object_get(w->queue_set, name)) { free(name); continue; } /* fetched already */
         json_object_del(w->queue_set, name);
         json_t *svc = w->services ? json_object_get(w->services, name) : NULL;
-        if (!svc || !routed(w, svc)) { free(name); continue; }
-        char *esc = http_escape(name);
-        char path[1024];
-        snprintf(path, sizeof path, "/v1/health/service/%s%s", esc ? esc : name, w->stale ? "?stale" : "");
-        free(esc);
+        if (!svc || !routed(w, name, svc)) { free(name); continue; }
+        if (retry_waiting(w, name)) { free(name); continue; } /* the retry timer brings it back */
+        char *path = consul_path("/v1/health/service/", name, 0, w->stale ? "?stale" : NULL);
         w->inflight_name = name;
-        w->inflight = consul_client_request(w->c, "GET", path, NULL, 0, -1, on_fetch, w);
+        w->inflight = path ? consul_client_request(w->c, "GET", path, NULL, 0, -1, on_fetch, w) : NULL;
+        free(path);
         if (!w->inflight) {
             w->inflight_name = NULL;
+            retry_later(w, name, "could not start the request", 0);
             free(name);
             continue;
         }
@@ -239,7 +340,7 @@ static void refetch_all(watcher_t *w)
     const char *name;
     json_t *tags;
     json_object_foreach(w->services, name, tags)
-        if (routed(w, tags)) enqueue(w, name);
+        if (routed(w, name, tags)) enqueue(w, name);
 }
 
 static void on_services(consul_watch_t *cw, json_t *data, uint64_t index, void *udata)
@@ -248,28 +349,52 @@ static void on_services(consul_watch_t *cw, json_t *data, uint64_t index, void *
     log_debug("consul: catalog/services index %llu", (unsigned long long)index);
     if (!json_is_object(data)) { log_warn("consul: catalog/services answer is not an object; ignored"); return; }
     int first = !w->have_services;
+    retry_reconnected(w);
     json_t *old = w->services;
     w->services = json_incref(data);
     w->have_services = 1;
     int changed = 0;
     const char *name;
     json_t *tags;
+    json_t *unroutable = json_object();
     json_object_foreach(data, name, tags) {
         json_t *ot = old ? json_object_get(old, name) : NULL;
-        if (!routed(w, tags)) continue;
-        if (!ot || !json_equal(ot, tags) || !json_object_get(w->health, name)) { enqueue_first(w, name); changed = 1; }
+        if (!routes_service_routable(name)) {
+            /* reported once while it stays registered; never fetched */
+            if (!json_object_get(w->unroutable, name)) {
+                char qb[128];
+                log_warn("service %s: name not routable (allowed: [A-Za-z0-9._-] segments separated by '/'), not fetched",
+                         qname(name, qb, sizeof qb));
+            }
+            json_object_set_new(unroutable, name, json_true());
+            continue;
+        }
+        if (!routed(w, name, tags)) continue;
+        /* new, retagged, or never fetched (unless it waits out a failed fetch's backoff) */
+        if (!ot || !json_equal(ot, tags) || (!json_object_get(w->health, name) && !json_object_get(w->retry, name))) {
+            enqueue_first(w, name);
+            changed = 1;
+        }
     }
     /* services gone or no longer routed */
     void *tmp;
     json_object_foreach_safe(w->health, tmp, name, tags) {
         json_t *nt = json_object_get(data, name);
-        if (!nt || !routed(w, nt)) { slot_drop(w, name); w->dirty = 1; changed = 1; }
+        if (!nt || !routed(w, name, nt)) { slot_drop(w, name); w->dirty = 1; changed = 1; }
     }
-    if (!first && !changed) {
-        /* the services table changed without a visible difference: an instance came or went */
+    if (w->resync || (!first && !changed)) {
+        /* the services table changed without a visible difference: an instance came or went; or
+         * Consul was unreachable (restarted, restored, another server): anything may have changed */
+        w->resync = 0;
         w->st.full_refetches++;
         refetch_all(w);
     }
+    json_decref(w->unroutable);
+    w->unroutable = unroutable;
+    /* retries of services that went away or stopped being routed */
+    json_object_foreach_safe(w->retry, tmp, name, tags)
+        if (!json_object_get(data, name) || !routed(w, name, json_object_get(data, name))) json_object_del(w->retry, name);
+    retry_arm(w);
     json_decref(old);
     if (w->qhead < w->qlen || changed) w->dirty = 1;
     fetch_next(w);
@@ -311,14 +436,14 @@ static void on_state(consul_watch_t *cw, json_t *data, uint64_t index, void *uda
             json_t *o = json_object_get(w->check_sig, name);
             if (o && json_equal(o, v)) continue;
             if (!*name) node_changed = 1;
-            else if (w->services && json_object_get(w->services, name) && routed(w, json_object_get(w->services, name)))
+            else if (w->services && json_object_get(w->services, name) && routed(w, name, json_object_get(w->services, name)))
                 enqueue_first(w, name);
         }
         /* disappeared */
         json_object_foreach(w->check_sig, name, v) {
             if (json_object_get(sig, name)) continue;
             if (!*name) node_changed = 1;
-            else if (w->services && json_object_get(w->services, name) && routed(w, json_object_get(w->services, name)))
+            else if (w->services && json_object_get(w->services, name) && routed(w, name, json_object_get(w->services, name)))
                 enqueue_first(w, name);
         }
         if (node_changed && w->services) refetch_all(w);
@@ -341,6 +466,8 @@ static void on_kv(consul_watch_t *cw, json_t *data, uint64_t index, void *udata)
 
 static void on_watch_error(consul_watch_t *cw, const char *error, unsigned attempt, uint64_t retry_ms, void *udata)
 {
+    watcher_t *w = udata;
+    w->resync = 1;
     if (attempt == 1 || attempt % 10 == 0)
         log_warn("consul: %s: %s (attempt %u, retry in %llu ms); HAProxy keeps its configuration",
                  consul_watch_path(cw), error, attempt, (unsigned long long)retry_ms);
@@ -369,12 +496,18 @@ watcher_t *watcher_new(consul_client_t *c, const watcher_opts_t *o, watcher_on_c
     wo.stale = o->stale;
     wo.wait_ms = o->wait_ms;
     w->w_state = consul_watch_new(c, &wo, on_state, on_watch_error, w);
-    char path[600];
-    snprintf(path, sizeof path, "/v1/kv/%s?recurse", w->kv_prefix); /* prefix is operator input */
+    char *path = consul_path("/v1/kv/", w->kv_prefix, 1, "?recurse"); /* prefix is operator input */
+    w->retry = json_object();
+    w->unroutable = json_object();
+    w->retry_timer = malloc(sizeof *w->retry_timer);
+    if (!path || !w->retry_timer) { free(path); free(w->retry_timer); w->retry_timer = NULL; watcher_free(w); return NULL; }
+    uv_timer_init(http_client_loop(consul_client_http(c)), w->retry_timer);
+    w->retry_timer->data = w;
     consul_watch_opts_init(&wo, path);
     wo.stale = o->stale;
     wo.wait_ms = o->wait_ms;
     w->w_kv = consul_watch_new(c, &wo, on_kv, on_watch_error, w);
+    free(path);
     if (!w->w_services || !w->w_state || !w->w_kv) { watcher_free(w); return NULL; }
     return w;
 }
@@ -384,6 +517,8 @@ int watcher_start(watcher_t *w)
     if (consul_watch_start(w->w_services) || consul_watch_start(w->w_state) || consul_watch_start(w->w_kv)) return -1;
     return 0;
 }
+
+static void on_timer_closed(uv_handle_t *h) { free(h); }
 
 void watcher_free(watcher_t *w)
 {
@@ -401,6 +536,9 @@ void watcher_free(watcher_t *w)
     json_decref(w->check_sig);
     json_decref(w->kv);
     json_decref(w->queue_set);
+    json_decref(w->retry);
+    json_decref(w->unroutable);
+    if (w->retry_timer) uv_close((uv_handle_t *)w->retry_timer, on_timer_closed);
     for (size_t i = w->qhead; i < w->qlen; i++) free(w->queue[i]);
     free(w->queue);
     free(w->tag);

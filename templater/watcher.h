@@ -5,9 +5,16 @@
  * service. So at most 4 connections to Consul whatever the number of services.
  * Which services to fetch: names that appear or whose tags change in catalog/services; services
  * whose checks changed in health/state/any; and all routed services when catalog/services' index
- * rose with no visible change (an instance without checks came or went).
+ * rose with no visible change (an instance without checks came or went), or after any watch
+ * failed (Consul restarted or restored: anything may have changed meanwhile).
+ * A name routes_service_routable refuses is never fetched (logged once while it is registered).
+ * A failed fetch retries on that service's own backoff (500 ms x 2^n, capped at 1 min) and
+ * holds up neither the other fetches nor delivery; its last good answer (or none) stands. A fetch
+ * that got no answer at all (Consul unreachable) is also retried as soon as catalog/services
+ * answers again.
  * Promises: on_change only once the first complete view (services, every routed service, KV) is
- * in, and only after the fetch queue drained, so HAProxy never sees a half-loaded catalog.
+ * in (every routed service fetched or failed once), and only after the fetch queue drained, so
+ * HAProxy never sees a half-loaded catalog.
  * Consul being down only delays on_change (the watches retry forever). */
 #ifndef PORTOLAN_WATCHER_H
 #define PORTOLAN_WATCHER_H

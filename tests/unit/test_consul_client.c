@@ -190,6 +190,16 @@ static void test_paths_escaped(void **state)
     assert_non_null(consul_agent_services(cc, on_res, &r));
     wait_res(&r);
     res_clear(&r);
+    /* names that would change the request if pasted: query, fragment, escape, space, dot segments */
+    assert_non_null(consul_kv_get(cc, "x?y", on_res, &r));
+    wait_res(&r);
+    res_clear(&r);
+    assert_non_null(consul_kv_get(cc, "pct%41/#/a b/../.", on_res, &r));
+    wait_res(&r);
+    res_clear(&r);
+    assert_non_null(consul_health_service(cc, "..", 0, NULL, on_res, &r));
+    wait_res(&r);
+    res_clear(&r);
     const char *want[] = {
         "/v1/agent/service/deregister/n1%3Aweb%3A80",
         "/v1/agent/check/pass/service%3An1%3Aweb%3A80?note=all%20good%20%26%20fine",
@@ -203,6 +213,9 @@ static void test_paths_escaped(void **state)
         "/v1/catalog/services",
         "/v1/status/leader",
         "/v1/agent/services",
+        "/v1/kv/x%3Fy",
+        "/v1/kv/pct%2541/%23/a%20b/%2E%2E/%2E",
+        "/v1/health/service/%2E%2E",
     };
     json_t *reqs = requests();
     assert_int_equal(json_array_size(reqs), sizeof want / sizeof want[0]);
@@ -514,6 +527,50 @@ static void test_watch_errors_backoff(void **state)
     json_decref(requests());
 }
 
+/* After a failed request the watch's index may belong to a server that is gone (restarted, or
+ * restored from an older snapshot, counting from lower indexes): the next query carries no
+ * index, so it answers at once instead of waiting the whole wait period. */
+static void test_watch_error_drops_index(void **state)
+{
+    ctl("/ctl/set?index=50&data=%%7B%%22d%%22:1%%7D");
+    json_decref(requests());
+    consul_watch_opts_t o;
+    consul_watch_opts_init(&o, "/v1/catalog/services");
+    o.wait_ms = 60000;
+    o.backoff_base_ms = 4;
+    o.backoff_cap_ms = 16;
+    watch_res_t r = {0};
+    consul_watch_t *w = consul_watch_new(cc, &o, on_change, on_error, &r);
+    consul_watch_start(w);
+    assert_int_equal(wait_changes(&r, 1, 5000), 0);
+    RUN_UNTIL(stat_requests(w) >= 2, 5000); /* the blocking query with index=50 is out */
+    ctl("/ctl/fail?n=1");
+    ctl("/ctl/set?index=51"); /* wakes it; the next query (index=51) fails */
+    RUN_UNTIL(r.errors >= 1, 5000);
+    RUN_UNTIL(stat_requests(w) >= 5, 5000); /* the retry, then the next blocking query */
+    assert_int_equal(consul_watch_index(w), 51);
+    consul_watch_stats_t st;
+    consul_watch_stats(w, &st);
+    assert_int_equal(st.error_resets, 1);
+    json_t *reqs = requests();
+    /* (the 5th request, the next blocking one, may not be in the server's log yet: the 4th was
+     * answered before it was sent, so it is) */
+    const char *want[] = {
+        "/v1/catalog/services",
+        "/v1/catalog/services?index=50&wait=1m0s",
+        "/v1/catalog/services?index=51&wait=1m0s", /* answered 500 */
+        "/v1/catalog/services",                    /* no index: answers at once */
+    };
+    assert_true(json_array_size(reqs) >= 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(json_string_value(json_array_get(reqs, i)), want[i]);
+    json_decref(reqs);
+    consul_watch_free(w);
+    json_decref(r.last);
+    test_run_for(&loop, 50);
+    json_decref(requests());
+}
+
 static void test_watch_free_in_callback(void **state)
 {
     ctl("/ctl/set?index=40&data=%%7B%%22c%%22:1%%7D");
@@ -723,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_watch_index_rules),
         cmocka_unit_test(test_watch_rate_limit),
         cmocka_unit_test(test_watch_errors_backoff),
+        cmocka_unit_test(test_watch_error_drops_index),
         cmocka_unit_test(test_watch_free_in_callback),
         cmocka_unit_test(test_watch_kv_absent),
         cmocka_unit_test(test_watch_no_index),

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "file.h"
@@ -72,6 +74,45 @@ static void test_missing(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
+/* Regular files only: a FIFO (no writer: a plain open would block forever), a device, a symlink
+ * to one, a directory are refused at once, before anything is read. The FIFO case runs in a
+ * child with an alarm, so a regression fails the test instead of hanging the suite. */
+static void test_not_regular(void **state)
+{
+    (void)state;
+    char fifo[80], link[80];
+    snprintf(fifo, sizeof fifo, "%s.fifo", path);
+    snprintf(link, sizeof link, "%s.zero", path);
+    unlink(fifo);
+    unlink(link);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(symlink("/dev/zero", link), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(5);
+        size_t len;
+        errno = 0;
+        char *b = file_read(fifo, 0, &len);
+        _exit(b == NULL && errno == EINVAL ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st)); /* killed by SIGALRM: file_read blocked on the FIFO */
+    assert_int_equal(WEXITSTATUS(st), 0);
+    size_t len;
+    errno = 0;
+    assert_null(file_read(link, 0, &len)); /* would read gigabytes of zeros */
+    assert_int_equal(errno, EINVAL);
+    assert_null(file_read("/dev/null", 0, &len));
+    assert_int_equal(errno, EINVAL);
+    assert_null(file_read("/tmp", 0, &len));
+    assert_int_equal(errno, EISDIR);
+    assert_string_equal(file_strerror(EINVAL), "not a regular file");
+    unlink(fifo);
+    unlink(link);
+}
+
 int main(void)
 {
     snprintf(path, sizeof path, "/tmp/portolan-test-file-%d", (int)getpid());
@@ -79,6 +120,7 @@ int main(void)
         cmocka_unit_test(test_content_and_terminator),
         cmocka_unit_test(test_large_and_limit),
         cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_not_regular),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(path);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -290,6 +291,55 @@ static void test_keepalive(void **state)
 {
     run_seq(srv.base, NULL);
     run_seq(usrv.base, unix_path);
+}
+
+/* Every descriptor the client opens (the multi handle's own, and the sockets of connections,
+ * tcp and unix, kept alive in its cache) is close-on-exec: a child (HAProxy, a command) must
+ * never inherit a Consul or Docker connection. */
+static void fds_snapshot(unsigned char *open_before)
+{
+    for (int fd = 0; fd < 1024; fd++)
+        open_before[fd] = fcntl(fd, F_GETFD) != -1;
+}
+
+static int fds_new_without_cloexec(const unsigned char *open_before)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        int fl = fcntl(fd, F_GETFD);
+        if (!open_before[fd] && fl != -1 && !(fl & FD_CLOEXEC)) {
+            print_message("fd %d is not close-on-exec\n", fd);
+            n++;
+        }
+    }
+    return n;
+}
+
+static void test_cloexec(void **state)
+{
+    unsigned char before[1024];
+    fds_snapshot(before);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    http_client_t *c = http_client_new(&loop);
+    char url[256];
+    snprintf(url, sizeof url, "%s/echo", srv.base);
+    http_request_t req = {.url = url, .timeout_ms = 5000};
+    result_t r = {0};
+    assert_non_null(http_client_send(c, &req, on_response, &r));
+    assert_int_equal(test_run_until(&loop, &r.done, 5000), 0);
+    assert_int_equal(r.status, 200);
+    result_clear(&r);
+    snprintf(url, sizeof url, "%s/echo", usrv.base);
+    http_request_t ureq = {.url = url, .timeout_ms = 5000, .unix_socket = unix_path};
+    assert_non_null(http_client_send(c, &ureq, on_response, &r));
+    assert_int_equal(test_run_until(&loop, &r.done, 5000), 0);
+    assert_int_equal(r.status, 200);
+    result_clear(&r);
+    assert_true(http_client_connects(c) >= 2); /* the two connections are still open in the cache */
+    assert_int_equal(fds_new_without_cloexec(before), 0);
+    http_client_free(c);
+    assert_int_equal(test_loop_close(&loop), 0);
 }
 
 static void test_timeout(void **state)
@@ -597,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_max_host_connections),
         cmocka_unit_test(test_keepalive),
+        cmocka_unit_test(test_cloexec),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_unix_socket),
         cmocka_unit_test(test_streaming),

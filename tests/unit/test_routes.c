@@ -181,6 +181,10 @@ static void test_validate_addr_port(void **st)
     assert_false(validate_timeout_value("5 s"));
     assert_false(validate_timeout_value("5s\n  bind :1"));
     assert_false(validate_timeout_value("s"));
+    assert_false(validate_timeout_value("0"));   /* HAProxy: no timeout at all */
+    assert_false(validate_timeout_value("0s"));
+    assert_false(validate_timeout_value("000ms"));
+    assert_true(validate_timeout_value("1us"));
     assert_false(validate_timeout_value("1234567890s"));
     /* HAProxy's timer maximum, 2147483647 ms (~24.8 days): beyond it haproxy -c refuses */
     assert_true(validate_timeout_value("24d"));
@@ -340,6 +344,65 @@ static void test_routes_hostile(void **st)
     free(cfg);
     routes_table_free(t);
     routes_catalog_free(c);
+}
+
+/* Server names are unique in a backend by construction: an instance whose ID is exactly the
+ * hashed name another instance was given (container owners pick IDs) takes nothing from it. */
+static void test_routes_server_names_unique(void **st)
+{
+    skips_t sk = { 0 };
+    routes_catalog_t *c = routes_catalog_new();
+    inst(routes_catalog_add_service(c, "web"), "weird id", "10.0.0.1", 80, 1, "rest");
+    routes_table_t *t = build(c, &sk);
+    char victim[64];
+    snprintf(victim, sizeof victim, "%s", routes_table_find(t, "web")->servers[0].name);
+    assert_true(victim[0] == 'i' && strlen(victim) == 17);
+    routes_table_free(t);
+    routes_catalog_free(c);
+
+    /* the attacker's ID sorts first ('i' < 'w'): it used to take the name and the victim was
+     * skipped as "registered twice" */
+    c = routes_catalog_new();
+    routes_service_t *s = routes_catalog_add_service(c, "web");
+    inst(s, "weird id", "10.0.0.1", 80, 1, "rest");
+    inst(s, victim, "10.0.0.2", 80, 1, "rest");
+    routes_service_add_instance(s, "weird id", "node2", "10.0.0.3", 80, 1); /* same ID, other node */
+    routes_instance_add_tag(&s->inst[2], "rest");
+    memset(&sk, 0, sizeof sk);
+    t = build(c, &sk);
+    const routes_backend_t *b = routes_table_find(t, "web");
+    assert_int_equal(b->nservers, 3);
+    assert_int_equal(sk.n, 0);
+    for (size_t i = 0; i < b->nservers; i++) {
+        for (size_t j = i + 1; j < b->nservers; j++) assert_string_not_equal(b->servers[i].name, b->servers[j].name);
+        if (!strcmp(b->servers[i].addr, "10.0.0.1")) assert_string_equal(b->servers[i].name, victim); /* stable */
+        if (!strcmp(b->servers[i].addr, "10.0.0.2")) assert_string_not_equal(b->servers[i].name, victim);
+    }
+    routes_table_free(t);
+    /* the same instance listed twice is still one server */
+    inst(s, "weird id", "10.0.0.1", 80, 1, "rest");
+    memset(&sk, 0, sizeof sk);
+    t = build(c, &sk);
+    assert_int_equal(routes_table_find(t, "web")->nservers, 3);
+    assert_int_equal(sk.n, 1);
+    assert_non_null(strstr(sk.last, "registered twice"));
+    routes_table_free(t);
+    routes_catalog_free(c);
+}
+
+/* The predicate the watcher asks before fetching anything for a service. */
+static void test_routes_routable(void **st)
+{
+    assert_true(routes_service_routable("hello/v1"));
+    assert_true(routes_service_routable("a.b_c-d"));
+    assert_false(routes_service_routable(".."));
+    assert_false(routes_service_routable("."));
+    assert_false(routes_service_routable("a/../b"));
+    assert_false(routes_service_routable("a//b"));
+    assert_false(routes_service_routable("/a"));
+    assert_false(routes_service_routable("x?y"));
+    assert_false(routes_service_routable("a b"));
+    assert_false(routes_service_routable(""));
 }
 
 static void test_routes_check_weight_kv(void **st)
@@ -670,6 +733,8 @@ int main(void)
         cmocka_unit_test(test_routes_longest_first),
         cmocka_unit_test(test_routes_hosts),
         cmocka_unit_test(test_routes_hostile),
+        cmocka_unit_test(test_routes_server_names_unique),
+        cmocka_unit_test(test_routes_routable),
         cmocka_unit_test(test_routes_check_weight_kv),
         cmocka_unit_test(test_routes_from_json),
         cmocka_unit_test(test_cfg_render),

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +342,92 @@ static void test_limits(void **state)
 	           &steps, "evaluation exceeds the limit of 100 steps");
 }
 
+/* Memory: every value and temporary counts, not only the output. A doubling loop whose output
+ * is one short number is an error once its intermediate strings pass the budget, never a wrong
+ * or shortened answer; the same loop within the budget renders. */
+static void test_memory_limit(void **state)
+{
+	(void)state;
+	const char *dbl = "{{ $x := \"0123456789abcdef\" }}{{ range split \",\" \"%s\" }}"
+	                  "{{ $x = printf \"%%s%%s\" $x $x }}{{ end }}{{ len $x }}";
+	char src[512];
+	snprintf(src, sizeof src, dbl, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30");
+	template_options mem = { .max_memory = 1 << 20 };
+	render_err(src, &mem, "memory use exceeds the limit of 1048576 bytes");
+	/* join, replaceAll, values in lists: the same account */
+	render_err("{{ $x := \"aaaaaaaaaaaaaaaa\" }}{{ range split \",\" \"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20\" }}"
+	           "{{ $x = replaceAll \"a\" \"aa\" $x }}{{ end }}{{ len $x }}", &mem, "memory use exceeds the limit");
+	snprintf(src, sizeof src, dbl, "1,2,3,4,5,6");
+	char *err = NULL;
+	template_t *t = template_new("t", src, strlen(src), &err);
+	assert_non_null(t);
+	template_result r;
+	assert_int_equal(template_render(t, NULL, &mem, &r), 0);
+	assert_string_equal(r.output, "1024");
+	template_result_free(&r);
+	template_free(t);
+}
+
+/* The system refusing memory (here RLIMIT_AS in a child) is the same as the budget: the render
+ * fails, it never returns a shortened value with success. The budget is set far above the
+ * rlimit so that malloc fails first. */
+static void test_out_of_memory_is_an_error(void **state)
+{
+	(void)state;
+	const char *src = "{{ $x := \"0123456789abcdef\" }}{{ range split \",\" \"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30\" }}"
+	                  "{{ $x = printf \"%s%s\" $x $x }}{{ end }}{{ len $x }}";
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { 512 << 20, 512 << 20 };
+		setrlimit(RLIMIT_AS, &rl);
+		char *err = NULL;
+		template_t *t = template_new("t", src, strlen(src), &err);
+		if (!t) _exit(3);
+		template_options o = { .max_memory = (size_t)1 << 40, .max_output = (size_t)1 << 40 };
+		template_result r;
+		int rc = template_render(t, NULL, &o, &r);
+		/* 0: failed with an out-of-memory error; 1: "succeeded" (wrong); 2: another error */
+		_exit(rc == 0 ? 1 : (r.error && strstr(r.error, "out of memory")) ? 0 : 2);
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Keys are matched exactly: an answer about another key (a server that read "x?y" as "x") is
+ * not the value of "x?y", and ls/tree keep only keys under their prefix. */
+static void test_store_keys_exact(void **state)
+{
+	(void)state;
+	template_store *st = template_store_new();
+	json_t *other = json_loads("[{\"Key\": \"x\", \"Value\": \"dmFsdWUtb2YteA==\"}]", 0, NULL);
+	json_t *mine = json_loads("[{\"Key\": \"x?y\", \"Value\": \"b2s=\"}]", 0, NULL);
+	json_t *list = json_loads("[{\"Key\": \"app/a\", \"Value\": \"MQ==\"}, {\"Key\": \"zzz\", \"Value\": \"Mg==\"}]", 0, NULL);
+	assert_int_equal(template_store_set_key(st, "x?y", other), 0);
+	assert_int_equal(template_store_set_prefix(st, "app/", list), 0);
+	template_provider p;
+	template_store_provider(st, &p);
+	const char *src = "{{ keyOrDefault \"x?y\" \"absent\" }}|{{ range ls \"app/\" }}{{ .Key }}={{ .Value }};{{ end }}";
+	char *err = NULL;
+	template_t *t = template_new("t", src, strlen(src), &err);
+	assert_non_null(t);
+	template_result r;
+	assert_int_equal(template_render(t, &p, NULL, &r), 0);
+	assert_string_equal(r.output, "absent|a=1;");
+	template_result_free(&r);
+	assert_int_equal(template_store_set_key(st, "x?y", mine), 0);
+	assert_int_equal(template_render(t, &p, NULL, &r), 0);
+	assert_string_equal(r.output, "ok|a=1;");
+	template_result_free(&r);
+	template_free(t);
+	json_decref(other);
+	json_decref(mine);
+	json_decref(list);
+	template_store_free(st);
+}
+
 static void test_value_format(void **state)
 {
 	(void)state;
@@ -524,6 +613,9 @@ int main(void)
 		cmocka_unit_test(test_key_blocks_until_present),
 		cmocka_unit_test(test_render_errors),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_memory_limit),
+		cmocka_unit_test(test_out_of_memory_is_an_error),
+		cmocka_unit_test(test_store_keys_exact),
 		cmocka_unit_test(test_value_format),
 		cmocka_unit_test(test_snapshot_provider),
 		cmocka_unit_test(test_store_provider),
