@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -290,28 +289,21 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/state.json", dir);
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT)
-            return 0;
-        snprintf(err, errlen, "state %s: %s", path, strerror(errno));
-        return -1;
-    }
-    /* a FIFO would block the start for ever and /dev/zero (through a symlink) would fill memory:
-     * only a regular file, of a size the saver could have written, is read */
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "state %s: not a regular file; refusing to start (move it away to start empty)", path);
-        return -1;
-    }
-    if (st.st_size > PERSIST_MAX_STATE) {
-        snprintf(err, errlen, "state %s: larger than %d MiB; refusing to start (move it away to start empty)", path,
-                 PERSIST_MAX_STATE >> 20);
-        return -1;
-    }
+    /* file_read reads only a regular file of at most PERSIST_MAX_STATE bytes, checked on the open
+     * descriptor: a FIFO would block the start for ever, /dev/zero (through a symlink) would fill
+     * memory */
     size_t len;
     char *buf = file_read(path, PERSIST_MAX_STATE, &len);
     if (!buf) {
-        snprintf(err, errlen, "state %s: %s", path, errno == EFBIG ? "grew past the size limit while read" : strerror(errno));
+        if (errno == ENOENT)
+            return 0;
+        if (errno == EFBIG)
+            snprintf(err, errlen, "state %s: larger than %d MiB; refusing to start (move it away to start empty)", path,
+                     PERSIST_MAX_STATE >> 20);
+        else if (errno == EINVAL || errno == EISDIR)
+            snprintf(err, errlen, "state %s: not a regular file; refusing to start (move it away to start empty)", path);
+        else
+            snprintf(err, errlen, "state %s: %s", path, strerror(errno));
         return -1;
     }
     int rc = -1;
