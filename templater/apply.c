@@ -64,6 +64,7 @@ struct apply {
     files_t *persist_cfg;
     dataplane_layout_t *layout;     /* -routing maps: the layout of the applied table */
     dataplane_layout_t *job_layout; /* ... and of the job's target */
+    dataplane_layout_t *hint;       /* before the first apply: the layout the files on disk had */
     char *map_tmp[DATAPLANE_NMAPS]; /* <map>.tmp */
     int structural_job;
     int reload_pending;       /* a runtime batch was refused (HAProxy may hold part of it): reload next */
@@ -536,9 +537,11 @@ static void rt_job_free(rt_job_t *j)
 }
 
 /* The layout a reload of the job's target is rendered on (NULL without maps). */
+static const dataplane_layout_t *cur_layout(const apply_t *a) { return a->layout ? a->layout : a->hint; }
+
 static dataplane_layout_t *reload_layout(apply_t *a)
 {
-    return a->o.maps ? dataplane_layout_build(a->layout, a->target, &a->o.pool) : NULL;
+    return a->o.maps ? dataplane_layout_build(cur_layout(a), a->target, &a->o.pool) : NULL;
 }
 
 static void on_runtime_answer(int status, const char *out, size_t len, void *data)
@@ -726,7 +729,7 @@ static void run_runtime_maps(apply_t *a, dataplane_plan_t *p)
 static void job_run_maps(apply_t *a)
 {
     dataplane_plan_t p;
-    dataplane_plan(a->applied, a->layout, a->target, &a->o.pool, &p);
+    dataplane_plan(a->applied, cur_layout(a), a->target, &a->o.pool, &p);
     int base = base_changed(a);
     int changes = p.nadd || p.nmaps || p.nops;
     int structural = base || a->reload_pending || p.reload || !a->o.runtime || !a->o.proc ||
@@ -832,7 +835,7 @@ static int runtime_only(const apply_t *a, const routes_table_t *t)
         return 0;
     if (a->o.maps) {
         dataplane_plan_t p;
-        dataplane_plan(a->applied, a->layout, t, &a->o.pool, &p);
+        dataplane_plan(a->applied, cur_layout(a), t, &a->o.pool, &p);
         int r = !p.reload;
         dataplane_plan_clear(&p);
         return r;
@@ -904,6 +907,12 @@ apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o)
                 if (m && memchr(m, '\0', ml)) { free(m); m = NULL; }
                 a->last_good->maps[i] = m;
             }
+            if (o->maps && a->last_good->maps[DATAPLANE_PREFIX]) {
+                size_t ignored = 0;
+                a->hint = dataplane_layout_parse_prefix(a->last_good->maps[DATAPLANE_PREFIX], &ignored);
+                log_info("apply: %zu routes keep the backends of %s", a->hint->nslots, o->cfg.maps[DATAPLANE_PREFIX]);
+                if (ignored) log_warn("apply: %s: %zu lines ignored (not written by portolan-templater)", o->cfg.maps[DATAPLANE_PREFIX], ignored);
+            }
         }
     }
     a->base = strdup(o->cfg.base ? o->cfg.base : "");
@@ -938,7 +947,7 @@ static void on_wait_closed(uv_handle_t *h)
     apply_t *a = h->data;
     free(a->config_path); free(a->tmp_path); free(a->haproxy_bin); free(a->admin_socket);
     files_free(a->last_good); files_free(a->job_cfg); files_free(a->persist_cfg);
-    dataplane_layout_free(a->layout); dataplane_layout_free(a->job_layout);
+    dataplane_layout_free(a->layout); dataplane_layout_free(a->job_layout); dataplane_layout_free(a->hint);
     for (int i = 0; i < DATAPLANE_NMAPS; i++) free(a->map_tmp[i]);
     free(a->base); free(a->good_base); free(a->job_base);
     xfree_table(a->applied);

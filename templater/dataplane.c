@@ -3,6 +3,7 @@
  * sorted by name here, the tables themselves are sorted by path length); within a kept route the
  * servers merge by name exactly as diff.c does. Allocation failure aborts (as diff.c). */
 #include "dataplane.h"
+#include "validate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,7 +234,7 @@ void dataplane_plan(const routes_table_t *old, const dataplane_layout_t *lay, co
                     const dataplane_opts_t *o, dataplane_plan_t *p)
 {
     memset(p, 0, sizeof *p);
-    if (!old || !lay) { plan_reload(p, NULL, nw, o, "first configuration"); return; }
+    if (!old || !lay) { plan_reload(p, lay, nw, o, "first configuration"); return; }
     if (globals_differ(old, nw)) { plan_reload(p, lay, nw, o, "maxconn or timeouts changed"); return; }
     p->layout = dataplane_layout_copy(lay);
     const routes_backend_t **ov = by_name(old), **nv = by_name(nw);
@@ -396,4 +397,50 @@ char *dataplane_map_render(const routes_table_t *t, const dataplane_layout_t *l,
         }
     }
     return out;
+}
+
+dataplane_layout_t *dataplane_layout_parse_prefix(const char *text, size_t *ignored)
+{
+    dataplane_layout_t *l = calloc(1, sizeof *l);
+    if (!l) abort();
+    size_t bad = 0;
+    const char *line = text;
+    while (line && *line) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        char buf[320], be[64], path[260];
+        int d = 0;
+        long k = -1;
+        char tail = 0;
+        if (n == 0 || (n > 2 && !strncmp(line, "b_", 2))) { /* own backends are rebuilt anyway */
+            line = nl ? nl + 1 : NULL;
+            continue;
+        }
+        int okl = n < sizeof buf;
+        if (okl) {
+            memcpy(buf, line, n);
+            buf[n] = '\0';
+            okl = sscanf(buf, "%63s %259s %c", be, path, &tail) == 2 && sscanf(be, "p%d_%ld%c", &d, &k, &tail) == 2 &&
+                  path[0] == '/' && validate_service_name(path + 1) && d == dataplane_depth(path + 1) && k >= 0 &&
+                  k < 100000;
+            if (okl) {
+                char canon[64];
+                pool_name(canon, sizeof canon, d, k);
+                okl = strcmp(canon, be) == 0 && !dataplane_layout_find(l, path + 1);
+                for (size_t i = 0; okl && i < l->nslots; i++)
+                    if (l->slots[i].depth == d && l->slots[i].index == k) okl = 0;
+            }
+        }
+        if (okl) {
+            pool_grow(l, d, (size_t)k + 1);
+            l->state[d][k] = DATAPLANE_USED;
+            slot_push(l, path + 1, be, d, (int)k);
+            qsort(l->slots, l->nslots, sizeof *l->slots, cmp_slot);
+        } else {
+            bad++;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    if (ignored) *ignored = bad;
+    return l;
 }

@@ -84,11 +84,18 @@ int dataplane_depth(const char *service);
  * each pool keeps at least `spare` free backends (pools never shrink). prev may be NULL. */
 dataplane_layout_t *dataplane_layout_build(const dataplane_layout_t *prev, const routes_table_t *t,
                                            const dataplane_opts_t *o);
+/* The pooled part of a layout read back from a prefix map file ("p<d>_<n> /<name>" lines) that
+ * an earlier run left, so a restarted templater puts every route back in the backend it had: a
+ * hint for dataplane_layout_build (prev). The file is checked like any input: a line whose name
+ * fails validate.h, whose depth does not match, or that repeats a name or backend is ignored
+ * (*ignored counts them). Never NULL but on allocation failure. */
+dataplane_layout_t *dataplane_layout_parse_prefix(const char *text, size_t *ignored);
 dataplane_layout_t *dataplane_layout_copy(const dataplane_layout_t *l);
 void dataplane_layout_free(dataplane_layout_t *l);
 const dataplane_slot_t *dataplane_layout_find(const dataplane_layout_t *l, const char *service);
 
-/* old/lay: what HAProxy runs (NULL: nothing yet -> reload). */
+/* old/lay: what HAProxy runs. old NULL: nothing yet -> reload, with lay (may be NULL) as the
+ * hint of dataplane_layout_build. */
 void dataplane_plan(const routes_table_t *old, const dataplane_layout_t *lay, const routes_table_t *nw,
                     const dataplane_opts_t *o, dataplane_plan_t *out);
 void dataplane_plan_clear(dataplane_plan_t *p);

@@ -316,6 +316,31 @@ static void test_render_maps_haproxy_check(void **st)
     routes_table_free(t);
 }
 
+/* A restarted templater reads the prefix map an earlier run left and puts each route back in the
+ * backend it had; lines it did not write are ignored. */
+static void test_layout_from_prefix_map(void **st)
+{
+    size_t ignored = 0;
+    dataplane_layout_t *h = dataplane_layout_parse_prefix(
+        "p2_0 /hello/v1\nb_web /web\np1_3 /api\np2_1 /x\np9_0 /a/b\np2_0 /hello/v2\nevil line\n"
+        "p1_1 /a b\np1_2 /x\n\nP1_4 /y\np1_05 /z\np1_6 /../x\n", &ignored);
+    assert_int_equal(ignored, 8);
+    char got[512];
+    dataplane_plan_t none = { 0 };
+    plan_text(&none, h, got, sizeof got);
+    assert_string_equal(got, "layout: api=p1_3 hello/v1=p2_0 x=p1_2");
+    routes_table_t *t = table("hello/v1 a1:1; api a:2; new n:3; web w:4 check=/h");
+    dataplane_opts_t o = { .spare = 1, .pre_depth = 1 };
+    dataplane_plan_t p;
+    dataplane_plan(NULL, h, t, &o, &p);
+    assert_true(p.reload);
+    plan_text(&p, p.layout, got, sizeof got);
+    assert_string_equal(got, "reload: first configuration\nlayout: api=p1_3 hello/v1=p2_0 new=p1_0 web=b_web");
+    dataplane_plan_clear(&p);
+    dataplane_layout_free(h);
+    routes_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_pool_growth),
         cmocka_unit_test(test_map_render),
         cmocka_unit_test(test_render_maps_haproxy_check),
+        cmocka_unit_test(test_layout_from_prefix_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
