@@ -239,7 +239,11 @@ void dataplane_plan(const routes_table_t *old, const dataplane_layout_t *lay, co
     p->layout = dataplane_layout_copy(lay);
     const routes_backend_t **ov = by_name(old), **nv = by_name(nw);
     char why[256], key[256];
-    /* pass 0: decide (reload?) and allocate; passes 1..3 emit deletes, adds, server ops */
+    /* pass 0: decide (reload?) and allocate (new slots pushed once it is done: the lookups of
+     * kept routes need the slots sorted); then emit deletes, adds, server ops */
+    const routes_backend_t **fresh = NULL;
+    long *fresh_k = NULL;
+    size_t nfresh = 0;
     size_t i = 0, j = 0;
     while (i < old->n || j < nw->n) {
         int c = i == old->n ? 1 : j == nw->n ? -1 : strcmp(ov[i]->service, nv[j]->service);
@@ -262,10 +266,10 @@ void dataplane_plan(const routes_table_t *old, const dataplane_layout_t *lay, co
                          r->service, d, p->layout->size[d]);
                 goto reload;
             }
-            char name[64];
-            pool_name(name, sizeof name, d, k);
-            slot_push(p->layout, r->service, name, d, (int)k);
-            qsort(p->layout->slots, p->layout->nslots, sizeof *p->layout->slots, cmp_slot);
+            fresh = xrealloc(fresh, (nfresh + 1) * sizeof *fresh);
+            fresh_k = xrealloc(fresh_k, (nfresh + 1) * sizeof *fresh_k);
+            fresh[nfresh] = r;
+            fresh_k[nfresh++] = k;
             continue;
         }
         const routes_backend_t *ob = ov[i++], *nb = nv[j++];
@@ -278,6 +282,17 @@ void dataplane_plan(const routes_table_t *old, const dataplane_layout_t *lay, co
             goto reload;
         }
     }
+    for (size_t f = 0; f < nfresh; f++) {
+        char name[64];
+        int d = dataplane_depth(fresh[f]->service);
+        pool_name(name, sizeof name, d, fresh_k[f]);
+        slot_push(p->layout, fresh[f]->service, name, d, (int)fresh_k[f]);
+    }
+    if (nfresh) qsort(p->layout->slots, p->layout->nslots, sizeof *p->layout->slots, cmp_slot);
+    free(fresh);
+    free(fresh_k);
+    fresh = NULL;
+    fresh_k = NULL;
     /* removed routes: their backends become dirty, their slots move to p->dropped (whose names
      * the removal ops below point to) */
     for (i = 0, j = 0; i < old->n;) {
@@ -360,6 +375,8 @@ void dataplane_plan(const routes_table_t *old, const dataplane_layout_t *lay, co
     free(nv);
     return;
 reload:
+    free(fresh);
+    free(fresh_k);
     free(ov);
     free(nv);
     plan_reload(p, lay, nw, o, why);
