@@ -53,7 +53,7 @@ static const flags_opt_t opts[] = {
     { "template", FLAGS_STRING, &F.tmpl, "", "consul-template mode: in:out[:command] (replaces the built-in generator)" },
     { "once", FLAGS_BOOL, &F.once, "false", "render once and exit" },
     { "dry", FLAGS_BOOL, &F.dry, "false", "print the configuration to stdout (\"> path\" first), write and run nothing" },
-    { "routing", FLAGS_STRING, &F.routing, "acl", "acl: one use_backend rule per route, a new route is a reload; maps: HAProxy maps and pooled backends, a new route is runtime API commands (no reload)" },
+    { "routing", FLAGS_STRING, &F.routing, "maps", "maps: HAProxy maps and pooled backends, a new route is runtime API commands (no reload); acl: one use_backend rule per route, a new route is a reload" },
     { "pool", FLAGS_INT, &F.pool, "64", "-routing maps: free pooled backends per name depth kept after each reload (1..10000)" },
     { "reload-only", FLAGS_BOOL, &F.reload_only, "false", "apply server changes by reloading too (no runtime API; for comparison)" },
     { "stale", FLAGS_BOOL, &F.stale, "true", "stale reads (any Consul server may answer)" },

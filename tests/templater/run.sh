@@ -2,13 +2,14 @@
 # tests/templater/run.sh: portolan-templater end to end with the real HAProxy (/usr/sbin/haproxy),
 # a Consul API peer (portolan-catalog when built, else tests/templater/fake_consul.py) and real
 # HTTP backends on 127.0.0.1 that answer with their identity. No containers.
-# PORTOLAN_ROUTING=maps (tests/templater-maps) runs it all with -routing maps: the same behaviour,
-# except that a new route costs no reload and the routes are in the map files.
+# It runs with the default -routing maps; PORTOLAN_ROUTING=acl (tests/templater-acl) runs it all
+# with -routing acl: the same behaviour, except that a new route costs a reload and the routes are
+# use_backend rules in the configuration instead of map files.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 HERE=$TOP/tests/templater
 TPL=$BUILD/portolan-templater
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
-ROUTING=${PORTOLAN_ROUTING:-acl}
+ROUTING=${PORTOLAN_ROUTING:-maps}
 export PORTOLAN_ROUTING=$ROUTING
 
 if [ ! -x "$TPL" ] || [ ! -x "$HAPROXY" ]; then
