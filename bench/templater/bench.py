@@ -344,14 +344,15 @@ def scale(s, i):
            "render_ms": m.get("last_render_ms"), "config_bytes": int(m.get("config_bytes", 0))}
     # one instance change: a new instance with a check on svc-7 (registration: refetch of every routed service)
     # then its check failing (health/state/any: one fetch), timed until HAProxy's runtime API shows it
+    be = backend_of(cfg, "svc-7")
     consul.reg("svc-7-new", "svc-7", bport, check=True)
     t1 = time.perf_counter()
-    ok = wait_server(cfg, "b_svc-7", "svc-7-new", True, 120)
+    ok = wait_server(cfg, be, "svc-7-new", True, 120)
     res["register_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
     time.sleep(1)
     t1 = time.perf_counter()
     consul.put("/v1/agent/check/fail/service:svc-7-new")
-    ok = wait_server(cfg, "b_svc-7", "svc-7-new", False, 60)
+    ok = wait_server(cfg, be, "svc-7-new", False, 60)
     res["check_change_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
     m = metrics(lp)
     res["apply_ms_last"] = m.get("last_apply_ms")
@@ -360,6 +361,27 @@ def scale(s, i):
     cleanup()
     print(json.dumps(res))
     return res
+
+def admin(cfg, cmd):
+    s = socket.socket(socket.AF_UNIX); s.connect(cfg + ".admin.sock")
+    s.sendall((cmd + "\n").encode()); s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        data += d
+    s.close()
+    return data.decode()
+
+def backend_of(cfg, service):
+    """The HAProxy backend a route runs in: its path map entry (-routing maps), else b_<name>."""
+    try:
+        for line in admin(cfg, "show map %s.paths.map" % cfg).splitlines():
+            f = line.split()
+            if len(f) == 3 and f[1] == "/%s/" % service: return f[2]
+    except OSError:
+        pass
+    return "b_" + service.replace("/", ":")
 
 def wait_server(cfg, backend, server, present, secs):
     path = os.path.join(os.path.dirname(cfg), os.path.basename(cfg) + ".admin.sock")
