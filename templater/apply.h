@@ -61,6 +61,8 @@ void apply_update(apply_t *a, routes_table_t *t);
 int apply_set_base(apply_t *a, const char *base);
 /* The table HAProxy runs now (NULL before the first apply). Borrowed. */
 const routes_table_t *apply_current(const apply_t *a);
+/* -routing maps: the HAProxy backend the applied route of service runs in; NULL otherwise. */
+const char *apply_backend_of(const apply_t *a, const char *service);
 /* 1 when nothing is pending or in flight and something has been applied. */
 int apply_idle(const apply_t *a);
 /* Called each time apply becomes idle (for -once). */

@@ -202,6 +202,13 @@ static int status_answer(const char *path, char **body, size_t *len, const char 
     }
     if (strcmp(path, "/routes") == 0) {
         json_t *j = t ? routes_table_json(t) : json_pack("{s:[],s:I,s:{}}", "routes", "maxconn", (json_int_t)0, "timeouts");
+        /* -routing maps: the backend HAProxy runs the route in (a pooled one, most of the time) */
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(j, "routes"), i, r) {
+            const char *be = apply_backend_of(applier, json_string_value(json_object_get(r, "service")));
+            if (be) json_object_set_new(r, "backend", json_string(be));
+        }
         *body = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
         json_decref(j);
         *len = strlen(*body);

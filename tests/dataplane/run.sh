@@ -83,6 +83,8 @@ check "first configuration: hello/v1 served (the first apply waits out -wait 8s)
 check "the frontend routes through the path map" grep -q "map_beg($CFG.paths.map)" "$CFG"
 R0=$(reloads)
 check "master CLI answers show proc (reloads=$R0)" test -n "$R0"
+check "/routes names the pooled backend hello/v1 runs in" \
+  sh -c "curl -s http://127.0.0.1:$LP/routes | grep -Eq '\"backend\": \"p2_[0-9]+\"'"
 
 # ---- runtime changes, at once despite -wait 8s ----
 reg b1 hello/v1 "${BPORT[B]}" >/dev/null
