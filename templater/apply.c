@@ -4,6 +4,10 @@
  *       equal      -> done
  *       runtime    -> runtime API batch -> write config (check, rename) -> done
  *       structural -> write config (check, rename) -> start or reload HAProxy -> done / roll back
+ * With -routing maps the decision is dataplane_plan (dataplane.h) instead of diff: a runtime batch
+ * also adds servers to the pooled backends of new routes and edits the maps, and "config" is the
+ * configuration plus its three map files, written, checked, renamed and rolled back together.
+ * Updates are debounced (-wait) only when they need a reload.
  * The job owns its target table; on success it becomes "applied". If the runtime batch fails the
  * job falls back to a reload. Removals are drained: the server is set to drain, then maint, and
  * deleted once HAProxy agrees it has no connections left (retried for up to 10 s).
@@ -180,77 +184,19 @@ static void install(apply_t *a, write_cb cb)
     cb(a, 1, NULL);
 }
 
-/* One `haproxy -c` run. Its exit and the end of its stderr come in either order; the outcome is
- * decided once both are in, so a refusal is logged with HAProxy's own reason (its ALERT lines:
- * `-q` would silence them). Each run has its own handles: the next check may start at once. */
-typedef struct {
-    uv_process_t proc;
-    uv_pipe_t err;
-    apply_t *a;
-    int exited, eof, open_handles;
-    int64_t status;
-    int sig;
-    size_t len;
-    char out[8192];           /* the start of stderr; the rest is read and dropped */
-} check_proc_t;
-
-static void on_check_closed(uv_handle_t *h)
+/* The verdict of `haproxy -c` on <config>.tmp (haproxy_check_run): installed, or refused. */
+static void on_checked(int ok, const char *msg, void *data)
 {
-    check_proc_t *cp = h->data;
-    if (--cp->open_handles == 0) free(cp);
-}
-
-static void check_done(check_proc_t *cp)
-{
-    if (!cp->exited || !cp->eof) return;
-    apply_t *a = cp->a;
+    apply_t *a = data;
     write_cb cb = a->wcb;
-    if (cp->status != 0 || cp->sig != 0) {
+    if (!ok) {
         a->st.check_failures++;
         unlink(a->tmp_path);
         unlink_map_tmps(a);
-        char why[1024], how[64], msg[1200];
-        haproxy_check_reason(cp->out, cp->len, why, sizeof why);
-        if (cp->sig) snprintf(how, sizeof how, "signal %d", cp->sig);
-        else snprintf(how, sizeof how, "exit %lld", (long long)cp->status);
-        snprintf(msg, sizeof msg, "haproxy -c rejected the new configuration (%s)%s%s", how, *why ? ": " : "",
-                 *why ? why : "; HAProxy printed nothing");
         cb(a, 0, msg);
         return;
     }
     install(a, cb);
-}
-
-static void on_check_exit(uv_process_t *p, int64_t status, int sig)
-{
-    check_proc_t *cp = p->data;
-    cp->exited = 1;
-    cp->status = status;
-    cp->sig = sig;
-    uv_close((uv_handle_t *)p, on_check_closed);
-    check_done(cp);
-}
-
-static void on_check_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    static char discard[4096];
-    check_proc_t *cp = h->data;
-    if (cp->len + 1 < sizeof cp->out) *buf = uv_buf_init(cp->out + cp->len, (unsigned)(sizeof cp->out - 1 - cp->len));
-    else *buf = uv_buf_init(discard, sizeof discard);
-}
-
-static void on_check_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    check_proc_t *cp = s->data;
-    if (n > 0) {
-        if (buf->base == cp->out + cp->len) cp->len += (size_t)n;
-        return;
-    }
-    if (n == 0) return;
-    /* end of stderr (or a read error: what was read is all there is) */
-    cp->eof = 1;
-    uv_close((uv_handle_t *)s, on_check_closed);
-    check_done(cp);
 }
 
 /* The map files next to <config>.tmp, and the final ones created empty when missing, so that
@@ -287,36 +233,13 @@ static void write_config(apply_t *a, const files_t *f, write_cb cb)
         return;
     }
     if (a->o.skip_check) { install(a, cb); return; }
-    char *args[] = { a->haproxy_bin, "-c", "-f", a->tmp_path, NULL };
-    check_proc_t *cp = calloc(1, sizeof *cp);
-    if (!cp) abort();
-    cp->a = a;
-    uv_pipe_init(a->loop, &cp->err, 0);
-    uv_process_options_t po;
-    memset(&po, 0, sizeof po);
-    po.file = a->haproxy_bin;
-    po.args = args;
-    po.exit_cb = on_check_exit;
-    /* stdout only says "Configuration file is valid" */
-    uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_IGNORE },
-                                      { .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&cp->err } };
-    po.stdio = stdio;
-    po.stdio_count = 3;
     a->wcb = cb;
-    int rc = uv_spawn(a->loop, &cp->proc, &po);
-    cp->proc.data = cp->err.data = cp;
-    cp->open_handles = 2;
-    if (rc < 0) {
-        uv_close((uv_handle_t *)&cp->proc, on_check_closed);
-        uv_close((uv_handle_t *)&cp->err, on_check_closed);
-        char msg[256];
-        snprintf(msg, sizeof msg, "cannot run %s -c: %s", a->haproxy_bin, uv_strerror(rc));
+    char msg[512];
+    if (haproxy_check_run(a->loop, a->haproxy_bin, a->tmp_path, on_checked, a, msg, sizeof msg) != 0) {
         unlink(a->tmp_path);
         unlink_map_tmps(a);
         cb(a, 0, msg);
-        return;
     }
-    uv_read_start((uv_stream_t *)&cp->err, on_check_alloc, on_check_read);
 }
 
 /* ---- structural: write, then start or reload ---- */
