@@ -4,6 +4,10 @@
  *       equal      -> done
  *       runtime    -> runtime API batch -> write config (check, rename) -> done
  *       structural -> write config (check, rename) -> start or reload HAProxy -> done / roll back
+ * With -routing maps the decision is dataplane_plan (dataplane.h) instead of diff: a runtime batch
+ * also adds servers to the pooled backends of new routes and edits the maps, and "config" is the
+ * configuration plus its three map files, written, checked, renamed and rolled back together.
+ * Updates are debounced (-wait) only when they need a reload.
  * The job owns its target table; on success it becomes "applied". If the runtime batch fails the
  * job falls back to a reload. Removals are drained: the server is set to drain, then maint, and
  * deleted once HAProxy agrees it has no connections left (retried for up to 10 s).
@@ -37,17 +41,35 @@ static double now_ms(void)
 
 typedef void (*write_cb)(apply_t *a, int ok, const char *why);
 
+/* What one configuration is on disk: the file, and with -routing maps the map files it names. */
+typedef struct {
+    char *cfg;
+    char *maps[DATAPLANE_NMAPS];  /* NULL without maps */
+} files_t;
+
+static void files_free(files_t *f)
+{
+    if (!f) return;
+    free(f->cfg);
+    for (int i = 0; i < DATAPLANE_NMAPS; i++) free(f->maps[i]);
+    free(f);
+}
+
 struct apply {
     write_cb wcb;             /* the write in flight */
     uv_loop_t *loop;
     apply_opts_t o;
     char *config_path, *tmp_path, *haproxy_bin, *admin_socket;
     routes_table_t *applied, *desired, *target;
-    char *last_good;          /* content of the last installed config (at start: the file found) */
-    char *job_cfg;            /* config being installed */
+    files_t *last_good;       /* the last installed configuration (at start: the files found) */
+    files_t *job_cfg;         /* configuration being installed */
     int busy;
     int persisting, persist_again; /* background rewrite of the file after runtime changes */
-    char *persist_cfg;
+    files_t *persist_cfg;
+    dataplane_layout_t *layout;     /* -routing maps: the layout of the applied table */
+    dataplane_layout_t *job_layout; /* ... and of the job's target */
+    dataplane_layout_t *hint;       /* before the first apply: the layout the files on disk had */
+    char *map_tmp[DATAPLANE_NMAPS]; /* <map>.tmp */
     int structural_job;
     int reload_pending;       /* a runtime batch was refused (HAProxy may hold part of it): reload next */
     uint64_t job_start;
@@ -68,7 +90,7 @@ static int base_changed(const apply_t *a) { return strcmp(a->base, a->good_base)
 
 static void job_run(apply_t *a);
 static void persist_start(apply_t *a);
-static char *render_timed(apply_t *a, const routes_table_t *t, const char *base);
+static files_t *render_timed(apply_t *a, const routes_table_t *t, const dataplane_layout_t *l, const char *base);
 
 static void xfree_table(routes_table_t *t) { routes_table_free(t); }
 
@@ -80,13 +102,20 @@ static void job_end(apply_t *a, int ok, const char *why, int persist)
     if (ok) {
         if (a->applied != a->target) xfree_table(a->applied);
         a->applied = a->target;
+        if (a->job_layout) {
+            dataplane_layout_free(a->layout);
+            a->layout = a->job_layout;
+            a->job_layout = NULL;
+        }
         a->st.last_apply_ms = uv_now(a->loop) - a->job_start;
     } else {
         log_error("apply: %s; HAProxy keeps its current configuration", why);
         if (a->target != a->applied) xfree_table(a->target);
     }
+    dataplane_layout_free(a->job_layout);
+    a->job_layout = NULL;
     a->target = NULL;
-    free(a->job_cfg);
+    files_free(a->job_cfg);
     a->job_cfg = NULL;
     if (a->job_base) { /* a structural job: its base is HAProxy's now, or a new one is dropped */
         if (ok) {
@@ -127,8 +156,24 @@ static int write_file(const char *path, const char *text)
     return rc;
 }
 
+static void unlink_map_tmps(apply_t *a)
+{
+    for (int i = 0; i < DATAPLANE_NMAPS; i++)
+        if (a->map_tmp[i]) unlink(a->map_tmp[i]);
+}
+
 static void install(apply_t *a, write_cb cb)
 {
+    /* the maps first: a configuration on disk never names routes its maps lack */
+    for (int i = 0; i < DATAPLANE_NMAPS; i++) {
+        if (!a->map_tmp[i] || access(a->map_tmp[i], F_OK) != 0) continue;
+        if (rename(a->map_tmp[i], a->o.cfg.maps[i]) != 0) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "rename %s -> %s: %s", a->map_tmp[i], a->o.cfg.maps[i], strerror(errno));
+            cb(a, 0, msg);
+            return;
+        }
+    }
     if (rename(a->tmp_path, a->config_path) != 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "rename %s -> %s: %s", a->tmp_path, a->config_path, strerror(errno));
@@ -139,80 +184,48 @@ static void install(apply_t *a, write_cb cb)
     cb(a, 1, NULL);
 }
 
-/* One `haproxy -c` run. Its exit and the end of its stderr come in either order; the outcome is
- * decided once both are in, so a refusal is logged with HAProxy's own reason (its ALERT lines:
- * `-q` would silence them). Each run has its own handles: the next check may start at once. */
-typedef struct {
-    uv_process_t proc;
-    uv_pipe_t err;
-    apply_t *a;
-    int exited, eof, open_handles;
-    int64_t status;
-    int sig;
-    size_t len;
-    char out[8192];           /* the start of stderr; the rest is read and dropped */
-} check_proc_t;
-
-static void on_check_closed(uv_handle_t *h)
+/* The verdict of `haproxy -c` on <config>.tmp (haproxy_check_run): installed, or refused. */
+static void on_checked(int ok, const char *msg, void *data)
 {
-    check_proc_t *cp = h->data;
-    if (--cp->open_handles == 0) free(cp);
-}
-
-static void check_done(check_proc_t *cp)
-{
-    if (!cp->exited || !cp->eof) return;
-    apply_t *a = cp->a;
+    apply_t *a = data;
     write_cb cb = a->wcb;
-    if (cp->status != 0 || cp->sig != 0) {
+    if (!ok) {
         a->st.check_failures++;
         unlink(a->tmp_path);
-        char why[1024], how[64], msg[1200];
-        haproxy_check_reason(cp->out, cp->len, why, sizeof why);
-        if (cp->sig) snprintf(how, sizeof how, "signal %d", cp->sig);
-        else snprintf(how, sizeof how, "exit %lld", (long long)cp->status);
-        snprintf(msg, sizeof msg, "haproxy -c rejected the new configuration (%s)%s%s", how, *why ? ": " : "",
-                 *why ? why : "; HAProxy printed nothing");
+        unlink_map_tmps(a);
         cb(a, 0, msg);
         return;
     }
     install(a, cb);
 }
 
-static void on_check_exit(uv_process_t *p, int64_t status, int sig)
+/* The map files next to <config>.tmp, and the final ones created empty when missing, so that
+ * `haproxy -c` (which opens the files the configuration names) can run before they are installed.
+ * Their content needs no check: every key and value passed validate.h, and a value naming no
+ * backend routes to portolan_no_route. */
+static int write_maps(apply_t *a, const files_t *f, char *msg, size_t len)
 {
-    check_proc_t *cp = p->data;
-    cp->exited = 1;
-    cp->status = status;
-    cp->sig = sig;
-    uv_close((uv_handle_t *)p, on_check_closed);
-    check_done(cp);
+    for (int i = 0; i < DATAPLANE_NMAPS; i++) {
+        if (!a->map_tmp[i]) continue;
+        if (!f->maps[i]) { unlink(a->map_tmp[i]); continue; }
+        if (write_file(a->map_tmp[i], f->maps[i]) != 0 ||
+            (access(a->o.cfg.maps[i], F_OK) != 0 && write_file(a->o.cfg.maps[i], "") != 0)) {
+            snprintf(msg, len, "write %s: %s", a->map_tmp[i], strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
 }
 
-static void on_check_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void write_config(apply_t *a, const files_t *f, write_cb cb)
 {
-    static char discard[4096];
-    check_proc_t *cp = h->data;
-    if (cp->len + 1 < sizeof cp->out) *buf = uv_buf_init(cp->out + cp->len, (unsigned)(sizeof cp->out - 1 - cp->len));
-    else *buf = uv_buf_init(discard, sizeof discard);
-}
-
-static void on_check_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    check_proc_t *cp = s->data;
-    if (n > 0) {
-        if (buf->base == cp->out + cp->len) cp->len += (size_t)n;
+    char mmsg[512];
+    if (write_maps(a, f, mmsg, sizeof mmsg) != 0) {
+        unlink_map_tmps(a);
+        cb(a, 0, mmsg);
         return;
     }
-    if (n == 0) return;
-    /* end of stderr (or a read error: what was read is all there is) */
-    cp->eof = 1;
-    uv_close((uv_handle_t *)s, on_check_closed);
-    check_done(cp);
-}
-
-static void write_config(apply_t *a, const char *cfg, write_cb cb)
-{
+    const char *cfg = f->cfg;
     if (write_file(a->tmp_path, cfg) != 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "write %s: %s", a->tmp_path, strerror(errno));
@@ -220,35 +233,13 @@ static void write_config(apply_t *a, const char *cfg, write_cb cb)
         return;
     }
     if (a->o.skip_check) { install(a, cb); return; }
-    char *args[] = { a->haproxy_bin, "-c", "-f", a->tmp_path, NULL };
-    check_proc_t *cp = calloc(1, sizeof *cp);
-    if (!cp) abort();
-    cp->a = a;
-    uv_pipe_init(a->loop, &cp->err, 0);
-    uv_process_options_t po;
-    memset(&po, 0, sizeof po);
-    po.file = a->haproxy_bin;
-    po.args = args;
-    po.exit_cb = on_check_exit;
-    /* stdout only says "Configuration file is valid" */
-    uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_IGNORE },
-                                      { .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&cp->err } };
-    po.stdio = stdio;
-    po.stdio_count = 3;
     a->wcb = cb;
-    int rc = uv_spawn(a->loop, &cp->proc, &po);
-    cp->proc.data = cp->err.data = cp;
-    cp->open_handles = 2;
-    if (rc < 0) {
-        uv_close((uv_handle_t *)&cp->proc, on_check_closed);
-        uv_close((uv_handle_t *)&cp->err, on_check_closed);
-        char msg[256];
-        snprintf(msg, sizeof msg, "cannot run %s -c: %s", a->haproxy_bin, uv_strerror(rc));
+    char msg[512];
+    if (haproxy_check_run(a->loop, a->haproxy_bin, a->tmp_path, on_checked, a, msg, sizeof msg) != 0) {
         unlink(a->tmp_path);
+        unlink_map_tmps(a);
         cb(a, 0, msg);
-        return;
     }
-    uv_read_start((uv_stream_t *)&cp->err, on_check_alloc, on_check_read);
 }
 
 /* ---- structural: write, then start or reload ---- */
@@ -266,7 +257,7 @@ static void on_reloaded(int ok, const char *msg, void *data)
     if (ok) {
         a->st.reloads++;
         a->reload_pending = 0;
-        free(a->last_good);
+        files_free(a->last_good);
         a->last_good = a->job_cfg;
         a->job_cfg = NULL;
         log_info("apply: HAProxy reloaded (%zu routes)", a->target->n);
@@ -284,7 +275,7 @@ static void on_structural_written(apply_t *a, int ok, const char *why)
     if (!ok) { job_finish(a, 0, why); return; }
     if (!a->o.proc) {
         a->reload_pending = 0;
-        free(a->last_good);
+        files_free(a->last_good);
         a->last_good = a->job_cfg;
         a->job_cfg = NULL;
         job_finish(a, 1, NULL);
@@ -293,7 +284,7 @@ static void on_structural_written(apply_t *a, int ok, const char *why)
     if (!haproxy_proc_running(a->o.proc)) {
         if (haproxy_proc_start(a->o.proc) != 0) { job_finish(a, 0, "HAProxy did not start"); return; }
         a->reload_pending = 0;
-        free(a->last_good);
+        files_free(a->last_good);
         a->last_good = a->job_cfg;
         a->job_cfg = NULL;
         log_info("apply: HAProxy started with %zu routes", a->target->n);
@@ -303,14 +294,17 @@ static void on_structural_written(apply_t *a, int ok, const char *why)
     haproxy_proc_reload(a->o.proc, on_reloaded, a);
 }
 
-static void run_structural(apply_t *a, const char *why)
+/* layout: with -routing maps, the layout the configuration is rendered on (taken) */
+static void run_structural(apply_t *a, const char *why, dataplane_layout_t *layout)
 {
+    dataplane_layout_free(a->job_layout);
+    a->job_layout = layout;
     a->structural_job = 1;
     log_info("apply: %s: new configuration and reload", why);
-    free(a->job_cfg);
+    files_free(a->job_cfg);
     free(a->job_base);
     a->job_base = strdup(a->base);
-    a->job_cfg = render_timed(a, a->target, a->job_base);
+    a->job_cfg = render_timed(a, a->target, a->job_layout, a->job_base);
     write_config(a, a->job_cfg, on_structural_written);
 }
 
@@ -431,11 +425,11 @@ static void on_persisted(apply_t *a, int ok, const char *why)
 {
     if (!ok) log_error("apply: runtime change applied, but the config file was not updated: %s", why);
     else {
-        free(a->last_good);
+        files_free(a->last_good);
         a->last_good = a->persist_cfg;
         a->persist_cfg = NULL;
     }
-    free(a->persist_cfg);
+    files_free(a->persist_cfg);
     a->persist_cfg = NULL;
     a->persisting = 0;
     if (a->persist_again) { a->persist_again = 0; persist_start(a); return; }
@@ -448,14 +442,30 @@ static void persist_start(apply_t *a)
     if (a->persisting) { a->persist_again = 1; return; }
     if (!a->applied) return;
     a->persisting = 1;
-    a->persist_cfg = render_timed(a, a->applied, a->good_base);
+    a->persist_cfg = render_timed(a, a->applied, a->layout, a->good_base);
     write_config(a, a->persist_cfg, on_persisted);
 }
 
 typedef struct {
     apply_t *a;
-    diff_t d;
+    diff_t d;            /* ACL mode */
+    dataplane_plan_t p;  /* -routing maps (its layout is the job's, a->job_layout) */
 } rt_job_t;
+
+static void rt_job_free(rt_job_t *j)
+{
+    diff_clear(&j->d);
+    dataplane_plan_clear(&j->p);
+    free(j);
+}
+
+/* The layout a reload of the job's target is rendered on (NULL without maps). */
+static const dataplane_layout_t *cur_layout(const apply_t *a) { return a->layout ? a->layout : a->hint; }
+
+static dataplane_layout_t *reload_layout(apply_t *a)
+{
+    return a->o.maps ? dataplane_layout_build(cur_layout(a), a->target, &a->o.pool) : NULL;
+}
 
 static void on_runtime_answer(int status, const char *out, size_t len, void *data)
 {
@@ -464,8 +474,7 @@ static void on_runtime_answer(int status, const char *out, size_t len, void *dat
     if (status != 0 || haproxy_runtime_answer_failed(out)) {
         a->st.runtime_failures++;
         log_warn("apply: runtime API refused the change (%.*s); reloading instead", (int)(len > 200 ? 200 : len), out);
-        diff_clear(&j->d);
-        free(j);
+        rt_job_free(j);
         a->reload_pending = 1;
         if (a->persisting) {
             /* an earlier batch's rewrite of the file is under way: the reload waits for it
@@ -473,30 +482,46 @@ static void on_runtime_answer(int status, const char *out, size_t len, void *dat
             if (!a->desired) a->desired = a->target;
             else xfree_table(a->target);
             a->target = NULL;
+            dataplane_layout_free(a->job_layout);
+            a->job_layout = NULL;
             a->busy = 0;
             return;
         }
-        run_structural(a, "runtime change failed");
+        run_structural(a, "runtime change failed", reload_layout(a));
         return;
     }
     a->st.runtime_changes++;
-    a->st.runtime_ops += j->d.nops;
+    size_t nops = j->d.nops + j->p.nadd + j->p.nops;
+    a->st.runtime_ops += nops;
+    a->st.map_ops += j->p.nmaps;
     for (size_t i = 0; i < j->d.nops; i++)
         if (j->d.ops[i].kind == DIFF_DEL) start_del(a, j->d.ops[i].b->backend, j->d.ops[i].s->name);
-    log_info("apply: %zu server change%s through the runtime API, no reload", j->d.nops, j->d.nops == 1 ? "" : "s");
-    diff_clear(&j->d);
-    free(j);
-    /* and the file in step, so a later reload keeps these servers */
+    for (size_t i = 0; i < j->p.nops; i++)
+        if (j->p.ops[i].kind == DIFF_DEL) start_del(a, j->p.ops[i].backend, j->p.ops[i].s->name);
+    if (j->p.nmaps)
+        log_info("apply: %zu map change%s and %zu server change%s through the runtime API, no reload", j->p.nmaps,
+                 j->p.nmaps == 1 ? "" : "s", nops, nops == 1 ? "" : "s");
+    else
+        log_info("apply: %zu server change%s through the runtime API, no reload", nops, nops == 1 ? "" : "s");
+    rt_job_free(j);
+    /* and the files in step, so a later reload keeps these servers and routes */
     job_end(a, 1, NULL, 1);
 }
 
-static char *render_timed(apply_t *a, const routes_table_t *t, const char *base)
+static files_t *render_timed(apply_t *a, const routes_table_t *t, const dataplane_layout_t *l, const char *base)
 {
     double t0 = now_ms();
     size_t len = 0;
     haproxy_cfg_opts_t co = a->o.cfg;
     co.base = base;
-    char *cfg = haproxy_cfg_render(t, &co, &len);
+    files_t *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) abort();
+    if (a->o.maps && l) {
+        cfg->cfg = haproxy_cfg_render_maps(t, l, &co, &len);
+        for (int i = 0; i < DATAPLANE_NMAPS; i++) cfg->maps[i] = dataplane_map_render(t, l, i);
+    } else {
+        cfg->cfg = haproxy_cfg_render(t, &co, &len);
+    }
     a->st.last_render_ms = now_ms() - t0;
     a->st.last_config_bytes = len;
     a->st.renders++;
@@ -518,62 +543,59 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s)
     (*buf)[*len] = '\0';
 }
 
-static void run_runtime(apply_t *a, diff_t *d)
+/* One server operation as runtime API commands, appended to cmd. b: the HAProxy backend. */
+static void append_srv_op(apply_t *a, char **cmd, size_t *len, size_t *cap, diff_op_kind_t kind, const char *b,
+                          const routes_backend_t *rb, const routes_server_t *rs)
 {
-    char *cmd = NULL;
-    size_t len = 0, cap = 0;
     char line[512], args[200];
-    for (size_t i = 0; i < d->nops; i++) {
-        const diff_op_t *op = &d->ops[i];
-        const char *b = op->b->backend, *s = op->s->name;
-        switch (op->kind) {
-        case DIFF_ADD: {
-            char ready[512], add[800];
-            haproxy_cfg_server_args(op->b, op->s, args, sizeof args);
-            snprintf(add, sizeof add, "add server %s/%s %s;%s%s%s%s%sset server %s/%s state ready", b, s, args,
-                     op->b->check_path ? "enable health " : "", op->b->check_path ? b : "", op->b->check_path ? "/" : "",
-                     op->b->check_path ? s : "", op->b->check_path ? ";" : "", b, s);
-            if (op->b->check_path) {
-                snprintf(ready, sizeof ready, "set server %s/%s addr %s port %d;enable health %s/%s;set server %s/%s state ready",
-                         b, s, op->s->addr, op->s->port, b, s, b, s);
-            } else {
-                snprintf(ready, sizeof ready, "set server %s/%s addr %s port %d;set server %s/%s state ready", b, s,
-                         op->s->addr, op->s->port, b, s);
-            }
-            del_t *pending = find_del(a, b, s);
-            if (pending && !pending->inflight) {
-                /* its removal has not been sent: call it off, the server is still there */
-                uv_timer_stop(&pending->timer);
-                uv_close((uv_handle_t *)&pending->timer, del_closed);
-                append(&cmd, &len, &cap, ready);
-            } else if (pending) {
-                /* the delete is out: decide when its answer comes */
-                pending->revive_add = strdup(add);
-                pending->revive_ready = strdup(ready);
-            } else {
-                append(&cmd, &len, &cap, add);
-            }
-            break;
+    const char *s = rs->name;
+    switch (kind) {
+    case DIFF_ADD: {
+        char ready[512], add[800];
+        haproxy_cfg_server_args(rb, rs, args, sizeof args);
+        snprintf(add, sizeof add, "add server %s/%s %s;%s%s%s%s%sset server %s/%s state ready", b, s, args,
+                 rb->check_path ? "enable health " : "", rb->check_path ? b : "", rb->check_path ? "/" : "",
+                 rb->check_path ? s : "", rb->check_path ? ";" : "", b, s);
+        if (rb->check_path) {
+            snprintf(ready, sizeof ready, "set server %s/%s addr %s port %d;enable health %s/%s;set server %s/%s state ready",
+                     b, s, rs->addr, rs->port, b, s, b, s);
+        } else {
+            snprintf(ready, sizeof ready, "set server %s/%s addr %s port %d;set server %s/%s state ready", b, s,
+                     rs->addr, rs->port, b, s);
         }
-        case DIFF_DEL:
-            snprintf(line, sizeof line, "set server %s/%s state drain", b, s);
-            append(&cmd, &len, &cap, line);
-            break;
-        case DIFF_ADDR: {
-            snprintf(line, sizeof line, "set server %s/%s addr %s port %d", b, s, op->s->addr, op->s->port);
-            append(&cmd, &len, &cap, line);
-            break;
+        del_t *pending = find_del(a, b, s);
+        if (pending && !pending->inflight) {
+            /* its removal has not been sent: call it off, the server is still there */
+            uv_timer_stop(&pending->timer);
+            uv_close((uv_handle_t *)&pending->timer, del_closed);
+            append(cmd, len, cap, ready);
+        } else if (pending) {
+            /* the delete is out: decide when its answer comes */
+            pending->revive_add = strdup(add);
+            pending->revive_ready = strdup(ready);
+        } else {
+            append(cmd, len, cap, add);
         }
-        case DIFF_WEIGHT:
-            snprintf(line, sizeof line, "set weight %s/%s %d", b, s, op->s->weight);
-            append(&cmd, &len, &cap, line);
-            break;
-        }
+        break;
     }
-    rt_job_t *j = calloc(1, sizeof *j);
-    if (!j) abort();
-    j->a = a;
-    j->d = *d;
+    case DIFF_DEL:
+        snprintf(line, sizeof line, "set server %s/%s state drain", b, s);
+        append(cmd, len, cap, line);
+        break;
+    case DIFF_ADDR:
+        snprintf(line, sizeof line, "set server %s/%s addr %s port %d", b, s, rs->addr, rs->port);
+        append(cmd, len, cap, line);
+        break;
+    case DIFF_WEIGHT:
+        snprintf(line, sizeof line, "set weight %s/%s %d", b, s, rs->weight);
+        append(cmd, len, cap, line);
+        break;
+    }
+}
+
+/* Sends the batch (one connection; HAProxy runs the commands in order). Takes j. */
+static void runtime_send(apply_t *a, rt_job_t *j, char *cmd)
+{
     if (!cmd) { /* every operation was handed to a removal under way */
         on_runtime_answer(0, "", 0, j);
         return;
@@ -582,6 +604,86 @@ static void run_runtime(apply_t *a, diff_t *d)
     if (haproxy_runtime_cmd(a->loop, a->admin_socket, cmd, 5000, on_runtime_answer, j) != 0)
         on_runtime_answer(-1, "cannot start", 12, j);
     free(cmd);
+}
+
+static void run_runtime(apply_t *a, diff_t *d)
+{
+    char *cmd = NULL;
+    size_t len = 0, cap = 0;
+    for (size_t i = 0; i < d->nops; i++)
+        append_srv_op(a, &cmd, &len, &cap, d->ops[i].kind, d->ops[i].b->backend, d->ops[i].b, d->ops[i].s);
+    rt_job_t *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->a = a;
+    j->d = *d;
+    runtime_send(a, j, cmd);
+}
+
+/* -routing maps: the servers of new routes, the map edits (deletes first), then the server
+ * changes of kept routes and the drains of removed ones, in one batch. Takes p. */
+static void run_runtime_maps(apply_t *a, dataplane_plan_t *p)
+{
+    char *cmd = NULL;
+    size_t len = 0, cap = 0;
+    for (size_t i = 0; i < p->nadd; i++)
+        append_srv_op(a, &cmd, &len, &cap, p->add[i].kind, p->add[i].backend, p->add[i].b, p->add[i].s);
+    for (size_t i = 0; i < p->nmaps; i++) {
+        const dataplane_map_op_t *m = &p->maps[i];
+        size_t n = strlen(a->o.cfg.maps[m->map]) + strlen(m->key) + (m->value ? strlen(m->value) : 0) + 16;
+        char *line = malloc(n);
+        if (!line) abort();
+        if (m->kind == DATAPLANE_MAP_ADD) snprintf(line, n, "add map %s %s %s", a->o.cfg.maps[m->map], m->key, m->value);
+        else snprintf(line, n, "del map %s %s", a->o.cfg.maps[m->map], m->key);
+        append(&cmd, &len, &cap, line);
+        free(line);
+    }
+    for (size_t i = 0; i < p->nops; i++)
+        append_srv_op(a, &cmd, &len, &cap, p->ops[i].kind, p->ops[i].backend, p->ops[i].b, p->ops[i].s);
+    rt_job_t *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->a = a;
+    dataplane_layout_free(a->job_layout);
+    a->job_layout = dataplane_plan_take_layout(p); /* the ops' backend names point into it */
+    j->p = *p;
+    runtime_send(a, j, cmd);
+}
+
+/* -routing maps: job_run's decision, on a plan instead of a diff. */
+static void job_run_maps(apply_t *a)
+{
+    dataplane_plan_t p;
+    dataplane_plan(a->applied, cur_layout(a), a->target, &a->o.pool, &p);
+    int base = base_changed(a);
+    int changes = p.nadd || p.nmaps || p.nops;
+    int structural = base || a->reload_pending || p.reload || !a->o.runtime || !a->o.proc ||
+                     !haproxy_proc_running(a->o.proc);
+    if (structural && a->persisting && (base || a->reload_pending || p.reload || changes)) {
+        /* the files are being rewritten: wait for it (on_persisted runs the job again) */
+        dataplane_plan_clear(&p);
+        if (!a->desired) a->desired = a->target;
+        else xfree_table(a->target);
+        a->target = NULL;
+        a->busy = 0;
+        return;
+    }
+    if (!base && !a->reload_pending && !p.reload && !changes) {
+        dataplane_plan_clear(&p);
+        job_finish(a, 1, NULL);
+        return;
+    }
+    if (structural) {
+        const char *why = base                ? "base configuration re-read"
+                          : a->reload_pending ? "runtime change failed"
+                          : p.reload          ? p.reason
+                                              : "change (runtime API off)";
+        char reason[300];
+        snprintf(reason, sizeof reason, "%s", why);
+        dataplane_layout_t *l = p.reload ? dataplane_plan_take_layout(&p) : reload_layout(a);
+        dataplane_plan_clear(&p);
+        run_structural(a, reason, l);
+        return;
+    }
+    run_runtime_maps(a, &p);
 }
 
 static void job_run(apply_t *a)
@@ -593,13 +695,18 @@ static void job_run(apply_t *a)
     a->job_start = uv_now(a->loop);
     a->structural_job = 0;
     if (a->o.dry) {
-        char *cfg = render_timed(a, a->target, a->base);
-        printf("> %s\n%s", a->config_path, cfg);
+        dataplane_layout_t *l = reload_layout(a);
+        files_t *cfg = render_timed(a, a->target, l, a->base);
+        printf("> %s\n%s", a->config_path, cfg->cfg);
+        for (int i = 0; i < DATAPLANE_NMAPS; i++)
+            if (cfg->maps[i]) printf("> %s\n%s", a->o.cfg.maps[i], cfg->maps[i]);
         fflush(stdout);
-        free(cfg);
+        files_free(cfg);
+        a->job_layout = l;
         job_finish(a, 1, NULL);
         return;
     }
+    if (a->o.maps) { job_run_maps(a); return; }
     diff_t d;
     diff_tables(a->applied, a->target, &d);
     int base = base_changed(a);
@@ -627,7 +734,7 @@ static void job_run(apply_t *a)
         char reason[300];
         snprintf(reason, sizeof reason, "%s", why);
         diff_clear(&d);
-        run_structural(a, reason);
+        run_structural(a, reason, NULL);
         return;
     }
     run_runtime(a, &d);
@@ -642,11 +749,39 @@ static void on_wait(uv_timer_t *t)
     job_run(a);
 }
 
+/* 1 when going from the applied table to t takes only runtime API commands (no reload): such
+ * an update is not debounced (-wait coalesces only what a reload would carry). */
+static int runtime_only(const apply_t *a, const routes_table_t *t)
+{
+    if (!a->applied || base_changed(a) || a->reload_pending || !a->o.runtime || a->o.dry || !a->o.proc ||
+        !haproxy_proc_running(a->o.proc))
+        return 0;
+    if (a->o.maps) {
+        dataplane_plan_t p;
+        dataplane_plan(a->applied, cur_layout(a), t, &a->o.pool, &p);
+        int r = !p.reload;
+        dataplane_plan_clear(&p);
+        return r;
+    }
+    diff_t d;
+    diff_tables(a->applied, t, &d);
+    int r = !d.structural;
+    diff_clear(&d);
+    return r;
+}
+
 void apply_update(apply_t *a, routes_table_t *t)
 {
     if (a->desired) xfree_table(a->desired);
     a->desired = t;
     if (a->o.wait_min_ms == 0) { job_run(a); return; }
+    if (runtime_only(a, t)) {
+        uv_timer_stop(&a->wait_timer);
+        a->wait_deadline = 0;
+        a->st.undebounced++;
+        job_run(a);
+        return;
+    }
     uint64_t now = uv_now(a->loop);
     if (!a->wait_deadline) a->wait_deadline = now + (a->o.wait_max_ms ? a->o.wait_max_ms : a->o.wait_min_ms * 4);
     uint64_t delay = a->o.wait_min_ms;
@@ -677,7 +812,32 @@ apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o)
     snprintf(a->tmp_path, n, "%s.tmp", o->config_path);
     a->haproxy_bin = strdup(o->haproxy_bin ? o->haproxy_bin : "haproxy");
     a->admin_socket = strdup(o->admin_socket ? o->admin_socket : "");
-    if (!o->dry) a->last_good = read_existing(o->config_path);
+    for (int i = 0; o->maps && i < DATAPLANE_NMAPS; i++) {
+        size_t m = strlen(o->cfg.maps[i]) + 5;
+        a->map_tmp[i] = malloc(m);
+        if (!a->map_tmp[i]) abort();
+        snprintf(a->map_tmp[i], m, "%s.tmp", o->cfg.maps[i]);
+    }
+    if (!o->dry) {
+        char *cfg = read_existing(o->config_path);
+        if (cfg) {
+            a->last_good = calloc(1, sizeof *a->last_good);
+            if (!a->last_good) abort();
+            a->last_good->cfg = cfg;
+            for (int i = 0; o->maps && i < DATAPLANE_NMAPS; i++) {
+                size_t ml;
+                char *m = file_read(o->cfg.maps[i], 0, &ml);
+                if (m && memchr(m, '\0', ml)) { free(m); m = NULL; }
+                a->last_good->maps[i] = m;
+            }
+            if (o->maps && a->last_good->maps[DATAPLANE_PREFIX]) {
+                size_t ignored = 0;
+                a->hint = dataplane_layout_parse_prefix(a->last_good->maps[DATAPLANE_PREFIX], &ignored);
+                log_info("apply: %zu routes keep the backends of %s", a->hint->nslots, o->cfg.maps[DATAPLANE_PREFIX]);
+                if (ignored) log_warn("apply: %s: %zu lines ignored (not written by portolan-templater)", o->cfg.maps[DATAPLANE_PREFIX], ignored);
+            }
+        }
+    }
     a->base = strdup(o->cfg.base ? o->cfg.base : "");
     a->good_base = strdup(a->base);
     uv_timer_init(loop, &a->wait_timer);
@@ -701,6 +861,12 @@ int apply_set_base(apply_t *a, const char *base)
 }
 
 const routes_table_t *apply_current(const apply_t *a) { return a->applied; }
+const char *apply_backend_of(const apply_t *a, const char *service)
+{
+    if (!a || !service || !a->layout) return NULL;
+    const dataplane_slot_t *s = dataplane_layout_find(a->layout, service);
+    return s ? s->backend : NULL;
+}
 int apply_idle(const apply_t *a) { return !a->busy && !a->persisting && !a->desired && a->applied; }
 void apply_on_idle(apply_t *a, void (*cb)(void *), void *data) { a->idle_cb = cb; a->idle_data = data; }
 void apply_stats(const apply_t *a, apply_stats_t *out) { *out = a->st; }
@@ -709,7 +875,9 @@ static void on_wait_closed(uv_handle_t *h)
 {
     apply_t *a = h->data;
     free(a->config_path); free(a->tmp_path); free(a->haproxy_bin); free(a->admin_socket);
-    free(a->last_good); free(a->job_cfg); free(a->persist_cfg);
+    files_free(a->last_good); files_free(a->job_cfg); files_free(a->persist_cfg);
+    dataplane_layout_free(a->layout); dataplane_layout_free(a->job_layout); dataplane_layout_free(a->hint);
+    for (int i = 0; i < DATAPLANE_NMAPS; i++) free(a->map_tmp[i]);
     free(a->base); free(a->good_base); free(a->job_base);
     xfree_table(a->applied);
     if (a->desired != a->applied) xfree_table(a->desired);

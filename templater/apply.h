@@ -12,13 +12,18 @@
  *    the last good file is the one found at config_path at start (what HAProxy serves meanwhile);
  *  - one change in flight at a time; updates arriving meanwhile are coalesced to the newest;
  *    one write of the file at a time (a reload waits for the rewrite after a runtime batch);
- *  - -wait min:max: consul-template quiescence (timer min, reset by each update, never past max).
+ *  - -routing maps: a new route, a removed one, a host added or moved is map edits + server
+ *    commands over the runtime API (dataplane.h decides), no reload; map files are written with
+ *    the configuration (same check, same rollback), so a reload or restart loads what was live;
+ *  - -wait min:max: consul-template quiescence (timer min, reset by each update, never past max)
+ *    for updates that need a reload; one the runtime API can carry is applied at once.
  * Never: blocks the loop on HAProxy (all exchanges are asynchronous; file writes are local). */
 #ifndef PORTOLAN_APPLY_H
 #define PORTOLAN_APPLY_H
 #include <stdint.h>
 #include <uv.h>
 
+#include "dataplane.h"
 #include "haproxy_cfg.h"
 #include "haproxy_proc.h"
 #include "routes.h"
@@ -35,11 +40,13 @@ typedef struct {
     int dry;                     /* print "> path" + config to stdout instead of writing */
     int skip_check;              /* do not run haproxy -c (no HAProxy installed, -dry) */
     uint64_t wait_min_ms, wait_max_ms;
+    int maps;                    /* 1: -routing maps (dataplane.h; cfg.maps names the files) */
+    dataplane_opts_t pool;
 } apply_opts_t;
 
 typedef struct {
     uint64_t renders, reloads, reload_failures, runtime_changes, runtime_ops, runtime_failures,
-             check_failures, writes;
+             check_failures, writes, map_ops, undebounced;
     uint64_t last_apply_ms;      /* duration of the last apply (update -> HAProxy changed) */
     double last_render_ms;       /* haproxy_cfg_render of the last config */
     size_t last_config_bytes;
@@ -54,6 +61,8 @@ void apply_update(apply_t *a, routes_table_t *t);
 int apply_set_base(apply_t *a, const char *base);
 /* The table HAProxy runs now (NULL before the first apply). Borrowed. */
 const routes_table_t *apply_current(const apply_t *a);
+/* -routing maps: the HAProxy backend the applied route of service runs in; NULL otherwise. */
+const char *apply_backend_of(const apply_t *a, const char *service);
 /* 1 when nothing is pending or in flight and something has been applied. */
 int apply_idle(const apply_t *a);
 /* Called each time apply becomes idle (for -once). */

@@ -6,6 +6,7 @@ templater_libtemplatercore_a_SOURCES = \
 	templater/routes.c templater/routes.h \
 	templater/haproxy_cfg.c templater/haproxy_cfg.h \
 	templater/diff.c templater/diff.h \
+	templater/dataplane.c templater/dataplane.h \
 	templater/haproxy_runtime.c templater/haproxy_runtime.h \
 	templater/haproxy_check.c templater/haproxy_check.h
 templater_libtemplatercore_a_CFLAGS = $(AM_CFLAGS)
@@ -16,6 +17,12 @@ tests_unit_test_routes_SOURCES = tests/unit/test_routes.c
 tests_unit_test_routes_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater -DHAPROXY_BASE='"$(abs_top_srcdir)/haproxy/haproxy.cfg.base"'
 tests_unit_test_routes_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_routes_LDADD = templater/libtemplatercore.a $(PORTOLAN_LIBS) $(CMOCKA_LIBS)
+# dataplane.c: the -routing maps decision as a table, and the maps configuration under haproxy -c
+check_PROGRAMS += tests/unit/test_dataplane
+tests_unit_test_dataplane_SOURCES = tests/unit/test_dataplane.c
+tests_unit_test_dataplane_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater
+tests_unit_test_dataplane_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_dataplane_LDADD = templater/libtemplatercore.a $(PORTOLAN_LIBS) $(CMOCKA_LIBS)
 # apply.c and haproxy_proc.c (effects) against a fake master CLI and a fake `haproxy -c`
 check_PROGRAMS += tests/unit/test_apply
 tests_unit_test_apply_SOURCES = tests/unit/test_apply.c \

@@ -32,9 +32,10 @@
 
 static struct {
     const char *consul, *tag, *bind, *config, *base, *haproxy_bin, *master_socket, *admin_socket, *stats,
-        *wait, *listen, *tmpl, *log_level, *kv_prefix;
+        *wait, *listen, *tmpl, *log_level, *kv_prefix, *routing;
     int once, dry, reload_only, stale, json_log;
     int64_t consul_wait;
+    long long pool;
 } F;
 
 static const flags_opt_t opts[] = {
@@ -52,6 +53,8 @@ static const flags_opt_t opts[] = {
     { "template", FLAGS_STRING, &F.tmpl, "", "consul-template mode: in:out[:command] (replaces the built-in generator)" },
     { "once", FLAGS_BOOL, &F.once, "false", "render once and exit" },
     { "dry", FLAGS_BOOL, &F.dry, "false", "print the configuration to stdout (\"> path\" first), write and run nothing" },
+    { "routing", FLAGS_STRING, &F.routing, "maps", "maps: HAProxy maps and pooled backends, a new route is runtime API commands (no reload); acl: one use_backend rule per route, a new route is a reload" },
+    { "pool", FLAGS_INT, &F.pool, "64", "-routing maps: free pooled backends per name depth kept after each reload (1..10000)" },
     { "reload-only", FLAGS_BOOL, &F.reload_only, "false", "apply server changes by reloading too (no runtime API; for comparison)" },
     { "stale", FLAGS_BOOL, &F.stale, "true", "stale reads (any Consul server may answer)" },
     { "consul-wait", FLAGS_DURATION, &F.consul_wait, "60s", "blocking query wait" },
@@ -172,6 +175,8 @@ static int status_answer(const char *path, char **body, size_t *len, const char 
             "# TYPE portolan_templater_runtime_failures_total counter\nportolan_templater_runtime_failures_total %llu\n"
             "# TYPE portolan_templater_check_failures_total counter\nportolan_templater_check_failures_total %llu\n"
             "# TYPE portolan_templater_last_apply_ms gauge\nportolan_templater_last_apply_ms %llu\n"
+            "# TYPE portolan_templater_map_ops_total counter\nportolan_templater_map_ops_total %llu\n"
+            "# TYPE portolan_templater_undebounced_total counter\nportolan_templater_undebounced_total %llu\n"
             "# TYPE portolan_templater_skipped_total counter\nportolan_templater_skipped_total %llu\n"
             "# TYPE portolan_templater_consul_fetches_total counter\nportolan_templater_consul_fetches_total %llu\n"
             "# TYPE portolan_templater_consul_fetch_errors_total counter\nportolan_templater_consul_fetch_errors_total %llu\n"
@@ -185,6 +190,7 @@ static int status_answer(const char *path, char **body, size_t *len, const char 
             (unsigned long long)as.reload_failures, (unsigned long long)as.runtime_changes,
             (unsigned long long)as.runtime_ops, (unsigned long long)as.runtime_failures,
             (unsigned long long)as.check_failures, (unsigned long long)as.last_apply_ms,
+            (unsigned long long)as.map_ops, (unsigned long long)as.undebounced,
             (unsigned long long)skipped_total, (unsigned long long)ws.fetches, (unsigned long long)ws.fetch_errors,
             (unsigned long long)ws.full_refetches, ws.ready, ws.last_snapshot_ms, last_build_ms, as.last_render_ms,
             as.last_config_bytes);
@@ -196,6 +202,13 @@ static int status_answer(const char *path, char **body, size_t *len, const char 
     }
     if (strcmp(path, "/routes") == 0) {
         json_t *j = t ? routes_table_json(t) : json_pack("{s:[],s:I,s:{}}", "routes", "maxconn", (json_int_t)0, "timeouts");
+        /* -routing maps: the backend HAProxy runs the route in (a pooled one, most of the time) */
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(j, "routes"), i, r) {
+            const char *be = apply_backend_of(applier, json_string_value(json_object_get(r, "service")));
+            if (be) json_object_set_new(r, "backend", json_string(be));
+        }
         *body = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
         json_decref(j);
         *len = strlen(*body);
@@ -352,6 +365,20 @@ int main(int argc, char **argv)
     ao.cfg.bind = F.bind;
     ao.cfg.admin_socket = admin;
     ao.cfg.stats_bind = F.stats;
+    static char mapfile[DATAPLANE_NMAPS][1024];
+    static const char *const mapname[DATAPLANE_NMAPS] = { "paths", "hosts", "prefix" };
+    if (strcmp(F.routing, "maps") == 0) {
+        if (F.pool < 1 || F.pool > 10000) { fprintf(stderr, "portolan-templater: -pool %lld: want 1..10000\n", F.pool); return 2; }
+        ao.maps = 1;
+        ao.pool.spare = (size_t)F.pool;
+        for (int i = 0; i < DATAPLANE_NMAPS; i++) {
+            snprintf(mapfile[i], sizeof mapfile[i], "%s.%s.map", F.config, mapname[i]);
+            ao.cfg.maps[i] = mapfile[i];
+        }
+    } else if (strcmp(F.routing, "acl") != 0) {
+        fprintf(stderr, "portolan-templater: -routing %s: want acl or maps\n", F.routing);
+        return 2;
+    }
     const char *bad = haproxy_cfg_check_opts(&ao.cfg);
     if (bad) { fprintf(stderr, "portolan-templater: %s\n", bad); return 2; }
     ao.admin_socket = admin;

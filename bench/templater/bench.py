@@ -5,6 +5,10 @@
               runtime API and once with -reload-only (a reload per change); p50/p99 of each
   churn N     (b) wrk through HAProxy while N instance add/remove cycles run (drained removals);
               req/s and failed requests (non-2xx + socket errors)
+  routes N    (e) registered -> first 200 through HAProxy for a new instance, a new path route and a
+              new host route, and deregistered -> the last request that reaches the instance; N of
+              each, -routing maps and -routing acl in the same run; p50/p99 and the reloads the
+              HAProxy master counted (show proc)
   scale S I   (c) S services x I instances: full build+render time, one instance change applied,
               templater RSS, TCP connections to Consul
 
@@ -77,8 +81,8 @@ class Consul:
         self.c.request("PUT", path, body=body)
         r = self.c.getresponse(); r.read()
         return r.status
-    def reg(self, sid, name, port, check=True):
-        b = {"ID": sid, "Name": name, "Tags": ["rest"], "Address": "127.0.0.1", "Port": port}
+    def reg(self, sid, name, port, check=True, tags=("rest",)):
+        b = {"ID": sid, "Name": name, "Tags": list(tags), "Address": "127.0.0.1", "Port": port}
         if check:
             b["Check"] = {"CheckID": "service:" + sid, "Name": "ttl", "TTL": "600s", "Status": "passing"}
         return self.put("/v1/agent/service/register", json.dumps(b).encode())
@@ -177,6 +181,96 @@ def latency(n):
     for r in res: print(json.dumps(r))
     return res
 
+# ---- (e) ----
+def first_200(hport, path, ident, host=None, secs=10):
+    """Polls GET path (Host: host) until ident answers 200; seconds taken from now, or None."""
+    h = http.client.HTTPConnection("127.0.0.1", hport, timeout=5)
+    hdrs = {"Host": host} if host else {}
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < secs:
+        try:
+            h.request("GET", path, headers=hdrs); r = h.getresponse(); body = r.read()
+        except Exception:
+            h = http.client.HTTPConnection("127.0.0.1", hport, timeout=5); continue
+        if r.status == 200 and body.startswith(ident.encode() + b" "):
+            h.close(); return True
+    h.close()
+    return False
+
+def last_reach(h, hport, path, ident, quiet=20, secs=10):
+    """After a removal: polls until `quiet` answers in a row come from others; the time of the last
+    answer from ident (ms since the caller's t0 is computed by the caller)."""
+    last, streak, t_end = None, 0, time.perf_counter() + secs
+    while streak < quiet and time.perf_counter() < t_end:
+        try:
+            h.request("GET", path); r = h.getresponse(); body = r.read()
+        except Exception:
+            h = http.client.HTTPConnection("127.0.0.1", hport, timeout=5); continue
+        if body.startswith(ident.encode() + b" "):
+            last, streak = time.perf_counter(), 0
+        else:
+            streak += 1
+    return h, last
+
+def one_routes_run(n, routing):
+    cport, kind = start_peer()
+    consul = Consul(cport)
+    s, y0, y1 = backend("S"), backend("Y0"), backend("Y1")
+    consul.reg("s", "bench/base", s, check=False)
+    hport = free_port()
+    extra = ["-routing", routing]
+    if routing == "maps": extra += ["-pool", str(n + 16)]   # n new routes per depth without running out
+    p, cfg, lp = templater(cport, hport, extra)
+    assert wait_http("http://127.0.0.1:%d/bench/base/" % hport, 30)
+    assert first_200(hport, "/bench/base/", "S", secs=30)
+    time.sleep(1)
+    r0 = reloads(cfg)
+    lat = {"instance": [], "path_route": [], "host_route": [], "removal_last_reach": []}
+    timeouts = 0
+    h = http.client.HTTPConnection("127.0.0.1", hport, timeout=5)
+    for i in range(n):
+        if p.poll() is not None:
+            raise RuntimeError("portolan-templater exited (status %s); see %s" % (p.returncode, tmp))
+        port, ident = (y0, "Y0") if i % 2 == 0 else (y1, "Y1")
+        # (a) a new instance of an existing route
+        t0 = time.perf_counter(); consul.reg("i-%d" % i, "bench/base", port, check=False)
+        if first_200(hport, "/bench/base/", ident): lat["instance"].append((time.perf_counter() - t0) * 1000)
+        else: timeouts += 1
+        time.sleep(0.15)
+        # (d) that instance removed -> the last request that reaches it
+        t0 = time.perf_counter(); consul.dereg("i-%d" % i)
+        h, last = last_reach(h, hport, "/bench/base/", ident)
+        # None: no request reached it after the deregistration at all
+        lat["removal_last_reach"].append((last - t0) * 1000 if last else 0.0)
+        time.sleep(0.15)
+        # (b) a new path route
+        t0 = time.perf_counter(); consul.reg("p-%d" % i, "bench/p%d" % i, port, check=False)
+        if first_200(hport, "/bench/p%d/" % i, ident): lat["path_route"].append((time.perf_counter() - t0) * 1000)
+        else: timeouts += 1
+        time.sleep(0.15)
+        # (c) a new host route
+        host = "h%d.example.org" % i
+        t0 = time.perf_counter(); consul.reg("h-%d" % i, "h%d" % i, port, check=False, tags=("rest", "host=" + host))
+        if first_200(hport, "/", ident, host=host): lat["host_route"].append((time.perf_counter() - t0) * 1000)
+        else: timeouts += 1
+        time.sleep(0.15)
+    r1 = reloads(cfg)
+    m = metrics(lp)
+    cleanup()
+    res = {"routing": routing, "peer": kind, "changes_each": n, "timeouts": timeouts, "reloads": r1 - r0,
+           "map_ops": int(m.get("map_ops_total", 0)), "runtime_changes": int(m.get("runtime_changes_total", 0))}
+    for k, v in lat.items():
+        if v: res[k] = {"p50_ms": round(pct(v, 50), 1), "p99_ms": round(pct(v, 99), 1), "n": len(v)}
+    return res
+
+def routes(n):
+    res = [one_routes_run(n, "maps"), one_routes_run(n, "acl")]
+    for r in res: print(json.dumps(r))
+    for k in ("instance", "path_route", "host_route", "removal_last_reach"):
+        if k in res[0] and k in res[1] and res[0][k]["p50_ms"] > 0:
+            print(json.dumps({"ratio_acl_over_maps_p50": k, "x": round(res[1][k]["p50_ms"] / res[0][k]["p50_ms"], 1)}))
+    return res
+
 # ---- (b) ----
 def churn(n):
     cport, kind = start_peer()
@@ -250,14 +344,15 @@ def scale(s, i):
            "render_ms": m.get("last_render_ms"), "config_bytes": int(m.get("config_bytes", 0))}
     # one instance change: a new instance with a check on svc-7 (registration: refetch of every routed service)
     # then its check failing (health/state/any: one fetch), timed until HAProxy's runtime API shows it
+    be = backend_of(cfg, "svc-7")
     consul.reg("svc-7-new", "svc-7", bport, check=True)
     t1 = time.perf_counter()
-    ok = wait_server(cfg, "b_svc-7", "svc-7-new", True, 120)
+    ok = wait_server(cfg, be, "svc-7-new", True, 120)
     res["register_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
     time.sleep(1)
     t1 = time.perf_counter()
     consul.put("/v1/agent/check/fail/service:svc-7-new")
-    ok = wait_server(cfg, "b_svc-7", "svc-7-new", False, 60)
+    ok = wait_server(cfg, be, "svc-7-new", False, 60)
     res["check_change_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
     m = metrics(lp)
     res["apply_ms_last"] = m.get("last_apply_ms")
@@ -266,6 +361,27 @@ def scale(s, i):
     cleanup()
     print(json.dumps(res))
     return res
+
+def admin(cfg, cmd):
+    s = socket.socket(socket.AF_UNIX); s.connect(cfg + ".admin.sock")
+    s.sendall((cmd + "\n").encode()); s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        data += d
+    s.close()
+    return data.decode()
+
+def backend_of(cfg, service):
+    """The HAProxy backend a route runs in: its path map entry (-routing maps), else b_<name>."""
+    try:
+        for line in admin(cfg, "show map %s.paths.map" % cfg).splitlines():
+            f = line.split()
+            if len(f) == 3 and f[1] == "/%s/" % service: return f[2]
+    except OSError:
+        pass
+    return "b_" + service.replace("/", ":")
 
 def wait_server(cfg, backend, server, present, secs):
     path = os.path.join(os.path.dirname(cfg), os.path.basename(cfg) + ".admin.sock")
@@ -295,6 +411,7 @@ if __name__ == "__main__":
     try:
         what = sys.argv[1]
         if what == "latency": latency(int(sys.argv[2]) if len(sys.argv) > 2 else 200)
+        elif what == "routes": routes(int(sys.argv[2]) if len(sys.argv) > 2 else 100)
         elif what == "churn": churn(int(sys.argv[2]) if len(sys.argv) > 2 else 200)
         elif what == "scale": scale(int(sys.argv[2]) if len(sys.argv) > 2 else 10000, int(sys.argv[3]) if len(sys.argv) > 3 else 5)
         else: print(__doc__); sys.exit(2)

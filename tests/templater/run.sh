@@ -2,10 +2,15 @@
 # tests/templater/run.sh: portolan-templater end to end with the real HAProxy (/usr/sbin/haproxy),
 # a Consul API peer (portolan-catalog when built, else tests/templater/fake_consul.py) and real
 # HTTP backends on 127.0.0.1 that answer with their identity. No containers.
+# It runs with the default -routing maps; PORTOLAN_ROUTING=acl (tests/templater-acl) runs it all
+# with -routing acl: the same behaviour, except that a new route costs a reload and the routes are
+# use_backend rules in the configuration instead of map files.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 HERE=$TOP/tests/templater
 TPL=$BUILD/portolan-templater
 HAPROXY=${HAPROXY:-/usr/sbin/haproxy}
+ROUTING=${PORTOLAN_ROUTING:-maps}
+export PORTOLAN_ROUTING=$ROUTING
 
 if [ ! -x "$TPL" ] || [ ! -x "$HAPROXY" ]; then
   not_ok "portolan-templater ($TPL) and haproxy ($HAPROXY) are needed"
@@ -101,11 +106,17 @@ check_eq "instance changes cost no reload (master reload count)" "$R0" "$(reload
 grep -q "server c1 127.0.0.1:${BPORT[C]} " "$CFG" && ! grep -q "server a1 " "$CFG" \
   && ok "runtime changes are written to the config file too" || not_ok "runtime changes are written to the config file too"
 
-# ---- a new route: exactly one reload ----
+# ---- a new route: exactly one reload (-routing maps: none) ----
 reg d1 hello/v2 "${BPORT[D]}" >/dev/null
 check "new route hello/v2 serves" wait_for '[ "$(get /hello/v2/ | cut -d" " -f1)" = D ]' 10
 sleep 0.5
-check_eq "a new route costs exactly one reload" "$((R0 + 1))" "$(reloads)"
+if [ "$ROUTING" = maps ]; then
+  check_eq "-routing maps: a new route costs no reload" "$R0" "$(reloads)"
+  check "-routing maps: the new route is written to the path map too" \
+    wait_for 'grep -Eq "^/hello/v2/ p2_[0-9]+$" "$CFG.paths.map"' 10
+else
+  check_eq "a new route costs exactly one reload" "$((R0 + 1))" "$(reloads)"
+fi
 check_eq "hello/v1 still serves after the reload" "B C" "$(who 8 /hello/v1/)"
 
 # ---- hostile input ----
@@ -168,7 +179,12 @@ DRY=$TEST_TMP/dry.cfg
   >"$TEST_TMP/dry.out" 2>"$TEST_TMP/dry.err"
 check_eq "-once -dry exits 0" 0 $?
 check_eq "-once -dry prints '> <config>' first" "> $DRY" "$(head -1 "$TEST_TMP/dry.out")"
-check "-once -dry output has the hello/v1 backend" grep -q '^backend b_hello:v1$' "$TEST_TMP/dry.out"
+if [ "$ROUTING" = maps ]; then
+  check "-once -dry output has the hello/v1 path map entry" grep -Eq '^/hello/v1/ p2_[0-9]+$' "$TEST_TMP/dry.out"
+  check "-once -dry prints the path map after '> <config>.paths.map'" grep -qx "> $DRY.paths.map" "$TEST_TMP/dry.out"
+else
+  check "-once -dry output has the hello/v1 backend" grep -q '^backend b_hello:v1$' "$TEST_TMP/dry.out"
+fi
 check "-once -dry writes nothing" test ! -e "$DRY"
 
 # ---- -template in:out:command (consul-template mode) ----
@@ -277,11 +293,22 @@ else
   curl -s -o /dev/null -X PUT "$C/v1/kv/service/haproxy/maxconn" --data-binary 777
   check "recovery: the new route hello/v3 is served by D" wait_for '[ "$(get /hello/v3/ | cut -d" " -f1)" = D ]' 20
   # HAProxy serves the new worker a moment before show proc has confirmed the reload to the templater
-  check "recovery: a successful reload counted (reloads_total above ${RL0:-?})" \
-    wait_for '[ "$(metric reloads_total)" -gt "$RL0" ]' 10
-  grep -q '^backend b_hello:v3$' "$CFG" && grep -q 'maxconn 777$' "$CFG" && ! grep -Eq '25d|1000000|this-is-not' "$CFG" \
-    && ok "recovery: the installed file has hello/v3, maxconn 777, no bad value" \
-    || not_ok "recovery: the installed file has hello/v3, maxconn 777, no bad value"
+  if [ "$ROUTING" = maps ]; then
+    # maxconn is back to what HAProxy runs: only the route is new, map edits and no reload
+    check "recovery (-routing maps): the route needed no reload (reloads_total ${RL0:-?})" \
+      wait_for '[ "$(metric runtime_changes_total)" -gt 0 ] && [ "$(metric reloads_total)" = "$RL0" ]' 10
+    check "recovery (-routing maps): the path map on disk has hello/v3" \
+      wait_for 'grep -Eq "^/hello/v3/ p2_[0-9]+$" "$CFG.paths.map"' 10
+    grep -q 'maxconn 777$' "$CFG" && ! grep -Eq '25d|1000000|this-is-not' "$CFG" \
+      && ok "recovery: the installed file has maxconn 777, no bad value" \
+      || not_ok "recovery: the installed file has maxconn 777, no bad value"
+  else
+    check "recovery: a successful reload counted (reloads_total above ${RL0:-?})" \
+      wait_for '[ "$(metric reloads_total)" -gt "$RL0" ]' 10
+    grep -q '^backend b_hello:v3$' "$CFG" && grep -q 'maxconn 777$' "$CFG" && ! grep -Eq '25d|1000000|this-is-not' "$CFG" \
+      && ok "recovery: the installed file has hello/v3, maxconn 777, no bad value" \
+      || not_ok "recovery: the installed file has hello/v3, maxconn 777, no bad value"
+  fi
   # a good -base re-read on SIGHUP: one reload, and the file is built on it
   RL1=$(metric reloads_total)
   echo '# base edited by the operator' >>"$BASE"
