@@ -456,6 +456,14 @@ int services_build(const services_config_t *cfg, const json_t *inspect, const js
             continue;
         }
         const char *base = sname ? sname : (defname ? defname : cname);
+        if (!*base || !*s->id) { /* Consul refuses an empty ID or Name: say so once here */
+            warn_list_add(w, "port %s: %s; skipped", p->exposed,
+                          *s->id ? "no service name (no SERVICE_NAME, image or container name)" : "empty service ID");
+            free(s->id);
+            s->id = NULL;
+            free(label_ip);
+            continue;
+        }
         size_t nlen = strlen(base) + 16;
         s->name = malloc(nlen);
         if (s->name) {

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh: builds the libFuzzer targets in tests/fuzz/ with clang
-# (-fsanitize=fuzzer,address,undefined), compiling the lib/ and catalog/ sources they need
-# directly (catalog/main.c excluded), and runs each for a bounded time on a copy of its seed
-# corpus. Exit status: 0 when no target crashed, leaked or timed out; 1 otherwise (the crashing
+# (-fsanitize=fuzzer,address,undefined), compiling the lib/, catalog/, agent/ and templater/
+# sources (each directory's main.c excluded) into one archive per directory that every target
+# links (a target pulls in only what it uses), and runs each for a bounded time on a copy of its
+# seed corpus. Exit status: 0 when no target crashed, leaked or timed out; 1 otherwise (the crashing
 # input is kept under $OUT/artifacts/ and its path printed).
 #
 #   scripts/fuzz.sh                      build + run every target, FUZZ_SECONDS each (default 60)
 #   FUZZ_SECONDS=600 scripts/fuzz.sh     longer run
 #   scripts/fuzz.sh build                build only
 #   scripts/fuzz.sh run FILE...          replay inputs (e.g. a crash artifact) through the target
+#                                        named by FUZZ_ONLY (default fuzz_catalog_request)
 #
 # Environment: BUILD (default $TOP/build; the binaries go to $BUILD/fuzz), FUZZ_SECONDS,
 # FUZZ_ONLY (run only this target), FUZZ_CFLAGS (extra compiler flags; use a separate BUILD,
@@ -21,35 +23,49 @@ SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 CC=${CC:-clang}
 mkdir -p "$OUT/obj" "$OUT/artifacts"
 
-# sources: what lib/local.mk and catalog/local.mk list (those are kept compiling), minus main.c
-srcs() { grep -o "$1/[A-Za-z0-9_]*\.c" "$TOP/$1/local.mk" | sort -u; }
-LIB_SRCS=$(srcs lib)
-CATALOG_SRCS=$(srcs catalog | grep -v '/main\.c$')
-if [ -z "$CATALOG_SRCS" ]; then
-  echo "fuzz: catalog/local.mk lists no sources yet"
-  exit 1
-fi
+# sources: what each directory's *.mk lists (those are kept compiling), minus main.c
+MODULES="lib catalog agent templater"
+srcs() { cat "$TOP/$1"/*.mk | grep -oE "(^|[[:space:]=])$1/[A-Za-z0-9_]*\.c" | sed 's/^[[:space:]=]*//' | grep -v '/main\.c$' | sort -u; }
+for m in $MODULES; do
+  if [ -z "$(srcs "$m")" ]; then echo "fuzz: $m/*.mk lists no sources"; exit 1; fi
+done
 
 PKGS="libuv jansson libcurl openssl"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-  -std=gnu11 -D_GNU_SOURCE -I$TOP/lib -I$TOP/catalog $(pkg-config --cflags $PKGS 2>/dev/null) ${FUZZ_CFLAGS:-}"
+  -std=gnu11 -D_GNU_SOURCE -I$TOP/lib -I$TOP/catalog -I$TOP/agent -I$TOP/templater $(pkg-config --cflags $PKGS 2>/dev/null) ${FUZZ_CFLAGS:-}"
 LIBS="$(pkg-config --libs $PKGS) -lhttp_parser -lldns -lm -lpthread"
 
 build() {
-  local src obj objs=() failed=0
-  for src in $LIB_SRCS $CATALOG_SRCS; do
-    obj=$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')
-    if [ ! -f "$obj" ] || [ "$TOP/$src" -nt "$obj" ] || [ -n "$(find "$TOP/lib" "$TOP/catalog" -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then
-      # shellcheck disable=SC2086
-      $CC $CFLAGS -c "$TOP/$src" -o "$obj" || { failed=1; continue; }
+  local m src obj objs failed=0 changed
+  for m in $MODULES; do
+    objs=(); changed=0
+    for src in $(srcs "$m"); do
+      obj=$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')
+      # shellcheck disable=SC2046
+      if [ ! -f "$obj" ] || [ "$TOP/$src" -nt "$obj" ] || [ -n "$(find $(printf "$TOP/%s " $MODULES) -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then
+        # shellcheck disable=SC2086
+        $CC $CFLAGS -c "$TOP/$src" -o "$obj" || { failed=1; continue; }
+        changed=1
+      fi
+      objs+=("$obj")
+    done
+    [ $failed -eq 0 ] || return 1
+    if [ $changed -eq 1 ] || [ ! -f "$OUT/lib$m.a" ]; then
+      rm -f "$OUT/lib$m.a"; ar rcs "$OUT/lib$m.a" "${objs[@]}" || return 1
     fi
-    objs+=("$obj")
   done
-  [ $failed -eq 0 ] || return 1
   local t
+  # catalog, agent and templater need lib/: it comes last. A target is relinked when its source
+  # or an archive is newer than it.
+  local bin a stale
   for t in "$TOP"/tests/fuzz/fuzz_*.c; do
+    bin=$OUT/$(basename "$t" .c)
+    stale=0
+    for a in "$t" "$OUT"/lib*.a; do [ "$a" -nt "$bin" ] && stale=1; done
+    [ -f "$bin" ] && [ $stale -eq 0 ] && continue
     # shellcheck disable=SC2086
-    $CC $CFLAGS -fsanitize=fuzzer "$t" "${objs[@]}" $LIBS -o "$OUT/$(basename "$t" .c)" || return 1
+    $CC $CFLAGS -fsanitize=fuzzer "$t" "$OUT/libcatalog.a" "$OUT/libagent.a" "$OUT/libtemplater.a" \
+      "$OUT/liblib.a" $LIBS -o "$OUT/$(basename "$t" .c)" || return 1
   done
 }
 
@@ -78,7 +94,7 @@ case "${1:-all}" in
   run)
     shift
     build || exit 1
-    "$OUT/fuzz_catalog_request" "$@"
+    "$OUT/${FUZZ_ONLY:-fuzz_catalog_request}" "$@"
     ;;
   all)
     build || { echo "fuzz: build failed"; exit 1; }

@@ -60,6 +60,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         r->cap = r->cap ? r->cap * 2 : 131072;
         r->out = realloc(r->out, r->cap);
         if (!r->out) abort();
+        r->out[r->len] = '\0'; /* an answer that ends before any byte is "", not garbage */
     }
     buf->base = r->out + r->len;
     buf->len = r->cap - r->len - 1;

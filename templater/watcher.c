@@ -486,15 +486,21 @@ watcher_t *watcher_new(consul_client_t *c, const watcher_opts_t *o, watcher_on_c
     w->queue_set = json_object();
     w->cb = cb;
     w->data = data;
+    /* A Consul that was down comes back to routes within a second: the retry backoff is capped
+     * at WATCHER_RETRY_CAP_MS, not the watch's default minute (after a 10 s outage the next try
+     * used to come up to 8 s after Consul answered again; tests/faults catalog-kill9). */
+    enum { WATCHER_RETRY_CAP_MS = 1000 };
     consul_watch_opts_t wo;
     consul_watch_opts_init(&wo, "/v1/catalog/services");
     wo.stale = o->stale;
     wo.wait_ms = o->wait_ms;
+    wo.backoff_cap_ms = WATCHER_RETRY_CAP_MS;
     wo.fire_on_equal_data = 1;
     w->w_services = consul_watch_new(c, &wo, on_services, on_watch_error, w);
     consul_watch_opts_init(&wo, "/v1/health/state/any");
     wo.stale = o->stale;
     wo.wait_ms = o->wait_ms;
+    wo.backoff_cap_ms = WATCHER_RETRY_CAP_MS;
     w->w_state = consul_watch_new(c, &wo, on_state, on_watch_error, w);
     char *path = consul_path("/v1/kv/", w->kv_prefix, 1, "?recurse"); /* prefix is operator input */
     w->retry = json_object();
@@ -506,6 +512,7 @@ watcher_t *watcher_new(consul_client_t *c, const watcher_opts_t *o, watcher_on_c
     consul_watch_opts_init(&wo, path);
     wo.stale = o->stale;
     wo.wait_ms = o->wait_ms;
+    wo.backoff_cap_ms = WATCHER_RETRY_CAP_MS;
     w->w_kv = consul_watch_new(c, &wo, on_kv, on_watch_error, w);
     free(path);
     if (!w->w_services || !w->w_state || !w->w_kv) { watcher_free(w); return NULL; }

@@ -124,6 +124,10 @@ static const svc_case_t cases[] = {
      "{\"Config\":{\"Env\":[\"SERVICE_ID=custom\",\"SERVICE_NAME=api\",\"SERVICE_VERSION=2\"],\"Labels\":{\"SERVICE_REGION\":\"eu\"}}}",
      "[{\"ID\":\"custom\",\"Name\":\"api\",\"Port\":32768,\"Address\":\"192.168.1.10\",\"Meta\":{\"version\":\"2\",\"region\":\"eu\"}}]", NULL, NULL},
     {"SERVICE_IGNORE", C_DEF, "{\"Config\":{\"Labels\":{\"SERVICE_IGNORE\":\"true\"}}}", "[]", NULL, NULL},
+    /* found by tests/fuzz/fuzz_agent_services: an inspect with neither Name nor Config.Image gave
+     * a service with an empty Name, which Consul refuses at every resync */
+    {"no name, no image, no SERVICE_NAME: skipped with a warning", C_DEF,
+     "{\"Name\":\"\",\"Config\":{\"Image\":\"\"}}", "[]", "no service name", NULL},
     {"-explicit without a name", C_EXPLICIT, "{}", "[]", NULL, NULL},
     {"-explicit with SERVICE_80_NAME", C_EXPLICIT, "{\"Config\":{\"Env\":[\"SERVICE_80_NAME=n\"]}}",
      "[{\"ID\":\"node1:web1:80\",\"Name\":\"n\",\"Port\":32768,\"Address\":\"192.168.1.10\"}]", NULL, NULL},

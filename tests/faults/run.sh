@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# tests/faults/run.sh: the whole stack under load while its parts fail. portolan-catalog (with
+# -data-dir on a small tmpfs), portolan-agent, portolan-templater + HAProxy and N containers of
+# the local test image (tests/images/build.sh) serving /<svc>/v1 through HAProxy on loopback,
+# with wrk holding a bounded load on it. In turn:
+#   catalog-kill9     kill -9 the catalog, restart it on the same -data-dir
+#   agent-kill9       kill -9 the agent, restart it
+#   templater-kill9   kill -9 the templater (its HAProxy keeps serving), restart it
+#   catalog-stop      SIGSTOP the catalog for longer than the templater's blocking wait, SIGCONT
+#   disk-full         fill the tmpfs under -data-dir, write, free it, kill -9 + restart the catalog
+# While each component is down one container is replaced (one removed, one started), so the
+# routes have something to converge to. After each fault (from the moment the component is
+# back) HAProxy's servers and the catalog's instances must equal the running containers within
+# 5 s (no duplicate, no stale entry), every request wrk saw fail must be accounted for by HAProxy's
+# error counters of the instance that was killed, and every KV write the catalog acknowledged
+# (200 "true") must still be there. A table of the figures goes to
+# $FAULTS_TABLE (default $TEST_TMP/faults.md, printed as TAP diagnostics).
+#   LOAD_SECS (default 12)  wrk duration per fault; LOAD_CONNS (default 4) connections
+#   FAULTS_LOGS=DIR         keep the daemons' logs and wrk outputs there
+# needs: docker
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+LOAD_SECS=${LOAD_SECS:-12}
+LOAD_CONNS=${LOAD_CONNS:-4}
+N=${FAULTS_CONTAINERS:-3}
+TABLE=${FAULTS_TABLE:-$TEST_TMP/faults.md}
+HAPROXY=${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}
+for b in portolan-catalog portolan-agent portolan-templater; do
+  [ -x "$BUILD/$b" ] || { not_ok "$b is built ($BUILD/$b)"; done_testing; exit 1; }
+done
+for t in wrk socat jq "$HAPROXY"; do
+  command -v "$t" >/dev/null || { not_ok "$t is installed"; done_testing; exit 1; }
+done
+if ! "$TOP/tests/images/build.sh" >"$TEST_TMP/images.log" 2>&1; then
+  not_ok "test images build"; sed 's/^/# /' "$TEST_TMP/images.log" | tail; done_testing; exit 1
+fi
+IMAGE=portolan-test/web:latest
+
+TAG=faults$$   # also the routing tag: the shared engine's other SERVICE_NAME containers are
+               # registered too (-explicit), but only ours are routed, so theirs cause no reload
+SVC=$TAG/v1
+LABEL=portolan.faults=$$
+# a network of its own: the shared engine's default bridge (docker0) may not be there
+NET=$TAG
+if ! docker network create --label "$LABEL" "$NET" >/dev/null; then
+  not_ok "docker network $NET is created"; done_testing; exit 1
+fi
+cleanup_add "docker network rm $NET"
+cleanup_add "docker ps -aq --filter label=$LABEL | xargs -r docker rm -f"
+
+# ---- the catalog's data dir: a small tmpfs, so the disk can be filled ----
+DATA=$TEST_TMP/data
+mkdir -p "$DATA"
+if ! mount -t tmpfs -o size=4m tmpfs "$DATA"; then
+  not_ok "mount a 4 MiB tmpfs for -data-dir (needs root)"; done_testing; exit 1
+fi
+cleanup_add "umount -l $DATA"
+
+CAT=127.0.0.1:$(free_port)
+PROXY=127.0.0.1:$(free_port)
+TLISTEN=127.0.0.1:$(free_port)
+CFG=$TEST_TMP/haproxy.cfg
+ADMIN=$CFG.admin.sock
+CONSUL_WAIT=2s   # the templater's blocking wait; catalog-stop lasts longer than this
+
+start_catalog_proc() {
+  "$BUILD/portolan-catalog" -listen "$CAT" -data-dir "$DATA/catalog" -node faults \
+    >>"$TEST_TMP/catalog.log" 2>&1 &
+  CATALOG_PID=$!
+  cleanup_add "kill -CONT $CATALOG_PID; kill $CATALOG_PID"
+  wait_http "http://$CAT/v1/status/leader" 20
+}
+start_agent() {
+  "$BUILD/portolan-agent" -explicit -cleanup -ip 127.0.0.1 -node-id "$TAG" -resync 5s -consul-poll 1s \
+    -retry-attempts -1 -retry-interval 200 "consul://$CAT" >>"$TEST_TMP/agent.log" 2>&1 &
+  AGENT_PID=$!
+  cleanup_add "kill $AGENT_PID"
+}
+start_templater() {
+  "$BUILD/portolan-templater" -consul "consul://$CAT" -tag "$TAG" -bind "$PROXY" -config "$CFG" \
+    -base "$TOP/haproxy/haproxy.cfg.base" -haproxy-bin "$HAPROXY" -wait 50ms:500ms \
+    -consul-wait "$CONSUL_WAIT" -listen "$TLISTEN" >>"$TEST_TMP/templater.log" 2>&1 &
+  TEMPLATER_PID=$!
+  cleanup_add "kill $TEMPLATER_PID"
+}
+# HAProxy processes serving our config (the templater's master and workers), for cleanup
+haproxy_pids() { pgrep -f "[h]aproxy .*$CFG" || true; }
+cleanup_add 'for p in $(haproxy_pids); do kill $p; done'
+
+run_container() {
+  docker run -d --label "$LABEL" --label SERVICE_NAME="$SVC" --label SERVICE_TAGS="$TAG" \
+    --network "$NET" -p 127.0.0.1::80 "$IMAGE" >/dev/null
+}
+
+# ---- the truth and the views of it (each a sorted list of 127.0.0.1:port) ----
+truth() {
+  local id
+  for id in $(docker ps -q --filter "label=$LABEL"); do
+    docker port "$id" 80/tcp | head -1
+  done | sort
+}
+catalog_view() {
+  curl -s --max-time 2 "http://$CAT/v1/health/service/$SVC" |
+    jq -r '.[] | "\(.Service.Address):\(.Service.Port)"' 2>/dev/null | sort
+}
+# servers of our backend that HAProxy would use: not in maintenance (admin state 0)
+haproxy_view() {
+  echo "show servers state b_$TAG:v1" | socat -t2 - "UNIX-CONNECT:$ADMIN" 2>/dev/null |
+    awk 'NF > 18 && $1 !~ /^#/ && $7 == 0 { print $5 ":" $19 }' | sort
+}
+now_ms() { date +%s%3N; }
+# wait_converged SECS [TRUTH]: until both views equal the truth (the catalog's without
+# duplicates, as the lists are compared whole); prints the ms it took, or -1. The truth is taken
+# once (nothing changes the containers while this waits), before the clock starts when given.
+wait_converged() {
+  local t=${2:-$(truth)} start; start=$(now_ms)
+  while [ $(( $(now_ms) - start )) -lt $(( $1 * 1000 )) ]; do
+    if [ -n "$t" ] && [ "$(haproxy_view)" = "$t" ] && [ "$(catalog_view)" = "$t" ]; then
+      echo $(( $(now_ms) - start )); return 0
+    fi
+    sleep 0.02
+  done
+  echo -1; return 1
+}
+
+# ---- acknowledged writes ----
+ACKED=$TEST_TMP/acked
+: >"$ACKED"
+kv_put() { # key value: recorded when acknowledged
+  local r
+  r=$(curl -s --max-time 5 -X PUT --data-binary "$2" "http://$CAT/v1/kv/$1")
+  [ "$r" = true ] && printf '%s %s\n' "$1" "$2" >>"$ACKED"
+}
+kv_writes() { local i; for i in $(seq 1 "$2"); do kv_put "faults/$1/$i" "v$i-$RANDOM"; done; }
+# number of acknowledged writes whose value is not what the catalog answers now
+kv_lost() {
+  local k v lost=0
+  while read -r k v; do
+    [ "$(curl -s --max-time 5 "http://$CAT/v1/kv/$k?raw")" = "$v" ] || lost=$((lost + 1))
+  done <"$ACKED"
+  echo $lost
+}
+
+[ -n "${FAULTS_LOGS:-}" ] && mkdir -p "$FAULTS_LOGS" && cleanup_add "cp $TEST_TMP/*.log $TEST_TMP/wrk-*.txt $FAULTS_LOGS/"
+
+# ---- start the stack ----
+start_catalog_proc || { not_ok "portolan-catalog starts"; done_testing; exit 1; }
+start_agent
+start_templater
+for _ in $(seq 1 "$N"); do run_container; done
+if c=$(wait_converged 60); then
+  ok "the stack routes /$SVC to its $N containers (catalog and HAProxy agree with docker)"
+else
+  not_ok "the stack routes /$SVC to its $N containers"
+  diag "truth: $(truth | tr '\n' ' ')"; diag "catalog: $(catalog_view | tr '\n' ' ')"; diag "haproxy: $(haproxy_view | tr '\n' ' ')"
+  tail -5 "$TEST_TMP/templater.log" | sed 's/^/# /'; done_testing; exit 1
+fi
+URL="http://$PROXY/$SVC/"
+check_eq "a request through HAProxy reaches a container" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL")"
+
+{
+  echo "| fault | load held (req/s) | requests | failed | converged after (ms) | acknowledged writes lost |"
+  echo "|---|---:|---:|---:|---:|---:|"
+} >"$TABLE"
+
+# replace one container: stopped the way an operator does (SIGTERM), which closes its listening
+# socket, so HAProxy's retry-on conn-failure + redispatch sends its requests elsewhere
+DEAD_SERVER=
+churn() {
+  local id; id=$(docker ps -q --filter "label=$LABEL" | head -1)
+  # its HAProxy server name: the service ID the agent gives it (<node>:<container>:80)
+  DEAD_SERVER=$TAG:$(docker inspect -f '{{.Name}}' "$id" | sed 's|^/||'):80
+  docker stop -t 5 "$id" >/dev/null; docker rm "$id" >/dev/null
+  run_container
+}
+# failed requests HAProxy's current worker counts on server NAME of our backend (response
+# errors, server aborts, 5xx; not connection errors, which retries hide): what the instance that
+# died accounts for
+server_errors() {
+  echo "show stat" | socat -t2 - "UNIX-CONNECT:$ADMIN" 2>/dev/null |
+    awk -F, -v b="b_$TAG:v1" -v s="$1" '$1 == b && $2 == s { n += $15 + $44 + $51 } END { print n + 0 }'
+}
+
+# fault NAME: f_NAME_break breaks something (and replaces a container meanwhile), f_NAME_restore
+# brings it back (the component answers again when it returns); the time to converge counts from
+# then. wrk runs throughout.
+fault() {
+  local name=${1//_/-} wrk_out=$TEST_TMP/wrk-${1//_/-}.txt c lost rps reqs fail t
+  kv_writes "$name-before" 20
+  wrk -t1 -c"$LOAD_CONNS" -d"${LOAD_SECS}s" --timeout 5s "$URL" >"$wrk_out" 2>&1 &
+  local wrk_pid=$!
+  sleep 2
+  "f_$1_break"
+  t=$(truth)
+  "f_$1_restore"
+  c=$(wait_converged 30 "$t")
+  kv_writes "$name-after" 20
+  wait "$wrk_pid"
+  local dead_errs; dead_errs=$(server_errors "$DEAD_SERVER")
+  lost=$(kv_lost)
+  rps=$(awk '/^Requests\/sec:/ { printf "%d", $2 }' "$wrk_out")
+  reqs=$(awk '/requests in/ { print $1 }' "$wrk_out")
+  fail=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$wrk_out")
+  local live_fail=$(( fail > dead_errs ? fail - dead_errs : 0 ))
+  echo "| $name | ${rps:-?} | ${reqs:-?} | $fail ($((fail - live_fail)) to the instance that died) | $c | $lost |" >>"$TABLE"
+  if [ "$c" -ge 0 ] && [ "$c" -le 5000 ]; then ok "$name: routes converge to the truth within 5 s (${c} ms)"
+  else
+    not_ok "$name: routes converge to the truth within 5 s (${c} ms)"
+    diag "truth: $(truth | tr '\n' ' ')"; diag "catalog: $(catalog_view | tr '\n' ' ')"; diag "haproxy: $(haproxy_view | tr '\n' ' ')"
+  fi
+  # a request in flight to the container that was killed may fail; HAProxy's counters of that
+  # server must account for every failure wrk saw (a reload during the fault resets them: strict)
+  check_eq "$name: no request failed but to the instance that died ($reqs requests, ${rps} req/s, $fail failed, $dead_errs errors on $DEAD_SERVER)" 0 "$live_fail"
+  [ "$live_fail" = 0 ] || sed 's/^/#   /' "$wrk_out"
+  check_eq "$name: no acknowledged catalog write lost" 0 "$lost"
+  # the load must really have been held
+  check "$name: wrk held a load (${rps:-0} req/s)" [ "${rps:-0}" -gt 0 ]
+}
+
+# the catalog stays down CATALOG_DOWN_SECS (default 8): long enough for the templater's retry
+# backoff to have grown (250 ms x 2^n uncapped would next try ~8 s after the catalog is back)
+f_catalog_kill9_break() {
+  DOWN_T0=$(now_ms)
+  kill -9 "$CATALOG_PID"; wait "$CATALOG_PID" 2>/dev/null
+  churn
+}
+f_catalog_kill9_restore() {
+  local left=$(( ${CATALOG_DOWN_SECS:-8} * 1000 - ($(now_ms) - DOWN_T0) ))
+  [ "$left" -gt 0 ] && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
+  start_catalog_proc
+}
+f_agent_kill9_break() { kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; churn; }
+f_agent_kill9_restore() { start_agent; }
+f_templater_kill9_break() { kill -9 "$TEMPLATER_PID"; wait "$TEMPLATER_PID" 2>/dev/null; churn; }
+f_templater_kill9_restore() { start_templater; }
+f_catalog_stop_break() {
+  kill -STOP "$CATALOG_PID"
+  churn
+  sleep 4   # > CONSUL_WAIT: the templater's blocking query runs out while the catalog is frozen
+}
+f_catalog_stop_restore() { kill -CONT "$CATALOG_PID"; }
+DISK_FULL_REFUSED=0
+f_disk_full_break() {
+  dd if=/dev/zero of="$DATA/filler" bs=64k >/dev/null 2>&1   # until ENOSPC
+  churn
+  local before; before=$(wc -l <"$ACKED")
+  kv_writes disk-full-during 10   # refused or acknowledged; only acknowledged ones must survive
+  DISK_FULL_REFUSED=$((10 - ($(wc -l <"$ACKED") - before)))
+}
+f_disk_full_restore() {
+  rm -f "$DATA/filler"
+  sleep 1
+  kill -9 "$CATALOG_PID"; wait "$CATALOG_PID" 2>/dev/null
+  start_catalog_proc
+}
+
+for f in catalog_kill9 agent_kill9 templater_kill9 catalog_stop disk_full; do
+  fault "$f"
+done
+diag "disk-full: $DISK_FULL_REFUSED of 10 writes refused while the disk was full"
+# HAProxy masters of this stack: processes on our config whose parent is not an HAProxy
+masters() {
+  local p
+  for p in $(haproxy_pids); do
+    [ "$(ps -o comm= -p "$(ps -o ppid= -p "$p" | tr -d ' ')" 2>/dev/null)" = haproxy ] || echo "$p"
+  done | wc -l
+}
+check_eq "one HAProxy master serves this stack (the killed templater's was adopted, not doubled)" 1 "$(masters)"
+sed 's/^/# /' "$TABLE"
+done_testing
