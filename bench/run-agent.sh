@@ -79,7 +79,7 @@ create_start() {
     body='{"Image":"portolan-test/web","Env":["SERVICE_NAME=bench"]}'
   fi
   # a loaded dockerd sometimes fails a create or start: remove what is left and try again
-  for try in 1 2 3; do
+  for _ in 1 2 3; do
     id=$(curl -sf --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' -d "$body" \
            "http://d/containers/create?name=bench-$i" | jq -r .Id) &&
       curl -sf --unix-socket "$SOCK" -X POST "http://d/containers/$id/start" >/dev/null && return 0

@@ -16,7 +16,7 @@
 # written under test-logs/asan-reports/<suite>/ and fails the suite, whatever its TAP says.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-cd "$TOP"
+cd "$TOP" || exit 1
 BUILD=${BUILD:-$TOP/build}
 export TOP BUILD
 LOGS="$BUILD/test-logs"

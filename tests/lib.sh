@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/lib.sh: shared helpers for the shell-driven suites. Source it; it prints TAP.
 #   ok/not_ok/check/skip  TAP results (a skip is never counted as a pass)
 #   free_port             an unused loopback TCP port

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # PIT_* variables are read by the suites that source this file
 # tests/agent/lib-docker.sh: reusable infrastructure for the agent integration tests and the
 # agent benchmark. Source it after tests/lib.sh (it uses cleanup_add, free_port, $TEST_TMP).
 #
@@ -67,8 +69,8 @@ log_ts_ms() {
 }
 
 pit_run_port() {
-  local engine=$1 name=$2 cport=$3 i; shift 3
-  for i in 1 2 3; do
+  local engine=$1 name=$2 cport=$3 _; shift 3
+  for _ in 1 2 3; do
     dk "$engine" run -d --name "$name" -p "127.0.0.1:$(free_port):$cport" "$@" >/dev/null 2>"$TEST_TMP/run-$name.err" && return 0
     grep -Eqi 'address already in use|port is already allocated' "$TEST_TMP/run-$name.err" || break
     dk "$engine" rm -f "$name" >/dev/null 2>&1
@@ -194,8 +196,8 @@ pit_dockerd_stop() {
   fi
   for pid in $(pgrep -f "containerd-shim.*$PIT_RUN/$key.exec/" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
   # overlay layers, netns files and the data root itself (dockerd bind-mounts it, once per start)
-  local pass m
-  for pass in 1 2 3; do
+  local _ m
+  for _ in 1 2 3; do
     grep -oE " ($PIT_DATA/$key|$PIT_RUN/$key.exec)(/[^ ]*)? " /proc/mounts | sort -r |
       while read -r m; do umount -l "$m" 2>/dev/null; done
   done

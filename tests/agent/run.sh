@@ -86,7 +86,7 @@ rm_all_containers() { # engine
 
 # ---------------------------------------------------------------- 1. the tables
 run_table() { # cases file
-  local file=$1 group node addr agentflags envs uri nets cport pport uristr line cname args exp desc
+  local file=$1 group node addr agentflags envs uri nets cport pport uristr cname args
   group=$(basename "$file" .tsv)
   hdr() { sed -n "s/^#! $1: *//p" "$file" | head -1; }
   node=$(hdr node); node=${node//@ENGINE@/$ENGINE_NAME}
@@ -122,7 +122,7 @@ run_table() { # cases file
   # start the containers, four at a time; rows naming another case (@C:) wait for the rest
   # (wait on the docker run jobs only: a bare `wait` would wait for the agent and catalog too)
   local names=() runs=()
-  while IFS=$'\t' read -r cname args exp desc; do
+  while IFS=$'\t' read -r cname args _ _; do
     [ -z "$cname" ] || [[ $cname == \#* ]] && continue
     local cn="it-$group-$cname"
     args=${args//@NAME@/$cn}; args=${args//@IMGID@/$WEB_IMGID}; args=$(pit_fixed_ports "$args")
@@ -134,7 +134,7 @@ run_table() { # cases file
       eval "set -- $args"
       # dockerd picks ephemeral host ports (-p 127.0.0.1::80) from its own range without knowing
       # what other processes hold: "port is already allocated" is retried, with a new pick
-      for try in 1 2 3; do
+      for _ in 1 2 3; do
         dk main run -d --name "$cn" "$@" >"$dir/run-$cname.log" 2>&1 </dev/null && exit 0
         grep -q 'port is already allocated' "$dir/run-$cname.log" || break
         dk main rm -f "$cn" >/dev/null 2>&1
@@ -160,6 +160,7 @@ run_table() { # cases file
     cat_services "$cport" >"$dir/services.json" || echo '{}' >"$dir/services.json"
     cat_checks "$cport" >"$dir/checks.json" || echo '{}' >"$dir/checks.json"
   }
+  # shellcheck disable=SC2120 # called through wait_for with arguments
   evaluate() {
     snapshot
     python3 "$HERE/check-cases.py" --cases "$file" --vars "$dir/facts.json" --services "$dir/services.json" \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/agent/scenarios.sh: the agent's behaviour over time, sourced by tests/agent/run.sh (uses
 # its helpers and the shared engine "main"). Each scenario starts its own catalog and agent and
 # removes its containers at the end; the `want` guards pick parts.

@@ -6,6 +6,7 @@
 # needs: docker
 source "$(dirname "$0")/../lib.sh"
 # matches STRING GLOB: for check (which runs a command, so [[ ]] cannot be passed directly)
+# shellcheck disable=SC2053 # $2 is a glob on purpose
 matches() { [[ $1 == $2 ]]; }
 
 PROBE=$BUILD/tests/clients/client_probe

@@ -143,8 +143,8 @@ checkr "scaleService.sh hello/v1 3" run "$S/scaleService.sh" hello/v1 3
 three() { [ "$(passing)" = 3 ]; }
 check "three instances registered and passing" poll 120 three
 distinct() {
-  local i seen=""
-  for i in $(seq 1 30); do seen="$seen $(curl -sf --max-time 5 "${URL}id")"; done
+  local _ seen=""
+  for _ in $(seq 1 30); do seen="$seen $(curl -sf --max-time 5 "${URL}id")"; done
   [ "$(tr ' ' '\n' <<<"$seen" | grep -v '^$' | sort -u | wc -l)" -eq 3 ]
 }
 check "three distinct instances answer through the router" poll 60 distinct
@@ -154,7 +154,7 @@ victim=$(dk swarm-2 ps -q --filter "name=hello-v1" | head -1)
 ids_before=$(catalog_ids)
 t0=$(now_ms); dk swarm-2 kill "$victim" >/dev/null
 gone() { ! catalog_ids | grep -q "${victim:-none}"; }
-no_answer_from_victim() { local i; for i in $(seq 1 9); do [ "$(curl -sf --max-time 5 "${URL}id")" = "$victim" ] && return 1; done; return 0; }
+no_answer_from_victim() { local _; for _ in $(seq 1 9); do [ "$(curl -sf --max-time 5 "${URL}id")" = "$victim" ] && return 1; done; return 0; }
 if poll 60 gone; then
   diag "killed instance out of the catalog after $(( $(now_ms) - t0 )) ms (target: 5 s)"
   check "a killed instance leaves the route (catalog, then 9 requests not answered by it)" no_answer_from_victim

@@ -6,8 +6,9 @@
 . "$(dirname "$0")/../lib.sh"
 
 export PORTOLAN_RUN=$TEST_TMP/qs
-export PORTOLAN_PROXY_BIND=127.0.0.1:$(free_port)
-export PORTOLAN_CATALOG_LISTEN=127.0.0.1:$(free_port)
+PORTOLAN_PROXY_BIND=127.0.0.1:$(free_port)
+PORTOLAN_CATALOG_LISTEN=127.0.0.1:$(free_port)
+export PORTOLAN_PROXY_BIND PORTOLAN_CATALOG_LISTEN
 cleanup_add "BUILD=$BUILD $TOP/scripts/quickstart.sh stop"
 
 if BUILD=$BUILD timeout 300 "$TOP/scripts/quickstart.sh" >"$TEST_TMP/qs.out" 2>&1; then

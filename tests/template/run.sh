@@ -130,7 +130,7 @@ fi
 GO=$(command -v go || ls /usr/lib/go-*/bin/go 2>/dev/null | head -1)
 if [ -n "$GO" ]; then
   mkdir -p "$TEST_TMP/gold" "$TEST_TMP/gocache" "$TEST_TMP/gopath"
-  if (cd "$TOP/tests/template/gen" && GOPATH=$TEST_TMP/gopath GOCACHE=$TEST_TMP/gocache GOFLAGS= GOPROXY=off \
+  if (cd "$TOP/tests/template/gen" && GOPATH=$TEST_TMP/gopath GOCACHE=$TEST_TMP/gocache GOFLAGS="" GOPROXY=off \
         GO111MODULE=on "$GO" build -o "$TEST_TMP/templategen" .) >"$TEST_TMP/gobuild.log" 2>&1 &&
      "$TEST_TMP/templategen" "$CASES" "$TEST_TMP/gold"; then
     stale=0

@@ -126,7 +126,7 @@ hap_pids() { pgrep -f -- "-S $MS" | tr '\n' ' '; }
 consul_conns() { # pid: sockets of pid connected to the catalog port
   local pid=$1 inode n=0
   for inode in $(ss -tnH state established "( dport = :$CPORT )" -e | grep -o 'ino:[0-9]*' | cut -d: -f2); do
-    ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "socket:\[$inode\]" && n=$((n + 1))
+    find "/proc/$pid/fd" -lname "socket:\[$inode\]" 2>/dev/null | grep -q . && n=$((n + 1))
   done
   echo $n
 }

@@ -120,7 +120,6 @@ fi
 check_eq "hello/v1 still serves after the reload" "B C" "$(who 8 /hello/v1/)"
 
 # ---- hostile input ----
-R1=$(reloads)
 curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"evil1","Name":"x\n  bind :9999","Tags":["rest"],"Address":"127.0.0.1","Port":'"${BPORT[E]}"'}'
 curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"evil2","Name":"hello/v2","Tags":["rest","host=evil.com\n  bind :9998"],"Address":"127.0.0.1","Port":'"${BPORT[E]}"'}'
 curl -s -o /dev/null -X PUT "$C/v1/agent/service/register" -d '{"ID":"evil3","Name":"hello/v2","Tags":["rest"],"Address":"1.2.3.4 backup","Port":'"${BPORT[E]}"'}'
@@ -254,6 +253,7 @@ else
   reg r1 hello/v3 "${BPORT[D]}" >/dev/null
   # the failure is counted when HAProxy reports it; the file is put back (checked) just after
   rolled_back() { grep -c "apply: rolled back $CFG to the last good configuration" "$TEST_TMP/templater.log"; }
+  # shellcheck disable=SC2034 # read by wait_for's eval
   RB0=$(rolled_back)
   check "a new route with the bad maxconn: its reload fails too, and is rolled back" \
     wait_for '[ "$(metric reload_failures_total)" = $((F0 + 2)) ] && [ "$(rolled_back)" = $((RB0 + 1)) ]' 20
@@ -310,6 +310,7 @@ else
       || not_ok "recovery: the installed file has hello/v3, maxconn 777, no bad value"
   fi
   # a good -base re-read on SIGHUP: one reload, and the file is built on it
+  # shellcheck disable=SC2034 # read by wait_for's eval
   RL1=$(metric reloads_total)
   echo '# base edited by the operator' >>"$BASE"
   kill -HUP "$TPL_PID"
