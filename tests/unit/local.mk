@@ -86,7 +86,7 @@ endif
 # catalog (lead): the request path without sockets
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_catalog_api
-tests_unit_test_catalog_api_SOURCES = tests/unit/test_catalog_api.c
+tests_unit_test_catalog_api_SOURCES = tests/unit/test_catalog_api.c tests/unit/catalog_fixture.h
 tests_unit_test_catalog_api_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
 tests_unit_test_catalog_api_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_catalog_api_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
@@ -99,17 +99,17 @@ tests_unit_test_catalog_dns_LDADD = catalog/libcatalog.a $(UNIT_LDADD) $(LDNS_LI
 tests_unit_test_catalog_dns_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_catalog_dns_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
 check_PROGRAMS += tests/unit/test_catalog_node
-tests_unit_test_catalog_node_SOURCES = tests/unit/test_catalog_node.c
+tests_unit_test_catalog_node_SOURCES = tests/unit/test_catalog_node.c tests/unit/catalog_fixture.h
 tests_unit_test_catalog_node_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
 tests_unit_test_catalog_node_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_catalog_node_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
 check_PROGRAMS += tests/unit/test_catalog_external
-tests_unit_test_catalog_external_SOURCES = tests/unit/test_catalog_external.c
+tests_unit_test_catalog_external_SOURCES = tests/unit/test_catalog_external.c tests/unit/catalog_fixture.h
 tests_unit_test_catalog_external_LDADD = catalog/libcatalog.a $(UNIT_LDADD) $(LDNS_LIBS)
 tests_unit_test_catalog_external_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_catalog_external_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
 check_PROGRAMS += tests/unit/test_catalog_misc
-tests_unit_test_catalog_misc_SOURCES = tests/unit/test_catalog_misc.c
+tests_unit_test_catalog_misc_SOURCES = tests/unit/test_catalog_misc.c tests/unit/catalog_fixture.h
 tests_unit_test_catalog_misc_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
 tests_unit_test_catalog_misc_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_catalog_misc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog

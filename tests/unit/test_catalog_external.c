@@ -18,61 +18,20 @@
 #include "dns.h"
 #include "persist.h"
 #include "store.h"
+#include "catalog_fixture.h"
 
 static int64_t now_ms(void) { return 1000; }
 
-typedef struct {
-    catalog_api_t api;
-    api_response_t r;
-} fx_t;
+typedef catfx_t fx_t;
 
-static int setup(void **state)
-{
-    fx_t *f = calloc(1, sizeof *f);
-    f->api.store = store_new("node1", "11111111-2222-3333-4444-555555555555", "dc1", "127.0.0.1");
-    f->api.leader = "127.0.0.1:8300";
-    f->api.version = "test";
-    f->api.now_ms = now_ms;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    api_response_clear(&f->r);
-    store_free(f->api.store);
-    free(f);
-    return 0;
-}
-
-static api_response_t *call(fx_t *f, const char *method, const char *path, const char *body, ...)
-{
-    api_param_t ps[8];
-    size_t n = 0;
-    va_list ap;
-    va_start(ap, body);
-    const char *k;
-    while ((k = va_arg(ap, const char *)) != NULL && n < 8) {
-        ps[n].name = k;
-        ps[n].value = va_arg(ap, const char *);
-        n++;
-    }
-    va_end(ap);
-    api_request_t req = {.method = method, .path = path, .params = ps, .nparams = n, .body = body,
-                         .body_len = body ? strlen(body) : 0};
-    api_response_clear(&f->r);
-    catalog_api_handle(&f->api, &req, 1, &f->r);
-    return &f->r;
-}
+static int setup(void **state) { return catfx_setup(state, now_ms); }
+static int teardown(void **state) { return catfx_teardown(state); }
 
 static json_t *get_json(fx_t *f, const char *path, ...)
 {
-    api_response_t *r = call(f, "GET", path, NULL, NULL);
+    api_response_t *r = catfx_call(f, "GET", path, NULL, NULL);
     assert_int_equal(r->status, 200);
-    json_t *j = json_loads(r->body, JSON_DECODE_ANY, NULL);
-    assert_non_null(j);
-    return j;
+    return catfx_json(r);
 }
 
 static void status_text(api_response_t *r, int st, const char *text)
@@ -90,36 +49,36 @@ static void status_text(api_response_t *r, int st, const char *text)
 
 static void register_both(fx_t *f)
 {
-    api_response_t *r = call(f, "PUT", "/v1/catalog/register", DB1, NULL);
+    api_response_t *r = catfx_call(f, "PUT", "/v1/catalog/register", DB1, NULL);
     assert_int_equal(r->status, 200);
     assert_string_equal(r->body, "true");
     assert_true(r->wrote);
-    assert_int_equal(call(f, "PUT", "/v1/catalog/register", DB2, NULL)->status, 200);
+    assert_int_equal(catfx_call(f, "PUT", "/v1/catalog/register", DB2, NULL)->status, 200);
 }
 
 static void test_register_errors(void **state)
 {
     fx_t *f = *state;
     const char *R = "/v1/catalog/register";
-    status_text(call(f, "PUT", R, "", NULL), 400, "Request decode failed: EOF");
-    status_text(call(f, "PUT", R, "{\"Node\":\"x\",\"Address\":\"1.1.1.1\",\"Bogus\":1}", NULL), 400,
+    status_text(catfx_call(f, "PUT", R, "", NULL), 400, "Request decode failed: EOF");
+    status_text(catfx_call(f, "PUT", R, "{\"Node\":\"x\",\"Address\":\"1.1.1.1\",\"Bogus\":1}", NULL), 400,
                 "Request decode failed: json: unknown field \"Bogus\"");
-    status_text(call(f, "PUT", R, "{\"Address\":\"1.1.1.1\"}", NULL), 500, "Must provide node");
-    status_text(call(f, "PUT", R, "{\"Node\":\"x\"}", NULL), 500, "Must provide address if SkipNodeUpdate is not set");
-    status_text(call(f, "PUT", R, "{\"Node\":\"x\",\"Address\":\"1.1.1.1\",\"Service\":{\"ID\":\"s\"}}", NULL), 500,
+    status_text(catfx_call(f, "PUT", R, "{\"Address\":\"1.1.1.1\"}", NULL), 500, "Must provide node");
+    status_text(catfx_call(f, "PUT", R, "{\"Node\":\"x\"}", NULL), 500, "Must provide address if SkipNodeUpdate is not set");
+    status_text(catfx_call(f, "PUT", R, "{\"Node\":\"x\",\"Address\":\"1.1.1.1\",\"Service\":{\"ID\":\"s\"}}", NULL), 500,
                 "Must provide service name with ID");
-    status_text(call(f, "PUT", R, "{\"Node\":\"x\",\"Address\":\"1.1.1.1\",\"Service\":{\"Service\":\"s\",\"Address\":\"0.0.0.0\"}}", NULL),
+    status_text(catfx_call(f, "PUT", R, "{\"Node\":\"x\",\"Address\":\"1.1.1.1\",\"Service\":{\"Service\":\"s\",\"Address\":\"0.0.0.0\"}}", NULL),
                 500, "Invalid service address");
-    status_text(call(f, "PUT", R, "{\"Node\":\"x\",\"Address\":\"1.1.1.1\",\"Check\":{\"CheckID\":\"c\",\"ServiceID\":\"nope\"}}", NULL),
+    status_text(catfx_call(f, "PUT", R, "{\"Node\":\"x\",\"Address\":\"1.1.1.1\",\"Check\":{\"CheckID\":\"c\",\"ServiceID\":\"nope\"}}", NULL),
                 500, "Missing service registration");
-    status_text(call(f, "PUT", R, "{\"Node\":\"x\",\"Address\":\"1.1.1.1\",\"Datacenter\":\"dc9\"}", NULL), 500, "No path to datacenter");
-    assert_int_equal(call(f, "GET", R, NULL, NULL)->status, 405);
+    status_text(catfx_call(f, "PUT", R, "{\"Node\":\"x\",\"Address\":\"1.1.1.1\",\"Datacenter\":\"dc9\"}", NULL), 500, "No path to datacenter");
+    assert_int_equal(catfx_call(f, "GET", R, NULL, NULL)->status, 405);
     /* nothing of a refused request was applied (validation comes first) */
     json_t *j = get_json(f, "/v1/catalog/nodes");
     assert_int_equal(json_array_size(j), 1);
     json_decref(j);
     /* the catalog's own node belongs to the agent endpoints */
-    assert_int_equal(call(f, "PUT", R, "{\"Node\":\"node1\",\"Address\":\"1.1.1.1\"}", NULL)->status, 500);
+    assert_int_equal(catfx_call(f, "PUT", R, "{\"Node\":\"node1\",\"Address\":\"1.1.1.1\"}", NULL)->status, 500);
 }
 
 static void test_external_in_catalog_and_health(void **state)
@@ -151,7 +110,7 @@ static void test_external_in_catalog_and_health(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(cks, 0), "Status")), "critical");
     assert_string_equal(json_string_value(json_object_get(json_array_get(cks, 0), "Node")), "db2");
     json_decref(j);
-    api_response_t *r = call(f, "GET", "/v1/health/service/postgres", NULL, "passing", "", NULL);
+    api_response_t *r = catfx_call(f, "GET", "/v1/health/service/postgres", NULL, "passing", "", NULL);
     j = json_loads(r->body, 0, NULL);
     assert_int_equal(json_array_size(j), 1);
     json_decref(j);
@@ -170,15 +129,15 @@ static void test_external_in_catalog_and_health(void **state)
     j = get_json(f, "/v1/agent/checks");
     assert_int_equal(json_object_size(j), 0);
     json_decref(j);
-    assert_int_equal(call(f, "PUT", "/v1/agent/service/deregister/pg1", NULL, NULL)->status, 404);
-    assert_int_equal(call(f, "PUT", "/v1/agent/check/pass/db2-up", NULL, NULL)->status, 404);
+    assert_int_equal(catfx_call(f, "PUT", "/v1/agent/service/deregister/pg1", NULL, NULL)->status, 404);
+    assert_int_equal(catfx_call(f, "PUT", "/v1/agent/check/pass/db2-up", NULL, NULL)->status, 404);
     assert_non_null(store_service(f->api.store, "pg1"));
     /* the status written is the status (a later register changes it) */
-    assert_int_equal(call(f, "PUT", "/v1/catalog/register",
+    assert_int_equal(catfx_call(f, "PUT", "/v1/catalog/register",
                           "{\"Node\":\"db2\",\"SkipNodeUpdate\":true,\"Check\":{\"CheckID\":\"db2-up\",\"Status\":\"passing\"}}", NULL)->status, 200);
     assert_string_equal(store_check(f->api.store, "db2-up")->status, "passing");
     /* an identical registration writes nothing */
-    assert_false(call(f, "PUT", "/v1/catalog/register", DB1, NULL)->wrote);
+    assert_false(catfx_call(f, "PUT", "/v1/catalog/register", DB1, NULL)->wrote);
 }
 
 static void test_deregister(void **state)
@@ -186,22 +145,22 @@ static void test_deregister(void **state)
     fx_t *f = *state;
     register_both(f);
     const char *D = "/v1/catalog/deregister";
-    status_text(call(f, "PUT", D, "{\"ServiceID\":\"pg1\"}", NULL), 500, "Must provide node");
-    api_response_t *r = call(f, "PUT", D, "{\"Node\":\"db1\",\"CheckID\":\"pg-alive\"}", NULL);
+    status_text(catfx_call(f, "PUT", D, "{\"ServiceID\":\"pg1\"}", NULL), 500, "Must provide node");
+    api_response_t *r = catfx_call(f, "PUT", D, "{\"Node\":\"db1\",\"CheckID\":\"pg-alive\"}", NULL);
     assert_int_equal(r->status, 200);
     assert_string_equal(r->body, "true");
     assert_null(store_check(f->api.store, "pg-alive"));
     assert_non_null(store_service(f->api.store, "pg1"));
-    assert_int_equal(call(f, "PUT", D, "{\"Node\":\"db1\",\"ServiceID\":\"pg1\"}", NULL)->status, 200);
+    assert_int_equal(catfx_call(f, "PUT", D, "{\"Node\":\"db1\",\"ServiceID\":\"pg1\"}", NULL)->status, 200);
     assert_null(store_service(f->api.store, "pg1"));
     assert_non_null(store_ext_node(f->api.store, "db1"));
     /* the whole node with its services and checks */
-    assert_int_equal(call(f, "PUT", D, "{\"Node\":\"DB2\"}", NULL)->status, 200);
+    assert_int_equal(catfx_call(f, "PUT", D, "{\"Node\":\"DB2\"}", NULL)->status, 200);
     assert_null(store_ext_node(f->api.store, "db2"));
     assert_null(store_service(f->api.store, "pg2"));
     assert_null(store_check(f->api.store, "db2-up"));
     /* unknown: true, nothing written */
-    r = call(f, "PUT", D, "{\"Node\":\"nope\"}", NULL);
+    r = catfx_call(f, "PUT", D, "{\"Node\":\"nope\"}", NULL);
     assert_int_equal(r->status, 200);
     assert_false(r->wrote);
 }

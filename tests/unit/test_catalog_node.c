@@ -13,70 +13,22 @@
 #include "api.h"
 #include "node_maint.h"
 #include "store.h"
+#include "catalog_fixture.h"
 
 static int64_t now_ms(void) { return 1000; }
 
-typedef struct {
-    catalog_api_t api;
-    api_response_t r;
-} fx_t;
+typedef catfx_t fx_t;
 
-static int setup(void **state)
-{
-    fx_t *f = calloc(1, sizeof *f);
-    f->api.store = store_new("node1", "11111111-2222-3333-4444-555555555555", "dc1", "127.0.0.1");
-    f->api.leader = "127.0.0.1:8300";
-    f->api.version = "test";
-    f->api.now_ms = now_ms;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    api_response_clear(&f->r);
-    store_free(f->api.store);
-    free(f);
-    return 0;
-}
-
-/* call(f, "PUT", "/v1/agent/maintenance", body, "enable", "true", NULL) */
-static api_response_t *call(fx_t *f, const char *method, const char *path, const char *body, ...)
-{
-    api_param_t ps[8];
-    size_t n = 0;
-    va_list ap;
-    va_start(ap, body);
-    const char *k;
-    while ((k = va_arg(ap, const char *)) != NULL && n < 8) {
-        ps[n].name = k;
-        ps[n].value = va_arg(ap, const char *);
-        n++;
-    }
-    va_end(ap);
-    api_request_t req = {.method = method, .path = path, .params = ps, .nparams = n, .body = body,
-                         .body_len = body ? strlen(body) : 0};
-    api_response_clear(&f->r);
-    catalog_api_handle(&f->api, &req, 1, &f->r);
-    return &f->r;
-}
-
-static json_t *json_of(api_response_t *r)
-{
-    assert_non_null(r->body);
-    json_t *j = json_loads(r->body, JSON_DECODE_ANY, NULL);
-    assert_non_null(j);
-    return j;
-}
+static int setup(void **state) { return catfx_setup(state, now_ms); }
+static int teardown(void **state) { return catfx_teardown(state); }
 
 static void web(fx_t *f)
 {
-    assert_int_equal(call(f, "PUT", "/v1/agent/service/register",
+    assert_int_equal(catfx_call(f, "PUT", "/v1/agent/service/register",
                           "{\"Name\":\"web\",\"ID\":\"web-1\",\"Port\":80,\"Check\":{\"TTL\":\"60s\",\"Status\":\"passing\"}}", NULL)->status, 200);
-    assert_int_equal(call(f, "PUT", "/v1/agent/check/register",
+    assert_int_equal(catfx_call(f, "PUT", "/v1/agent/check/register",
                           "{\"Name\":\"disk\",\"CheckID\":\"disk\",\"TTL\":\"60s\",\"Status\":\"passing\"}", NULL)->status, 200);
-    assert_int_equal(call(f, "PUT", "/v1/agent/check/register",
+    assert_int_equal(catfx_call(f, "PUT", "/v1/agent/check/register",
                           "{\"Name\":\"web extra\",\"CheckID\":\"aaa-web\",\"ServiceID\":\"web-1\",\"TTL\":\"60s\",\"Status\":\"passing\"}", NULL)->status, 200);
 }
 
@@ -84,7 +36,7 @@ static void test_health_node_has_every_check(void **state)
 {
     fx_t *f = *state;
     web(f);
-    json_t *j = json_of(call(f, "GET", "/v1/health/node/node1", NULL, NULL));
+    json_t *j = catfx_json(catfx_call(f, "GET", "/v1/health/node/node1", NULL, NULL));
     /* node checks and service checks together, by CheckID, as Consul's NodeChecks */
     const char *want[] = {"aaa-web", "disk", "serfHealth", "service:web-1"};
     assert_int_equal(json_array_size(j), 4);
@@ -95,10 +47,10 @@ static void test_health_node_has_every_check(void **state)
     json_decref(j);
     assert_true(f->r.has_index);
     /* node names compare case-insensitively; an unknown node is an empty list */
-    j = json_of(call(f, "GET", "/v1/health/node/NODE1", NULL, NULL));
+    j = catfx_json(catfx_call(f, "GET", "/v1/health/node/NODE1", NULL, NULL));
     assert_int_equal(json_array_size(j), 4);
     json_decref(j);
-    j = json_of(call(f, "GET", "/v1/health/node/other", NULL, NULL));
+    j = catfx_json(catfx_call(f, "GET", "/v1/health/node/other", NULL, NULL));
     assert_int_equal(json_array_size(j), 0);
     json_decref(j);
 }
@@ -107,16 +59,16 @@ static void test_node_maintenance(void **state)
 {
     fx_t *f = *state;
     web(f);
-    api_response_t *r = call(f, "PUT", "/v1/agent/maintenance", NULL, NULL);
+    api_response_t *r = catfx_call(f, "PUT", "/v1/agent/maintenance", NULL, NULL);
     assert_int_equal(r->status, 400);
     assert_string_equal(r->body, "Missing value for enable");
-    r = call(f, "PUT", "/v1/agent/maintenance", NULL, "enable", "maybe", NULL);
+    r = catfx_call(f, "PUT", "/v1/agent/maintenance", NULL, "enable", "maybe", NULL);
     assert_int_equal(r->status, 400);
     assert_string_equal(r->body, "Invalid value for enable: \"maybe\"");
-    r = call(f, "GET", "/v1/agent/maintenance", NULL, "enable", "true", NULL);
+    r = catfx_call(f, "GET", "/v1/agent/maintenance", NULL, "enable", "true", NULL);
     assert_int_equal(r->status, 405);
     uint64_t before = store_index(f->api.store);
-    r = call(f, "PUT", "/v1/agent/maintenance", NULL, "enable", "true", "reason", "kernel upgrade", NULL);
+    r = catfx_call(f, "PUT", "/v1/agent/maintenance", NULL, "enable", "true", "reason", "kernel upgrade", NULL);
     assert_int_equal(r->status, 200);
     assert_null(r->body);
     assert_true(r->wrote);
@@ -127,23 +79,23 @@ static void test_node_maintenance(void **state)
     assert_string_equal(c->status, "critical");
     assert_string_equal(c->notes, "kernel upgrade");
     /* a node check: every instance on the node fails ?passing */
-    json_t *j = json_of(call(f, "GET", "/v1/health/service/web", NULL, "passing", "", NULL));
+    json_t *j = catfx_json(catfx_call(f, "GET", "/v1/health/service/web", NULL, "passing", "", NULL));
     assert_int_equal(json_array_size(j), 0);
     json_decref(j);
     /* enabling again keeps the first reason and writes nothing */
-    r = call(f, "PUT", "/v1/agent/maintenance", NULL, "enable", "true", "reason", "other", NULL);
+    r = catfx_call(f, "PUT", "/v1/agent/maintenance", NULL, "enable", "true", "reason", "other", NULL);
     assert_int_equal(r->status, 200);
     assert_false(r->wrote);
     assert_string_equal(node_maint_reason(f->api.store), "kernel upgrade");
-    r = call(f, "PUT", "/v1/agent/maintenance", NULL, "enable", "false", NULL);
+    r = catfx_call(f, "PUT", "/v1/agent/maintenance", NULL, "enable", "false", NULL);
     assert_int_equal(r->status, 200);
     assert_true(r->wrote);
     assert_null(store_check(f->api.store, NODE_MAINT_CHECK_ID));
-    j = json_of(call(f, "GET", "/v1/health/service/web", NULL, "passing", "", NULL));
+    j = catfx_json(catfx_call(f, "GET", "/v1/health/service/web", NULL, "passing", "", NULL));
     assert_int_equal(json_array_size(j), 1);
     json_decref(j);
     /* the default reason */
-    call(f, "PUT", "/v1/agent/maintenance", NULL, "enable", "1", NULL);
+    catfx_call(f, "PUT", "/v1/agent/maintenance", NULL, "enable", "1", NULL);
     assert_string_equal(node_maint_reason(f->api.store),
                         "Maintenance mode is enabled for this node, but no reason was provided. This is a default message.");
 }
@@ -152,7 +104,7 @@ static void test_catalog_node(void **state)
 {
     fx_t *f = *state;
     web(f);
-    json_t *j = json_of(call(f, "GET", "/v1/catalog/node/node1", NULL, NULL));
+    json_t *j = catfx_json(catfx_call(f, "GET", "/v1/catalog/node/node1", NULL, NULL));
     assert_int_equal(f->r.status, 200);
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "Node"), "Node")), "node1");
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "Node"), "Address")), "127.0.0.1");
@@ -169,26 +121,26 @@ static void test_catalog_node(void **state)
     assert_int_equal(f->r.index, store_index_services(f->api.store) > store_index_nodes(f->api.store)
                                      ? store_index_services(f->api.store) : store_index_nodes(f->api.store));
     /* unknown node: 200 null */
-    api_response_t *r = call(f, "GET", "/v1/catalog/node/nope", NULL, NULL);
+    api_response_t *r = catfx_call(f, "GET", "/v1/catalog/node/nope", NULL, NULL);
     assert_int_equal(r->status, 200);
     assert_string_equal(r->body, "null");
     /* node-services: a list in service ID order */
-    j = json_of(call(f, "GET", "/v1/catalog/node-services/Node1", NULL, NULL));
+    j = catfx_json(catfx_call(f, "GET", "/v1/catalog/node-services/Node1", NULL, NULL));
     json_t *list = json_object_get(j, "Services");
     assert_int_equal(json_array_size(list), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "ID")), "consul");
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "ID")), "web-1");
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "Node"), "Node")), "node1");
     json_decref(j);
-    r = call(f, "GET", "/v1/catalog/node-services/nope", NULL, NULL);
+    r = catfx_call(f, "GET", "/v1/catalog/node-services/nope", NULL, NULL);
     assert_int_equal(r->status, 200);
     assert_string_equal(r->body, "{\"Node\":null,\"Services\":[]}");
     /* other datacenter, blocking */
-    r = call(f, "GET", "/v1/catalog/node/node1", NULL, "dc", "dc9", NULL);
+    r = catfx_call(f, "GET", "/v1/catalog/node/node1", NULL, "dc", "dc9", NULL);
     assert_int_equal(r->status, 500);
     char idx[32];
     snprintf(idx, sizeof idx, "%llu", (unsigned long long)store_index(f->api.store));
-    r = call(f, "GET", "/v1/catalog/node/node1", NULL, "index", idx, NULL);
+    r = catfx_call(f, "GET", "/v1/catalog/node/node1", NULL, "index", idx, NULL);
     assert_true(r->block);
     assert_true(r->watch & API_WATCH_SERVICES);
 }
