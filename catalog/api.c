@@ -128,6 +128,20 @@ int api_parse_bool(const char *v, int *out)
     return -1;
 }
 
+int api_param_enable(api_ctx_t *c, int *enable)
+{
+    const char *en = api_param(c->req, "enable");
+    if (!en) {
+        api_set_text(c->resp, 400, "Missing value for enable");
+        return -1;
+    }
+    if (api_parse_bool(en, enable) != 0 || !*en) {
+        api_set_text(c->resp, 400, "Invalid value for enable: \"%s\"", en);
+        return -1;
+    }
+    return 0;
+}
+
 int api_parse_u64(const char *v, uint64_t *out)
 {
     if (!*v || !isdigit((unsigned char)*v))
@@ -307,16 +321,9 @@ static void agent_deregister(api_ctx_t *c, const char *id)
 
 static void agent_maintenance(api_ctx_t *c, const char *id)
 {
-    const char *en = api_param(c->req, "enable");
     int enable;
-    if (!en) {
-        api_set_text(c->resp, 400, "Missing value for enable");
+    if (api_param_enable(c, &enable) != 0)
         return;
-    }
-    if (api_parse_bool(en, &enable) != 0 || !*en) {
-        api_set_text(c->resp, 400, "Invalid value for enable: \"%s\"", en);
-        return;
-    }
     const cat_service_t *target = store_service(c->api->store, id);
     if (!target || target->node ||
         store_service_maintenance(c->api->store, id, enable, api_param(c->req, "reason"), now(c)) != 0) {

@@ -31,6 +31,9 @@ int api_parse_u64(const char *v, uint64_t *out);
 
 /* Go's strconv.ParseBool plus "" (a bare "?enable"): returns 0 with *out, or -1. */
 int api_parse_bool(const char *v, int *out);
+/* The required ?enable= of the maintenance endpoints: returns 0 with *enable, or -1 after
+ * answering 400 with Consul's text (missing, or not a bool). */
+int api_param_enable(api_ctx_t *c, int *enable);
 /* An answer without a body. */
 void api_set_empty(api_response_t *resp, int status);
 /* A text/plain answer. */

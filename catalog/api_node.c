@@ -18,16 +18,9 @@
 
 void api_node_maintenance(api_ctx_t *c)
 {
-    const char *en = api_param(c->req, "enable");
     int enable;
-    if (!en) {
-        api_set_text(c->resp, 400, "Missing value for enable");
+    if (api_param_enable(c, &enable) != 0)
         return;
-    }
-    if (api_parse_bool(en, &enable) != 0 || !*en) {
-        api_set_text(c->resp, 400, "Invalid value for enable: \"%s\"", en);
-        return;
-    }
     int64_t now = c->api->now_ms ? c->api->now_ms() : 0;
     c->resp->wrote = node_maint_set(c->api->store, enable, api_param(c->req, "reason"), now) > 0;
     api_set_empty(c->resp, 200);
