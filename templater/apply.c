@@ -649,6 +649,16 @@ static void run_runtime_maps(apply_t *a, dataplane_plan_t *p)
 }
 
 /* -routing maps: job_run's decision, on a plan instead of a diff. */
+/* The files are being rewritten: the job waits for it (on_persisted runs it again). Its target
+ * goes back to being desired, unless a newer desire came in meanwhile. */
+static void job_defer(apply_t *a)
+{
+    if (!a->desired) a->desired = a->target;
+    else xfree_table(a->target);
+    a->target = NULL;
+    a->busy = 0;
+}
+
 static void job_run_maps(apply_t *a)
 {
     dataplane_plan_t p;
@@ -660,10 +670,7 @@ static void job_run_maps(apply_t *a)
     if (structural && a->persisting && (base || a->reload_pending || p.reload || changes)) {
         /* the files are being rewritten: wait for it (on_persisted runs the job again) */
         dataplane_plan_clear(&p);
-        if (!a->desired) a->desired = a->target;
-        else xfree_table(a->target);
-        a->target = NULL;
-        a->busy = 0;
+        job_defer(a);
         return;
     }
     if (!base && !a->reload_pending && !p.reload && !changes) {
@@ -715,10 +722,7 @@ static void job_run(apply_t *a)
     if (structural && a->persisting && (base || a->reload_pending || d.structural || d.nops)) {
         /* the file is being rewritten: wait for it (on_persisted runs the job again) */
         diff_clear(&d);
-        if (!a->desired) a->desired = a->target;
-        else xfree_table(a->target);
-        a->target = NULL;
-        a->busy = 0;
+        job_defer(a);
         return;
     }
     if (!base && !a->reload_pending && !d.structural && d.nops == 0) {
