@@ -178,17 +178,17 @@ refused() { # DESC DIR: must exit non-zero (not hang), say what is wrong
   fi
 }
 cp -a "$D" "$TEST_TMP/trunc"
-find "$TEST_TMP/trunc" -type f -size +0 | while read -r f; do
+find "$TEST_TMP/trunc" -type f -name state.json -size +0 | while read -r f; do
   truncate -s $(($(stat -c %s "$f") / 2)) "$f"
 done
 refused "a state file truncated to half its size" "$TEST_TMP/trunc"
 cp -a "$D" "$TEST_TMP/flip"
-find "$TEST_TMP/flip" -type f -size +0 | while read -r f; do
+find "$TEST_TMP/flip" -type f -name state.json -size +0 | while read -r f; do
   printf '\0' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") / 2)) conv=notrunc status=none
 done
 refused "a state file with a NUL byte written into its middle" "$TEST_TMP/flip"
 cp -a "$D" "$TEST_TMP/zero"
-find "$TEST_TMP/zero" -type f -size +0 | while read -r f; do : >"$f"; done
+find "$TEST_TMP/zero" -type f -name state.json -size +0 | while read -r f; do : >"$f"; done
 refused "a state file emptied (0 bytes)" "$TEST_TMP/zero"
 start_catalog -data-dir "$D"
 req GET /v1/kv/term?raw

@@ -104,9 +104,11 @@ if [ -x "$BUILD/portolan-catalog" ] && start_catalog; then
   out=$("$PROBE" consul "$uri" deregister n1:web:80 2>&1)
   check "consul deregister of an unknown ID: 404 message ($out)" matches "$out" 'consul: PUT /v1/agent/service/deregister/n1%3Aweb%3A80: 404 Unknown service ID*'
 
-  # server restart: the new catalog's indexes start low again. The watch must notice that the
-  # index went backwards, reset, and deliver the new catalog's data (consul-template's rule).
-  for i in 1 2 3 4 5; do # raise the old catalog's index well above what the new one will have
+  # server restart: the watch's connection breaks, and its next query carries no index, so the
+  # new catalog's data arrives at once. portolan-catalog's indexes start from the clock and never
+  # go backwards across a restart (docs/catalog.md, Indexes); a server whose index does go
+  # backwards (a Consul restored from an older snapshot) is covered by test_consul_client.
+  for i in 1 2 3 4 5; do # writes in the old catalog, so its index has moved on
     "$PROBE" consul "$uri" register "{\"ID\":\"d$i\",\"Name\":\"dummy$i\"}" >/dev/null 2>&1
     "$PROBE" consul "$uri" deregister "d$i" >/dev/null 2>&1
   done
@@ -127,7 +129,7 @@ if [ -x "$BUILD/portolan-catalog" ] && start_catalog; then
   new_idx=$(grep '"n1:web:90"' "$TEST_TMP/restart.out" | head -1 | sed -n 's/^change index=\([0-9]*\) .*/\1/p')
   check "consul watch: after a server restart the new data arrives (index $old_idx -> ${new_idx:-none})" \
     test -n "$new_idx"
-  check "consul watch: ... although the index went backwards" test "${new_idx:-0}" -lt "${old_idx:-0}"
+  check "consul watch: ... and the restarted catalog's index did not go backwards" test "${new_idx:-0}" -gt "${old_idx:-0}"
   check "consul watch: ... and the old instance is gone from it" \
     bash -c "! grep '\"n1:web:90\"' '$TEST_TMP/restart.out' | grep -q '\"n1:web:82\"'"
 else
