@@ -20,108 +20,22 @@
 # needs: docker
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
+source "$(dirname "${BASH_SOURCE[0]}")/../stack.sh"
+
 LOAD_SECS=${LOAD_SECS:-12}
 LOAD_CONNS=${LOAD_CONNS:-4}
 N=${FAULTS_CONTAINERS:-3}
 TABLE=${FAULTS_TABLE:-$TEST_TMP/faults.md}
-HAPROXY=${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}
-for b in portolan-catalog portolan-agent portolan-templater; do
-  [ -x "$BUILD/$b" ] || { not_ok "$b is built ($BUILD/$b)"; done_testing; exit 1; }
-done
-for t in wrk socat jq "$HAPROXY"; do
-  command -v "$t" >/dev/null || { not_ok "$t is installed"; done_testing; exit 1; }
-done
-if ! "$TOP/tests/images/build.sh" >"$TEST_TMP/images.log" 2>&1; then
-  not_ok "test images build"; sed 's/^/# /' "$TEST_TMP/images.log" | tail; done_testing; exit 1
-fi
-IMAGE=portolan-test/web:latest
-
-TAG=faults$$   # also the routing tag: the shared engine's other SERVICE_NAME containers are
-               # registered too (-explicit), but only ours are routed, so theirs cause no reload
-SVC=$TAG/v1
-LABEL=portolan.faults=$$
-# a network of its own: the shared engine's default bridge (docker0) may not be there
-NET=$TAG
-if ! docker network create --label "$LABEL" "$NET" >/dev/null; then
-  not_ok "docker network $NET is created"; done_testing; exit 1
-fi
-cleanup_add "docker network rm $NET"
-cleanup_add "docker ps -aq --filter label=$LABEL | xargs -r docker rm -f"
+command -v wrk >/dev/null || { not_ok "wrk is installed"; done_testing; exit 1; }
+STACK_NAME=faults
+CONSUL_WAIT=2s   # the templater's blocking wait; catalog-stop lasts longer than this
+stack_setup || { done_testing; exit 1; }
 
 # ---- the catalog's data dir: a small tmpfs, so the disk can be filled ----
-DATA=$TEST_TMP/data
-mkdir -p "$DATA"
 if ! mount -t tmpfs -o size=4m tmpfs "$DATA"; then
   not_ok "mount a 4 MiB tmpfs for -data-dir (needs root)"; done_testing; exit 1
 fi
 cleanup_add "umount -l $DATA"
-
-CAT=127.0.0.1:$(free_port)
-PROXY=127.0.0.1:$(free_port)
-TLISTEN=127.0.0.1:$(free_port)
-CFG=$TEST_TMP/haproxy.cfg
-ADMIN=$CFG.admin.sock
-CONSUL_WAIT=2s   # the templater's blocking wait; catalog-stop lasts longer than this
-
-start_catalog_proc() {
-  "$BUILD/portolan-catalog" -listen "$CAT" -data-dir "$DATA/catalog" -node faults \
-    >>"$TEST_TMP/catalog.log" 2>&1 &
-  CATALOG_PID=$!
-  cleanup_add "kill -CONT $CATALOG_PID; kill $CATALOG_PID"
-  wait_http "http://$CAT/v1/status/leader" 20
-}
-start_agent() {
-  "$BUILD/portolan-agent" -explicit -cleanup -ip 127.0.0.1 -node-id "$TAG" -resync 5s -consul-poll 1s \
-    -retry-attempts -1 -retry-interval 200 "consul://$CAT" >>"$TEST_TMP/agent.log" 2>&1 &
-  AGENT_PID=$!
-  cleanup_add "kill $AGENT_PID"
-}
-start_templater() {
-  "$BUILD/portolan-templater" -consul "consul://$CAT" -tag "$TAG" -bind "$PROXY" -config "$CFG" \
-    -base "$TOP/haproxy/haproxy.cfg.base" -haproxy-bin "$HAPROXY" -wait 50ms:500ms \
-    -consul-wait "$CONSUL_WAIT" -listen "$TLISTEN" >>"$TEST_TMP/templater.log" 2>&1 &
-  TEMPLATER_PID=$!
-  cleanup_add "kill $TEMPLATER_PID"
-}
-# HAProxy processes serving our config (the templater's master and workers), for cleanup
-haproxy_pids() { pgrep -f "[h]aproxy .*$CFG" || true; }
-cleanup_add 'for p in $(haproxy_pids); do kill $p; done'
-
-run_container() {
-  docker run -d --label "$LABEL" --label SERVICE_NAME="$SVC" --label SERVICE_TAGS="$TAG" \
-    --network "$NET" -p 127.0.0.1::80 "$IMAGE" >/dev/null
-}
-
-# ---- the truth and the views of it (each a sorted list of 127.0.0.1:port) ----
-truth() {
-  local id
-  for id in $(docker ps -q --filter "label=$LABEL"); do
-    docker port "$id" 80/tcp | head -1
-  done | sort
-}
-catalog_view() {
-  curl -s --max-time 2 "http://$CAT/v1/health/service/$SVC" |
-    jq -r '.[] | "\(.Service.Address):\(.Service.Port)"' 2>/dev/null | sort
-}
-# servers of our backend that HAProxy would use: not in maintenance (admin state 0)
-haproxy_view() {
-  echo "show servers state b_$TAG:v1" | socat -t2 - "UNIX-CONNECT:$ADMIN" 2>/dev/null |
-    awk 'NF > 18 && $1 !~ /^#/ && $7 == 0 { print $5 ":" $19 }' | sort
-}
-now_ms() { date +%s%3N; }
-# wait_converged SECS [TRUTH]: until both views equal the truth (the catalog's without
-# duplicates, as the lists are compared whole); prints the ms it took, or -1. The truth is taken
-# once (nothing changes the containers while this waits), before the clock starts when given.
-wait_converged() {
-  local t=${2:-$(truth)} start; start=$(now_ms)
-  while [ $(( $(now_ms) - start )) -lt $(( $1 * 1000 )) ]; do
-    if [ -n "$t" ] && [ "$(haproxy_view)" = "$t" ] && [ "$(catalog_view)" = "$t" ]; then
-      echo $(( $(now_ms) - start )); return 0
-    fi
-    sleep 0.02
-  done
-  echo -1; return 1
-}
 
 # ---- acknowledged writes ----
 ACKED=$TEST_TMP/acked
@@ -174,12 +88,12 @@ churn() {
   docker stop -t 5 "$id" >/dev/null; docker rm "$id" >/dev/null
   run_container
 }
-# failed requests HAProxy's current worker counts on server NAME of our backend (response
+# failed requests HAProxy's current worker counts on server NAME (unique: it starts with $TAG) (response
 # errors, server aborts, 5xx; not connection errors, which retries hide): what the instance that
 # died accounts for
 server_errors() {
   echo "show stat" | socat -t2 - "UNIX-CONNECT:$ADMIN" 2>/dev/null |
-    awk -F, -v b="b_$TAG:v1" -v s="$1" '$1 == b && $2 == s { n += $15 + $44 + $51 } END { print n + 0 }'
+    awk -F, -v s="$1" '$2 == s { n += $15 + $44 + $51 } END { print n + 0 }'
 }
 
 # fault NAME: f_NAME_break breaks something (and replaces a container meanwhile), f_NAME_restore
