@@ -8,6 +8,11 @@
 #   templater-kill9   kill -9 the templater (its HAProxy keeps serving), restart it
 #   catalog-stop      SIGSTOP the catalog for longer than the templater's blocking wait, SIGCONT
 #   disk-full         fill the tmpfs under -data-dir, write, free it, kill -9 + restart the catalog
+#   haproxy-worker-kill9  kill -9 the HAProxy worker. HAProxy 2.6's master then exits too
+#                     (exit-on-failure) and the templater must start HAProxy again; as this runs
+#                     after templater-kill9, the master is one the templater adopted, not its child.
+#                     Every request failing meanwhile is to the worker that died (wrk counts each
+#                     refused reconnect); once converged, requests must get through again.
 # While each component is down one container is replaced (one removed, one started), so the
 # routes have something to converge to. After each fault (from the moment the component is
 # back) HAProxy's servers and the catalog's instances must equal the running containers within
@@ -17,6 +22,7 @@
 # $FAULTS_TABLE (default $TEST_TMP/faults.md, printed as TAP diagnostics).
 #   LOAD_SECS (default 12)  wrk duration per fault; LOAD_CONNS (default 4) connections
 #   FAULTS_LOGS=DIR         keep the daemons' logs and wrk outputs there
+#   FAULTS_ONLY="f1 f2"     run only these faults (names with _: catalog_kill9 ... haproxy_worker_kill9)
 # needs: docker
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -85,6 +91,11 @@ churn() {
   local id; id=$(docker ps -q --filter "label=$LABEL" | head -1)
   # its HAProxy server name: the service ID the agent gives it (<node>:<container>:80)
   DEAD_SERVER=$TAG:$(docker inspect -f '{{.Name}}' "$id" | sed 's|^/||'):80
+  # with -routing maps the templater deletes the dead instance's server, and its counters with
+  # it: they are read every 100 ms from before it is stopped, and the highest count is kept
+  : >"$TEST_TMP/dead-errs"
+  while :; do server_errors "$DEAD_SERVER" >>"$TEST_TMP/dead-errs"; sleep 0.1; done &
+  WATCH_PID=$!
   docker stop -t 5 "$id" >/dev/null; docker rm "$id" >/dev/null
   run_container
 }
@@ -109,9 +120,18 @@ fault() {
   t=$(truth)
   "f_$1_restore"
   c=$(wait_converged 30 "$t")
+  # once converged, requests get through again (20 in a row, each answered 200)
+  local after_ok=0 i
+  for i in $(seq 1 20); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL")" = 200 ] && after_ok=$((after_ok + 1))
+  done
   kv_writes "$name-after" 20
   wait "$wrk_pid"
-  local dead_errs; dead_errs=$(server_errors "$DEAD_SERVER")
+  kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null
+  local dead_errs; dead_errs=$(sort -n "$TEST_TMP/dead-errs" | tail -1); dead_errs=${dead_errs:-0}
+  # the HAProxy worker that was killed took every connection with it, and none is accepted until
+  # the templater has HAProxy back: every failure is to it (wrk counts each refused reconnect)
+  [ "$1" = haproxy_worker_kill9 ] && dead_errs=$(awk '/Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } /Non-2xx or 3xx responses:/ { n += $NF } END { print n + 0 }' "$wrk_out")
   lost=$(kv_lost)
   rps=$(awk '/^Requests\/sec:/ { printf "%d", $2 }' "$wrk_out")
   reqs=$(awk '/requests in/ { print $1 }' "$wrk_out")
@@ -127,6 +147,7 @@ fault() {
   # server must account for every failure wrk saw (a reload during the fault resets them: strict)
   check_eq "$name: no request failed but to the instance that died ($reqs requests, ${rps} req/s, $fail failed, $dead_errs errors on $DEAD_SERVER)" 0 "$live_fail"
   [ "$live_fail" = 0 ] || sed 's/^/#   /' "$wrk_out"
+  check_eq "$name: once converged, 20 requests in a row through HAProxy are answered 200" 20 "$after_ok"
   check_eq "$name: no acknowledged catalog write lost" 0 "$lost"
   # the load must really have been held
   check "$name: wrk held a load (${rps:-0} req/s)" [ "${rps:-0}" -gt 0 ]
@@ -169,7 +190,21 @@ f_disk_full_restore() {
   start_catalog_proc
 }
 
-for f in catalog_kill9 agent_kill9 templater_kill9 catalog_stop disk_full; do
+# HAProxy workers of this stack: processes on our config whose parent is an HAProxy
+workers() {
+  local p
+  for p in $(haproxy_pids); do
+    [ "$(ps -o comm= -p "$(ps -o ppid= -p "$p" | tr -d ' ')" 2>/dev/null)" = haproxy ] && echo "$p"
+  done
+}
+f_haproxy_worker_kill9_break() {
+  local w; w=$(workers | tail -1)
+  [ -n "$w" ] && kill -9 "$w"
+  churn
+}
+f_haproxy_worker_kill9_restore() { :; }
+
+for f in ${FAULTS_ONLY:-catalog_kill9 agent_kill9 templater_kill9 catalog_stop disk_full haproxy_worker_kill9}; do
   fault "$f"
 done
 diag "disk-full: $DISK_FULL_REFUSED of 10 writes refused while the disk was full"
