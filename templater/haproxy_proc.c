@@ -16,6 +16,8 @@ struct haproxy_proc {
     uv_loop_t *loop;
     char *bin, *config, *master_socket;
     int external;
+    int adopted, watch_misses, watching;
+    uv_timer_t watch_timer;
     uv_process_t proc;
     int running;
     int stopping;
@@ -91,6 +93,34 @@ static void on_master_exit(uv_process_t *h, int64_t status, int sig)
     uv_timer_start(&p->restart_timer, restart_cb, delay, 0);
 }
 
+/* An adopted master is not our child, so its end is not reported to us: it is asked "show proc"
+ * every 500 ms (not while a reload is in flight), and two answers in a row saying that nothing
+ * listens on its socket (refused, or the socket is gone) mean it is gone. A slow answer (timeout)
+ * is not taken as gone: starting a second master next to a live one is what adoption avoids. */
+static void on_watch(int status, const char *out, size_t len, void *data)
+{
+    haproxy_proc_t *p = data;
+    (void)len;
+    p->watching = 0;
+    if (!p->adopted || p->stopping) return;
+    int gone = status != 0 && out && (strstr(out, "refused") || strstr(out, "no such file"));
+    if (!gone) { p->watch_misses = 0; return; }
+    if (++p->watch_misses < 2) return;
+    log_warn("haproxy: the adopted master on %s is gone (%s): starting our own", p->master_socket, out);
+    uv_timer_stop(&p->watch_timer);
+    p->adopted = 0;
+    p->external = 0;
+    haproxy_proc_start(p);
+}
+
+static void on_watch_timer(uv_timer_t *t)
+{
+    haproxy_proc_t *p = t->data;
+    if (!p->adopted || p->stopping || p->watching || p->rcb) return;
+    p->watching = 1;
+    haproxy_runtime_cmd(p->loop, p->master_socket, "show proc", 2000, on_watch, p);
+}
+
 haproxy_proc_t *haproxy_proc_new(uv_loop_t *loop, const haproxy_proc_opts_t *o)
 {
     haproxy_proc_t *p = calloc(1, sizeof *p);
@@ -104,7 +134,10 @@ haproxy_proc_t *haproxy_proc_new(uv_loop_t *loop, const haproxy_proc_opts_t *o)
     uv_timer_init(loop, &p->restart_timer);
     uv_timer_init(loop, &p->poll_timer);
     uv_timer_init(loop, &p->kill_timer);
-    p->restart_timer.data = p->poll_timer.data = p->kill_timer.data = p;
+    uv_timer_init(loop, &p->watch_timer);
+    p->restart_timer.data = p->poll_timer.data = p->kill_timer.data = p->watch_timer.data = p;
+    p->adopted = o->external && o->adopted;
+    if (p->adopted) uv_timer_start(&p->watch_timer, on_watch_timer, 500, 500);
     return p;
 }
 
@@ -189,6 +222,7 @@ void haproxy_proc_stop(haproxy_proc_t *p, void (*on_stopped)(void *), void *data
 {
     p->stopping = 1;
     uv_timer_stop(&p->restart_timer);
+    uv_timer_stop(&p->watch_timer);
     uv_timer_stop(&p->poll_timer);
     if (!p->running) { if (on_stopped) on_stopped(data); return; }
     p->on_stopped = on_stopped;
@@ -209,7 +243,8 @@ static void on_timer_closed(uv_handle_t *h)
 void haproxy_proc_free(haproxy_proc_t *p)
 {
     if (!p) return;
-    p->closing = 3;
+    p->closing = 4;
+    uv_close((uv_handle_t *)&p->watch_timer, on_timer_closed);
     uv_close((uv_handle_t *)&p->restart_timer, on_timer_closed);
     uv_close((uv_handle_t *)&p->poll_timer, on_timer_closed);
     uv_close((uv_handle_t *)&p->kill_timer, on_timer_closed);

@@ -17,6 +17,9 @@ typedef struct {
     const char *config;         /* configuration file */
     const char *master_socket;  /* -S path */
     int external;               /* 1: do not start anything; drive the master on master_socket */
+    int adopted;                /* with external: the master was left by an earlier run (not
+                                   -master-socket): it is watched, and when it is gone (its worker
+                                   died and took it down) one of ours is started in its place */
 } haproxy_proc_opts_t;
 
 typedef void (*haproxy_proc_reload_cb)(int ok, const char *msg, void *data);

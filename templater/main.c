@@ -349,12 +349,12 @@ int main(int argc, char **argv)
     static char admin[1024], master[1024];
     if (F.admin_socket && *F.admin_socket) snprintf(admin, sizeof admin, "%s", F.admin_socket);
     else snprintf(admin, sizeof admin, "%s.admin.sock", F.config);
-    int external = F.master_socket && *F.master_socket;
+    int external = F.master_socket && *F.master_socket, adopted = 0;
     if (external) snprintf(master, sizeof master, "%s", F.master_socket);
     else snprintf(master, sizeof master, "%s.master.sock", F.config);
     if (!external && !F.dry && !F.once && master_alive(master)) {
         log_warn("an HAProxy master already answers on %s (left by an earlier run): driving it instead of starting another", master);
-        external = 1;
+        external = adopted = 1;
     }
 
     apply_opts_t ao;
@@ -388,7 +388,8 @@ int main(int argc, char **argv)
     ao.wait_min_ms = wmin;
     ao.wait_max_ms = wmax;
     if (!F.dry && !F.once) {
-        haproxy_proc_opts_t po = { .bin = F.haproxy_bin, .config = F.config, .master_socket = master, .external = external };
+        haproxy_proc_opts_t po = { .bin = F.haproxy_bin, .config = F.config, .master_socket = master, .external = external,
+                                   .adopted = adopted };
         proc = haproxy_proc_new(loop, &po);
         /* a config from an earlier run serves while Consul is being read (and if it is down) */
         struct stat sb;

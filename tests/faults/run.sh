@@ -8,6 +8,11 @@
 #   templater-kill9   kill -9 the templater (its HAProxy keeps serving), restart it
 #   catalog-stop      SIGSTOP the catalog for longer than the templater's blocking wait, SIGCONT
 #   disk-full         fill the tmpfs under -data-dir, write, free it, kill -9 + restart the catalog
+#   haproxy-worker-kill9  kill -9 the HAProxy worker. HAProxy 2.6's master then exits too
+#                     (exit-on-failure) and the templater must start HAProxy again; as this runs
+#                     after templater-kill9, the master is one the templater adopted, not its child.
+#                     Every request failing meanwhile is to the worker that died (wrk counts each
+#                     refused reconnect); once converged, requests must get through again.
 # While each component is down one container is replaced (one removed, one started), so the
 # routes have something to converge to. After each fault (from the moment the component is
 # back) HAProxy's servers and the catalog's instances must equal the running containers within
@@ -17,111 +22,26 @@
 # $FAULTS_TABLE (default $TEST_TMP/faults.md, printed as TAP diagnostics).
 #   LOAD_SECS (default 12)  wrk duration per fault; LOAD_CONNS (default 4) connections
 #   FAULTS_LOGS=DIR         keep the daemons' logs and wrk outputs there
+#   FAULTS_ONLY="f1 f2"     run only these faults (names with _: catalog_kill9 ... haproxy_worker_kill9)
 # needs: docker
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+source "$(dirname "${BASH_SOURCE[0]}")/../stack.sh"
 
 LOAD_SECS=${LOAD_SECS:-12}
 LOAD_CONNS=${LOAD_CONNS:-4}
 N=${FAULTS_CONTAINERS:-3}
 TABLE=${FAULTS_TABLE:-$TEST_TMP/faults.md}
-HAPROXY=${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}
-for b in portolan-catalog portolan-agent portolan-templater; do
-  [ -x "$BUILD/$b" ] || { not_ok "$b is built ($BUILD/$b)"; done_testing; exit 1; }
-done
-for t in wrk socat jq "$HAPROXY"; do
-  command -v "$t" >/dev/null || { not_ok "$t is installed"; done_testing; exit 1; }
-done
-if ! "$TOP/tests/images/build.sh" >"$TEST_TMP/images.log" 2>&1; then
-  not_ok "test images build"; sed 's/^/# /' "$TEST_TMP/images.log" | tail; done_testing; exit 1
-fi
-IMAGE=portolan-test/web:latest
-
-TAG=faults$$   # also the routing tag: the shared engine's other SERVICE_NAME containers are
-               # registered too (-explicit), but only ours are routed, so theirs cause no reload
-SVC=$TAG/v1
-LABEL=portolan.faults=$$
-# a network of its own: the shared engine's default bridge (docker0) may not be there
-NET=$TAG
-if ! docker network create --label "$LABEL" "$NET" >/dev/null; then
-  not_ok "docker network $NET is created"; done_testing; exit 1
-fi
-cleanup_add "docker network rm $NET"
-cleanup_add "docker ps -aq --filter label=$LABEL | xargs -r docker rm -f"
+command -v wrk >/dev/null || { not_ok "wrk is installed"; done_testing; exit 1; }
+STACK_NAME=faults
+CONSUL_WAIT=2s   # the templater's blocking wait; catalog-stop lasts longer than this
+stack_setup || { done_testing; exit 1; }
 
 # ---- the catalog's data dir: a small tmpfs, so the disk can be filled ----
-DATA=$TEST_TMP/data
-mkdir -p "$DATA"
 if ! mount -t tmpfs -o size=4m tmpfs "$DATA"; then
   not_ok "mount a 4 MiB tmpfs for -data-dir (needs root)"; done_testing; exit 1
 fi
 cleanup_add "umount -l $DATA"
-
-CAT=127.0.0.1:$(free_port)
-PROXY=127.0.0.1:$(free_port)
-TLISTEN=127.0.0.1:$(free_port)
-CFG=$TEST_TMP/haproxy.cfg
-ADMIN=$CFG.admin.sock
-CONSUL_WAIT=2s   # the templater's blocking wait; catalog-stop lasts longer than this
-
-start_catalog_proc() {
-  "$BUILD/portolan-catalog" -listen "$CAT" -data-dir "$DATA/catalog" -node faults \
-    >>"$TEST_TMP/catalog.log" 2>&1 &
-  CATALOG_PID=$!
-  cleanup_add "kill -CONT $CATALOG_PID; kill $CATALOG_PID"
-  wait_http "http://$CAT/v1/status/leader" 20
-}
-start_agent() {
-  "$BUILD/portolan-agent" -explicit -cleanup -ip 127.0.0.1 -node-id "$TAG" -resync 5s -consul-poll 1s \
-    -retry-attempts -1 -retry-interval 200 "consul://$CAT" >>"$TEST_TMP/agent.log" 2>&1 &
-  AGENT_PID=$!
-  cleanup_add "kill $AGENT_PID"
-}
-start_templater() {
-  "$BUILD/portolan-templater" -consul "consul://$CAT" -tag "$TAG" -bind "$PROXY" -config "$CFG" \
-    -base "$TOP/haproxy/haproxy.cfg.base" -haproxy-bin "$HAPROXY" -wait 50ms:500ms \
-    -consul-wait "$CONSUL_WAIT" -listen "$TLISTEN" >>"$TEST_TMP/templater.log" 2>&1 &
-  TEMPLATER_PID=$!
-  cleanup_add "kill $TEMPLATER_PID"
-}
-# HAProxy processes serving our config (the templater's master and workers), for cleanup
-haproxy_pids() { pgrep -f "[h]aproxy .*$CFG" || true; }
-cleanup_add 'for p in $(haproxy_pids); do kill $p; done'
-
-run_container() {
-  docker run -d --label "$LABEL" --label SERVICE_NAME="$SVC" --label SERVICE_TAGS="$TAG" \
-    --network "$NET" -p 127.0.0.1::80 "$IMAGE" >/dev/null
-}
-
-# ---- the truth and the views of it (each a sorted list of 127.0.0.1:port) ----
-truth() {
-  local id
-  for id in $(docker ps -q --filter "label=$LABEL"); do
-    docker port "$id" 80/tcp | head -1
-  done | sort
-}
-catalog_view() {
-  curl -s --max-time 2 "http://$CAT/v1/health/service/$SVC" |
-    jq -r '.[] | "\(.Service.Address):\(.Service.Port)"' 2>/dev/null | sort
-}
-# servers of our backend that HAProxy would use: not in maintenance (admin state 0)
-haproxy_view() {
-  echo "show servers state b_$TAG:v1" | socat -t2 - "UNIX-CONNECT:$ADMIN" 2>/dev/null |
-    awk 'NF > 18 && $1 !~ /^#/ && $7 == 0 { print $5 ":" $19 }' | sort
-}
-now_ms() { date +%s%3N; }
-# wait_converged SECS [TRUTH]: until both views equal the truth (the catalog's without
-# duplicates, as the lists are compared whole); prints the ms it took, or -1. The truth is taken
-# once (nothing changes the containers while this waits), before the clock starts when given.
-wait_converged() {
-  local t=${2:-$(truth)} start; start=$(now_ms)
-  while [ $(( $(now_ms) - start )) -lt $(( $1 * 1000 )) ]; do
-    if [ -n "$t" ] && [ "$(haproxy_view)" = "$t" ] && [ "$(catalog_view)" = "$t" ]; then
-      echo $(( $(now_ms) - start )); return 0
-    fi
-    sleep 0.02
-  done
-  echo -1; return 1
-}
 
 # ---- acknowledged writes ----
 ACKED=$TEST_TMP/acked
@@ -171,15 +91,20 @@ churn() {
   local id; id=$(docker ps -q --filter "label=$LABEL" | head -1)
   # its HAProxy server name: the service ID the agent gives it (<node>:<container>:80)
   DEAD_SERVER=$TAG:$(docker inspect -f '{{.Name}}' "$id" | sed 's|^/||'):80
+  # with -routing maps the templater deletes the dead instance's server, and its counters with
+  # it: they are read every 100 ms from before it is stopped, and the highest count is kept
+  : >"$TEST_TMP/dead-errs"
+  while :; do server_errors "$DEAD_SERVER" >>"$TEST_TMP/dead-errs"; sleep 0.1; done &
+  WATCH_PID=$!
   docker stop -t 5 "$id" >/dev/null; docker rm "$id" >/dev/null
   run_container
 }
-# failed requests HAProxy's current worker counts on server NAME of our backend (response
+# failed requests HAProxy's current worker counts on server NAME (unique: it starts with $TAG) (response
 # errors, server aborts, 5xx; not connection errors, which retries hide): what the instance that
 # died accounts for
 server_errors() {
   echo "show stat" | socat -t2 - "UNIX-CONNECT:$ADMIN" 2>/dev/null |
-    awk -F, -v b="b_$TAG:v1" -v s="$1" '$1 == b && $2 == s { n += $15 + $44 + $51 } END { print n + 0 }'
+    awk -F, -v s="$1" '$2 == s { n += $15 + $44 + $51 } END { print n + 0 }'
 }
 
 # fault NAME: f_NAME_break breaks something (and replaces a container meanwhile), f_NAME_restore
@@ -195,9 +120,18 @@ fault() {
   t=$(truth)
   "f_$1_restore"
   c=$(wait_converged 30 "$t")
+  # once converged, requests get through again (20 in a row, each answered 200)
+  local after_ok=0 i
+  for i in $(seq 1 20); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL")" = 200 ] && after_ok=$((after_ok + 1))
+  done
   kv_writes "$name-after" 20
   wait "$wrk_pid"
-  local dead_errs; dead_errs=$(server_errors "$DEAD_SERVER")
+  kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null
+  local dead_errs; dead_errs=$(sort -n "$TEST_TMP/dead-errs" | tail -1); dead_errs=${dead_errs:-0}
+  # the HAProxy worker that was killed took every connection with it, and none is accepted until
+  # the templater has HAProxy back: every failure is to it (wrk counts each refused reconnect)
+  [ "$1" = haproxy_worker_kill9 ] && dead_errs=$(awk '/Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } /Non-2xx or 3xx responses:/ { n += $NF } END { print n + 0 }' "$wrk_out")
   lost=$(kv_lost)
   rps=$(awk '/^Requests\/sec:/ { printf "%d", $2 }' "$wrk_out")
   reqs=$(awk '/requests in/ { print $1 }' "$wrk_out")
@@ -213,6 +147,7 @@ fault() {
   # server must account for every failure wrk saw (a reload during the fault resets them: strict)
   check_eq "$name: no request failed but to the instance that died ($reqs requests, ${rps} req/s, $fail failed, $dead_errs errors on $DEAD_SERVER)" 0 "$live_fail"
   [ "$live_fail" = 0 ] || sed 's/^/#   /' "$wrk_out"
+  check_eq "$name: once converged, 20 requests in a row through HAProxy are answered 200" 20 "$after_ok"
   check_eq "$name: no acknowledged catalog write lost" 0 "$lost"
   # the load must really have been held
   check "$name: wrk held a load (${rps:-0} req/s)" [ "${rps:-0}" -gt 0 ]
@@ -255,7 +190,21 @@ f_disk_full_restore() {
   start_catalog_proc
 }
 
-for f in catalog_kill9 agent_kill9 templater_kill9 catalog_stop disk_full; do
+# HAProxy workers of this stack: processes on our config whose parent is an HAProxy
+workers() {
+  local p
+  for p in $(haproxy_pids); do
+    [ "$(ps -o comm= -p "$(ps -o ppid= -p "$p" | tr -d ' ')" 2>/dev/null)" = haproxy ] && echo "$p"
+  done
+}
+f_haproxy_worker_kill9_break() {
+  local w; w=$(workers | tail -1)
+  [ -n "$w" ] && kill -9 "$w"
+  churn
+}
+f_haproxy_worker_kill9_restore() { :; }
+
+for f in ${FAULTS_ONLY:-catalog_kill9 agent_kill9 templater_kill9 catalog_stop disk_full haproxy_worker_kill9}; do
   fault "$f"
 done
 diag "disk-full: $DISK_FULL_REFUSED of 10 writes refused while the disk was full"
