@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/stack.sh: the whole portolan stack on loopback, for suites and benches that drive it end
 # to end (tests/faults, bench/soak). Source it after tests/lib.sh, set the variables below, then
 # call stack_setup; it prints nothing, returns non-zero (after a TAP not_ok) when something is
