@@ -1,0 +1,304 @@
+/* Unit tests for sessions and locks (catalog/session.c, store_session_*, api_session.c and KV
+ * ?acquire/?release in api_kv.c), driven without sockets on a clock the test moves. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "store.h"
+
+static int64_t clock_ms = 1000;
+static int64_t now_ms(void) { return clock_ms; }
+static int notified;
+static void on_change(void *ctx, const cat_change_t *ch) { (void)ctx; if (ch->sessions) notified++; }
+
+typedef struct {
+    catalog_api_t api;
+    api_response_t r;
+} fx_t;
+
+static int setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    f->api.store = store_new("node1", "11111111-2222-3333-4444-555555555555", "dc1", "127.0.0.1");
+    f->api.leader = "127.0.0.1:8300";
+    f->api.version = "test";
+    f->api.now_ms = now_ms;
+    store_set_change_hook(f->api.store, on_change, NULL);
+    notified = 0;
+    clock_ms = 1000;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    api_response_clear(&f->r);
+    store_free(f->api.store);
+    free(f);
+    return 0;
+}
+
+static api_response_t *call(fx_t *f, const char *method, const char *path, const char *body, ...)
+{
+    api_param_t ps[8];
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, body);
+    const char *k;
+    while ((k = va_arg(ap, const char *)) != NULL && n < 8) {
+        ps[n].name = k;
+        ps[n].value = va_arg(ap, const char *);
+        n++;
+    }
+    va_end(ap);
+    api_request_t req = {.method = method, .path = path, .params = ps, .nparams = n, .body = body,
+                         .body_len = body ? strlen(body) : 0};
+    api_response_clear(&f->r);
+    catalog_api_handle(&f->api, &req, 1, &f->r);
+    return &f->r;
+}
+
+
+
+static json_t *body_json(api_response_t *r)
+{
+    json_t *j = json_loads(r->body, JSON_DECODE_ANY, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+/* creates a session from body; returns its ID (static buffer per call site is the caller's) */
+static void create(fx_t *f, const char *body, char id[37])
+{
+    api_response_t *r = call(f, "PUT", "/v1/session/create", body, NULL);
+    assert_int_equal(r->status, 200);
+    json_t *j = body_json(r);
+    const char *s = json_string_value(json_object_get(j, "ID"));
+    assert_non_null(s);
+    assert_int_equal(strlen(s), 36);
+    memcpy(id, s, 37);
+    json_decref(j);
+}
+
+static json_t *kv_entry(fx_t *f, const char *key)
+{
+    api_response_t *r = call(f, "GET", key, NULL, NULL);
+    if (r->status != 200)
+        return NULL;
+    json_t *a = body_json(r);
+    json_t *e = json_incref(json_array_get(a, 0));
+    json_decref(a);
+    return e;
+}
+
+static void test_session_shape_and_defaults(void **state)
+{
+    fx_t *f = *state;
+    char id[37];
+    create(f, NULL, id);
+    assert_int_equal(notified, 1);
+    api_response_t *r = call(f, "GET", "/v1/session/info/x", NULL, NULL);
+    assert_string_equal(r->body, "[]");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/session/info/%s", id);
+    r = call(f, "GET", path, NULL, NULL);
+    assert_int_equal(r->status, 200);
+    assert_true(r->has_index);
+    json_t *j = body_json(r), *s = json_array_get(j, 0);
+    assert_string_equal(json_string_value(json_object_get(s, "ID")), id);
+    assert_string_equal(json_string_value(json_object_get(s, "Node")), "node1");
+    assert_string_equal(json_string_value(json_object_get(s, "Behavior")), "release");
+    assert_string_equal(json_string_value(json_object_get(s, "TTL")), "");
+    assert_int_equal(json_integer_value(json_object_get(s, "LockDelay")), 15000000000LL);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(s, "NodeChecks"), 0)), "serfHealth");
+    assert_true(json_is_null(json_object_get(s, "ServiceChecks")));
+    assert_int_equal(json_integer_value(json_object_get(s, "CreateIndex")), (json_int_t)r->index);
+    json_decref(j);
+    /* LockDelay: a small number is seconds, a string a Go duration; capped at 60s */
+    create(f, "{\"Name\":\"a\",\"LockDelay\":5,\"Behavior\":\"delete\",\"TTL\":\"10s\"}", id);
+    create(f, "{\"LockDelay\":\"2m\"}", id);
+    j = body_json(call(f, "GET", "/v1/session/list", NULL, NULL));
+    assert_int_equal(json_array_size(j), 3);
+    int seen5 = 0, seen60 = 0;
+    for (size_t i = 0; i < 3; i++) {
+        json_int_t d = json_integer_value(json_object_get(json_array_get(j, i), "LockDelay"));
+        seen5 += d == 5000000000LL;
+        seen60 += d == 60000000000LL;
+    }
+    assert_int_equal(seen5, 1);
+    assert_int_equal(seen60, 1);
+    json_decref(j);
+    j = body_json(call(f, "GET", "/v1/session/node/NODE1", NULL, NULL));
+    assert_int_equal(json_array_size(j), 3);
+    json_decref(j);
+    j = body_json(call(f, "GET", "/v1/session/node/other", NULL, NULL));
+    assert_int_equal(json_array_size(j), 0);
+    json_decref(j);
+}
+
+static void test_session_errors(void **state)
+{
+    fx_t *f = *state;
+    api_response_t *r = call(f, "PUT", "/v1/session/create", "{\"TTL\":\"5s\"}", NULL);
+    assert_int_equal(r->status, 500);
+    assert_string_equal(r->body, "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]");
+    r = call(f, "PUT", "/v1/session/create", "{\"Behavior\":\"keep\"}", NULL);
+    assert_int_equal(r->status, 500);
+    assert_string_equal(r->body, "Invalid Behavior setting 'keep'");
+    r = call(f, "PUT", "/v1/session/create", "{\"Node\":\"ghost\"}", NULL);
+    assert_int_equal(r->status, 500);
+    assert_string_equal(r->body, "Missing node registration");
+    r = call(f, "PUT", "/v1/session/create", "{\"Checks\":[\"nope\"]}", NULL);
+    assert_int_equal(r->status, 500);
+    assert_string_equal(r->body, "Missing check 'nope' registration");
+    r = call(f, "PUT", "/v1/session/create", "{\"TTL\":", NULL);
+    assert_int_equal(r->status, 400);
+    r = call(f, "GET", "/v1/session/create", NULL, NULL);
+    assert_int_equal(r->status, 405);
+    r = call(f, "PUT", "/v1/session/renew/unknown", NULL, NULL);
+    assert_int_equal(r->status, 404);
+    assert_string_equal(r->body, "Session id 'unknown' not found");
+    r = call(f, "PUT", "/v1/session/destroy/", NULL, NULL);
+    assert_int_equal(r->status, 400);
+    assert_int_equal(notified, 0);
+    r = call(f, "PUT", "/v1/kv/k", "v", "acquire", "no-such-session", NULL);
+    assert_int_equal(r->status, 500);
+    assert_string_equal(r->body, "invalid session \"no-such-session\"");
+}
+
+/* leader election as `consul lock` does it: one holder, the other refused until release */
+static void test_lock_acquire_release(void **state)
+{
+    fx_t *f = *state;
+    char a[37], b[37];
+    create(f, "{\"LockDelay\":\"0s\"}", a);
+    create(f, "{\"LockDelay\":\"0s\"}", b);
+    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", "A", "acquire", a, NULL)->body, "true");
+    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", "B", "acquire", b, NULL)->body, "false");
+    json_t *e = kv_entry(f, "/v1/kv/svc/leader");
+    assert_string_equal(json_string_value(json_object_get(e, "Session")), a);
+    assert_int_equal(json_integer_value(json_object_get(e, "LockIndex")), 1);
+    assert_string_equal(json_string_value(json_object_get(e, "Value")), "QQ==");
+    json_decref(e);
+    /* the holder re-acquiring keeps LockIndex; the other cannot release */
+    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", "A2", "acquire", a, NULL)->body, "true");
+    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", NULL, "release", b, NULL)->body, "false");
+    e = kv_entry(f, "/v1/kv/svc/leader");
+    assert_int_equal(json_integer_value(json_object_get(e, "LockIndex")), 1);
+    json_decref(e);
+    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", NULL, "release", a, NULL)->body, "true");
+    e = kv_entry(f, "/v1/kv/svc/leader");
+    assert_null(json_object_get(e, "Session"));
+    json_decref(e);
+    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", "B", "acquire", b, NULL)->body, "true");
+    e = kv_entry(f, "/v1/kv/svc/leader");
+    assert_string_equal(json_string_value(json_object_get(e, "Session")), b);
+    assert_int_equal(json_integer_value(json_object_get(e, "LockIndex")), 2);
+    json_decref(e);
+}
+
+/* destroy releases (behavior release) or deletes (behavior delete); lock-delay then holds */
+static void test_destroy_behavior_and_lock_delay(void **state)
+{
+    fx_t *f = *state;
+    char a[37], d[37], b[37], path[128];
+    create(f, "{\"LockDelay\":\"10s\"}", a);
+    create(f, "{\"Behavior\":\"delete\",\"LockDelay\":0}", d);
+    create(f, NULL, b);
+    assert_string_equal(call(f, "PUT", "/v1/kv/rel", "x", "acquire", a, NULL)->body, "true");
+    assert_string_equal(call(f, "PUT", "/v1/kv/del", "y", "acquire", d, NULL)->body, "true");
+    snprintf(path, sizeof path, "/v1/session/destroy/%s", a);
+    assert_string_equal(call(f, "PUT", path, NULL, NULL)->body, "true");
+    snprintf(path, sizeof path, "/v1/session/destroy/%s", d);
+    assert_string_equal(call(f, "PUT", path, NULL, NULL)->body, "true");
+    json_t *e = kv_entry(f, "/v1/kv/rel");
+    assert_non_null(e);
+    assert_null(json_object_get(e, "Session"));
+    assert_string_equal(json_string_value(json_object_get(e, "Value")), "eA==");
+    json_decref(e);
+    assert_null(kv_entry(f, "/v1/kv/del"));
+    /* rel is in its 10 s lock-delay: refused, then granted once it has passed */
+    assert_string_equal(call(f, "PUT", "/v1/kv/rel", "z", "acquire", b, NULL)->body, "false");
+    clock_ms += 10001;
+    assert_string_equal(call(f, "PUT", "/v1/kv/rel", "z", "acquire", b, NULL)->body, "true");
+    /* del had no lock-delay */
+    assert_string_equal(call(f, "PUT", "/v1/kv/del", "z", "acquire", b, NULL)->body, "true");
+}
+
+/* TTL: renew keeps it; 2 x TTL without renewal invalidates it and frees its lock */
+static void test_ttl_expiry(void **state)
+{
+    fx_t *f = *state;
+    char a[37], b[37], path[128];
+    create(f, "{\"TTL\":\"10s\",\"LockDelay\":0}", a);
+    create(f, NULL, b);
+    assert_string_equal(call(f, "PUT", "/v1/kv/lead", "a", "acquire", a, NULL)->body, "true");
+    clock_ms += 15000;
+    snprintf(path, sizeof path, "/v1/session/renew/%s", a);
+    api_response_t *r = call(f, "PUT", path, NULL, NULL);
+    assert_int_equal(r->status, 200);
+    clock_ms += 19999;   /* 2 x TTL after the renewal not yet passed */
+    assert_string_equal(call(f, "PUT", "/v1/kv/lead", "b", "acquire", b, NULL)->body, "false");
+    clock_ms += 1;
+    snprintf(path, sizeof path, "/v1/session/info/%s", a);
+    assert_string_equal(call(f, "GET", path, NULL, NULL)->body, "[]");
+    assert_string_equal(call(f, "PUT", "/v1/kv/lead", "b", "acquire", b, NULL)->body, "true");
+}
+
+/* a bound check going critical invalidates the session; a critical check refuses creation */
+static void test_check_invalidation(void **state)
+{
+    fx_t *f = *state;
+    char a[37], path[128];
+    assert_int_equal(call(f, "PUT", "/v1/agent/check/register", "{\"Name\":\"mem\",\"TTL\":\"30s\",\"Status\":\"passing\"}", NULL)->status, 200);
+    create(f, "{\"Checks\":[\"serfHealth\",\"mem\"],\"LockDelay\":0}", a);
+    assert_string_equal(call(f, "PUT", "/v1/kv/job", "a", "acquire", a, NULL)->body, "true");
+    assert_int_equal(call(f, "PUT", "/v1/agent/check/fail/mem", NULL, NULL)->status, 200);
+    snprintf(path, sizeof path, "/v1/session/info/%s", a);
+    assert_string_equal(call(f, "GET", path, NULL, NULL)->body, "[]");
+    json_t *e = kv_entry(f, "/v1/kv/job");
+    assert_null(json_object_get(e, "Session"));
+    json_decref(e);
+    api_response_t *r = call(f, "PUT", "/v1/session/create", "{\"Checks\":[\"mem\"]}", NULL);
+    assert_int_equal(r->status, 500);
+    assert_string_equal(r->body, "Check 'mem' is in critical state");
+}
+
+/* a blocking read on the sessions table parks until the index passes */
+static void test_session_list_blocks(void **state)
+{
+    fx_t *f = *state;
+    api_response_t *r = call(f, "GET", "/v1/session/list", NULL, NULL);
+    char idx[32];
+    snprintf(idx, sizeof idx, "%llu", (unsigned long long)r->index);
+    r = call(f, "GET", "/v1/session/list", NULL, "index", idx, NULL);
+    assert_int_equal(r->block, 1);
+    assert_int_equal(r->watch & API_WATCH_SESSIONS, API_WATCH_SESSIONS);
+    char a[37];
+    create(f, NULL, a);
+    r = call(f, "GET", "/v1/session/list", NULL, "index", idx, NULL);
+    assert_int_equal(r->block, 0);
+    assert_int_equal(r->status, 200);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_session_shape_and_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_acquire_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_behavior_and_lock_delay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ttl_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_invalidation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_list_blocks, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
