@@ -56,8 +56,9 @@ static void session_create(api_ctx_t *c)
     if (c->api->make_id) {
         c->api->make_id(c->api->hook_ctx, s->id);
     } else {
-        static unsigned long counter;
-        snprintf(s->id, sizeof s->id, "00000000-0000-4000-8000-%012lx", ++counter);
+        /* no ID source (tests, the fuzz target): one that follows the store's index */
+        snprintf(s->id, sizeof s->id, "00000000-0000-4000-8000-%012llx",
+                 (unsigned long long)(store_index(c->api->store) + 1) & 0xffffffffffffULL);
     }
     char id[37];
     memcpy(id, s->id, sizeof id);
