@@ -461,6 +461,38 @@ def i13_events_coordinates_raft():
     eq([(s["Leader"], s["Voter"]) for s in raft["Servers"]], [(True, True)], "one voting leader")
 
 
+@test
+def i13_sessions_and_locks():
+    """issue13 sessions: leader election with kv.put(acquire=), second contender refused until release or destroy; info, node, list, renew"""
+    a = c.session.create(name="py-a", lock_delay=0, ttl=30)
+    b = c.session.create(name="py-b", lock_delay=0)
+    idx, info = c.session.info(a)
+    eq((info["Name"], info["TTL"], info["Behavior"], info["LockDelay"]), ("py-a", "30s", "release", 0), "info")
+    eq(info["NodeChecks"], ["serfHealth"], "default node checks")
+    assert a in [s["ID"] for s in c.session.list()[1]]
+    assert b in [s["ID"] for s in c.session.node(node_name())[1]]
+    eq(c.session.renew(a)["ID"], a, "renew answers the session")
+    eq(c.kv.put("pylock/leader", "a", acquire=a), True, "A acquires")
+    eq(c.kv.put("pylock/leader", "b", acquire=b), False, "B is refused while A holds it")
+    idx, e = c.kv.get("pylock/leader")
+    eq((e["Session"], e["LockIndex"], e["Value"]), (a, 1, b"a"), "held by A")
+    # B waits on the key; A releasing wakes it
+    got = Blocked(lambda: c.kv.get("pylock/leader", index=idx, wait="10s"))
+    time.sleep(0.3)
+    assert got.result is None, "still blocked while A holds the lock"
+    eq(c.kv.put("pylock/leader", "a", release=a), True, "A releases")
+    _, e = got.get()
+    assert e.get("Session") is None, "released"
+    eq(c.kv.put("pylock/leader", "b", acquire=b), True, "B wins")
+    eq(c.kv.put("pylock/leader", "a", acquire=a), False, "A is now the one refused")
+    eq(c.session.destroy(b), True, "destroy B")
+    eq(c.kv.get("pylock/leader")[1].get("Session"), None, "destroy released the lock")
+    eq(c.kv.put("pylock/leader", "a", acquire=a), True, "A takes it again")
+    eq(c.kv.get("pylock/leader")[1]["LockIndex"], 3, "LockIndex counts acquisitions")
+    c.session.destroy(a)
+    eq(c.session.info(a)[1], None, "destroyed session has no info")
+
+
 def main():
     n = 0
     failed = 0
