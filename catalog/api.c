@@ -8,6 +8,7 @@
 #include "api_misc.h"
 #include "api_node.h"
 #include "api_session.h"
+#include "api_txn.h"
 #include "decode.h"
 #include "duration.h"
 #include "render.h"
@@ -666,6 +667,8 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
         if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) health_node(c, rest);
     } else if (prefix(p, "/v1/kv/", &rest) || !strcmp(p, "/v1/kv")) {
         if (method_is(c, ALLOW_KV)) api_kv_handle(c, strcmp(p, "/v1/kv") ? rest : "");
+    } else if (!strcmp(p, "/v1/txn")) {
+        if (method_is(c, ALLOW_PUT)) api_txn(c);
     } else if (prefix(p, "/v1/session/", &rest)) {
         int put = !strncmp(rest, "create", 6) || !strncmp(rest, "destroy", 7) || !strncmp(rest, "renew", 5);
         if (method_is(c, put ? ALLOW_PUT : ALLOW_GET)) api_session_handle(c, rest);

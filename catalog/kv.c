@@ -47,6 +47,34 @@ void kv_table_free(kv_table_t *t)
     free(t);
 }
 
+kv_table_t *kv_table_clone(const kv_table_t *t)
+{
+    kv_table_t *c = kv_table_new();
+    c->index = t->index;
+    for (strmap_iter_t it = strmap_iter(t->entries); strmap_iter_next(&it);) {
+        const cat_kv_t *e = it.value;
+        cat_kv_t *n = calloc(1, sizeof *n);
+        *n = *e;
+        n->key = strdup(e->key);
+        n->value = malloc(e->len ? e->len : 1);
+        if (e->len)
+            memcpy(n->value, e->value, e->len);
+        n->session = e->session ? strdup(e->session) : NULL;
+        strmap_put(c->entries, n->key, n);
+    }
+    for (strmap_iter_t it = strmap_iter(t->tombstones); strmap_iter_next(&it);) {
+        uint64_t *v = malloc(sizeof *v);
+        *v = *(uint64_t *)it.value;
+        strmap_put(c->tombstones, it.key, v);
+    }
+    for (strmap_iter_t it = strmap_iter(t->delays); strmap_iter_next(&it);) {
+        int64_t *v = malloc(sizeof *v);
+        *v = *(int64_t *)it.value;
+        strmap_put(c->delays, it.key, v);
+    }
+    return c;
+}
+
 cat_kv_t *kv_get(const kv_table_t *t, const char *key) { return strmap_get(t->entries, key); }
 
 uint64_t kv_index(const kv_table_t *t) { return t->index; }

@@ -70,6 +70,11 @@ size_t kv_drop_session(kv_table_t *t, const char *session, int delete_keys, uint
 /* The end of a key's lock-delay (0 when none). */
 int64_t kv_lock_delay_until(const kv_table_t *t, const char *key);
 
+/* ---- transactions ---- */
+/* A deep copy (entries, tombstones, lock-delays, index): a transaction runs on it and the
+ * store keeps it only when every operation succeeded. */
+kv_table_t *kv_table_clone(const kv_table_t *t);
+
 /* ---- restoring persisted state (persist.c, through store.h) ---- */
 /* Sets the table's last-write index. */
 void kv_restore_index(kv_table_t *t, uint64_t idx);

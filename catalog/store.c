@@ -869,6 +869,25 @@ int store_kv_lock(catalog_store_t *s, const char *key, const void *val, size_t l
     return 1;
 }
 
+kv_table_t *store_kv_begin(const catalog_store_t *s, uint64_t *idx)
+{
+    *idx = s->index + 1;
+    return kv_table_clone(s->kv);
+}
+
+void store_kv_end(catalog_store_t *s, kv_table_t *work, int wrote)
+{
+    if (!wrote) {
+        kv_table_free(work);
+        return;
+    }
+    kv_table_free(s->kv);
+    s->kv = work;
+    commit_kv_write(s, NULL, 0);     /* kv_key NULL: any KV watcher re-evaluates */
+}
+
+int store_session_exists(const catalog_store_t *s, const char *id) { return session_get(s->sessions, id) != NULL; }
+
 /* ---- sessions: session.c keeps the table; invalidation releases locks in kv.c ---- */
 static cat_check_t *node_check_on(const catalog_store_t *s, const char *node, const char *id)
 {

@@ -192,6 +192,15 @@ int store_kv_delete(catalog_store_t *s, const char *key, int recurse, int64_t ca
 int store_kv_lock(catalog_store_t *s, const char *key, const void *val, size_t len, uint64_t flags,
                   const char *session, int release, int64_t now_ms, char *err, size_t errlen);
 
+/* ---- KV transactions (/v1/txn) ---- */
+/* A private copy of the KV table for a transaction to run on, and the index its writes carry. */
+kv_table_t *store_kv_begin(const catalog_store_t *s, uint64_t *idx);
+/* wrote: the copy replaces the KV table and the transaction commits as one write at that index;
+ * 0: the copy is dropped, nothing changes. Takes ownership of work. */
+void store_kv_end(catalog_store_t *s, kv_table_t *work, int wrote);
+/* Whether a session exists (for the lock verbs). */
+int store_session_exists(const catalog_store_t *s, const char *id);
+
 /* ---- sessions (the table is session.c's) ---- */
 /* Takes ownership. Checks the node and every bound check exist and none is critical; returns
  * 0, or -1 with Consul's error text (the session is then freed). */

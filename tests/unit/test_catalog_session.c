@@ -1,5 +1,6 @@
 /* Unit tests for sessions and locks (catalog/session.c, store_session_*, api_session.c and KV
- * ?acquire/?release in api_kv.c), driven without sockets on a clock the test moves. */
+ * ?acquire/?release in api_kv.c) and KV transactions (txn.c, api_txn.c), driven without sockets
+ * on a clock the test moves. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -289,6 +290,117 @@ static void test_session_list_blocks(void **state)
     assert_int_equal(r->status, 200);
 }
 
+/* a transaction applies whole: set, cas, get, get-tree, lock with one index */
+static void test_txn_ok(void **state)
+{
+    fx_t *f = *state;
+    char a[37];
+    create(f, NULL, a);
+    assert_string_equal(call(f, "PUT", "/v1/kv/t/old", "o", NULL)->body, "true");
+    json_t *old = kv_entry(f, "/v1/kv/t/old");
+    json_int_t mi = json_integer_value(json_object_get(old, "ModifyIndex"));
+    json_decref(old);
+    char body[1024];
+    snprintf(body, sizeof body,
+             "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"t/a\",\"Value\":\"MQ==\",\"Flags\":3}},"
+             "{\"KV\":{\"Verb\":\"cas\",\"Key\":\"t/old\",\"Value\":\"Mg==\",\"Index\":%lld}},"
+             "{\"KV\":{\"Verb\":\"lock\",\"Key\":\"t/l\",\"Value\":null,\"Session\":\"%s\"}},"
+             "{\"KV\":{\"Verb\":\"check-not-exists\",\"Key\":\"t/none\"}},"
+             "{\"KV\":{\"Verb\":\"get\",\"Key\":\"t/a\"}},"
+             "{\"KV\":{\"Verb\":\"get-tree\",\"Key\":\"t/\"}}]", (long long)mi, a);
+    api_response_t *r = call(f, "PUT", "/v1/txn", body, NULL);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->wrote, 1);
+    json_t *j = body_json(r), *res = json_object_get(j, "Results");
+    assert_true(json_is_null(json_object_get(j, "Errors")));
+    assert_int_equal(json_array_size(res), 3 + 1 + 3);   /* set, cas, lock; get; get-tree of 3 */
+    json_t *set = json_object_get(json_array_get(res, 0), "KV");
+    assert_true(json_is_null(json_object_get(set, "Value")));      /* blanked for writes */
+    json_int_t idx = json_integer_value(json_object_get(set, "ModifyIndex"));
+    json_t *lock = json_object_get(json_array_get(res, 2), "KV");
+    assert_string_equal(json_string_value(json_object_get(lock, "Session")), a);
+    assert_int_equal(json_integer_value(json_object_get(lock, "ModifyIndex")), idx);   /* one index */
+    json_t *get = json_object_get(json_array_get(res, 3), "KV");
+    assert_string_equal(json_string_value(json_object_get(get, "Value")), "MQ==");
+    assert_int_equal(json_integer_value(json_object_get(get, "Flags")), 3);
+    json_decref(j);
+    json_t *e = kv_entry(f, "/v1/kv/t/old");
+    assert_string_equal(json_string_value(json_object_get(e, "Value")), "Mg==");
+    json_decref(e);
+    /* unlock with the wrong session fails, with the right one succeeds; delete-tree */
+    snprintf(body, sizeof body, "[{\"KV\":{\"Verb\":\"unlock\",\"Key\":\"t/l\",\"Session\":\"%s\"}},"
+             "{\"KV\":{\"Verb\":\"delete-tree\",\"Key\":\"t/a\"}}]", a);
+    assert_int_equal(call(f, "PUT", "/v1/txn", body, NULL)->status, 200);
+    assert_null(kv_entry(f, "/v1/kv/t/a"));
+    e = kv_entry(f, "/v1/kv/t/l");
+    assert_null(json_object_get(e, "Session"));
+    json_decref(e);
+}
+
+/* a failing check-index aborts the whole transaction: 409, nothing applied, no index moves */
+static void test_txn_abort(void **state)
+{
+    fx_t *f = *state;
+    assert_string_equal(call(f, "PUT", "/v1/kv/x/keep", "k", NULL)->body, "true");
+    json_t *e = kv_entry(f, "/v1/kv/x/keep");
+    json_int_t mi = json_integer_value(json_object_get(e, "ModifyIndex"));
+    json_decref(e);
+    uint64_t before = store_index(f->api.store);
+    char body[1024];
+    snprintf(body, sizeof body,
+             "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"x/new\",\"Value\":\"bg==\"}},"
+             "{\"KV\":{\"Verb\":\"delete\",\"Key\":\"x/keep\"}},"
+             "{\"KV\":{\"Verb\":\"check-index\",\"Key\":\"x/new\",\"Index\":%lld}},"
+             "{\"KV\":{\"Verb\":\"lock\",\"Key\":\"x/l\",\"Session\":\"nope\"}}]", (long long)mi);
+    api_response_t *r = call(f, "PUT", "/v1/txn", body, NULL);
+    assert_int_equal(r->status, 409);
+    assert_int_equal(r->wrote, 0);
+    json_t *j = body_json(r);
+    assert_true(json_is_null(json_object_get(j, "Results")));
+    json_t *errs = json_object_get(j, "Errors");
+    assert_int_equal(json_array_size(errs), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(errs, 0), "OpIndex")), 2);
+    char want[128];
+    snprintf(want, sizeof want, "current modify index %llu != %lld", (unsigned long long)before + 1, (long long)mi);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(errs, 0), "What")), want);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(errs, 1), "OpIndex")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(errs, 1), "What")), "invalid session \"nope\"");
+    json_decref(j);
+    assert_null(kv_entry(f, "/v1/kv/x/new"));
+    e = kv_entry(f, "/v1/kv/x/keep");
+    assert_non_null(e);
+    json_decref(e);
+    assert_int_equal(store_index(f->api.store), before);
+}
+
+static void test_txn_limits(void **state)
+{
+    fx_t *f = *state;
+    char *body = malloc(65 * 64 + 8);
+    for (int n = 65; n >= 64; n--) {
+        char *w = body;
+        w += sprintf(w, "[");
+        for (int i = 0; i < n; i++)
+            w += sprintf(w, "%s{\"KV\":{\"Verb\":\"set\",\"Key\":\"k%d\"}}", i ? "," : "", i);
+        sprintf(w, "]");
+        api_response_t *r = call(f, "PUT", "/v1/txn", body, NULL);
+        if (n == 65) {
+            assert_int_equal(r->status, 413);
+            assert_string_equal(r->body, "Transaction contains too many operations (65 > 64)");
+        } else {
+            assert_int_equal(r->status, 200);   /* 64 is Consul's limit, allowed */
+        }
+    }
+    free(body);
+    assert_int_equal(call(f, "PUT", "/v1/txn", "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"b\",\"Value\":\"!!\"}}]", NULL)->status, 400);
+    assert_int_equal(call(f, "PUT", "/v1/txn", "{}", NULL)->status, 400);
+    assert_int_equal(call(f, "PUT", "/v1/txn", "[{\"Node\":{}}]", NULL)->status, 400);
+    api_response_t *r = call(f, "PUT", "/v1/txn", "[{\"KV\":{\"Verb\":\"frob\",\"Key\":\"b\"}}]", NULL);
+    assert_int_equal(r->status, 409);
+    assert_non_null(strstr(r->body, "unknown KV verb \\\"frob\\\""));
+    assert_int_equal(call(f, "GET", "/v1/txn", NULL, NULL)->status, 405);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +411,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ttl_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_invalidation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_list_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_limits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
