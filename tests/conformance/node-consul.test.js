@@ -821,3 +821,35 @@ test("issue13 sessions and locks: leader election through kv.set acquire/release
   assert.equal(bad.status, 500);
   assert.equal(bad.text, "Invalid Session TTL '1000000000', must be between [10s=24h0m0s]");
 });
+
+test("issue13 transaction.create: KV ops applied atomically; a failing check-index aborts all with 409", async () => {
+  const b64 = (v) => Buffer.from(v).toString("base64");
+  assert.equal(await consul.kv.set("ntxn/a", "1"), true);
+  const a = await consul.kv.get("ntxn/a");
+  const ok = await consul.transaction.create([
+    { KV: { Verb: "set", Key: "ntxn/b", Value: b64("two") } },
+    { KV: { Verb: "cas", Key: "ntxn/a", Value: b64("one"), Index: a.ModifyIndex } },
+    { KV: { Verb: "get-tree", Key: "ntxn/" } },
+  ]);
+  assert.equal(ok.Errors, null);
+  assert.deepEqual(ok.Results.map((r) => r.KV.Key), ["ntxn/b", "ntxn/a", "ntxn/a", "ntxn/b"]);
+  assert.equal((await consul.kv.get("ntxn/a")).Value, "one");
+  await assert.rejects(
+    consul.transaction.create([
+      { KV: { Verb: "set", Key: "ntxn/c", Value: b64("three") } },
+      { KV: { Verb: "check-index", Key: "ntxn/a", Index: a.ModifyIndex } },
+    ]),
+    (err) => {
+      assert.equal(err.response.statusCode, 409);
+      assert.equal(err.response.body.Results, null);
+      assert.equal(err.response.body.Errors[0].OpIndex, 1);
+      assert.match(err.response.body.Errors[0].What, /^current modify index \d+ != \d+$/);
+      return true;
+    },
+  );
+  assert.equal(await consul.kv.get("ntxn/c"), undefined, "nothing of the failed transaction applied");
+  const many = Array.from({ length: 65 }, (_, i) => ({ KV: { Verb: "get", Key: `k${i}` } }));
+  const tooMany = await raw("PUT", "/v1/txn", JSON.stringify(many));
+  assert.equal(tooMany.status, 413);
+  assert.equal(tooMany.text, "Transaction contains too many operations (65 > 64)");
+});

@@ -10,6 +10,7 @@ Prints TAP lines ("ok N - ...", "not ok N - ..." plus "# ..." diagnostics) and a
 run.sh renumbers them into the suite's TAP stream. CATALOG_ADDR names the catalog (host:port).
 Run with /usr/bin/python3 (the Debian interpreter that has the consul package).
 """
+import base64
 import os
 import sys
 import threading
@@ -491,6 +492,35 @@ def i13_sessions_and_locks():
     eq(c.kv.get("pylock/leader")[1]["LockIndex"], 3, "LockIndex counts acquisitions")
     c.session.destroy(a)
     eq(c.session.info(a)[1], None, "destroyed session has no info")
+
+
+@test
+def i13_txn_atomic():
+    """issue13 /v1/txn: KV set/cas/get applied together; a failing check-index aborts it all (409, nothing applied)"""
+    eq(c.kv.put("pytxn/a", "1"), True, "seed")
+    idx, a = c.kv.get("pytxn/a")
+    b64 = lambda v: base64.b64encode(v).decode()
+    ops = [{"KV": {"Verb": "set", "Key": "pytxn/b", "Value": b64(b"two")}},
+           {"KV": {"Verb": "cas", "Key": "pytxn/a", "Value": b64(b"one"), "Index": a["ModifyIndex"]}},
+           {"KV": {"Verb": "get", "Key": "pytxn/b"}}]
+    r = raw("PUT", "/v1/txn", json=ops)
+    eq(r.status_code, 200, "status")
+    res = r.json()
+    eq(res["Errors"], None, "no errors")
+    eq([x["KV"]["Key"] for x in res["Results"]], ["pytxn/b", "pytxn/a", "pytxn/b"], "results in order")
+    eq(res["Results"][2]["KV"]["Value"], b64(b"two"), "get carries the value")
+    eq(c.kv.get("pytxn/a")[1]["Value"], b"one", "cas applied")
+    ops = [{"KV": {"Verb": "set", "Key": "pytxn/c", "Value": b64(b"three")}},
+           {"KV": {"Verb": "delete", "Key": "pytxn/a"}},
+           {"KV": {"Verb": "check-index", "Key": "pytxn/b", "Index": 1}}]
+    r = raw("PUT", "/v1/txn", json=ops)
+    eq(r.status_code, 409, "failing check-index")
+    body = r.json()
+    eq(body["Results"], None, "no results")
+    eq([e["OpIndex"] for e in body["Errors"]], [2], "the failing op named")
+    assert body["Errors"][0]["What"].startswith("current modify index "), body
+    eq(c.kv.get("pytxn/c")[1], None, "the set was not applied")
+    eq(c.kv.get("pytxn/a")[1]["Value"], b"one", "the delete was not applied")
 
 
 def main():

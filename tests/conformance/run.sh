@@ -246,6 +246,15 @@ expect "i13 the key is in its 15 s lock-delay: the second session is still refus
 req GET /v1/kv/w/lock
 check_eq "i13 ... but the key is released, its value kept" "null one" "$(jq -r '.[0] | "\(.Session) \(.Value | @base64d)"' "$B")"
 expect "i13 destroy the other" 200 'true' PUT "/v1/session/destroy/$s2"
+req GET /v1/kv/w/lock
+wmi=$(jq -r '.[0].ModifyIndex' "$B")
+expect "i13 txn: a failing check-index -> 409, Consul's error shape" 409 \
+  '{"Results":null,"Errors":[{"OpIndex":1,"What":"current modify index '"$wmi"' != 1"}]}' \
+  PUT /v1/txn --data-binary '[{"KV":{"Verb":"set","Key":"w/txn","Value":"eA=="}},{"KV":{"Verb":"check-index","Key":"w/lock","Index":1}}]'
+expect "i13 ... and its set was not applied" 404 '' GET /v1/kv/w/txn
+expect_prefix "i13 txn: the same with the right index -> 200 with results" 200 '{"Results":[{"KV":{"LockIndex":0,"Key":"w/txn","Flags":0,"Value":null,' \
+  PUT /v1/txn --data-binary '[{"KV":{"Verb":"set","Key":"w/txn","Value":"eA=="}},{"KV":{"Verb":"check-index","Key":"w/lock","Index":'"$wmi"'}}]'
+expect "i13 ... applied" 200 'x' GET "/v1/kv/w/txn?raw"
 req PUT /v1/kv/w/big2 --data-binary "@$TEST_TMP/600k"
 check_eq "s7 a body over 512 KiB is answered 413" 413 "$ST"
 req PUT /v1/agent/service/register --data-binary "@$TEST_TMP/600k"
