@@ -66,6 +66,7 @@ static void session_create(api_ctx_t *c)
         api_set_text(c->resp, 500, "%s", err);
         return;
     }
+    c->resp->wrote = 1;
     api_set_json(c, 200, json_pack("{s:s}", "ID", id));
 }
 

@@ -992,6 +992,32 @@ int store_sessions_sweep(catalog_store_t *s, int64_t now_ms)
     return (int)k;
 }
 
+int store_session_restore(catalog_store_t *s, cat_session_t *sess, int64_t now_ms)
+{
+    if (session_get(s->sessions, sess->id)) {
+        cat_session_free(sess);
+        return -1;
+    }
+    uint64_t c = sess->create_index, m = sess->modify_index, t = session_index(s->sessions);
+    session_add(s->sessions, sess, m, now_ms);
+    sess->create_index = c;
+    session_set_index(s->sessions, t > m ? t : m);
+    return 0;
+}
+
+int store_kv_restore_lock(catalog_store_t *s, const char *key, const char *session, uint64_t lock_index)
+{
+    cat_kv_t *e = kv_get(s->kv, key);
+    if (!e)
+        return -1;
+    e->lock_index = lock_index;
+    if (!session || !session_get(s->sessions, session))
+        return session ? -1 : 0;
+    free(e->session);
+    e->session = strdup(session);
+    return 0;
+}
+
 void store_restore_indexes(catalog_store_t *s, uint64_t idx)
 {
     if (idx < s->index)

@@ -217,6 +217,12 @@ cat_session_t *store_session_renew(catalog_store_t *s, const char *id, int64_t n
 /* Invalidates every session past its TTL (2 x TTL) or bound to a check that is critical or
  * gone; returns how many. */
 int store_sessions_sweep(catalog_store_t *s, int64_t now_ms);
+/* Loading persisted state: adds a session as saved (its indexes kept, its TTL counted from
+ * now_ms), without checking its node or checks (a sweep does); takes ownership. -1 when its ID
+ * is taken (the session is freed). */
+int store_session_restore(catalog_store_t *s, cat_session_t *sess, int64_t now_ms);
+/* Loading persisted state: marks a KV entry locked by a session (which must exist, else -1). */
+int store_kv_restore_lock(catalog_store_t *s, const char *key, const char *session, uint64_t lock_index);
 
 /* ---- object helpers ---- */
 cat_service_t *cat_service_new(void);

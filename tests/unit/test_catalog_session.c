@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "persist.h"
 #include "store.h"
 
 static int64_t clock_ms = 1000;
@@ -401,6 +402,74 @@ static void test_txn_limits(void **state)
     assert_int_equal(call(f, "GET", "/v1/txn", NULL, NULL)->status, 405);
 }
 
+/* -data-dir keeps sessions and locks: save, load into a new store, the same holder, LockIndex,
+ * indexes and session fields; a session named by an entry but absent loads unlocked */
+static void test_persist_sessions_and_locks(void **state)
+{
+    fx_t *f = *state;
+    char a[37], d[37];
+    create(f, "{\"Name\":\"keep\",\"TTL\":\"30s\",\"LockDelay\":\"500ms\",\"Behavior\":\"delete\"}", a);
+    create(f, NULL, d);
+    assert_string_equal(call(f, "PUT", "/v1/kv/p/held", "h", "acquire", a, NULL)->body, "true");
+    assert_string_equal(call(f, "PUT", "/v1/kv/p/held", "h", "release", a, NULL)->body, "true");
+    assert_string_equal(call(f, "PUT", "/v1/kv/p/held", "h2", "acquire", a, NULL)->body, "true");
+    assert_string_equal(call(f, "PUT", "/v1/kv/p/free", "f", NULL)->body, "true");
+    char dir[] = "/tmp/portolan-sess-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[512];
+    assert_int_equal(persist_save(f->api.store, dir, err, sizeof err), 0);
+    catalog_store_t *s2 = store_new("node1", "11111111-2222-3333-4444-555555555555", "dc1", "127.0.0.1");
+    assert_true(persist_load(s2, dir, err, sizeof err) > 0);
+    const cat_session_t *o = store_session(f->api.store, a), *n = store_session(s2, a);
+    assert_non_null(n);
+    assert_string_equal(n->name, "keep");
+    assert_string_equal(n->ttl, "30s");
+    assert_int_equal(n->lock_delay_ns, 500000000LL);
+    assert_int_equal(n->delete_behavior, 1);
+    assert_int_equal(n->nnode_checks, 1);
+    assert_int_equal(n->create_index, o->create_index);
+    assert_int_equal(n->modify_index, o->modify_index);
+    assert_non_null(store_session(s2, d));
+    const cat_kv_t *e = store_kv_get(s2, "p/held");
+    assert_non_null(e->session);
+    assert_string_equal(e->session, a);
+    assert_int_equal(e->lock_index, 2);
+    assert_null(store_kv_get(s2, "p/free")->session);
+    assert_true(store_index_sessions(s2) >= store_index_sessions(f->api.store));   /* never backwards */
+    /* the restored session still owns its lock: destroying it deletes the key (behavior delete) */
+    assert_int_equal(store_session_destroy(s2, a, 0), 1);
+    assert_null(store_kv_get(s2, "p/held"));
+    store_free(s2);
+    /* a file written before sessions existed (no "Sessions", no Session/LockIndex) still loads */
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    catalog_store_t *plain = store_new("node1", "11111111-2222-3333-4444-555555555555", "dc1", "127.0.0.1");
+    assert_int_equal(store_kv_put(plain, "old/k", "v", 1, 0, -1), 1);
+    strcpy(dir, "/tmp/portolan-sess-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(persist_save(plain, dir, err, sizeof err), 0);
+    store_free(plain);
+    snprintf(cmd, sizeof cmd, "f=%s/state.json; body=$(sed 1d $f | sed 's/,\"Sessions\":\\[\\]//'); "
+             "{ printf 'portolan-catalog-state v1 sha256=%%s\\n' $(printf '%%s' \"$body\" | sha256sum | cut -d' ' -f1); "
+             "printf '%%s\\n' \"$body\"; } > $f.new && mv $f.new $f && ! grep -q Sessions $f", dir);
+    int rc = system(cmd);
+    catalog_store_t *s3 = store_new("node1", "11111111-2222-3333-4444-555555555555", "dc1", "127.0.0.1");
+    int loaded = persist_load(s3, dir, err, sizeof err);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rc, 0);
+    if (loaded <= 0)
+        fprintf(stderr, "load: %s\n", err);
+    assert_true(loaded > 0);
+    assert_non_null(store_kv_get(s3, "old/k"));
+    assert_null(store_kv_get(s3, "old/k")->session);
+    size_t ns;
+    free(store_sessions(s3, NULL, &ns));
+    assert_int_equal(ns, 0);
+    store_free(s3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +483,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_txn_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persist_sessions_and_locks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
