@@ -19,7 +19,8 @@
 #      names and out-of-range ports in targets, \u0000 in strings are 400; a gRPC check's Output
 #      names its address; a transfer coding other than plain chunked is 501.
 #   6. sessions and locks: leader election (acquire, second contender refused, release by TTL
-#      expiry through the catalog's own timer waking a blocked contender, destroy, behavior delete).
+#      expiry through the catalog's own timer waking a blocked contender, destroy, behavior delete);
+#      with -data-dir a held lock and its session survive kill -9.
 #   Also: a state.json that is a FIFO, a symlink to /dev/zero or past 256 MiB is refused; with
 #   -data-dir every entry's CreateIndex/ModifyIndex survives a restart; a memory-only catalog
 #   restarts above every index it gave out (1b).
@@ -576,6 +577,33 @@ req GET /v1/kv/svc/ephemeral
 check_eq "a behavior-delete session's destroy deletes its key" 404 "$ST"
 req GET /v1/session/list
 check_eq "no session is left" "[]" "$(cat "$B")"
+
+# sessions and locks survive kill -9 with -data-dir: the holder, LockIndex and the session itself
+DS=$TEST_TMP/sessions-data
+mkdir -p "$DS"
+stop_catalog -TERM
+start_catalog -data-dir "$DS"
+req PUT /v1/session/create --data-binary '{"Name":"durable","LockDelay":0}'
+sp=$(jq -r .ID "$B")
+req PUT /v1/session/create --data-binary '{"LockDelay":0}'
+sq=$(jq -r .ID "$B")
+req PUT "/v1/kv/svc/durable?acquire=$sp" --data-binary 'p'
+check_eq "-data-dir: a session acquires svc/durable" "200 true" "$ST $(cat "$B")"
+stop_catalog -9
+start_catalog -data-dir "$DS"
+req GET /v1/kv/svc/durable
+check_eq "-data-dir: after kill -9 and restart the lock is still held, LockIndex 1" "$sp 1" \
+  "$(jq -r '.[0] | "\(.Session) \(.LockIndex)"' "$B")"
+req GET "/v1/session/info/$sp"
+check_eq "... and the session is back with its name" "durable" "$(jq -r '.[0].Name' "$B")"
+req PUT "/v1/kv/svc/durable?acquire=$sq" --data-binary 'q'
+check_eq "... so the other session is still refused" "200 false" "$ST $(cat "$B")"
+req PUT "/v1/session/destroy/$sp"
+req PUT "/v1/kv/svc/durable?acquire=$sq" --data-binary 'q'
+check_eq "... until the holder is destroyed" "200 true" "$ST $(cat "$B")"
+stop_catalog -TERM
+start_catalog
+
 
 # ---------------------------------------------------------------------------------------------
 wait "$slow_pid" 2>/dev/null
