@@ -7,6 +7,8 @@
 #include "api_kv.h"
 #include "api_misc.h"
 #include "api_node.h"
+#include "api_session.h"
+#include "api_txn.h"
 #include "decode.h"
 #include "duration.h"
 #include "render.h"
@@ -613,6 +615,9 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
     api_ctx_t cx = {.api = api, .req = req, .resp = resp, .allow_block = allow_block};
     api_ctx_t *c = &cx;
     c->pretty = api_param(req, "pretty") != NULL;
+    /* sessions past their TTL or bound to a failed check go before anything is answered */
+    if (api->now_ms)
+        store_sessions_sweep(api->store, api->now_ms());
     const char *p = req->path, *rest;
 
     if (!strcmp(p, "/v1/agent/services")) {
@@ -669,6 +674,11 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
         if (method_is(c, ALLOW_GET) && api_read_prologue(c, 1, 1) == 0) health_node(c, rest);
     } else if (prefix(p, "/v1/kv/", &rest) || !strcmp(p, "/v1/kv")) {
         if (method_is(c, ALLOW_KV)) api_kv_handle(c, strcmp(p, "/v1/kv") ? rest : "");
+    } else if (!strcmp(p, "/v1/txn")) {
+        if (method_is(c, ALLOW_PUT)) api_txn(c);
+    } else if (prefix(p, "/v1/session/", &rest)) {
+        int put = !strncmp(rest, "create", 6) || !strncmp(rest, "destroy", 7) || !strncmp(rest, "renew", 5);
+        if (method_is(c, put ? ALLOW_PUT : ALLOW_GET)) api_session_handle(c, rest);
     } else if (prefix(p, "/v1/event/fire/", &rest) || !strcmp(p, "/v1/event/fire")) {
         if (method_is(c, ALLOW_PUT)) api_event_fire(c, strcmp(p, "/v1/event/fire") ? rest : "");
     } else if (!strcmp(p, "/v1/event/list")) {

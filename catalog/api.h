@@ -24,7 +24,7 @@ typedef struct api_request {
 } api_request_t;
 
 enum { API_WATCH_NODES = 1, API_WATCH_SERVICES = 2, API_WATCH_CHECKS = 4, API_WATCH_KV = 8, API_WATCH_SERVICE = 16,
-       API_WATCH_EVENTS = 32 };
+       API_WATCH_EVENTS = 32, API_WATCH_SESSIONS = 64 };
 
 typedef struct {
     int status;

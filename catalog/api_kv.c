@@ -1,13 +1,14 @@
 /* api_kv.c: Consul's /v1/kv endpoint over the store's KV table: reads (one key, ?raw, ?recurse,
- * ?keys with ?separator), blocking on a key or prefix, writes with ?flags and ?cas, deletes
- * with ?recurse and ?cas.
+ * ?keys with ?separator), blocking on a key or prefix, writes with ?flags, ?cas and the lock
+ * verbs ?acquire / ?release, deletes with ?recurse and ?cas.
  *
  * Owns: the answers of /v1/kv, error texts included (as Consul words them; see
  * shared/reference/consul-api.md). Promises: every input produces an answer; a read watches
  * only its key or prefix, so a write elsewhere in the KV store never wakes it; the X-Consul-Index
  * of a listing is its prefix's index (tombstones included), never one that goes backwards.
- * Never: touches the KV table but through store_kv_*, or answers sessions (?acquire, ?release
- * are refused with a 400).
+ * ?acquire=<session> / ?release=<session> take and drop a key's lock (store_kv_lock: refused
+ * with false when held by another session or in its lock-delay).
+ * Never: touches the KV table but through store_kv_*.
  */
 #include "api_kv.h"
 #include "render.h"
@@ -152,10 +153,6 @@ static void handle_kv_put(api_ctx_t *c, const char *key)
         api_set_text(c->resp, 400, "Missing key name");
         return;
     }
-    if (api_param(c->req, "acquire") || api_param(c->req, "release")) {
-        api_set_text(c->resp, 400, "Sessions are not supported by portolan-catalog");
-        return;
-    }
     uint64_t flags = 0;
     const char *f = api_param(c->req, "flags");
     if (f && kv_uint_param(c, "flags", &flags) != 0)
@@ -164,7 +161,21 @@ static void handle_kv_put(api_ctx_t *c, const char *key)
     int64_t cas = cas_param(c, &bad);
     if (bad)
         return;
-    int ok = store_kv_put(c->api->store, key, c->req->body, c->req->body_len, flags, cas);
+    /* as Consul reads them: ?release wins over ?acquire, which wins over ?cas */
+    const char *acq = api_param(c->req, "acquire"), *rel = api_param(c->req, "release");
+    int ok;
+    if (acq || rel) {
+        char err[600];
+        int64_t now = c->api->now_ms ? c->api->now_ms() : 0;
+        ok = store_kv_lock(c->api->store, key, c->req->body, c->req->body_len, flags, rel ? rel : acq,
+                           rel != NULL, now, err, sizeof err);
+        if (ok < 0) {
+            api_set_text(c->resp, 500, "%s", err);
+            return;
+        }
+    } else {
+        ok = store_kv_put(c->api->store, key, c->req->body, c->req->body_len, flags, cas);
+    }
     c->resp->wrote = ok;
     api_set_json(c, 200, json_boolean(ok));
 }

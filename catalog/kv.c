@@ -13,6 +13,7 @@
 struct kv_table {
     strmap_t *entries;      /* key -> cat_kv_t */
     strmap_t *tombstones;   /* key -> uint64_t, the index of its deletion */
+    strmap_t *delays;       /* key -> int64_t, the end of its lock-delay (ms) */
     uint64_t index;         /* the last write's */
 };
 
@@ -21,12 +22,13 @@ kv_table_t *kv_table_new(void)
     kv_table_t *t = calloc(1, sizeof *t);
     t->entries = strmap_new();
     t->tombstones = strmap_new();
+    t->delays = strmap_new();
     return t;
 }
 
 static void entry_free(cat_kv_t *e)
 {
-    free(e->key); free(e->value); free(e);
+    free(e->key); free(e->value); free(e->session); free(e);
 }
 
 void kv_table_free(kv_table_t *t)
@@ -37,9 +39,40 @@ void kv_table_free(kv_table_t *t)
         entry_free(it.value);
     for (strmap_iter_t it = strmap_iter(t->tombstones); strmap_iter_next(&it);)
         free(it.value);
+    for (strmap_iter_t it = strmap_iter(t->delays); strmap_iter_next(&it);)
+        free(it.value);
     strmap_free(t->entries);
     strmap_free(t->tombstones);
+    strmap_free(t->delays);
     free(t);
+}
+
+kv_table_t *kv_table_clone(const kv_table_t *t)
+{
+    kv_table_t *c = kv_table_new();
+    c->index = t->index;
+    for (strmap_iter_t it = strmap_iter(t->entries); strmap_iter_next(&it);) {
+        const cat_kv_t *e = it.value;
+        cat_kv_t *n = calloc(1, sizeof *n);
+        *n = *e;
+        n->key = strdup(e->key);
+        n->value = malloc(e->len ? e->len : 1);
+        if (e->len)
+            memcpy(n->value, e->value, e->len);
+        n->session = e->session ? strdup(e->session) : NULL;
+        strmap_put(c->entries, n->key, n);
+    }
+    for (strmap_iter_t it = strmap_iter(t->tombstones); strmap_iter_next(&it);) {
+        uint64_t *v = malloc(sizeof *v);
+        *v = *(uint64_t *)it.value;
+        strmap_put(c->tombstones, it.key, v);
+    }
+    for (strmap_iter_t it = strmap_iter(t->delays); strmap_iter_next(&it);) {
+        int64_t *v = malloc(sizeof *v);
+        *v = *(int64_t *)it.value;
+        strmap_put(c->delays, it.key, v);
+    }
+    return c;
 }
 
 cat_kv_t *kv_get(const kv_table_t *t, const char *key) { return strmap_get(t->entries, key); }
@@ -76,14 +109,10 @@ uint64_t kv_prefix_index(const kv_table_t *t, const char *prefix)
     return max;
 }
 
-kv_result_t kv_put(kv_table_t *t, const char *key, const void *val, size_t len, uint64_t flags,
-                   int64_t cas, uint64_t idx)
+/* Writes key's value (creating it), keeping its lock fields. */
+static cat_kv_t *write_entry(kv_table_t *t, cat_kv_t *e, const char *key, const void *val, size_t len,
+                             uint64_t flags, uint64_t idx)
 {
-    cat_kv_t *e = strmap_get(t->entries, key);
-    if (cas >= 0) {
-        if (cas == 0 && e) return KV_CAS_FAILED;
-        if (cas > 0 && (!e || e->modify_index != (uint64_t)cas)) return KV_CAS_FAILED;
-    }
     if (!e) {
         e = calloc(1, sizeof *e);
         e->key = strdup(key);
@@ -100,7 +129,53 @@ kv_result_t kv_put(kv_table_t *t, const char *key, const void *val, size_t len, 
     e->flags = flags;
     e->modify_index = idx;
     t->index = idx;
+    return e;
+}
+
+kv_result_t kv_put(kv_table_t *t, const char *key, const void *val, size_t len, uint64_t flags,
+                   int64_t cas, uint64_t idx)
+{
+    cat_kv_t *e = strmap_get(t->entries, key);
+    if (cas >= 0) {
+        if (cas == 0 && e) return KV_CAS_FAILED;
+        if (cas > 0 && (!e || e->modify_index != (uint64_t)cas)) return KV_CAS_FAILED;
+    }
+    write_entry(t, e, key, val, len, flags, idx);
     return KV_WRITTEN;
+}
+
+kv_result_t kv_lock(kv_table_t *t, const char *key, const void *val, size_t len, uint64_t flags,
+                    const char *session, uint64_t idx)
+{
+    cat_kv_t *e = strmap_get(t->entries, key);
+    if (e && e->session && strcmp(e->session, session) != 0)
+        return KV_CAS_FAILED;
+    int again = e && e->session;
+    e = write_entry(t, e, key, val, len, flags, idx);
+    if (!again) {
+        e->lock_index++;
+        free(e->session);
+        e->session = strdup(session);
+    }
+    return KV_WRITTEN;
+}
+
+kv_result_t kv_unlock(kv_table_t *t, const char *key, const void *val, size_t len, uint64_t flags,
+                      const char *session, uint64_t idx)
+{
+    cat_kv_t *e = strmap_get(t->entries, key);
+    if (!e || !e->session || strcmp(e->session, session) != 0)
+        return KV_CAS_FAILED;
+    write_entry(t, e, key, val, len, flags, idx);
+    free(e->session);
+    e->session = NULL;
+    return KV_WRITTEN;
+}
+
+int64_t kv_lock_delay_until(const kv_table_t *t, const char *key)
+{
+    int64_t *u = strmap_get(t->delays, key);
+    return u ? *u : 0;
 }
 
 static void set_tombstone(kv_table_t *t, const char *key, uint64_t idx)
@@ -140,6 +215,36 @@ kv_result_t kv_delete(kv_table_t *t, const char *key, int recurse, int64_t cas, 
         return KV_UNCHANGED;
     t->index = idx;
     return KV_WRITTEN;
+}
+
+size_t kv_drop_session(kv_table_t *t, const char *session, int delete_keys, uint64_t idx,
+                       int64_t delay_until_ms)
+{
+    size_t n, k = 0;
+    cat_kv_t **list = kv_list(t, "", &n);
+    for (size_t i = 0; i < n; i++) {
+        cat_kv_t *e = list[i];
+        if (!e->session || strcmp(e->session, session) != 0)
+            continue;
+        k++;
+        if (delay_until_ms > 0) {
+            int64_t *u = malloc(sizeof *u);
+            *u = delay_until_ms;
+            free(strmap_del(t->delays, e->key));
+            strmap_put(t->delays, e->key, u);
+        }
+        if (delete_keys) {
+            remove_entry(t, e, idx);
+        } else {
+            free(e->session);
+            e->session = NULL;
+            e->modify_index = idx;
+        }
+    }
+    free(list);
+    if (k)
+        t->index = idx;
+    return k;
 }
 
 void kv_restore_index(kv_table_t *t, uint64_t idx) { t->index = idx; }

@@ -22,6 +22,8 @@ typedef struct {
     unsigned char *value; size_t len; int has_value;
     uint64_t flags;
     uint64_t create_index, modify_index;
+    uint64_t lock_index;                 /* how many times a session acquired it */
+    char *session;                       /* the session holding its lock, NULL when unlocked */
 } cat_kv_t;
 
 typedef struct kv_table kv_table_t;
@@ -52,6 +54,26 @@ kv_result_t kv_put(kv_table_t *t, const char *key, const void *val, size_t len, 
  * Returns KV_WRITTEN, KV_UNCHANGED (absent; a cas delete of an absent key succeeds, as in
  * Consul) or KV_CAS_FAILED. */
 kv_result_t kv_delete(kv_table_t *t, const char *key, int recurse, int64_t cas, uint64_t idx);
+
+/* ---- locks (Consul's ?acquire= / ?release=; the session's validity is the caller's) ---- */
+/* Writes the value and takes the lock for session: KV_CAS_FAILED when another session holds
+ * it; a holder re-acquiring keeps its LockIndex, a new holder raises it. */
+kv_result_t kv_lock(kv_table_t *t, const char *key, const void *val, size_t len, uint64_t flags,
+                    const char *session, uint64_t idx);
+/* Writes the value and drops the lock: KV_CAS_FAILED when absent or not held by session. */
+kv_result_t kv_unlock(kv_table_t *t, const char *key, const void *val, size_t len, uint64_t flags,
+                      const char *session, uint64_t idx);
+/* An invalidated session's locks: released (or, with delete_keys, deleted) at idx; with
+ * delay_until_ms > 0 each of its keys is closed to ?acquire until then. Returns how many. */
+size_t kv_drop_session(kv_table_t *t, const char *session, int delete_keys, uint64_t idx,
+                       int64_t delay_until_ms);
+/* The end of a key's lock-delay (0 when none). */
+int64_t kv_lock_delay_until(const kv_table_t *t, const char *key);
+
+/* ---- transactions ---- */
+/* A deep copy (entries, tombstones, lock-delays, index): a transaction runs on it and the
+ * store keeps it only when every operation succeeded. */
+kv_table_t *kv_table_clone(const kv_table_t *t);
 
 /* ---- restoring persisted state (persist.c, through store.h) ---- */
 /* Sets the table's last-write index. */

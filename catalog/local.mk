@@ -3,7 +3,9 @@
 noinst_LIBRARIES += catalog/libcatalog.a
 catalog_libcatalog_a_SOURCES = \
 	catalog/store.c catalog/store.h catalog/objects.c \
-	catalog/kv.c catalog/kv.h \
+	catalog/kv.c catalog/kv.h catalog/session.c catalog/session.h \
+	catalog/api_session.c catalog/api_session.h \
+	catalog/txn.c catalog/txn.h catalog/api_txn.c catalog/api_txn.h \
 	catalog/decode.c catalog/decode.h \
 	catalog/render.c catalog/render.h \
 	catalog/api.c catalog/api.h catalog/api_ctx.h \

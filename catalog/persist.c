@@ -5,6 +5,7 @@
 #include "node_maint.h"
 #include "api_catalog.h"
 #include "decode.h"
+#include "checks.h"
 #include "file.h"
 #include "log.h"
 
@@ -212,6 +213,27 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     if (maint)
         json_object_set_new(boot, NODE_MAINT_CHECK_ID, indexes_json(maint->create_index, maint->modify_index));
     json_object_set_new(root, "Boot", boot);
+    /* sessions as their create bodies (decoded again on load) with their ID and indexes */
+    cat_session_t **ss = store_sessions(s, NULL, &n);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *nc = json_array(), *sc = json_array();
+        for (size_t k = 0; k < ss[i]->nnode_checks; k++)
+            json_array_append_new(nc, json_string(ss[i]->node_checks[k]));
+        for (size_t k = 0; k < ss[i]->nservice_checks; k++)
+            json_array_append_new(sc, json_pack("{s:s}", "ID", ss[i]->service_checks[k]));
+        char ld[32];   /* a duration string: a bare number below 1000 would read back as seconds */
+        snprintf(ld, sizeof ld, "%lldns", (long long)ss[i]->lock_delay_ns);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:I,s:I}", "ID", ss[i]->id,
+                                             "Name", ss[i]->name, "Node", ss[i]->node,
+                                             "Behavior", ss[i]->delete_behavior ? "delete" : "release",
+                                             "LockDelay", ld, "TTL", ss[i]->ttl,
+                                             "NodeChecks", nc, "ServiceChecks", sc,
+                                             "CreateIndex", (json_int_t)ss[i]->create_index,
+                                             "ModifyIndex", (json_int_t)ss[i]->modify_index));
+    }
+    free(ss);
+    json_object_set_new(root, "Sessions", arr);
     cat_kv_t **kv = store_kv_list(s, "", &n);
     arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -227,6 +249,10 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
         json_object_set_new(e, "Value", v);
         json_object_set_new(e, "CreateIndex", json_integer((json_int_t)kv[i]->create_index));
         json_object_set_new(e, "ModifyIndex", json_integer((json_int_t)kv[i]->modify_index));
+        if (kv[i]->lock_index)
+            json_object_set_new(e, "LockIndex", json_integer((json_int_t)kv[i]->lock_index));
+        if (kv[i]->session)
+            json_object_set_new(e, "Session", json_string(kv[i]->session));
         json_array_append_new(arr, e);
     }
     free(kv);
@@ -430,6 +456,26 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
         if (maint && json_is_object(boot))
             indexes_from_json(json_object_get(boot, NODE_MAINT_CHECK_ID), &maint->create_index, &maint->modify_index);
     }
+    /* sessions (files before them have none): through the create-body decoder, as live ones */
+    json_array_foreach(json_object_get(root, "Sessions"), i, item) {
+        const char *id = json_string_value(json_object_get(item, "ID"));
+        char *sb = json_dumps(item, JSON_COMPACT), serr[512];
+        cat_session_t *sess = sb ? session_decode(sb, strlen(sb), store_node(s), serr, sizeof serr) : NULL;
+        free(sb);
+        if (!sess || !id || strlen(id) != 36) {
+            if (sess)
+                snprintf(serr, sizeof serr, "bad ID");
+            snprintf(err, errlen, "state %s: session %zu refused: %s", path, i, serr);
+            cat_session_free(sess);
+            goto out;
+        }
+        memcpy(sess->id, id, 37);
+        indexes_from_json(item, &sess->create_index, &sess->modify_index);
+        if (store_session_restore(s, sess, checks_now_ms()) != 0) {
+            snprintf(err, errlen, "state %s: session %zu: ID %s twice", path, i, id);
+            goto out;
+        }
+    }
     json_array_foreach(json_object_get(root, "KV"), i, item) {
         char *keybuf = key_from_json(item);
         const char *key = keybuf;
@@ -458,6 +504,10 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
         cat_kv_t *e = store_kv_get(s, key);
         e->create_index = (uint64_t)json_integer_value(json_object_get(item, "CreateIndex"));
         e->modify_index = (uint64_t)json_integer_value(json_object_get(item, "ModifyIndex"));
+        const char *holder = json_string_value(json_object_get(item, "Session"));
+        json_int_t li = json_integer_value(json_object_get(item, "LockIndex"));
+        if (store_kv_restore_lock(s, key, holder, li > 0 ? (uint64_t)li : 0) != 0)
+            log_warn("state %s: KV entry %zu names session %s, which is not in the state: loaded unlocked", path, i, holder);
         free(keybuf);
     }
     json_array_foreach(json_object_get(root, "Tombstones"), i, item) {

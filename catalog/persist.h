@@ -1,6 +1,6 @@
 /* persist.h: -data-dir durability. After every write that changed the catalog, the whole state
- * (services with their checks and check status, KV with flags and indexes, tombstones, the
- * index) is written to state.json.tmp, fsync'd, renamed over state.json and the directory
+ * (services with their checks and check status, KV with flags, indexes and lock holders,
+ * sessions, tombstones, the index) is written to state.json.tmp, fsync'd, renamed over state.json and the directory
  * fsync'd, before the write's response is sent: a kill -9 at any moment leaves either the old
  * or the new state, never a mix. The file carries a SHA-256 of its body; a truncated or
  * corrupt file is reported and refused, never half-loaded, and so is one that is not a regular

@@ -281,7 +281,7 @@ json_t *render_health_service(const catalog_store_t *s, const cat_service_t *svc
 json_t *render_kv(const cat_kv_t *e)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "LockIndex", json_integer(0));
+    json_object_set_new(o, "LockIndex", json_integer((json_int_t)e->lock_index));
     json_object_set_new(o, "Key", render_str(e->key));
     /* Flags is a uint64; jansson integers are signed, so values past INT64_MAX are written as
      * their int64 (negative) and api.c's set_json rewrites `"Flags":-N` as the unsigned value (only
@@ -296,6 +296,8 @@ json_t *render_kv(const cat_kv_t *e)
     } else {
         json_object_set_new(o, "Value", json_null());
     }
+    if (e->session)
+        json_object_set_new(o, "Session", render_str(e->session));
     json_object_set_new(o, "CreateIndex", json_integer((json_int_t)e->create_index));
     json_object_set_new(o, "ModifyIndex", json_integer((json_int_t)e->modify_index));
     return o;

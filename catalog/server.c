@@ -48,7 +48,18 @@ struct catalog_server {
     size_t nparked;
     pending_write_t *pw_head, **pw_tail;
     uv_idle_t *flush;                 /* active while writes wait (own allocation: freed on close) */
+    uv_timer_t *sweep;                /* every second: sessions past their TTL go (own allocation) */
 };
+
+/* Invalidates sessions past their TTL (or bound to a failed check) even when no request comes,
+ * so their locks are released and blocked watchers wake. */
+static void on_session_sweep(uv_timer_t *t)
+{
+    catalog_server_t *s = t->data;
+    int n = store_sessions_sweep(s->store, checks_now_ms());
+    if (n)
+        log_info("invalidated %d session(s) (TTL expired or a bound check failed)", n);
+}
 
 static void event_id(void *ctx, char out[37])
 {
@@ -158,6 +169,7 @@ static int watch_matches(const parked_t *p, const cat_change_t *ch)
     if ((p->watch & API_WATCH_SERVICES) && ch->services) return 1;
     if ((p->watch & API_WATCH_CHECKS) && ch->checks) return 1;
     if ((p->watch & API_WATCH_EVENTS) && ch->events) return 1;
+    if ((p->watch & API_WATCH_SESSIONS) && ch->sessions) return 1;
     if ((p->watch & API_WATCH_KV) && ch->kv) {
         if (p->watch_key_any || !ch->kv_key)
             return 1;
@@ -268,6 +280,11 @@ catalog_server_t *catalog_server_new(uv_loop_t *loop, catalog_store_t *store, co
     uv_idle_init(loop, s->flush);
     s->flush->data = s;
     s->store = store;
+    s->sweep = malloc(sizeof *s->sweep);
+    uv_timer_init(loop, s->sweep);
+    s->sweep->data = s;
+    uv_timer_start(s->sweep, on_session_sweep, 1000, 1000);
+    uv_unref((uv_handle_t *)s->sweep);
     s->data_dir = o->data_dir ? strdup(o->data_dir) : NULL;
     s->leader = strdup(o->leader);
     s->version = strdup(o->version);
@@ -318,6 +335,8 @@ void catalog_server_close(catalog_server_t *s)
     }
     s->pw_tail = &s->pw_head;
     uv_close((uv_handle_t *)s->flush, on_flush_closed);
+    uv_timer_stop(s->sweep);
+    uv_close((uv_handle_t *)s->sweep, on_flush_closed);
     while (s->parked) {
         parked_t *p = s->parked;
         http_exchange_on_abort(p->x, NULL, NULL);

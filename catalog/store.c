@@ -26,6 +26,7 @@ struct catalog_store {
     strmap_t *services, *checks, *names;
     strmap_t *ext_nodes;        /* lower-cased name -> cat_node_t */
     kv_table_t *kv;
+    session_table_t *sessions;
     cat_check_t *node_checks;   /* sorted by ID */
     cat_change_cb on_change; void *change_ctx;
     cat_check_hook on_check_added, on_check_removed; void *check_ctx;
@@ -68,6 +69,8 @@ catalog_store_t *store_new_at(const char *node, const char *node_id, const char 
     if (base > UINT64_MAX / 2)
         base = 0;
     kv_restore_index(s->kv, base);
+    s->sessions = session_table_new();
+    session_set_index(s->sessions, base);
     s->index = base + 1;
     s->node_create = s->node_modify = s->idx_nodes = base + 1;
     cat_check_t *serf = cat_check_new();
@@ -110,6 +113,7 @@ void store_free(catalog_store_t *s)
         cat_node_free(it.value);
     strmap_free(s->services); strmap_free(s->checks); strmap_free(s->names); strmap_free(s->ext_nodes);
     kv_table_free(s->kv);
+    session_table_free(s->sessions);
     for (int i = 0; i < s->npending_names; i++) free(s->pending_names[i]);
     free(s->node); free(s->node_id); free(s->dc); free(s->address);
     free(s);
@@ -650,6 +654,9 @@ int store_check_update(catalog_store_t *s, cat_check_t *c, const char *status, c
         touch_all_names(s);
     }
     end_write(s);
+    /* a session bound to a check that went critical is invalid from now on (Consul) */
+    if (!strcmp(status, "critical"))
+        store_sessions_sweep(s, now_ms);
     return 1;
 }
 
@@ -842,12 +849,182 @@ int store_kv_delete(catalog_store_t *s, const char *key, int recurse, int64_t ca
     return r != KV_CAS_FAILED;
 }
 
+int store_kv_lock(catalog_store_t *s, const char *key, const void *val, size_t len, uint64_t flags,
+                  const char *session, int release, int64_t now_ms, char *err, size_t errlen)
+{
+    if (!release && !session_get(s->sessions, session)) {
+        snprintf(err, errlen, "invalid session \"%s\"", session);
+        return -1;
+    }
+    kv_result_t r;
+    if (release)
+        r = kv_unlock(s->kv, key, val, len, flags, session, s->index + 1);
+    else if (kv_lock_delay_until(s->kv, key) > now_ms)
+        return 0;
+    else
+        r = kv_lock(s->kv, key, val, len, flags, session, s->index + 1);
+    if (r != KV_WRITTEN)
+        return 0;
+    commit_kv_write(s, key, 0);
+    return 1;
+}
+
+kv_table_t *store_kv_begin(const catalog_store_t *s, uint64_t *idx)
+{
+    *idx = s->index + 1;
+    return kv_table_clone(s->kv);
+}
+
+void store_kv_end(catalog_store_t *s, kv_table_t *work, int wrote)
+{
+    if (!wrote) {
+        kv_table_free(work);
+        return;
+    }
+    kv_table_free(s->kv);
+    s->kv = work;
+    commit_kv_write(s, NULL, 0);     /* kv_key NULL: any KV watcher re-evaluates */
+}
+
+int store_session_exists(const catalog_store_t *s, const char *id) { return session_get(s->sessions, id) != NULL; }
+
+/* ---- sessions: session.c keeps the table; invalidation releases locks in kv.c ---- */
+static cat_check_t *node_check_on(const catalog_store_t *s, const char *node, const char *id)
+{
+    cat_check_t *c = strmap_get(s->checks, id);
+    if (!c || (c->service_id && *c->service_id))
+        return NULL;
+    int local = strcasecmp(node, s->node) == 0;
+    return (local ? !c->node : c->node && !strcasecmp(c->node, node)) ? c : NULL;
+}
+
+int store_session_create(catalog_store_t *s, cat_session_t *sess, int64_t now_ms, char *err, size_t errlen)
+{
+    if (strcasecmp(sess->node, s->node) != 0 && !store_ext_node(s, sess->node)) {
+        snprintf(err, errlen, "Missing node registration");
+        goto fail;
+    }
+    for (size_t i = 0; i < sess->nnode_checks + sess->nservice_checks; i++) {
+        int svc = i >= sess->nnode_checks;
+        const char *id = svc ? sess->service_checks[i - sess->nnode_checks] : sess->node_checks[i];
+        cat_check_t *c = svc ? strmap_get(s->checks, id) : node_check_on(s, sess->node, id);
+        if (!c || (svc && !(c->service_id && *c->service_id))) {
+            snprintf(err, errlen, "Missing check '%s' registration", id);
+            goto fail;
+        }
+        if (!strcmp(c->status, "critical")) {
+            snprintf(err, errlen, "Check '%s' is in %s state", id, c->status);
+            goto fail;
+        }
+    }
+    if (session_get(s->sessions, sess->id)) {
+        snprintf(err, errlen, "Session ID '%s' already in use", sess->id);
+        goto fail;
+    }
+    uint64_t idx = begin_write(s);
+    session_add(s->sessions, sess, idx, now_ms);
+    s->pending.sessions = 1;
+    end_write(s);
+    return 0;
+fail:
+    cat_session_free(sess);
+    return -1;
+}
+
+int store_session_destroy(catalog_store_t *s, const char *id, int64_t now_ms)
+{
+    cat_session_t *sess = session_get(s->sessions, id);
+    if (!sess)
+        return 0;
+    uint64_t idx = begin_write(s);
+    int64_t delay_ms = sess->lock_delay_ns / 1000000;
+    if (kv_drop_session(s->kv, sess->id, sess->delete_behavior, idx, delay_ms > 0 ? now_ms + delay_ms : 0)) {
+        s->pending.kv = 1;            /* kv_key NULL: any KV watcher re-evaluates */
+    }
+    cat_session_free(session_remove(s->sessions, id));
+    session_set_index(s->sessions, idx);
+    s->pending.sessions = 1;
+    end_write(s);
+    return 1;
+}
+
+cat_session_t *store_session(const catalog_store_t *s, const char *id) { return session_get(s->sessions, id); }
+cat_session_t **store_sessions(const catalog_store_t *s, const char *node, size_t *n) { return session_list(s->sessions, node, n); }
+uint64_t store_index_sessions(const catalog_store_t *s) { return atleast1(session_index(s->sessions)); }
+
+cat_session_t *store_session_renew(catalog_store_t *s, const char *id, int64_t now_ms)
+{
+    cat_session_t *sess = session_get(s->sessions, id);
+    if (sess)
+        session_renew(sess, now_ms);
+    return sess;
+}
+
+static int session_invalid(const catalog_store_t *s, const cat_session_t *sess, int64_t now_ms)
+{
+    if (session_expired(sess, now_ms))
+        return 1;
+    for (size_t i = 0; i < sess->nnode_checks + sess->nservice_checks; i++) {
+        int svc = i >= sess->nnode_checks;
+        cat_check_t *c = svc ? strmap_get(s->checks, sess->service_checks[i - sess->nnode_checks])
+                             : node_check_on(s, sess->node, sess->node_checks[i]);
+        if (!c || !strcmp(c->status, "critical"))
+            return 1;
+    }
+    return 0;
+}
+
+int store_sessions_sweep(catalog_store_t *s, int64_t now_ms)
+{
+    if (!session_count(s->sessions))
+        return 0;
+    size_t n;
+    cat_session_t **all = session_list(s->sessions, NULL, &n);
+    char (*gone)[37] = malloc((n ? n : 1) * sizeof *gone);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (session_invalid(s, all[i], now_ms))
+            memcpy(gone[k++], all[i]->id, sizeof gone[0]);
+    free(all);
+    for (size_t i = 0; i < k; i++)
+        store_session_destroy(s, gone[i], now_ms);
+    free(gone);
+    return (int)k;
+}
+
+int store_session_restore(catalog_store_t *s, cat_session_t *sess, int64_t now_ms)
+{
+    if (session_get(s->sessions, sess->id)) {
+        cat_session_free(sess);
+        return -1;
+    }
+    uint64_t c = sess->create_index, m = sess->modify_index, t = session_index(s->sessions);
+    session_add(s->sessions, sess, m, now_ms);
+    sess->create_index = c;
+    session_set_index(s->sessions, t > m ? t : m);
+    return 0;
+}
+
+int store_kv_restore_lock(catalog_store_t *s, const char *key, const char *session, uint64_t lock_index)
+{
+    cat_kv_t *e = kv_get(s->kv, key);
+    if (!e)
+        return -1;
+    e->lock_index = lock_index;
+    if (!session || !session_get(s->sessions, session))
+        return session ? -1 : 0;
+    free(e->session);
+    e->session = strdup(session);
+    return 0;
+}
+
 void store_restore_indexes(catalog_store_t *s, uint64_t idx)
 {
     if (idx < s->index)
         idx = s->index;
     s->index = s->idx_nodes = s->idx_services = s->idx_checks = idx;
     kv_restore_index(s->kv, idx);
+    session_set_index(s->sessions, idx);
     for (strmap_iter_t it = strmap_iter(s->names); strmap_iter_next(&it);)
         ((cat_name_t *)it.value)->index = idx;
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "kv.h"
+#include "session.h"
 
 typedef struct { char *key; char *value; } cat_pair_t;
 typedef struct { char *key; char *address; int port; } cat_taddr_t;
@@ -82,6 +83,7 @@ typedef struct {
     const char *kv_key;            /* with kv: the key written, or the prefix deleted */
     int kv_prefix;                 /* kv_key is a prefix (recursive delete) */
     int events;                    /* a user event was fired (no table changed; store_notify) */
+    int sessions;                  /* the sessions table changed */
 } cat_change_t;
 typedef void (*cat_change_cb)(void *ctx, const cat_change_t *ch);
 
@@ -182,6 +184,45 @@ int store_kv_put(catalog_store_t *s, const char *key, const void *val, size_t le
                  int64_t cas);
 /* recurse deletes the prefix. Returns 1 done (also when absent), 0 cas failed. */
 int store_kv_delete(catalog_store_t *s, const char *key, int recurse, int64_t cas);
+
+/* ---- KV locks (Consul's ?acquire= / ?release=) ---- */
+/* release 0: take the lock for session (and write the value); 1: drop it (and write the value).
+ * Returns 1 written, 0 refused (held by another session, in its lock-delay at now_ms, or not
+ * held by session for a release), -1 with Consul's error text when the session does not exist. */
+int store_kv_lock(catalog_store_t *s, const char *key, const void *val, size_t len, uint64_t flags,
+                  const char *session, int release, int64_t now_ms, char *err, size_t errlen);
+
+/* ---- KV transactions (/v1/txn) ---- */
+/* A private copy of the KV table for a transaction to run on, and the index its writes carry. */
+kv_table_t *store_kv_begin(const catalog_store_t *s, uint64_t *idx);
+/* wrote: the copy replaces the KV table and the transaction commits as one write at that index;
+ * 0: the copy is dropped, nothing changes. Takes ownership of work. */
+void store_kv_end(catalog_store_t *s, kv_table_t *work, int wrote);
+/* Whether a session exists (for the lock verbs). */
+int store_session_exists(const catalog_store_t *s, const char *id);
+
+/* ---- sessions (the table is session.c's) ---- */
+/* Takes ownership. Checks the node and every bound check exist and none is critical; returns
+ * 0, or -1 with Consul's error text (the session is then freed). */
+int store_session_create(catalog_store_t *s, cat_session_t *sess, int64_t now_ms, char *err, size_t errlen);
+/* Invalidates a session: its locks released, or deleted with behavior delete, each key then in
+ * lock-delay. Returns 1, or 0 when unknown. */
+int store_session_destroy(catalog_store_t *s, const char *id, int64_t now_ms);
+cat_session_t *store_session(const catalog_store_t *s, const char *id);
+/* Sorted by ID; node NULL: all (malloc'd array). */
+cat_session_t **store_sessions(const catalog_store_t *s, const char *node, size_t *n);
+uint64_t store_index_sessions(const catalog_store_t *s);
+/* Restarts the session's TTL; NULL when unknown. Not a write: no index moves (as in Consul). */
+cat_session_t *store_session_renew(catalog_store_t *s, const char *id, int64_t now_ms);
+/* Invalidates every session past its TTL (2 x TTL) or bound to a check that is critical or
+ * gone; returns how many. */
+int store_sessions_sweep(catalog_store_t *s, int64_t now_ms);
+/* Loading persisted state: adds a session as saved (its indexes kept, its TTL counted from
+ * now_ms), without checking its node or checks (a sweep does); takes ownership. -1 when its ID
+ * is taken (the session is freed). */
+int store_session_restore(catalog_store_t *s, cat_session_t *sess, int64_t now_ms);
+/* Loading persisted state: marks a KV entry locked by a session (which must exist, else -1). */
+int store_kv_restore_lock(catalog_store_t *s, const char *key, const char *session, uint64_t lock_index);
 
 /* ---- object helpers ---- */
 cat_service_t *cat_service_new(void);

@@ -18,10 +18,13 @@
 #   5. what a registration may make the catalog send (issue 8): CR/LF in Method or Header, host
 #      names and out-of-range ports in targets, \u0000 in strings are 400; a gRPC check's Output
 #      names its address; a transfer coding other than plain chunked is 501.
+#   6. sessions and locks: leader election (acquire, second contender refused, release by TTL
+#      expiry through the catalog's own timer waking a blocked contender, destroy, behavior delete);
+#      with -data-dir a held lock and its session survive kill -9.
 #   Also: a state.json that is a FIFO, a symlink to /dev/zero or past 256 MiB is refused; with
 #   -data-dir every entry's CreateIndex/ModifyIndex survives a restart; a memory-only catalog
 #   restarts above every index it gave out (1b).
-# Needs: curl, jq, python3. Takes about 40 s (the slow-header probe runs in the background).
+# Needs: curl, jq, python3. Takes about 60 s (the slow-header probe runs in the background).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib.sh
@@ -533,6 +536,74 @@ req GET /v1/kv/te
 check_eq "... and nothing was written" 404 "$ST"
 req PUT /v1/kv/te --data-binary 'x' -H 'Transfer-Encoding: chunked'
 check_eq "Transfer-Encoding: chunked still works" "200 true" "$ST $(cat "$B")"
+
+# ---------------------------------------------------------------------------------------------
+# 6. sessions and locks on a real socket: leader election as `consul lock` does it, a lock freed
+# by its session's TTL running out with no request arriving (the catalog's own timer), a blocked
+# contender woken by it
+req PUT /v1/session/create --data-binary '{"Name":"lead-a","TTL":"10s","LockDelay":"0s"}'
+sa=$(jq -r .ID "$B")
+check_eq "session A (TTL 10s) is created" 200 "$ST"
+req PUT /v1/session/create --data-binary '{"Name":"lead-b","LockDelay":0}'
+sb=$(jq -r .ID "$B")
+req PUT "/v1/kv/svc/leader?acquire=$sa" --data-binary 'a'
+check_eq "A acquires svc/leader" "200 true" "$ST $(cat "$B")"
+req PUT "/v1/kv/svc/leader?acquire=$sb" --data-binary 'b'
+check_eq "B, second contender, is refused" "200 false" "$ST $(cat "$B")"
+req GET /v1/kv/svc/leader
+check_eq "the entry names A as holder with LockIndex 1" "$sa 1" "$(jq -r '.[0] | "\(.Session) \(.LockIndex)"' "$B")"
+li=$(hdr X-Consul-Index)
+# B blocks on the key; A stops renewing: after 2 x TTL (20 s) the catalog's timer ends A, which
+# releases the key and wakes B; no other request is sent meanwhile
+curl -s --max-time 90 "http://$CATALOG_ADDR/v1/kv/svc/leader?index=$li&wait=80s" >"$TEST_TMP/lock-wake.json" &
+wake_pid=$!
+wait "$wake_pid"
+check_eq "B's blocking read wakes when A's TTL runs out, the key released (no Session)" "null a" \
+  "$(jq -r '.[0] | "\(.Session) \(.Value | @base64d)"' "$TEST_TMP/lock-wake.json")"
+req GET "/v1/session/info/$sa"
+check_eq "session A is gone" "200 []" "$ST $(cat "$B")"
+req PUT "/v1/kv/svc/leader?acquire=$sb" --data-binary 'b'
+check_eq "B now wins the election" "200 true" "$ST $(cat "$B")"
+req PUT "/v1/session/destroy/$sb"
+check_eq "destroying B" "200 true" "$ST $(cat "$B")"
+req GET /v1/kv/svc/leader
+check_eq "... releases the key (behavior release), LockIndex 2, value kept" "null 2 b" \
+  "$(jq -r '.[0] | "\(.Session) \(.LockIndex) \(.Value | @base64d)"' "$B")"
+req PUT /v1/session/create --data-binary '{"Behavior":"delete","LockDelay":0}'
+sd=$(jq -r .ID "$B")
+req PUT "/v1/kv/svc/ephemeral?acquire=$sd" --data-binary 'e'
+req PUT "/v1/session/destroy/$sd"
+req GET /v1/kv/svc/ephemeral
+check_eq "a behavior-delete session's destroy deletes its key" 404 "$ST"
+req GET /v1/session/list
+check_eq "no session is left" "[]" "$(cat "$B")"
+
+# sessions and locks survive kill -9 with -data-dir: the holder, LockIndex and the session itself
+DS=$TEST_TMP/sessions-data
+mkdir -p "$DS"
+stop_catalog -TERM
+start_catalog -data-dir "$DS"
+req PUT /v1/session/create --data-binary '{"Name":"durable","LockDelay":0}'
+sp=$(jq -r .ID "$B")
+req PUT /v1/session/create --data-binary '{"LockDelay":0}'
+sq=$(jq -r .ID "$B")
+req PUT "/v1/kv/svc/durable?acquire=$sp" --data-binary 'p'
+check_eq "-data-dir: a session acquires svc/durable" "200 true" "$ST $(cat "$B")"
+stop_catalog -9
+start_catalog -data-dir "$DS"
+req GET /v1/kv/svc/durable
+check_eq "-data-dir: after kill -9 and restart the lock is still held, LockIndex 1" "$sp 1" \
+  "$(jq -r '.[0] | "\(.Session) \(.LockIndex)"' "$B")"
+req GET "/v1/session/info/$sp"
+check_eq "... and the session is back with its name" "durable" "$(jq -r '.[0].Name' "$B")"
+req PUT "/v1/kv/svc/durable?acquire=$sq" --data-binary 'q'
+check_eq "... so the other session is still refused" "200 false" "$ST $(cat "$B")"
+req PUT "/v1/session/destroy/$sp"
+req PUT "/v1/kv/svc/durable?acquire=$sq" --data-binary 'q'
+check_eq "... until the holder is destroyed" "200 true" "$ST $(cat "$B")"
+stop_catalog -TERM
+start_catalog
+
 
 # ---------------------------------------------------------------------------------------------
 wait "$slow_pid" 2>/dev/null

@@ -789,3 +789,67 @@ test("issue13 event/fire and event/list (blocking until the next event), coordin
   assert.equal(raft.Servers[0].Leader, true);
   assert.equal(raft.Servers[0].Address, await consul.status.leader());
 });
+
+test("issue13 sessions and locks: leader election through kv.set acquire/release, destroy, behavior delete", async () => {
+  const a = (await consul.session.create({ name: "n-a", lockdelay: "0s", ttl: "20s" })).ID;
+  const b = (await consul.session.create({ name: "n-b", lockdelay: "0s", behavior: "delete" })).ID;
+  const info = await consul.session.info(a);
+  assert.equal(info.ID, a);
+  assert.equal(info.TTL, "20s");
+  assert.equal(info.LockDelay, 0);
+  assert.deepEqual(info.NodeChecks, ["serfHealth"]);
+  assert.equal((await consul.session.info(b)).Behavior, "delete");
+  assert.ok((await consul.session.list()).some((s) => s.ID === b));
+  assert.equal((await consul.session.renew(a))[0].ID, a);
+  assert.equal(await consul.kv.set({ key: "nlock/leader", value: "a", acquire: a }), true);
+  // node-consul turns a `false` body into undefined: the refusals are read raw
+  const acquireRaw = async (sess) => (await raw("PUT", `/v1/kv/nlock/leader?acquire=${sess}`, "x")).text;
+  assert.equal(await acquireRaw(b), "false", "second contender refused");
+  const held = await consul.kv.get("nlock/leader");
+  assert.equal(held.Session, a);
+  assert.equal(held.LockIndex, 1);
+  // destroying the holder releases the key (behavior release) and lets the other in
+  await consul.session.destroy(a);
+  assert.equal((await consul.kv.get("nlock/leader")).Session, undefined);
+  assert.equal(await consul.kv.set({ key: "nlock/leader", value: "b", acquire: b }), true, "B wins after A is destroyed");
+  assert.equal((await raw("PUT", `/v1/kv/nlock/leader?release=${a}`, "x")).text, "false", "A no longer holds it");
+  // B's behavior is delete: destroying it deletes the key it holds
+  await consul.session.destroy(b);
+  assert.equal(await consul.kv.get("nlock/leader"), undefined);
+  assert.equal(await consul.session.info(b), undefined);
+  const bad = await raw("PUT", "/v1/session/create", JSON.stringify({ TTL: "1s" }));
+  assert.equal(bad.status, 500);
+  assert.equal(bad.text, "Invalid Session TTL '1000000000', must be between [10s=24h0m0s]");
+});
+
+test("issue13 transaction.create: KV ops applied atomically; a failing check-index aborts all with 409", async () => {
+  const b64 = (v) => Buffer.from(v).toString("base64");
+  assert.equal(await consul.kv.set("ntxn/a", "1"), true);
+  const a = await consul.kv.get("ntxn/a");
+  const ok = await consul.transaction.create([
+    { KV: { Verb: "set", Key: "ntxn/b", Value: b64("two") } },
+    { KV: { Verb: "cas", Key: "ntxn/a", Value: b64("one"), Index: a.ModifyIndex } },
+    { KV: { Verb: "get-tree", Key: "ntxn/" } },
+  ]);
+  assert.equal(ok.Errors, null);
+  assert.deepEqual(ok.Results.map((r) => r.KV.Key), ["ntxn/b", "ntxn/a", "ntxn/a", "ntxn/b"]);
+  assert.equal((await consul.kv.get("ntxn/a")).Value, "one");
+  await assert.rejects(
+    consul.transaction.create([
+      { KV: { Verb: "set", Key: "ntxn/c", Value: b64("three") } },
+      { KV: { Verb: "check-index", Key: "ntxn/a", Index: a.ModifyIndex } },
+    ]),
+    (err) => {
+      assert.equal(err.response.statusCode, 409);
+      assert.equal(err.response.body.Results, null);
+      assert.equal(err.response.body.Errors[0].OpIndex, 1);
+      assert.match(err.response.body.Errors[0].What, /^current modify index \d+ != \d+$/);
+      return true;
+    },
+  );
+  assert.equal(await consul.kv.get("ntxn/c"), undefined, "nothing of the failed transaction applied");
+  const many = Array.from({ length: 65 }, (_, i) => ({ KV: { Verb: "get", Key: `k${i}` } }));
+  const tooMany = await raw("PUT", "/v1/txn", JSON.stringify(many));
+  assert.equal(tooMany.status, 413);
+  assert.equal(tooMany.text, "Transaction contains too many operations (65 > 64)");
+});

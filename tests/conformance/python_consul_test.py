@@ -10,6 +10,7 @@ Prints TAP lines ("ok N - ...", "not ok N - ..." plus "# ..." diagnostics) and a
 run.sh renumbers them into the suite's TAP stream. CATALOG_ADDR names the catalog (host:port).
 Run with /usr/bin/python3 (the Debian interpreter that has the consul package).
 """
+import base64
 import os
 import sys
 import threading
@@ -459,6 +460,67 @@ def i13_events_coordinates_raft():
     eq(len(c.coordinate.nodes()[1]), 1, "coordinate nodes")
     raft = c.operator.raft_config()
     eq([(s["Leader"], s["Voter"]) for s in raft["Servers"]], [(True, True)], "one voting leader")
+
+
+@test
+def i13_sessions_and_locks():
+    """issue13 sessions: leader election with kv.put(acquire=), second contender refused until release or destroy; info, node, list, renew"""
+    a = c.session.create(name="py-a", lock_delay=0, ttl=30)
+    b = c.session.create(name="py-b", lock_delay=0)
+    idx, info = c.session.info(a)
+    eq((info["Name"], info["TTL"], info["Behavior"], info["LockDelay"]), ("py-a", "30s", "release", 0), "info")
+    eq(info["NodeChecks"], ["serfHealth"], "default node checks")
+    assert a in [s["ID"] for s in c.session.list()[1]]
+    assert b in [s["ID"] for s in c.session.node(node_name())[1]]
+    eq(c.session.renew(a)["ID"], a, "renew answers the session")
+    eq(c.kv.put("pylock/leader", "a", acquire=a), True, "A acquires")
+    eq(c.kv.put("pylock/leader", "b", acquire=b), False, "B is refused while A holds it")
+    idx, e = c.kv.get("pylock/leader")
+    eq((e["Session"], e["LockIndex"], e["Value"]), (a, 1, b"a"), "held by A")
+    # B waits on the key; A releasing wakes it
+    got = Blocked(lambda: c.kv.get("pylock/leader", index=idx, wait="10s"))
+    time.sleep(0.3)
+    assert got.result is None, "still blocked while A holds the lock"
+    eq(c.kv.put("pylock/leader", "a", release=a), True, "A releases")
+    _, e = got.get()
+    assert e.get("Session") is None, "released"
+    eq(c.kv.put("pylock/leader", "b", acquire=b), True, "B wins")
+    eq(c.kv.put("pylock/leader", "a", acquire=a), False, "A is now the one refused")
+    eq(c.session.destroy(b), True, "destroy B")
+    eq(c.kv.get("pylock/leader")[1].get("Session"), None, "destroy released the lock")
+    eq(c.kv.put("pylock/leader", "a", acquire=a), True, "A takes it again")
+    eq(c.kv.get("pylock/leader")[1]["LockIndex"], 3, "LockIndex counts acquisitions")
+    c.session.destroy(a)
+    eq(c.session.info(a)[1], None, "destroyed session has no info")
+
+
+@test
+def i13_txn_atomic():
+    """issue13 /v1/txn: KV set/cas/get applied together; a failing check-index aborts it all (409, nothing applied)"""
+    eq(c.kv.put("pytxn/a", "1"), True, "seed")
+    idx, a = c.kv.get("pytxn/a")
+    b64 = lambda v: base64.b64encode(v).decode()
+    ops = [{"KV": {"Verb": "set", "Key": "pytxn/b", "Value": b64(b"two")}},
+           {"KV": {"Verb": "cas", "Key": "pytxn/a", "Value": b64(b"one"), "Index": a["ModifyIndex"]}},
+           {"KV": {"Verb": "get", "Key": "pytxn/b"}}]
+    r = raw("PUT", "/v1/txn", json=ops)
+    eq(r.status_code, 200, "status")
+    res = r.json()
+    eq(res["Errors"], None, "no errors")
+    eq([x["KV"]["Key"] for x in res["Results"]], ["pytxn/b", "pytxn/a", "pytxn/b"], "results in order")
+    eq(res["Results"][2]["KV"]["Value"], b64(b"two"), "get carries the value")
+    eq(c.kv.get("pytxn/a")[1]["Value"], b"one", "cas applied")
+    ops = [{"KV": {"Verb": "set", "Key": "pytxn/c", "Value": b64(b"three")}},
+           {"KV": {"Verb": "delete", "Key": "pytxn/a"}},
+           {"KV": {"Verb": "check-index", "Key": "pytxn/b", "Index": 1}}]
+    r = raw("PUT", "/v1/txn", json=ops)
+    eq(r.status_code, 409, "failing check-index")
+    body = r.json()
+    eq(body["Results"], None, "no results")
+    eq([e["OpIndex"] for e in body["Errors"]], [2], "the failing op named")
+    assert body["Errors"][0]["What"].startswith("current modify index "), body
+    eq(c.kv.get("pytxn/c")[1], None, "the set was not applied")
+    eq(c.kv.get("pytxn/a")[1]["Value"], b"one", "the delete was not applied")
 
 
 def main():

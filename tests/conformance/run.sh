@@ -219,6 +219,42 @@ expect "s7 DELETE answers true" 200 'true' DELETE /v1/kv/w/empty
 head -c 524288 /dev/zero | tr '\0' a >"$TEST_TMP/512k"
 head -c 600000 /dev/zero | tr '\0' a >"$TEST_TMP/600k"
 expect "s7 512 KiB value is accepted" 200 'true' PUT /v1/kv/w/big --data-binary "@$TEST_TMP/512k"
+# issue 13: sessions and locks, wire details
+expect "i13 session TTL below 10s -> 500 with Consul's text" 500 "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]" \
+  PUT /v1/session/create --data-binary '{"TTL":"5s"}'
+expect "i13 session with an unknown check -> 500" 500 "Missing check 'nope' registration" \
+  PUT /v1/session/create --data-binary '{"Checks":["nope"]}'
+expect "i13 ?acquire with an unknown session -> 500" 500 'invalid session "0f0f0f0f-0000-4000-8000-000000000000"' \
+  PUT "/v1/kv/w/lock?acquire=0f0f0f0f-0000-4000-8000-000000000000" --data-binary x
+expect "i13 renew of an unknown session -> 404" 404 "Session id 'gone' not found" PUT /v1/session/renew/gone
+expect "i13 session/create by GET -> 405" 405 "method GET not allowed" GET /v1/session/create
+req PUT /v1/session/create
+s1=$(jq -r .ID "$B")
+req PUT /v1/session/create
+s2=$(jq -r .ID "$B")
+check_eq "i13 two sessions with distinct UUIDs" "200 ok" \
+  "$ST $([[ "$s1" =~ ^[0-9a-f-]{36}$ && "$s2" =~ ^[0-9a-f-]{36}$ && "$s1" != "$s2" ]] && echo ok)"
+expect "i13 first session acquires" 200 'true' PUT "/v1/kv/w/lock?acquire=$s1" --data-binary one
+expect "i13 second session is refused" 200 'false' PUT "/v1/kv/w/lock?acquire=$s2" --data-binary two
+req GET "/v1/session/list"
+check_eq "i13 session/list: both, with Consul's fields" "2 LockDelay=15000000000 Behavior=release" \
+  "$(jq -r '"\(length) LockDelay=\(.[0].LockDelay) Behavior=\(.[0].Behavior)"' "$B")"
+check "i13 session/list carries X-Consul-Index" test -n "$(hdr X-Consul-Index)"
+expect "i13 destroy the holder" 200 'true' PUT "/v1/session/destroy/$s1"
+expect "i13 the key is in its 15 s lock-delay: the second session is still refused" 200 'false' \
+  PUT "/v1/kv/w/lock?acquire=$s2" --data-binary two
+req GET /v1/kv/w/lock
+check_eq "i13 ... but the key is released, its value kept" "null one" "$(jq -r '.[0] | "\(.Session) \(.Value | @base64d)"' "$B")"
+expect "i13 destroy the other" 200 'true' PUT "/v1/session/destroy/$s2"
+req GET /v1/kv/w/lock
+wmi=$(jq -r '.[0].ModifyIndex' "$B")
+expect "i13 txn: a failing check-index -> 409, Consul's error shape" 409 \
+  '{"Results":null,"Errors":[{"OpIndex":1,"What":"current modify index '"$wmi"' != 1"}]}' \
+  PUT /v1/txn --data-binary '[{"KV":{"Verb":"set","Key":"w/txn","Value":"eA=="}},{"KV":{"Verb":"check-index","Key":"w/lock","Index":1}}]'
+expect "i13 ... and its set was not applied" 404 '' GET /v1/kv/w/txn
+expect_prefix "i13 txn: the same with the right index -> 200 with results" 200 '{"Results":[{"KV":{"LockIndex":0,"Key":"w/txn","Flags":0,"Value":null,' \
+  PUT /v1/txn --data-binary '[{"KV":{"Verb":"set","Key":"w/txn","Value":"eA=="}},{"KV":{"Verb":"check-index","Key":"w/lock","Index":'"$wmi"'}}]'
+expect "i13 ... applied" 200 'x' GET "/v1/kv/w/txn?raw"
 req PUT /v1/kv/w/big2 --data-binary "@$TEST_TMP/600k"
 check_eq "s7 a body over 512 KiB is answered 413" 413 "$ST"
 req PUT /v1/agent/service/register --data-binary "@$TEST_TMP/600k"

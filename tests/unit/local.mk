@@ -113,6 +113,11 @@ tests_unit_test_catalog_misc_SOURCES = tests/unit/test_catalog_misc.c tests/unit
 tests_unit_test_catalog_misc_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
 tests_unit_test_catalog_misc_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_catalog_misc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
+check_PROGRAMS += tests/unit/test_catalog_session
+tests_unit_test_catalog_session_SOURCES = tests/unit/test_catalog_session.c
+tests_unit_test_catalog_session_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
+tests_unit_test_catalog_session_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_catalog_session_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
 endif
 # httpserver (helper "httpserver"): lib/http_server via run_buffer and real sockets
 if HAVE_CMOCKA
