@@ -16,6 +16,7 @@
 #include "duration.h"
 #include "file.h"
 #include "flags.h"
+#include "haproxy_base.h"
 #include "haproxy_cfg.h"
 #include "haproxy_proc.h"
 #include "http_client.h"
@@ -30,6 +31,9 @@
 #define PORTOLAN_PKGDATADIR "/usr/local/share/portolan"
 #endif
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static struct {
     const char *consul, *tag, *bind, *config, *base, *haproxy_bin, *master_socket, *admin_socket, *stats,
         *wait, *listen, *tmpl, *log_level, *kv_prefix, *routing;
@@ -39,11 +43,11 @@ static struct {
 } F;
 
 static const flags_opt_t opts[] = {
-    { "consul", FLAGS_STRING, &F.consul, "consul://127.0.0.1:8500", "Consul address (consul://host:port, consul-tls://, consul-unix://; CONSUL_HTTP_TOKEN, CONSUL_CACERT... apply)" },
+    { "consul", FLAGS_STRING, &F.consul, "", "Consul address (consul://host:port, consul-tls://, consul-unix://); when empty: $CONSUL_HTTP_ADDR, else 127.0.0.1:8500 (CONSUL_HTTP_TOKEN, CONSUL_CACERT... apply)" },
     { "tag", FLAGS_STRING, &F.tag, "rest", "routing tag: instances carrying it are routed at /<service name>" },
     { "bind", FLAGS_STRING, &F.bind, ":80", "HAProxy frontend listen address" },
     { "config", FLAGS_STRING, &F.config, "/etc/haproxy/haproxy.cfg", "HAProxy configuration file to write" },
-    { "base", FLAGS_STRING, &F.base, PORTOLAN_PKGDATADIR "/haproxy.cfg.base", "base configuration (global, defaults)" },
+    { "base", FLAGS_STRING, &F.base, "", "base configuration file (global, defaults); when empty: the built-in copy of haproxy/haproxy.cfg.base (installed as " PORTOLAN_PKGDATADIR "/haproxy.cfg.base)" },
     { "haproxy-bin", FLAGS_STRING, &F.haproxy_bin, "haproxy", "HAProxy binary (started in master-worker mode, and used for -c)" },
     { "master-socket", FLAGS_STRING, &F.master_socket, "", "drive an existing HAProxy master through this master CLI socket instead of starting one" },
     { "admin-socket", FLAGS_STRING, &F.admin_socket, "", "runtime API socket written into the config (default <config>.admin.sock)" },
@@ -51,7 +55,7 @@ static const flags_opt_t opts[] = {
     { "wait", FLAGS_STRING, &F.wait, "", "quiescence min[:max] (Go durations, e.g. 100ms:2s); max defaults to 4*min" },
     { "listen", FLAGS_STRING, &F.listen, "", "address for /metrics, /routes (JSON) and /routes.html" },
     { "template", FLAGS_STRING, &F.tmpl, "", "consul-template mode: in:out[:command] (replaces the built-in generator)" },
-    { "once", FLAGS_BOOL, &F.once, "false", "render once and exit" },
+    { "once", FLAGS_BOOL, &F.once, "false", "render once and exit; gives up (exit 1) when a Consul request has failed " STR(WATCHER_ONCE_ATTEMPTS) " times in a row (backoff capped at 1 s)" },
     { "dry", FLAGS_BOOL, &F.dry, "false", "print the configuration to stdout (\"> path\" first), write and run nothing" },
     { "routing", FLAGS_STRING, &F.routing, "maps", "maps: HAProxy maps and pooled backends, a new route is runtime API commands (no reload); acl: one use_backend rule per route, a new route is a reload" },
     { "pool", FLAGS_INT, &F.pool, "64", "-routing maps: free pooled backends per name depth kept after each reload (1..10000)" },
@@ -113,10 +117,16 @@ static void shutdown_all(void)
     else uv_stop(loop);
 }
 
-/* The -base file, malloc'd: at most 64 KiB of text, no NUL byte. NULL with err set. */
+/* The -base file, malloc'd: at most 64 KiB of text, no NUL byte; -base empty: a copy of the
+ * built-in base (haproxy_base.h). NULL with err set. */
 #define BASE_MAX 65535
 static char *read_base(const char *path, char *err, size_t errlen)
 {
+    if (!*path) {
+        char *b = strdup(haproxy_base_builtin);
+        if (!b) snprintf(err, errlen, "built-in base configuration: out of memory");
+        return b;
+    }
     size_t n;
     char *b = file_read(path, BASE_MAX, &n);
     if (!b) {
@@ -133,6 +143,10 @@ static void on_hup(void *data)
 {
     if (tmode) { tmpl_mode_reload(tmode); return; }
     /* built-in generator: re-read -base; apply validates what is built on it before HAProxy sees it */
+    if (!*F.base) {
+        log_info("SIGHUP: no -base file given; the built-in base configuration stays");
+        return;
+    }
     char err[512];
     char *nb = read_base(F.base, err, sizeof err);
     if (!nb) {
@@ -142,6 +156,14 @@ static void on_hup(void *data)
     log_info("SIGHUP: base configuration %s re-read", F.base);
     if (applier && apply_set_base(applier, nb) != 0) log_error("SIGHUP: out of memory; base configuration not changed");
     free(nb);
+}
+
+/* -once and Consul unreachable: the watcher gave up (WATCHER_ONCE_ATTEMPTS failures in a row) */
+static void on_give_up(const char *msg, void *data)
+{
+    log_error("%s; -once writes nothing", msg);
+    exit_code = 1;
+    shutdown_all();
 }
 
 static void on_idle(void *data)
@@ -317,11 +339,15 @@ int main(int argc, char **argv)
     }
     if (F.once) wmin = wmax = 0; /* as consul-template: -once disables quiescence */
 
+    /* no -consul: "consul://" (no host) takes CONSUL_HTTP_ADDR, else 127.0.0.1:8500 */
     consul_endpoint_t ep;
-    if (consul_endpoint_parse(F.consul, env_get, &ep, err, sizeof err) < 0) {
+    if (consul_endpoint_parse(*F.consul ? F.consul : "consul://", env_get, &ep, err, sizeof err) < 0) {
         fprintf(stderr, "portolan-templater: %s\n", err);
         return 2;
     }
+    static char consul_addr[300]; /* for the start-up log line: where the address came from is resolved */
+    if (ep.unix_path) snprintf(consul_addr, sizeof consul_addr, "unix://%s", ep.unix_path);
+    else snprintf(consul_addr, sizeof consul_addr, "%s", ep.base_url);
 
     loop = uv_default_loop();
     http = http_client_new(loop);
@@ -332,7 +358,8 @@ int main(int argc, char **argv)
 
     if (F.tmpl && *F.tmpl) {
         tmpl_mode_opts_t to = { .spec = F.tmpl, .once = F.once, .dry = F.dry, .stale = F.stale,
-                                .wait_min_ms = wmin, .wait_max_ms = wmax, .on_done = on_stopped };
+                                .wait_min_ms = wmin, .wait_max_ms = wmax, .on_done = on_stopped,
+                                .give_up_after = F.once ? WATCHER_ONCE_ATTEMPTS : 0 };
         tmode = tmpl_mode_new(loop, consul, &to, err, sizeof err);
         if (!tmode) { fprintf(stderr, "portolan-templater: -template: %s\n", err); return 2; }
         uv_run(loop, UV_RUN_DEFAULT);
@@ -404,7 +431,8 @@ int main(int argc, char **argv)
     ropts.tag = F.tag;
     ropts.kv_prefix = F.kv_prefix;
     watcher_opts_t wo = { .tag = F.tag, .kv_prefix = F.kv_prefix, .stale = F.stale,
-                          .wait_ms = (uint64_t)(F.consul_wait / DURATION_MS) };
+                          .wait_ms = (uint64_t)(F.consul_wait / DURATION_MS),
+                          .give_up_after = F.once ? WATCHER_ONCE_ATTEMPTS : 0, .on_give_up = on_give_up };
     watcher = watcher_new(consul, &wo, on_catalog, NULL);
     if (!watcher || watcher_start(watcher) < 0) { fprintf(stderr, "portolan-templater: cannot start the Consul watches\n"); return 1; }
 
@@ -413,7 +441,8 @@ int main(int argc, char **argv)
         status = http_server_new(loop, &so, on_status, NULL);
         if (!status || http_server_listen(status, F.listen, err, sizeof err) != 0) { fprintf(stderr, "portolan-templater: -listen %s: %s\n", F.listen, err); return 2; }
     }
-    log_info("watching %s for services tagged \"%s\"; HAProxy on %s, config %s", F.consul, F.tag, F.bind, F.config);
+    log_info("watching %s for services tagged \"%s\"; HAProxy on %s, config %s, base %s", consul_addr, F.tag, F.bind,
+             F.config, *F.base ? F.base : "built in");
     uv_run(loop, UV_RUN_DEFAULT);
     return exit_code;
 }

@@ -204,6 +204,29 @@ static void on_kv(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
     fetch_next(m);
 }
 
+/* -once: a watch failing give_up_after times in a row ends the run (exit 1) instead of retrying on */
+static void on_watch_error(consul_watch_t *w, const char *error, unsigned attempt, uint64_t retry_ms, void *data)
+{
+    tmpl_mode_t *m = data;
+    if (m->done) return;
+    if (m->o.give_up_after && attempt >= m->o.give_up_after) {
+        log_error("consul: %s: %.400s: giving up after %u attempts", consul_watch_path(w), error, attempt);
+        finish(m, 1);
+        return;
+    }
+    if (attempt == 1 || attempt % 10 == 0)
+        log_warn("consul: %s: %s (attempt %u, retry in %llu ms)", consul_watch_path(w), error, attempt,
+                 (unsigned long long)retry_ms);
+}
+
+/* the watch options every template watch shares */
+static void watch_opts(const tmpl_mode_t *m, consul_watch_opts_t *wo, const char *path)
+{
+    consul_watch_opts_init(wo, path);
+    wo->stale = m->o.stale;
+    if (m->o.give_up_after) wo->backoff_cap_ms = 1000;
+}
+
 static void start_kv(tmpl_mode_t *m, const char *name, int prefix)
 {
     for (size_t i = 0; i < m->nkv; i++)
@@ -215,9 +238,8 @@ static void start_kv(tmpl_mode_t *m, const char *name, int prefix)
     /* the key is escaped segment by segment ('/' kept): "x?y" asks for the key x?y, not for x */
     char *path = consul_path("/v1/kv/", name, 1, prefix ? "?recurse" : NULL);
     consul_watch_opts_t wo;
-    consul_watch_opts_init(&wo, path);
-    wo.stale = m->o.stale;
-    k->w = path ? consul_watch_new(m->c, &wo, on_kv, NULL, m) : NULL;
+    watch_opts(m, &wo, path);
+    k->w = path ? consul_watch_new(m->c, &wo, on_kv, on_watch_error, m) : NULL;
     free(path);
     if (k->w) consul_watch_start(k->w);
     else log_error("template: cannot watch key %.200s (too long?)", name);
@@ -227,13 +249,11 @@ static void start_services(tmpl_mode_t *m)
 {
     if (m->w_services) return;
     consul_watch_opts_t wo;
-    consul_watch_opts_init(&wo, "/v1/catalog/services");
-    wo.stale = m->o.stale;
+    watch_opts(m, &wo, "/v1/catalog/services");
     wo.fire_on_equal_data = 1;
-    m->w_services = consul_watch_new(m->c, &wo, on_services, NULL, m);
-    consul_watch_opts_init(&wo, "/v1/health/state/any");
-    wo.stale = m->o.stale;
-    m->w_state = consul_watch_new(m->c, &wo, on_state, NULL, m);
+    m->w_services = consul_watch_new(m->c, &wo, on_services, on_watch_error, m);
+    watch_opts(m, &wo, "/v1/health/state/any");
+    m->w_state = consul_watch_new(m->c, &wo, on_state, on_watch_error, m);
     if (m->w_services) consul_watch_start(m->w_services);
     if (m->w_state) consul_watch_start(m->w_state);
 }

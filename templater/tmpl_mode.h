@@ -18,6 +18,9 @@ typedef struct {
     const char *spec;        /* in:out[:command] */
     int once, dry, stale;
     uint64_t wait_min_ms, wait_max_ms;
+    /* 0: watches retry forever. n > 0 (-once): a watch failing n times in a row logs the error and
+     * finishes with exit code 1; its backoff is then capped at 1 s, so the bound is ~n seconds. */
+    unsigned give_up_after;
     void (*on_done)(void *data);  /* -once finished (or fatal error): stop the loop */
 } tmpl_mode_opts_t;
 
