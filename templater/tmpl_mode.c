@@ -47,6 +47,7 @@ struct tmpl_mode {
     int cmd_running, cmd_again;
     int exit_code;
     int done;
+    int closing;           /* timers still closing in tmpl_mode_free */
 };
 
 int tmpl_mode_parse_spec(const char *spec, char **in, char **out, char **cmd, char *err, size_t errlen)
@@ -71,7 +72,7 @@ static void finish(tmpl_mode_t *m, int code)
     if (m->done) return;
     m->done = 1;
     m->exit_code = code;
-    if (m->o.on_done) m->o.on_done(NULL);
+    if (m->o.on_done) m->o.on_done(m->o.data);
 }
 
 static void enqueue(tmpl_mode_t *m, const char *name)
@@ -287,6 +288,7 @@ static void run_cmd(tmpl_mode_t *m);
 static void on_cmd_exit(uv_process_t *p, int64_t status, int sig)
 {
     tmpl_mode_t *m = p->data;
+    if (!m) { uv_close((uv_handle_t *)p, on_cmd_closed); return; } /* tmpl_mode_free ran meanwhile */
     uv_timer_stop(&m->cmd_timer);
     uv_close((uv_handle_t *)p, on_cmd_closed);
     m->cmd_proc = NULL;
@@ -430,7 +432,7 @@ tmpl_mode_t *tmpl_mode_new(uv_loop_t *loop, consul_client_t *c, const tmpl_mode_
     size_t n = strlen(m->out) + 5;
     m->tmp = malloc(n);
     snprintf(m->tmp, n, "%s.tmp", m->out);
-    if (load(m, err, errlen) < 0) return NULL;
+    if (load(m, err, errlen) < 0) { free(m->in); free(m->out); free(m->cmd); free(m->tmp); free(m); return NULL; }
     m->st = template_store_new();
     template_store_set_env(m->st, env_get);
     template_store_provider(m->st, &m->p);
@@ -456,3 +458,36 @@ void tmpl_mode_reload(tmpl_mode_t *m)
 }
 
 int tmpl_mode_exit_code(const tmpl_mode_t *m) { return m->exit_code; }
+
+static void on_free_timer_closed(uv_handle_t *h)
+{
+    tmpl_mode_t *m = h->data;
+    if (--m->closing == 0) free(m);
+}
+
+void tmpl_mode_free(tmpl_mode_t *m)
+{
+    if (!m) return;
+    m->done = 1;
+    if (m->inflight) consul_call_cancel(m->inflight);
+    free(m->inflight_name);
+    consul_watch_free(m->w_services);
+    consul_watch_free(m->w_state);
+    for (size_t i = 0; i < m->nkv; i++) { consul_watch_free(m->kv[i].w); free(m->kv[i].name); }
+    free(m->kv);
+    if (m->cmd_proc) m->cmd_proc->data = NULL; /* on_cmd_exit closes it */
+    template_free(m->t);
+    template_store_free(m->st);
+    json_decref(m->used);
+    json_decref(m->fetched);
+    json_decref(m->queue);
+    json_decref(m->retry);
+    free(m->in);
+    free(m->out);
+    free(m->cmd);
+    free(m->tmp);
+    m->closing = 3;
+    uv_close((uv_handle_t *)&m->retry_timer, on_free_timer_closed);
+    uv_close((uv_handle_t *)&m->wait_timer, on_free_timer_closed);
+    uv_close((uv_handle_t *)&m->cmd_timer, on_free_timer_closed);
+}

@@ -209,6 +209,23 @@ timeout 60 "$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:1" -config "$DRY" -ba
   >"$TEST_TMP/dry-own.out" 2>/dev/null
 check "-base still overrides the built-in base" grep -qx "# a base of the operator's own" "$TEST_TMP/dry-own.out"
 
+# ---- teardown: a run frees everything it allocated (templater_t and templater_free) ----
+# valgrind's strictest form: no block left at exit, not even a reachable one (globals that were
+# never freed were "still reachable" and would fail this), and no memory error
+if command -v valgrind >/dev/null; then
+  printf '%s\n' '{{ range service "hello/v1" }}{{ .ID }}{{ end }} {{ keyOrDefault "service/haproxy/maxconn" "none" }}' >"$TEST_TMP/vg.ctmpl"
+  for mode in generator template; do
+    extra=(-base "$TOP/haproxy/haproxy.cfg.base")
+    [ $mode = template ] && extra=(-template "$TEST_TMP/vg.ctmpl:$TEST_TMP/vg.out")
+    timeout 300 valgrind --leak-check=full --error-exitcode=99 --log-file="$TEST_TMP/vg-$mode.log" \
+      "$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:1" -config "$DRY" -once -dry "${extra[@]}" >/dev/null 2>&1
+    check_eq "valgrind, -once -dry ($mode): exit 0, no memory error" 0 $?
+    check "valgrind, -once -dry ($mode): every heap block freed at exit" grep -q "All heap blocks were freed" "$TEST_TMP/vg-$mode.log"
+  done
+else
+  skip "valgrind is not installed (scripts/deps.sh installs it): teardown not checked"
+fi
+
 # ---- -once and no Consul: a bounded number of attempts, then exit 1 with the reason ----
 # (12 attempts, backoff capped at 1 s: ~10 s; timeout's 124 would mean "retried forever")
 CLOSED=127.0.0.1:$(free_port)
