@@ -9,7 +9,7 @@ PKGS=(
   clang libclang-rt-14-dev
   docker.io haproxy busybox-static
   python3 python3-consul python3-dnspython bind9-dnsutils nodejs npm
-  curl jq socat openssl wrk bats iproute2 iptables util-linux procps psmisc golang-go
+  curl jq socat openssl wrk bats iproute2 iptables util-linux procps psmisc golang-go valgrind
 )
 
 missing=()

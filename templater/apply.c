@@ -871,6 +871,7 @@ const char *apply_backend_of(const apply_t *a, const char *service)
     const dataplane_slot_t *s = dataplane_layout_find(a->layout, service);
     return s ? s->backend : NULL;
 }
+int apply_busy(const apply_t *a) { return a->busy || a->persisting; }
 int apply_idle(const apply_t *a) { return !a->busy && !a->persisting && !a->desired && a->applied; }
 void apply_on_idle(apply_t *a, void (*cb)(void *), void *data) { a->idle_cb = cb; a->idle_data = data; }
 void apply_stats(const apply_t *a, apply_stats_t *out) { *out = a->st; }

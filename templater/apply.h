@@ -68,5 +68,8 @@ int apply_idle(const apply_t *a);
 /* Called each time apply becomes idle (for -once). */
 void apply_on_idle(apply_t *a, void (*cb)(void *data), void *data);
 void apply_stats(const apply_t *a, apply_stats_t *out);
+/* 1 while a change is being carried out (a check, a reload, runtime commands, a background
+ * write of the files): apply_free must then wait, as their callbacks still use a. */
+int apply_busy(const apply_t *a);
 void apply_free(apply_t *a);
 #endif

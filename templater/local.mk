@@ -8,8 +8,23 @@ templater_libtemplatercore_a_SOURCES = \
 	templater/diff.c templater/diff.h \
 	templater/dataplane.c templater/dataplane.h \
 	templater/haproxy_runtime.c templater/haproxy_runtime.h \
-	templater/haproxy_check.c templater/haproxy_check.h
+	templater/haproxy_check.c templater/haproxy_check.h \
+	templater/haproxy_base.h
+nodist_templater_libtemplatercore_a_SOURCES = templater/haproxy_base_builtin.c
 templater_libtemplatercore_a_CFLAGS = $(AM_CFLAGS)
+templater_libtemplatercore_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater
+
+# The default -base, built in (haproxy_base.h): haproxy/haproxy.cfg.base stays the one source and
+# becomes a NUL-terminated byte array here (od: no tool beyond POSIX), rebuilt when the file changes.
+templater/haproxy_base_builtin.c: $(top_srcdir)/haproxy/haproxy.cfg.base
+	$(AM_V_GEN)$(MKDIR_P) templater && { \
+	  echo '/* generated from haproxy/haproxy.cfg.base by templater/local.mk: do not edit */'; \
+	  echo '#include "haproxy_base.h"'; \
+	  echo 'const char haproxy_base_builtin[] = {'; \
+	  od -An -v -tx1 $(top_srcdir)/haproxy/haproxy.cfg.base | sed -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00 };'; \
+	} >$@.tmp && mv $@.tmp $@
+CLEANFILES += templater/haproxy_base_builtin.c templater/haproxy_base_builtin.c.tmp
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_routes

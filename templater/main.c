@@ -1,6 +1,9 @@
 /* main.c: portolan-templater, Consul -> HAProxy.
  * Wiring only: flags, the Consul client, the watcher (Consul -> catalog snapshot), routes_build
- * (pure), apply (HAProxy), the status endpoint, signals. Every flag is in docs/templater.md. */
+ * (pure), apply (HAProxy), the status endpoint, signals. Every flag is in docs/templater.md.
+ * One templater_t owns every part of a run (no file-scope state): templater_start builds it from
+ * the flags, the loop runs, templater_free releases everything (a -once run ends with every heap
+ * block freed; tests/templater checks it under valgrind). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "duration.h"
 #include "file.h"
 #include "flags.h"
+#include "haproxy_base.h"
 #include "haproxy_cfg.h"
 #include "haproxy_proc.h"
 #include "http_client.h"
@@ -30,93 +34,117 @@
 #define PORTOLAN_PKGDATADIR "/usr/local/share/portolan"
 #endif
 
-static struct {
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+typedef struct {
     const char *consul, *tag, *bind, *config, *base, *haproxy_bin, *master_socket, *admin_socket, *stats,
         *wait, *listen, *tmpl, *log_level, *kv_prefix, *routing;
     int once, dry, reload_only, stale, json_log;
     int64_t consul_wait;
     long long pool;
-} F;
+} templater_flags_t;
 
-static const flags_opt_t opts[] = {
-    { "consul", FLAGS_STRING, &F.consul, "consul://127.0.0.1:8500", "Consul address (consul://host:port, consul-tls://, consul-unix://; CONSUL_HTTP_TOKEN, CONSUL_CACERT... apply)" },
-    { "tag", FLAGS_STRING, &F.tag, "rest", "routing tag: instances carrying it are routed at /<service name>" },
-    { "bind", FLAGS_STRING, &F.bind, ":80", "HAProxy frontend listen address" },
-    { "config", FLAGS_STRING, &F.config, "/etc/haproxy/haproxy.cfg", "HAProxy configuration file to write" },
-    { "base", FLAGS_STRING, &F.base, PORTOLAN_PKGDATADIR "/haproxy.cfg.base", "base configuration (global, defaults)" },
-    { "haproxy-bin", FLAGS_STRING, &F.haproxy_bin, "haproxy", "HAProxy binary (started in master-worker mode, and used for -c)" },
-    { "master-socket", FLAGS_STRING, &F.master_socket, "", "drive an existing HAProxy master through this master CLI socket instead of starting one" },
-    { "admin-socket", FLAGS_STRING, &F.admin_socket, "", "runtime API socket written into the config (default <config>.admin.sock)" },
-    { "stats", FLAGS_STRING, &F.stats, "", "HAProxy stats page address (empty: none)" },
-    { "wait", FLAGS_STRING, &F.wait, "", "quiescence min[:max] (Go durations, e.g. 100ms:2s); max defaults to 4*min" },
-    { "listen", FLAGS_STRING, &F.listen, "", "address for /metrics, /routes (JSON) and /routes.html" },
-    { "template", FLAGS_STRING, &F.tmpl, "", "consul-template mode: in:out[:command] (replaces the built-in generator)" },
-    { "once", FLAGS_BOOL, &F.once, "false", "render once and exit" },
-    { "dry", FLAGS_BOOL, &F.dry, "false", "print the configuration to stdout (\"> path\" first), write and run nothing" },
-    { "routing", FLAGS_STRING, &F.routing, "maps", "maps: HAProxy maps and pooled backends, a new route is runtime API commands (no reload); acl: one use_backend rule per route, a new route is a reload" },
-    { "pool", FLAGS_INT, &F.pool, "64", "-routing maps: free pooled backends per name depth kept after each reload (1..10000)" },
-    { "reload-only", FLAGS_BOOL, &F.reload_only, "false", "apply server changes by reloading too (no runtime API; for comparison)" },
-    { "stale", FLAGS_BOOL, &F.stale, "true", "stale reads (any Consul server may answer)" },
-    { "consul-wait", FLAGS_DURATION, &F.consul_wait, "60s", "blocking query wait" },
-    { "kv-prefix", FLAGS_STRING, &F.kv_prefix, "service/haproxy/", "KV prefix for maxconn and timeouts/<name>" },
-    { "log-level", FLAGS_STRING, &F.log_level, "info", "debug, info, warn, error" },
-    { "log-json", FLAGS_BOOL, &F.json_log, "false", "log JSON lines" },
-};
+/* The flag table, pointing into f. */
+#define TEMPLATER_NOPTS 22
+static void templater_flags_table(templater_flags_t *f, flags_opt_t *opts)
+{
+    const flags_opt_t o[] = {
+        { "consul", FLAGS_STRING, &f->consul, "", "Consul address (consul://host:port, consul-tls://, consul-unix://); when empty: $CONSUL_HTTP_ADDR, else 127.0.0.1:8500 (CONSUL_HTTP_TOKEN, CONSUL_CACERT... apply)" },
+        { "tag", FLAGS_STRING, &f->tag, "rest", "routing tag: instances carrying it are routed at /<service name>" },
+        { "bind", FLAGS_STRING, &f->bind, ":80", "HAProxy frontend listen address" },
+        { "config", FLAGS_STRING, &f->config, "/etc/haproxy/haproxy.cfg", "HAProxy configuration file to write" },
+        { "base", FLAGS_STRING, &f->base, "", "base configuration file (global, defaults); when empty: the built-in copy of haproxy/haproxy.cfg.base (installed as " PORTOLAN_PKGDATADIR "/haproxy.cfg.base)" },
+        { "haproxy-bin", FLAGS_STRING, &f->haproxy_bin, "haproxy", "HAProxy binary (started in master-worker mode, and used for -c)" },
+        { "master-socket", FLAGS_STRING, &f->master_socket, "", "drive an existing HAProxy master through this master CLI socket instead of starting one" },
+        { "admin-socket", FLAGS_STRING, &f->admin_socket, "", "runtime API socket written into the config (default <config>.admin.sock)" },
+        { "stats", FLAGS_STRING, &f->stats, "", "HAProxy stats page address (empty: none)" },
+        { "wait", FLAGS_STRING, &f->wait, "", "quiescence min[:max] (Go durations, e.g. 100ms:2s); max defaults to 4*min" },
+        { "listen", FLAGS_STRING, &f->listen, "", "address for /metrics, /routes (JSON) and /routes.html" },
+        { "template", FLAGS_STRING, &f->tmpl, "", "consul-template mode: in:out[:command] (replaces the built-in generator)" },
+        { "once", FLAGS_BOOL, &f->once, "false", "render once and exit; gives up (exit 1) when a Consul request has failed " STR(WATCHER_ONCE_ATTEMPTS) " times in a row (backoff capped at 1 s)" },
+        { "dry", FLAGS_BOOL, &f->dry, "false", "print the configuration to stdout (\"> path\" first), write and run nothing" },
+        { "routing", FLAGS_STRING, &f->routing, "maps", "maps: HAProxy maps and pooled backends, a new route is runtime API commands (no reload); acl: one use_backend rule per route, a new route is a reload" },
+        { "pool", FLAGS_INT, &f->pool, "64", "-routing maps: free pooled backends per name depth kept after each reload (1..10000)" },
+        { "reload-only", FLAGS_BOOL, &f->reload_only, "false", "apply server changes by reloading too (no runtime API; for comparison)" },
+        { "stale", FLAGS_BOOL, &f->stale, "true", "stale reads (any Consul server may answer)" },
+        { "consul-wait", FLAGS_DURATION, &f->consul_wait, "60s", "blocking query wait" },
+        { "kv-prefix", FLAGS_STRING, &f->kv_prefix, "service/haproxy/", "KV prefix for maxconn and timeouts/<name>" },
+        { "log-level", FLAGS_STRING, &f->log_level, "info", "debug, info, warn, error" },
+        { "log-json", FLAGS_BOOL, &f->json_log, "false", "log JSON lines" },
+    };
+    _Static_assert(sizeof o / sizeof o[0] == TEMPLATER_NOPTS, "TEMPLATER_NOPTS is the number of flags");
+    memcpy(opts, o, sizeof o);
+}
 
-static uv_loop_t *loop;
-static http_client_t *http;
-static consul_client_t *consul;
-static watcher_t *watcher;
-static apply_t *applier;
-static haproxy_proc_t *proc;
-static http_server_t *status;
-static signals_t *sigs;
-static tmpl_mode_t *tmode;
-static routes_options_t ropts;
-static uint64_t skipped_total;
-static int exit_code;
-static int stopping;
+/* templater_t: everything one run owns; templater_free releases it all (valgrind-clean exit). */
+typedef struct {
+    templater_flags_t f;
+    uv_loop_t *loop;
+    http_client_t *http;
+    consul_client_t *consul;
+    watcher_t *watcher;
+    apply_t *applier;
+    haproxy_proc_t *proc;
+    http_server_t *status;
+    signals_t *sigs;
+    tmpl_mode_t *tmode;
+    routes_options_t ropts;
+    routes_table_t *last_built; /* shares backends with what apply holds */
+    char *base;                 /* the base configuration apply started with */
+    char admin[1024], master[1024], mapfile[DATAPLANE_NMAPS][1024], consul_addr[300];
+    uint64_t skipped_total;
+    double last_build_ms;
+    int exit_code;
+    int stopping;
+} templater_t;
 
 static void on_skip(const char *msg, void *data)
 {
-    skipped_total++;
+    templater_t *tpl = data;
+    tpl->skipped_total++;
     log_warn("%s", msg);
 }
 
-static double last_build_ms;
-static routes_table_t *last_built; /* shares backends with what apply holds */
-
 static void on_catalog(const routes_catalog_t *c, void *data)
 {
+    templater_t *tpl = data;
     uint64_t t0 = uv_hrtime();
-    routes_table_t *t = routes_build_from(c, &ropts, last_built, on_skip, NULL);
-    routes_table_free(last_built);
-    last_built = routes_table_share(t);
-    last_build_ms = (double)(uv_hrtime() - t0) / 1e6;
-    log_debug("routes: %zu services -> %zu routes in %.1f ms", c->nsvc, t->n, last_build_ms);
-    apply_update(applier, t);
+    routes_table_t *t = routes_build_from(c, &tpl->ropts, tpl->last_built, on_skip, tpl);
+    routes_table_free(tpl->last_built);
+    tpl->last_built = routes_table_share(t);
+    tpl->last_build_ms = (double)(uv_hrtime() - t0) / 1e6;
+    log_debug("routes: %zu services -> %zu routes in %.1f ms", c->nsvc, t->n, tpl->last_build_ms);
+    apply_update(tpl->applier, t);
 }
 
 static void on_stopped(void *data)
 {
-    uv_stop(loop);
+    templater_t *tpl = data;
+    uv_stop(tpl->loop);
 }
 
-static void shutdown_all(void)
+static void shutdown_all(templater_t *tpl)
 {
-    if (stopping) return;
-    stopping = 1;
+    if (tpl->stopping) return;
+    tpl->stopping = 1;
     log_info("stopping");
-    if (watcher) { watcher_free(watcher); watcher = NULL; }
-    if (status) { http_server_close(status, NULL, NULL); status = NULL; }
-    if (proc) haproxy_proc_stop(proc, on_stopped, NULL);
-    else uv_stop(loop);
+    if (tpl->watcher) { watcher_free(tpl->watcher); tpl->watcher = NULL; }
+    if (tpl->status) { http_server_close(tpl->status, NULL, NULL); tpl->status = NULL; }
+    if (tpl->proc) haproxy_proc_stop(tpl->proc, on_stopped, tpl);
+    else uv_stop(tpl->loop);
 }
 
-/* The -base file, malloc'd: at most 64 KiB of text, no NUL byte. NULL with err set. */
+/* The -base file, malloc'd: at most 64 KiB of text, no NUL byte; -base empty: a copy of the
+ * built-in base (haproxy_base.h). NULL with err set. */
 #define BASE_MAX 65535
 static char *read_base(const char *path, char *err, size_t errlen)
 {
+    if (!*path) {
+        char *b = strdup(haproxy_base_builtin);
+        if (!b) snprintf(err, errlen, "built-in base configuration: out of memory");
+        return b;
+    }
     size_t n;
     char *b = file_read(path, BASE_MAX, &n);
     if (!b) {
@@ -128,37 +156,53 @@ static char *read_base(const char *path, char *err, size_t errlen)
     return b;
 }
 
-static void on_stop(void *data) { shutdown_all(); }
+static void on_stop(void *data) { shutdown_all(data); }
 static void on_hup(void *data)
 {
-    if (tmode) { tmpl_mode_reload(tmode); return; }
+    templater_t *tpl = data;
+    if (tpl->tmode) { tmpl_mode_reload(tpl->tmode); return; }
     /* built-in generator: re-read -base; apply validates what is built on it before HAProxy sees it */
+    if (!*tpl->f.base) {
+        log_info("SIGHUP: no -base file given; the built-in base configuration stays");
+        return;
+    }
     char err[512];
-    char *nb = read_base(F.base, err, sizeof err);
+    char *nb = read_base(tpl->f.base, err, sizeof err);
     if (!nb) {
         log_error("SIGHUP: %s; keeping the current base configuration", err);
         return;
     }
-    log_info("SIGHUP: base configuration %s re-read", F.base);
-    if (applier && apply_set_base(applier, nb) != 0) log_error("SIGHUP: out of memory; base configuration not changed");
+    log_info("SIGHUP: base configuration %s re-read", tpl->f.base);
+    if (tpl->applier && apply_set_base(tpl->applier, nb) != 0) log_error("SIGHUP: out of memory; base configuration not changed");
     free(nb);
+}
+
+/* -once and Consul unreachable: the watcher gave up (WATCHER_ONCE_ATTEMPTS failures in a row) */
+static void on_give_up(const char *msg, void *data)
+{
+    templater_t *tpl = data;
+    log_error("%s; -once writes nothing", msg);
+    tpl->exit_code = 1;
+    shutdown_all(tpl);
 }
 
 static void on_idle(void *data)
 {
-    if (F.once) shutdown_all();
+    templater_t *tpl = data;
+    if (tpl->f.once) shutdown_all(tpl);
 }
 
 /* ---- status endpoint ---- */
 
-static int status_answer(const char *path, char **body, size_t *len, const char **ctype)
+static int status_answer(templater_t *tpl, const char *path, char **body, size_t *len, const char **ctype)
 {
+    apply_t *applier = tpl->applier;
     apply_stats_t as;
     memset(&as, 0, sizeof as);
     if (applier) apply_stats(applier, &as);
     watcher_stats_t ws;
     memset(&ws, 0, sizeof ws);
-    if (watcher) watcher_stats(watcher, &ws);
+    if (tpl->watcher) watcher_stats(tpl->watcher, &ws);
     const routes_table_t *t = applier ? apply_current(applier) : NULL;
     if (strcmp(path, "/metrics") == 0) {
         size_t servers = 0;
@@ -191,8 +235,8 @@ static int status_answer(const char *path, char **body, size_t *len, const char 
             (unsigned long long)as.runtime_ops, (unsigned long long)as.runtime_failures,
             (unsigned long long)as.check_failures, (unsigned long long)as.last_apply_ms,
             (unsigned long long)as.map_ops, (unsigned long long)as.undebounced,
-            (unsigned long long)skipped_total, (unsigned long long)ws.fetches, (unsigned long long)ws.fetch_errors,
-            (unsigned long long)ws.full_refetches, ws.ready, ws.last_snapshot_ms, last_build_ms, as.last_render_ms,
+            (unsigned long long)tpl->skipped_total, (unsigned long long)ws.fetches, (unsigned long long)ws.fetch_errors,
+            (unsigned long long)ws.full_refetches, ws.ready, ws.last_snapshot_ms, tpl->last_build_ms, as.last_render_ms,
             as.last_config_bytes);
         if (n < 0) return 500;
         *body = b;
@@ -260,7 +304,7 @@ static void on_status(http_exchange_t *x, void *data)
     char *body = NULL;
     size_t len = 0;
     const char *ctype = "text/plain";
-    int st = status_answer(http_exchange_path(x), &body, &len, &ctype);
+    int st = status_answer(data, http_exchange_path(x), &body, &len, &ctype);
     http_exchange_add_header(x, "Content-Type", ctype);
     http_exchange_respond(x, st, body ? body : "", strcmp(m, "HEAD") == 0 ? 0 : len);
     free(body);
@@ -285,136 +329,202 @@ static int master_alive(const char *path)
     return ok;
 }
 
-int main(int argc, char **argv)
+/* Sets tpl up from its flags (parsed into tpl->f) and starts it: 0, or the exit status (2: a bad
+ * flag, 1: cannot start) with the message printed. Whatever was set up stays in tpl for
+ * templater_free. */
+static int templater_start(templater_t *tpl)
 {
+    templater_flags_t *f = &tpl->f;
     char err[512];
-    int first = 0;
-    int rc = flags_parse("PORTOLAN", opts, sizeof opts / sizeof opts[0], argc, argv, &first, err, sizeof err);
-    if (rc == 1) {
-        flags_usage(stdout, "portolan-templater [flags] [consul URI]", "PORTOLAN", opts, sizeof opts / sizeof opts[0]);
-        return 0;
-    }
-    if (rc < 0) { fprintf(stderr, "portolan-templater: %s\n", err); return 2; }
-    if (first < argc) F.consul = argv[first];
-    log_level_t lvl;
-    if (log_level_parse(F.log_level, &lvl) < 0) { fprintf(stderr, "portolan-templater: -log-level %s: unknown\n", F.log_level); return 2; }
-    log_init("portolan-templater", lvl, F.json_log);
-
     uint64_t wmin = 0, wmax = 0;
-    if (F.wait && *F.wait) {
+    if (f->wait && *f->wait) {
         char buf[128];
-        snprintf(buf, sizeof buf, "%s", F.wait);
+        snprintf(buf, sizeof buf, "%s", f->wait);
         char *colon = strchr(buf, ':');
         if (colon) *colon = '\0';
         int64_t a = 0, b = 0;
         if (duration_parse(buf, &a, err, sizeof err) < 0 || a < 0 ||
             (colon && (duration_parse(colon + 1, &b, err, sizeof err) < 0 || b < a))) {
-            fprintf(stderr, "portolan-templater: -wait %s: want min[:max] Go durations, max >= min\n", F.wait);
+            fprintf(stderr, "portolan-templater: -wait %s: want min[:max] Go durations, max >= min\n", f->wait);
             return 2;
         }
         wmin = (uint64_t)(a / DURATION_MS);
         wmax = colon ? (uint64_t)(b / DURATION_MS) : wmin * 4;
     }
-    if (F.once) wmin = wmax = 0; /* as consul-template: -once disables quiescence */
+    if (f->once) wmin = wmax = 0; /* as consul-template: -once disables quiescence */
 
+    /* no -consul: "consul://" (no host) takes CONSUL_HTTP_ADDR, else 127.0.0.1:8500 */
     consul_endpoint_t ep;
-    if (consul_endpoint_parse(F.consul, env_get, &ep, err, sizeof err) < 0) {
+    if (consul_endpoint_parse(*f->consul ? f->consul : "consul://", env_get, &ep, err, sizeof err) < 0) {
         fprintf(stderr, "portolan-templater: %s\n", err);
         return 2;
     }
+    /* for the start-up log line: where the address came from is resolved */
+    if (ep.unix_path) snprintf(tpl->consul_addr, sizeof tpl->consul_addr, "unix://%s", ep.unix_path);
+    else snprintf(tpl->consul_addr, sizeof tpl->consul_addr, "%s", ep.base_url);
 
-    loop = uv_default_loop();
-    http = http_client_new(loop);
-    http_client_set_max_host_connections(http, 4);
-    consul = consul_client_new(http, &ep);
+    tpl->loop = uv_default_loop();
+    tpl->http = http_client_new(tpl->loop);
+    if (tpl->http) {
+        http_client_set_max_host_connections(tpl->http, 4);
+        tpl->consul = consul_client_new(tpl->http, &ep);
+    }
     consul_endpoint_clear(&ep);
-    sigs = signals_new(loop, on_stop, on_hup, NULL);
+    if (!tpl->consul) { fprintf(stderr, "portolan-templater: cannot create the Consul client\n"); return 1; }
+    tpl->sigs = signals_new(tpl->loop, on_stop, on_hup, tpl);
 
-    if (F.tmpl && *F.tmpl) {
-        tmpl_mode_opts_t to = { .spec = F.tmpl, .once = F.once, .dry = F.dry, .stale = F.stale,
-                                .wait_min_ms = wmin, .wait_max_ms = wmax, .on_done = on_stopped };
-        tmode = tmpl_mode_new(loop, consul, &to, err, sizeof err);
-        if (!tmode) { fprintf(stderr, "portolan-templater: -template: %s\n", err); return 2; }
-        uv_run(loop, UV_RUN_DEFAULT);
-        exit_code = tmpl_mode_exit_code(tmode);
-        return exit_code;
+    if (f->tmpl && *f->tmpl) {
+        tmpl_mode_opts_t to = { .spec = f->tmpl, .once = f->once, .dry = f->dry, .stale = f->stale,
+                                .wait_min_ms = wmin, .wait_max_ms = wmax, .on_done = on_stopped, .data = tpl,
+                                .give_up_after = f->once ? WATCHER_ONCE_ATTEMPTS : 0 };
+        tpl->tmode = tmpl_mode_new(tpl->loop, tpl->consul, &to, err, sizeof err);
+        if (!tpl->tmode) { fprintf(stderr, "portolan-templater: -template: %s\n", err); return 2; }
+        return 0;
     }
 
     /* built-in generator */
-    char *base = read_base(F.base, err, sizeof err); /* kept for the life of the process */
-    if (!base) {
+    tpl->base = read_base(f->base, err, sizeof err);
+    if (!tpl->base) {
         fprintf(stderr, "portolan-templater: %s\n", err);
         return 2;
     }
-    static char admin[1024], master[1024];
-    if (F.admin_socket && *F.admin_socket) snprintf(admin, sizeof admin, "%s", F.admin_socket);
-    else snprintf(admin, sizeof admin, "%s.admin.sock", F.config);
-    int external = F.master_socket && *F.master_socket, adopted = 0;
-    if (external) snprintf(master, sizeof master, "%s", F.master_socket);
-    else snprintf(master, sizeof master, "%s.master.sock", F.config);
-    if (!external && !F.dry && !F.once && master_alive(master)) {
-        log_warn("an HAProxy master already answers on %s (left by an earlier run): driving it instead of starting another", master);
-        external = adopted = 1;
-    }
+    if (f->admin_socket && *f->admin_socket) snprintf(tpl->admin, sizeof tpl->admin, "%s", f->admin_socket);
+    else snprintf(tpl->admin, sizeof tpl->admin, "%s.admin.sock", f->config);
+    int external = f->master_socket && *f->master_socket, adopted = 0;
+    if (external) snprintf(tpl->master, sizeof tpl->master, "%s", f->master_socket);
+    else snprintf(tpl->master, sizeof tpl->master, "%s.master.sock", f->config);
 
     apply_opts_t ao;
     memset(&ao, 0, sizeof ao);
-    ao.config_path = F.config;
-    ao.haproxy_bin = F.haproxy_bin;
-    ao.cfg.base = base;
-    ao.cfg.bind = F.bind;
-    ao.cfg.admin_socket = admin;
-    ao.cfg.stats_bind = F.stats;
-    static char mapfile[DATAPLANE_NMAPS][1024];
+    ao.config_path = f->config;
+    ao.haproxy_bin = f->haproxy_bin;
+    ao.cfg.base = tpl->base;
+    ao.cfg.bind = f->bind;
+    ao.cfg.admin_socket = tpl->admin;
+    ao.cfg.stats_bind = f->stats;
     static const char *const mapname[DATAPLANE_NMAPS] = { "paths", "hosts", "prefix" };
-    if (strcmp(F.routing, "maps") == 0) {
-        if (F.pool < 1 || F.pool > 10000) { fprintf(stderr, "portolan-templater: -pool %lld: want 1..10000\n", F.pool); return 2; }
+    if (strcmp(f->routing, "maps") == 0) {
+        if (f->pool < 1 || f->pool > 10000) { fprintf(stderr, "portolan-templater: -pool %lld: want 1..10000\n", f->pool); return 2; }
         ao.maps = 1;
-        ao.pool.spare = (size_t)F.pool;
+        ao.pool.spare = (size_t)f->pool;
         for (int i = 0; i < DATAPLANE_NMAPS; i++) {
-            snprintf(mapfile[i], sizeof mapfile[i], "%s.%s.map", F.config, mapname[i]);
-            ao.cfg.maps[i] = mapfile[i];
+            snprintf(tpl->mapfile[i], sizeof tpl->mapfile[i], "%s.%s.map", f->config, mapname[i]);
+            ao.cfg.maps[i] = tpl->mapfile[i];
         }
-    } else if (strcmp(F.routing, "acl") != 0) {
-        fprintf(stderr, "portolan-templater: -routing %s: want acl or maps\n", F.routing);
+    } else if (strcmp(f->routing, "acl") != 0) {
+        fprintf(stderr, "portolan-templater: -routing %s: want acl or maps\n", f->routing);
         return 2;
     }
     const char *bad = haproxy_cfg_check_opts(&ao.cfg);
     if (bad) { fprintf(stderr, "portolan-templater: %s\n", bad); return 2; }
-    ao.admin_socket = admin;
-    ao.runtime = !F.reload_only;
-    ao.dry = F.dry;
-    ao.skip_check = F.dry;
+    ao.admin_socket = tpl->admin;
+    ao.runtime = !f->reload_only;
+    ao.dry = f->dry;
+    ao.skip_check = f->dry;
     ao.wait_min_ms = wmin;
     ao.wait_max_ms = wmax;
-    if (!F.dry && !F.once) {
-        haproxy_proc_opts_t po = { .bin = F.haproxy_bin, .config = F.config, .master_socket = master, .external = external,
+
+    /* the status endpoint and the watcher before HAProxy: a failure here leaves no child behind */
+    if (f->listen && *f->listen) {
+        http_server_opts_t so = { .max_body = 4096, .max_conns_per_ip = 16, .server_name = "portolan-templater" };
+        tpl->status = http_server_new(tpl->loop, &so, on_status, tpl);
+        if (!tpl->status || http_server_listen(tpl->status, f->listen, err, sizeof err) != 0) {
+            fprintf(stderr, "portolan-templater: -listen %s: %s\n", f->listen, err);
+            return 2;
+        }
+    }
+    tpl->ropts.tag = f->tag;
+    tpl->ropts.kv_prefix = f->kv_prefix;
+    watcher_opts_t wo = { .tag = f->tag, .kv_prefix = f->kv_prefix, .stale = f->stale,
+                          .wait_ms = (uint64_t)(f->consul_wait / DURATION_MS),
+                          .give_up_after = f->once ? WATCHER_ONCE_ATTEMPTS : 0, .on_give_up = on_give_up };
+    tpl->watcher = watcher_new(tpl->consul, &wo, on_catalog, tpl);
+    if (!tpl->watcher) { fprintf(stderr, "portolan-templater: cannot create the Consul watches\n"); return 1; }
+
+    if (!external && !f->dry && !f->once && master_alive(tpl->master)) {
+        log_warn("an HAProxy master already answers on %s (left by an earlier run): driving it instead of starting another", tpl->master);
+        external = adopted = 1;
+    }
+    if (!f->dry && !f->once) {
+        haproxy_proc_opts_t po = { .bin = f->haproxy_bin, .config = f->config, .master_socket = tpl->master, .external = external,
                                    .adopted = adopted };
-        proc = haproxy_proc_new(loop, &po);
+        tpl->proc = haproxy_proc_new(tpl->loop, &po);
         /* a config from an earlier run serves while Consul is being read (and if it is down) */
         struct stat sb;
-        if (!external && stat(F.config, &sb) == 0 && sb.st_size > 0) haproxy_proc_start(proc);
-    } else if (F.once && external) {
-        haproxy_proc_opts_t po = { .bin = F.haproxy_bin, .config = F.config, .master_socket = master, .external = 1 };
-        proc = haproxy_proc_new(loop, &po);
+        if (!external && stat(f->config, &sb) == 0 && sb.st_size > 0) haproxy_proc_start(tpl->proc);
+    } else if (f->once && external) {
+        haproxy_proc_opts_t po = { .bin = f->haproxy_bin, .config = f->config, .master_socket = tpl->master, .external = 1 };
+        tpl->proc = haproxy_proc_new(tpl->loop, &po);
     }
-    ao.proc = proc;
-    applier = apply_new(loop, &ao);
-    apply_on_idle(applier, on_idle, NULL);
+    ao.proc = tpl->proc;
+    tpl->applier = apply_new(tpl->loop, &ao);
+    apply_on_idle(tpl->applier, on_idle, tpl);
 
-    ropts.tag = F.tag;
-    ropts.kv_prefix = F.kv_prefix;
-    watcher_opts_t wo = { .tag = F.tag, .kv_prefix = F.kv_prefix, .stale = F.stale,
-                          .wait_ms = (uint64_t)(F.consul_wait / DURATION_MS) };
-    watcher = watcher_new(consul, &wo, on_catalog, NULL);
-    if (!watcher || watcher_start(watcher) < 0) { fprintf(stderr, "portolan-templater: cannot start the Consul watches\n"); return 1; }
-
-    if (F.listen && *F.listen) {
-        http_server_opts_t so = { .max_body = 4096, .max_conns_per_ip = 16, .server_name = "portolan-templater" };
-        status = http_server_new(loop, &so, on_status, NULL);
-        if (!status || http_server_listen(status, F.listen, err, sizeof err) != 0) { fprintf(stderr, "portolan-templater: -listen %s: %s\n", F.listen, err); return 2; }
+    if (watcher_start(tpl->watcher) < 0) {
+        log_error("cannot start the Consul watches");
+        tpl->exit_code = 1;
+        shutdown_all(tpl); /* stops the HAProxy just started; the loop then returns */
+        return 0;
     }
-    log_info("watching %s for services tagged \"%s\"; HAProxy on %s, config %s", F.consul, F.tag, F.bind, F.config);
-    uv_run(loop, UV_RUN_DEFAULT);
-    return exit_code;
+    log_info("watching %s for services tagged \"%s\"; HAProxy on %s, config %s, base %s", tpl->consul_addr, f->tag,
+             f->bind, f->config, *f->base ? f->base : "built in");
+    return 0;
+}
+
+/* Frees everything tpl owns, in the reverse order of templater_start, then lets the loop run the
+ * close callbacks and closes it. After the loop has returned (HAProxy stopped, if one was started). */
+static void templater_free(templater_t *tpl)
+{
+    watcher_free(tpl->watcher);
+    tpl->watcher = NULL;
+    if (tpl->status) http_server_close(tpl->status, NULL, NULL);
+    tpl->status = NULL;
+    /* stopped in the middle of a change (SIGTERM): its callbacks would still use apply and the
+     * master; the process is exiting, so they are left to it rather than freed under them */
+    if (!tpl->applier || !apply_busy(tpl->applier)) {
+        apply_free(tpl->applier);
+        haproxy_proc_free(tpl->proc);
+    } else {
+        log_debug("exit: a change was under way; its state is not freed");
+        tpl->loop = NULL; /* its handles stay open: no loop_close */
+    }
+    tmpl_mode_free(tpl->tmode);
+    signals_free(tpl->sigs);
+    routes_table_free(tpl->last_built);
+    consul_client_free(tpl->consul);
+    http_client_free(tpl->http);
+    free(tpl->base);
+    if (tpl->loop) {
+        /* close callbacks (and connections being torn down) finish in a few turns */
+        for (int i = 0; i < 1000 && uv_run(tpl->loop, UV_RUN_NOWAIT); i++) ;
+        if (uv_loop_close(tpl->loop) != 0) log_debug("exit: the event loop still has open handles");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    templater_t tpl;
+    memset(&tpl, 0, sizeof tpl);
+    flags_opt_t opts[TEMPLATER_NOPTS];
+    templater_flags_table(&tpl.f, opts);
+    char err[512];
+    int first = 0;
+    int rc = flags_parse("PORTOLAN", opts, TEMPLATER_NOPTS, argc, argv, &first, err, sizeof err);
+    if (rc == 1) {
+        flags_usage(stdout, "portolan-templater [flags] [consul URI]", "PORTOLAN", opts, TEMPLATER_NOPTS);
+        return 0;
+    }
+    if (rc < 0) { fprintf(stderr, "portolan-templater: %s\n", err); return 2; }
+    if (first < argc) tpl.f.consul = argv[first];
+    log_level_t lvl;
+    if (log_level_parse(tpl.f.log_level, &lvl) < 0) { fprintf(stderr, "portolan-templater: -log-level %s: unknown\n", tpl.f.log_level); return 2; }
+    log_init("portolan-templater", lvl, tpl.f.json_log);
+
+    rc = templater_start(&tpl);
+    if (rc == 0) {
+        uv_run(tpl.loop, UV_RUN_DEFAULT);
+        rc = tpl.tmode ? tmpl_mode_exit_code(tpl.tmode) : tpl.exit_code;
+    }
+    templater_free(&tpl);
+    return rc;
 }

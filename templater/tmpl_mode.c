@@ -47,6 +47,7 @@ struct tmpl_mode {
     int cmd_running, cmd_again;
     int exit_code;
     int done;
+    int closing;           /* timers still closing in tmpl_mode_free */
 };
 
 int tmpl_mode_parse_spec(const char *spec, char **in, char **out, char **cmd, char *err, size_t errlen)
@@ -71,7 +72,7 @@ static void finish(tmpl_mode_t *m, int code)
     if (m->done) return;
     m->done = 1;
     m->exit_code = code;
-    if (m->o.on_done) m->o.on_done(NULL);
+    if (m->o.on_done) m->o.on_done(m->o.data);
 }
 
 static void enqueue(tmpl_mode_t *m, const char *name)
@@ -204,6 +205,29 @@ static void on_kv(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
     fetch_next(m);
 }
 
+/* -once: a watch failing give_up_after times in a row ends the run (exit 1) instead of retrying on */
+static void on_watch_error(consul_watch_t *w, const char *error, unsigned attempt, uint64_t retry_ms, void *data)
+{
+    tmpl_mode_t *m = data;
+    if (m->done) return;
+    if (m->o.give_up_after && attempt >= m->o.give_up_after) {
+        log_error("consul: %s: %.400s: giving up after %u attempts", consul_watch_path(w), error, attempt);
+        finish(m, 1);
+        return;
+    }
+    if (attempt == 1 || attempt % 10 == 0)
+        log_warn("consul: %s: %s (attempt %u, retry in %llu ms)", consul_watch_path(w), error, attempt,
+                 (unsigned long long)retry_ms);
+}
+
+/* the watch options every template watch shares */
+static void watch_opts(const tmpl_mode_t *m, consul_watch_opts_t *wo, const char *path)
+{
+    consul_watch_opts_init(wo, path);
+    wo->stale = m->o.stale;
+    if (m->o.give_up_after) wo->backoff_cap_ms = 1000;
+}
+
 static void start_kv(tmpl_mode_t *m, const char *name, int prefix)
 {
     for (size_t i = 0; i < m->nkv; i++)
@@ -215,9 +239,8 @@ static void start_kv(tmpl_mode_t *m, const char *name, int prefix)
     /* the key is escaped segment by segment ('/' kept): "x?y" asks for the key x?y, not for x */
     char *path = consul_path("/v1/kv/", name, 1, prefix ? "?recurse" : NULL);
     consul_watch_opts_t wo;
-    consul_watch_opts_init(&wo, path);
-    wo.stale = m->o.stale;
-    k->w = path ? consul_watch_new(m->c, &wo, on_kv, NULL, m) : NULL;
+    watch_opts(m, &wo, path);
+    k->w = path ? consul_watch_new(m->c, &wo, on_kv, on_watch_error, m) : NULL;
     free(path);
     if (k->w) consul_watch_start(k->w);
     else log_error("template: cannot watch key %.200s (too long?)", name);
@@ -227,13 +250,11 @@ static void start_services(tmpl_mode_t *m)
 {
     if (m->w_services) return;
     consul_watch_opts_t wo;
-    consul_watch_opts_init(&wo, "/v1/catalog/services");
-    wo.stale = m->o.stale;
+    watch_opts(m, &wo, "/v1/catalog/services");
     wo.fire_on_equal_data = 1;
-    m->w_services = consul_watch_new(m->c, &wo, on_services, NULL, m);
-    consul_watch_opts_init(&wo, "/v1/health/state/any");
-    wo.stale = m->o.stale;
-    m->w_state = consul_watch_new(m->c, &wo, on_state, NULL, m);
+    m->w_services = consul_watch_new(m->c, &wo, on_services, on_watch_error, m);
+    watch_opts(m, &wo, "/v1/health/state/any");
+    m->w_state = consul_watch_new(m->c, &wo, on_state, on_watch_error, m);
     if (m->w_services) consul_watch_start(m->w_services);
     if (m->w_state) consul_watch_start(m->w_state);
 }
@@ -267,6 +288,7 @@ static void run_cmd(tmpl_mode_t *m);
 static void on_cmd_exit(uv_process_t *p, int64_t status, int sig)
 {
     tmpl_mode_t *m = p->data;
+    if (!m) { uv_close((uv_handle_t *)p, on_cmd_closed); return; } /* tmpl_mode_free ran meanwhile */
     uv_timer_stop(&m->cmd_timer);
     uv_close((uv_handle_t *)p, on_cmd_closed);
     m->cmd_proc = NULL;
@@ -410,7 +432,7 @@ tmpl_mode_t *tmpl_mode_new(uv_loop_t *loop, consul_client_t *c, const tmpl_mode_
     size_t n = strlen(m->out) + 5;
     m->tmp = malloc(n);
     snprintf(m->tmp, n, "%s.tmp", m->out);
-    if (load(m, err, errlen) < 0) return NULL;
+    if (load(m, err, errlen) < 0) { free(m->in); free(m->out); free(m->cmd); free(m->tmp); free(m); return NULL; }
     m->st = template_store_new();
     template_store_set_env(m->st, env_get);
     template_store_provider(m->st, &m->p);
@@ -436,3 +458,36 @@ void tmpl_mode_reload(tmpl_mode_t *m)
 }
 
 int tmpl_mode_exit_code(const tmpl_mode_t *m) { return m->exit_code; }
+
+static void on_free_timer_closed(uv_handle_t *h)
+{
+    tmpl_mode_t *m = h->data;
+    if (--m->closing == 0) free(m);
+}
+
+void tmpl_mode_free(tmpl_mode_t *m)
+{
+    if (!m) return;
+    m->done = 1;
+    if (m->inflight) consul_call_cancel(m->inflight);
+    free(m->inflight_name);
+    consul_watch_free(m->w_services);
+    consul_watch_free(m->w_state);
+    for (size_t i = 0; i < m->nkv; i++) { consul_watch_free(m->kv[i].w); free(m->kv[i].name); }
+    free(m->kv);
+    if (m->cmd_proc) m->cmd_proc->data = NULL; /* on_cmd_exit closes it */
+    template_free(m->t);
+    template_store_free(m->st);
+    json_decref(m->used);
+    json_decref(m->fetched);
+    json_decref(m->queue);
+    json_decref(m->retry);
+    free(m->in);
+    free(m->out);
+    free(m->cmd);
+    free(m->tmp);
+    m->closing = 3;
+    uv_close((uv_handle_t *)&m->retry_timer, on_free_timer_closed);
+    uv_close((uv_handle_t *)&m->wait_timer, on_free_timer_closed);
+    uv_close((uv_handle_t *)&m->cmd_timer, on_free_timer_closed);
+}

@@ -45,6 +45,9 @@ struct watcher {
     uint64_t last_deliver; /* loop time of the last on_change */
     watcher_on_change_cb cb;
     void *data;
+    unsigned give_up_after;  /* 0: retry forever */
+    void (*on_give_up)(const char *msg, void *data);
+    int gave_up;
     watcher_stats_t st;
 };
 
@@ -314,6 +317,7 @@ routes_catalog_t *watcher_snapshot(const watcher_t *w)
 
 static void deliver(watcher_t *w)
 {
+    if (w->gave_up) return;
     w->dirty = 0;
     w->last_deliver = uv_now(http_client_loop(consul_client_http(w->c)));
     w->st.changes++;
@@ -468,6 +472,14 @@ static void on_watch_error(consul_watch_t *cw, const char *error, unsigned attem
 {
     watcher_t *w = udata;
     w->resync = 1;
+    if (w->gave_up) return;
+    if (w->give_up_after && attempt >= w->give_up_after) {
+        w->gave_up = 1;
+        char msg[600];
+        snprintf(msg, sizeof msg, "consul: %s: %.400s: giving up after %u attempts", consul_watch_path(cw), error, attempt);
+        if (w->on_give_up) w->on_give_up(msg, w->data); /* may free w: nothing after this */
+        return;
+    }
     if (attempt == 1 || attempt % 10 == 0)
         log_warn("consul: %s: %s (attempt %u, retry in %llu ms); HAProxy keeps its configuration",
                  consul_watch_path(cw), error, attempt, (unsigned long long)retry_ms);
@@ -486,6 +498,8 @@ watcher_t *watcher_new(consul_client_t *c, const watcher_opts_t *o, watcher_on_c
     w->queue_set = json_object();
     w->cb = cb;
     w->data = data;
+    w->give_up_after = o->give_up_after;
+    w->on_give_up = o->on_give_up;
     /* A Consul that was down comes back to routes within a second: the retry backoff is capped
      * at WATCHER_RETRY_CAP_MS, not the watch's default minute (after a 10 s outage the next try
      * used to come up to 8 s after Consul answered again; tests/faults catalog-kill9). */

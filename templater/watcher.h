@@ -15,7 +15,8 @@
  * Promises: on_change only once the first complete view (services, every routed service, KV) is
  * in (every routed service fetched or failed once), and only after the fetch queue drained, so
  * HAProxy never sees a half-loaded catalog.
- * Consul being down only delays on_change (the watches retry forever). */
+ * Consul being down only delays on_change (the watches retry forever, unless opts.give_up_after
+ * bounds them for -once). */
 #ifndef PORTOLAN_WATCHER_H
 #define PORTOLAN_WATCHER_H
 #include <stdint.h>
@@ -29,7 +30,16 @@ typedef struct {
     const char *kv_prefix;   /* "service/haproxy/" */
     int stale;
     uint64_t wait_ms;        /* long-poll wait; 0: 60 s */
+    /* 0: the watches retry forever (the daemon). n > 0 (-once): when one watch has failed n times
+     * in a row, on_give_up is called once with a message naming the request, the error and n
+     * ("consul: /v1/catalog/services: ...: giving up after 12 attempts"); nothing is delivered
+     * after it. The watcher may be freed from inside on_give_up. */
+    unsigned give_up_after;
+    void (*on_give_up)(const char *msg, void *data); /* data: watcher_new's */
 } watcher_opts_t;
+
+/* The bound -once uses (consul-template's default retry attempts). */
+#define WATCHER_ONCE_ATTEMPTS 12
 
 /* The snapshot is built fresh for each call and freed after it returns. */
 typedef void (*watcher_on_change_cb)(const routes_catalog_t *c, void *data);

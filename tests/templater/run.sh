@@ -186,6 +186,60 @@ else
 fi
 check "-once -dry writes nothing" test ! -e "$DRY"
 
+# ---- defaults a user meets first: CONSUL_HTTP_ADDR, the built-in base ----
+# no -consul: CONSUL_HTTP_ADDR is the address (it used to be hidden by a fixed 127.0.0.1:8500, and
+# -once then retried there forever: hence the timeout)
+env -u PORTOLAN_CONSUL CONSUL_HTTP_ADDR="http://$CATALOG_ADDR" timeout 60 "$TPL" -bind "127.0.0.1:1" -config "$DRY" \
+  -base "$TOP/haproxy/haproxy.cfg.base" -once -dry >"$TEST_TMP/dry-env.out" 2>"$TEST_TMP/dry-env.err"
+check_eq "no -consul: CONSUL_HTTP_ADDR is read (-once -dry exits 0)" 0 $?
+check "no -consul: the same configuration as with -consul" cmp -s "$TEST_TMP/dry.out" "$TEST_TMP/dry-env.out"
+check "no -consul: the log names the address CONSUL_HTTP_ADDR gave" grep -q "watching http://$CATALOG_ADDR " "$TEST_TMP/dry-env.err"
+CONSUL_HTTP_ADDR=127.0.0.1:1 timeout 60 "$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:1" -config "$DRY" \
+  -base "$TOP/haproxy/haproxy.cfg.base" -once -dry >"$TEST_TMP/dry-flag.out" 2>/dev/null
+check "-consul wins over CONSUL_HTTP_ADDR" cmp -s "$TEST_TMP/dry.out" "$TEST_TMP/dry-flag.out"
+# no -base: the copy of haproxy/haproxy.cfg.base built into the binary (a build tree needs no install)
+timeout 60 "$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:1" -config "$DRY" -once -dry \
+  >"$TEST_TMP/dry-nobase.out" 2>"$TEST_TMP/dry-nobase.err"
+check_eq "no -base: -once -dry exits 0" 0 $?
+check "no -base: the built-in base renders what -base haproxy/haproxy.cfg.base does" cmp -s "$TEST_TMP/dry.out" "$TEST_TMP/dry-nobase.out"
+check "no -base: the log says the base is built in" grep -q "base built in" "$TEST_TMP/dry-nobase.err"
+{ echo "# a base of the operator's own"; cat "$TOP/haproxy/haproxy.cfg.base"; } >"$TEST_TMP/own.base"
+timeout 60 "$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:1" -config "$DRY" -base "$TEST_TMP/own.base" -once -dry \
+  >"$TEST_TMP/dry-own.out" 2>/dev/null
+check "-base still overrides the built-in base" grep -qx "# a base of the operator's own" "$TEST_TMP/dry-own.out"
+
+# ---- teardown: a run frees everything it allocated (templater_t and templater_free) ----
+# valgrind's strictest form: no block left at exit, not even a reachable one (globals that were
+# never freed were "still reachable" and would fail this), and no memory error
+if command -v valgrind >/dev/null; then
+  printf '%s\n' '{{ range service "hello/v1" }}{{ .ID }}{{ end }} {{ keyOrDefault "service/haproxy/maxconn" "none" }}' >"$TEST_TMP/vg.ctmpl"
+  for mode in generator template; do
+    extra=(-base "$TOP/haproxy/haproxy.cfg.base")
+    [ $mode = template ] && extra=(-template "$TEST_TMP/vg.ctmpl:$TEST_TMP/vg.out")
+    timeout 300 valgrind --leak-check=full --error-exitcode=99 --log-file="$TEST_TMP/vg-$mode.log" \
+      "$TPL" -consul "$CATALOG_ADDR" -bind "127.0.0.1:1" -config "$DRY" -once -dry "${extra[@]}" >/dev/null 2>&1
+    check_eq "valgrind, -once -dry ($mode): exit 0, no memory error" 0 $?
+    check "valgrind, -once -dry ($mode): every heap block freed at exit" grep -q "All heap blocks were freed" "$TEST_TMP/vg-$mode.log"
+  done
+else
+  skip "valgrind is not installed (scripts/deps.sh installs it): teardown not checked"
+fi
+
+# ---- -once and no Consul: a bounded number of attempts, then exit 1 with the reason ----
+# (12 attempts, backoff capped at 1 s: ~10 s; timeout's 124 would mean "retried forever")
+CLOSED=127.0.0.1:$(free_port)
+ONCE=$TEST_TMP/once.cfg
+timeout 120 "$TPL" -consul "$CLOSED" -bind "127.0.0.1:1" -config "$ONCE" -once >/dev/null 2>"$TEST_TMP/once.err"
+check_eq "-once, Consul unreachable: exits 1 (not retrying forever)" 1 $?
+check "-once, Consul unreachable: says it gave up and why" \
+  grep -Eq "error .*consul: /v1/[a-z/]+.*cannot connect to $CLOSED.*giving up after 12 attempts" "$TEST_TMP/once.err"
+check "-once, Consul unreachable: writes no configuration" test ! -e "$ONCE"
+printf '%s\n' '{{ range services }}{{ .Name }}{{ end }}' >"$TEST_TMP/once.ctmpl"
+timeout 120 "$TPL" -consul "$CLOSED" -once -template "$TEST_TMP/once.ctmpl:$TEST_TMP/once.out" >/dev/null 2>"$TEST_TMP/once-t.err"
+check_eq "-once -template, Consul unreachable: exits 1" 1 $?
+check "-once -template, Consul unreachable: says it gave up" grep -q "giving up after 12 attempts" "$TEST_TMP/once-t.err"
+check "-once -template, Consul unreachable: writes nothing" test ! -e "$TEST_TMP/once.out"
+
 # ---- -template in:out:command (consul-template mode) ----
 T=$TEST_TMP/t.ctmpl; OUT=$TEST_TMP/t.out; CMDLOG=$TEST_TMP/cmd.log
 printf '%s\n' '{{ range service "hello/v1" }}{{ .ID }} {{ .Port }}' '{{ end }}maxconn={{ keyOrDefault "service/haproxy/maxconn" "none" }}' >"$T"

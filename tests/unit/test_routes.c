@@ -13,6 +13,7 @@
 
 #include "diff.h"
 #include "haproxy_cfg.h"
+#include "haproxy_base.h"
 #include "haproxy_check.h"
 #include "haproxy_runtime.h"
 #include "routes.h"
@@ -69,6 +70,16 @@ static char *base_text(void)
     buf[n] = '\0';
     fclose(f);
     return buf;
+}
+
+/* The default -base is the built-in copy of haproxy/haproxy.cfg.base, byte for byte (the Makefile
+ * rule generates it from the file; a stale or truncated copy fails here). */
+static void test_base_builtin(void **state)
+{
+    const char *file = base_text();
+    assert_true(strlen(file) > 100);
+    assert_int_equal(strlen(haproxy_base_builtin), strlen(file));
+    assert_string_equal(haproxy_base_builtin, file);
 }
 
 static char *render(const routes_table_t *t)
@@ -742,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_routes_incremental),
         cmocka_unit_test(test_runtime_answers),
         cmocka_unit_test(test_check_reason),
+        cmocka_unit_test(test_base_builtin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
