@@ -14,75 +14,33 @@
 #include "api.h"
 #include "persist.h"
 #include "store.h"
+#include "catalog_fixture.h"
 
 static int64_t clock_ms = 1000;
 static int64_t now_ms(void) { return clock_ms; }
 static int notified;
 static void on_change(void *ctx, const cat_change_t *ch) { (void)ctx; if (ch->sessions) notified++; }
 
-typedef struct {
-    catalog_api_t api;
-    api_response_t r;
-} fx_t;
+typedef catfx_t fx_t;
 
 static int setup(void **state)
 {
-    fx_t *f = calloc(1, sizeof *f);
-    f->api.store = store_new("node1", "11111111-2222-3333-4444-555555555555", "dc1", "127.0.0.1");
-    f->api.leader = "127.0.0.1:8300";
-    f->api.version = "test";
-    f->api.now_ms = now_ms;
+    int rc = catfx_setup(state, now_ms);
+    fx_t *f = *state;
     store_set_change_hook(f->api.store, on_change, NULL);
     notified = 0;
     clock_ms = 1000;
-    *state = f;
-    return 0;
+    return rc;
 }
 
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    api_response_clear(&f->r);
-    store_free(f->api.store);
-    free(f);
-    return 0;
-}
-
-static api_response_t *call(fx_t *f, const char *method, const char *path, const char *body, ...)
-{
-    api_param_t ps[8];
-    size_t n = 0;
-    va_list ap;
-    va_start(ap, body);
-    const char *k;
-    while ((k = va_arg(ap, const char *)) != NULL && n < 8) {
-        ps[n].name = k;
-        ps[n].value = va_arg(ap, const char *);
-        n++;
-    }
-    va_end(ap);
-    api_request_t req = {.method = method, .path = path, .params = ps, .nparams = n, .body = body,
-                         .body_len = body ? strlen(body) : 0};
-    api_response_clear(&f->r);
-    catalog_api_handle(&f->api, &req, 1, &f->r);
-    return &f->r;
-}
-
-
-
-static json_t *body_json(api_response_t *r)
-{
-    json_t *j = json_loads(r->body, JSON_DECODE_ANY, NULL);
-    assert_non_null(j);
-    return j;
-}
+static int teardown(void **state) { return catfx_teardown(state); }
 
 /* creates a session from body; returns its ID (static buffer per call site is the caller's) */
 static void create(fx_t *f, const char *body, char id[37])
 {
-    api_response_t *r = call(f, "PUT", "/v1/session/create", body, NULL);
+    api_response_t *r = catfx_call(f, "PUT", "/v1/session/create", body, NULL);
     assert_int_equal(r->status, 200);
-    json_t *j = body_json(r);
+    json_t *j = catfx_json(r);
     const char *s = json_string_value(json_object_get(j, "ID"));
     assert_non_null(s);
     assert_int_equal(strlen(s), 36);
@@ -92,10 +50,10 @@ static void create(fx_t *f, const char *body, char id[37])
 
 static json_t *kv_entry(fx_t *f, const char *key)
 {
-    api_response_t *r = call(f, "GET", key, NULL, NULL);
+    api_response_t *r = catfx_call(f, "GET", key, NULL, NULL);
     if (r->status != 200)
         return NULL;
-    json_t *a = body_json(r);
+    json_t *a = catfx_json(r);
     json_t *e = json_incref(json_array_get(a, 0));
     json_decref(a);
     return e;
@@ -107,14 +65,14 @@ static void test_session_shape_and_defaults(void **state)
     char id[37];
     create(f, NULL, id);
     assert_int_equal(notified, 1);
-    api_response_t *r = call(f, "GET", "/v1/session/info/x", NULL, NULL);
+    api_response_t *r = catfx_call(f, "GET", "/v1/session/info/x", NULL, NULL);
     assert_string_equal(r->body, "[]");
     char path[128];
     snprintf(path, sizeof path, "/v1/session/info/%s", id);
-    r = call(f, "GET", path, NULL, NULL);
+    r = catfx_call(f, "GET", path, NULL, NULL);
     assert_int_equal(r->status, 200);
     assert_true(r->has_index);
-    json_t *j = body_json(r), *s = json_array_get(j, 0);
+    json_t *j = catfx_json(r), *s = json_array_get(j, 0);
     assert_string_equal(json_string_value(json_object_get(s, "ID")), id);
     assert_string_equal(json_string_value(json_object_get(s, "Node")), "node1");
     assert_string_equal(json_string_value(json_object_get(s, "Behavior")), "release");
@@ -127,7 +85,7 @@ static void test_session_shape_and_defaults(void **state)
     /* LockDelay: a small number is seconds, a string a Go duration; capped at 60s */
     create(f, "{\"Name\":\"a\",\"LockDelay\":5,\"Behavior\":\"delete\",\"TTL\":\"10s\"}", id);
     create(f, "{\"LockDelay\":\"2m\"}", id);
-    j = body_json(call(f, "GET", "/v1/session/list", NULL, NULL));
+    j = catfx_json(catfx_call(f, "GET", "/v1/session/list", NULL, NULL));
     assert_int_equal(json_array_size(j), 3);
     int seen5 = 0, seen60 = 0;
     for (size_t i = 0; i < 3; i++) {
@@ -138,10 +96,10 @@ static void test_session_shape_and_defaults(void **state)
     assert_int_equal(seen5, 1);
     assert_int_equal(seen60, 1);
     json_decref(j);
-    j = body_json(call(f, "GET", "/v1/session/node/NODE1", NULL, NULL));
+    j = catfx_json(catfx_call(f, "GET", "/v1/session/node/NODE1", NULL, NULL));
     assert_int_equal(json_array_size(j), 3);
     json_decref(j);
-    j = body_json(call(f, "GET", "/v1/session/node/other", NULL, NULL));
+    j = catfx_json(catfx_call(f, "GET", "/v1/session/node/other", NULL, NULL));
     assert_int_equal(json_array_size(j), 0);
     json_decref(j);
 }
@@ -149,29 +107,29 @@ static void test_session_shape_and_defaults(void **state)
 static void test_session_errors(void **state)
 {
     fx_t *f = *state;
-    api_response_t *r = call(f, "PUT", "/v1/session/create", "{\"TTL\":\"5s\"}", NULL);
+    api_response_t *r = catfx_call(f, "PUT", "/v1/session/create", "{\"TTL\":\"5s\"}", NULL);
     assert_int_equal(r->status, 500);
     assert_string_equal(r->body, "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]");
-    r = call(f, "PUT", "/v1/session/create", "{\"Behavior\":\"keep\"}", NULL);
+    r = catfx_call(f, "PUT", "/v1/session/create", "{\"Behavior\":\"keep\"}", NULL);
     assert_int_equal(r->status, 500);
     assert_string_equal(r->body, "Invalid Behavior setting 'keep'");
-    r = call(f, "PUT", "/v1/session/create", "{\"Node\":\"ghost\"}", NULL);
+    r = catfx_call(f, "PUT", "/v1/session/create", "{\"Node\":\"ghost\"}", NULL);
     assert_int_equal(r->status, 500);
     assert_string_equal(r->body, "Missing node registration");
-    r = call(f, "PUT", "/v1/session/create", "{\"Checks\":[\"nope\"]}", NULL);
+    r = catfx_call(f, "PUT", "/v1/session/create", "{\"Checks\":[\"nope\"]}", NULL);
     assert_int_equal(r->status, 500);
     assert_string_equal(r->body, "Missing check 'nope' registration");
-    r = call(f, "PUT", "/v1/session/create", "{\"TTL\":", NULL);
+    r = catfx_call(f, "PUT", "/v1/session/create", "{\"TTL\":", NULL);
     assert_int_equal(r->status, 400);
-    r = call(f, "GET", "/v1/session/create", NULL, NULL);
+    r = catfx_call(f, "GET", "/v1/session/create", NULL, NULL);
     assert_int_equal(r->status, 405);
-    r = call(f, "PUT", "/v1/session/renew/unknown", NULL, NULL);
+    r = catfx_call(f, "PUT", "/v1/session/renew/unknown", NULL, NULL);
     assert_int_equal(r->status, 404);
     assert_string_equal(r->body, "Session id 'unknown' not found");
-    r = call(f, "PUT", "/v1/session/destroy/", NULL, NULL);
+    r = catfx_call(f, "PUT", "/v1/session/destroy/", NULL, NULL);
     assert_int_equal(r->status, 400);
     assert_int_equal(notified, 0);
-    r = call(f, "PUT", "/v1/kv/k", "v", "acquire", "no-such-session", NULL);
+    r = catfx_call(f, "PUT", "/v1/kv/k", "v", "acquire", "no-such-session", NULL);
     assert_int_equal(r->status, 500);
     assert_string_equal(r->body, "invalid session \"no-such-session\"");
 }
@@ -183,24 +141,24 @@ static void test_lock_acquire_release(void **state)
     char a[37], b[37];
     create(f, "{\"LockDelay\":\"0s\"}", a);
     create(f, "{\"LockDelay\":\"0s\"}", b);
-    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", "A", "acquire", a, NULL)->body, "true");
-    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", "B", "acquire", b, NULL)->body, "false");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/svc/leader", "A", "acquire", a, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/svc/leader", "B", "acquire", b, NULL)->body, "false");
     json_t *e = kv_entry(f, "/v1/kv/svc/leader");
     assert_string_equal(json_string_value(json_object_get(e, "Session")), a);
     assert_int_equal(json_integer_value(json_object_get(e, "LockIndex")), 1);
     assert_string_equal(json_string_value(json_object_get(e, "Value")), "QQ==");
     json_decref(e);
     /* the holder re-acquiring keeps LockIndex; the other cannot release */
-    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", "A2", "acquire", a, NULL)->body, "true");
-    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", NULL, "release", b, NULL)->body, "false");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/svc/leader", "A2", "acquire", a, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/svc/leader", NULL, "release", b, NULL)->body, "false");
     e = kv_entry(f, "/v1/kv/svc/leader");
     assert_int_equal(json_integer_value(json_object_get(e, "LockIndex")), 1);
     json_decref(e);
-    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", NULL, "release", a, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/svc/leader", NULL, "release", a, NULL)->body, "true");
     e = kv_entry(f, "/v1/kv/svc/leader");
     assert_null(json_object_get(e, "Session"));
     json_decref(e);
-    assert_string_equal(call(f, "PUT", "/v1/kv/svc/leader", "B", "acquire", b, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/svc/leader", "B", "acquire", b, NULL)->body, "true");
     e = kv_entry(f, "/v1/kv/svc/leader");
     assert_string_equal(json_string_value(json_object_get(e, "Session")), b);
     assert_int_equal(json_integer_value(json_object_get(e, "LockIndex")), 2);
@@ -215,12 +173,12 @@ static void test_destroy_behavior_and_lock_delay(void **state)
     create(f, "{\"LockDelay\":\"10s\"}", a);
     create(f, "{\"Behavior\":\"delete\",\"LockDelay\":0}", d);
     create(f, NULL, b);
-    assert_string_equal(call(f, "PUT", "/v1/kv/rel", "x", "acquire", a, NULL)->body, "true");
-    assert_string_equal(call(f, "PUT", "/v1/kv/del", "y", "acquire", d, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/rel", "x", "acquire", a, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/del", "y", "acquire", d, NULL)->body, "true");
     snprintf(path, sizeof path, "/v1/session/destroy/%s", a);
-    assert_string_equal(call(f, "PUT", path, NULL, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", path, NULL, NULL)->body, "true");
     snprintf(path, sizeof path, "/v1/session/destroy/%s", d);
-    assert_string_equal(call(f, "PUT", path, NULL, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", path, NULL, NULL)->body, "true");
     json_t *e = kv_entry(f, "/v1/kv/rel");
     assert_non_null(e);
     assert_null(json_object_get(e, "Session"));
@@ -228,11 +186,11 @@ static void test_destroy_behavior_and_lock_delay(void **state)
     json_decref(e);
     assert_null(kv_entry(f, "/v1/kv/del"));
     /* rel is in its 10 s lock-delay: refused, then granted once it has passed */
-    assert_string_equal(call(f, "PUT", "/v1/kv/rel", "z", "acquire", b, NULL)->body, "false");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/rel", "z", "acquire", b, NULL)->body, "false");
     clock_ms += 10001;
-    assert_string_equal(call(f, "PUT", "/v1/kv/rel", "z", "acquire", b, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/rel", "z", "acquire", b, NULL)->body, "true");
     /* del had no lock-delay */
-    assert_string_equal(call(f, "PUT", "/v1/kv/del", "z", "acquire", b, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/del", "z", "acquire", b, NULL)->body, "true");
 }
 
 /* TTL: renew keeps it; 2 x TTL without renewal invalidates it and frees its lock */
@@ -242,17 +200,17 @@ static void test_ttl_expiry(void **state)
     char a[37], b[37], path[128];
     create(f, "{\"TTL\":\"10s\",\"LockDelay\":0}", a);
     create(f, NULL, b);
-    assert_string_equal(call(f, "PUT", "/v1/kv/lead", "a", "acquire", a, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/lead", "a", "acquire", a, NULL)->body, "true");
     clock_ms += 15000;
     snprintf(path, sizeof path, "/v1/session/renew/%s", a);
-    api_response_t *r = call(f, "PUT", path, NULL, NULL);
+    api_response_t *r = catfx_call(f, "PUT", path, NULL, NULL);
     assert_int_equal(r->status, 200);
     clock_ms += 19999;   /* 2 x TTL after the renewal not yet passed */
-    assert_string_equal(call(f, "PUT", "/v1/kv/lead", "b", "acquire", b, NULL)->body, "false");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/lead", "b", "acquire", b, NULL)->body, "false");
     clock_ms += 1;
     snprintf(path, sizeof path, "/v1/session/info/%s", a);
-    assert_string_equal(call(f, "GET", path, NULL, NULL)->body, "[]");
-    assert_string_equal(call(f, "PUT", "/v1/kv/lead", "b", "acquire", b, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "GET", path, NULL, NULL)->body, "[]");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/lead", "b", "acquire", b, NULL)->body, "true");
 }
 
 /* a bound check going critical invalidates the session; a critical check refuses creation */
@@ -260,16 +218,16 @@ static void test_check_invalidation(void **state)
 {
     fx_t *f = *state;
     char a[37], path[128];
-    assert_int_equal(call(f, "PUT", "/v1/agent/check/register", "{\"Name\":\"mem\",\"TTL\":\"30s\",\"Status\":\"passing\"}", NULL)->status, 200);
+    assert_int_equal(catfx_call(f, "PUT", "/v1/agent/check/register", "{\"Name\":\"mem\",\"TTL\":\"30s\",\"Status\":\"passing\"}", NULL)->status, 200);
     create(f, "{\"Checks\":[\"serfHealth\",\"mem\"],\"LockDelay\":0}", a);
-    assert_string_equal(call(f, "PUT", "/v1/kv/job", "a", "acquire", a, NULL)->body, "true");
-    assert_int_equal(call(f, "PUT", "/v1/agent/check/fail/mem", NULL, NULL)->status, 200);
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/job", "a", "acquire", a, NULL)->body, "true");
+    assert_int_equal(catfx_call(f, "PUT", "/v1/agent/check/fail/mem", NULL, NULL)->status, 200);
     snprintf(path, sizeof path, "/v1/session/info/%s", a);
-    assert_string_equal(call(f, "GET", path, NULL, NULL)->body, "[]");
+    assert_string_equal(catfx_call(f, "GET", path, NULL, NULL)->body, "[]");
     json_t *e = kv_entry(f, "/v1/kv/job");
     assert_null(json_object_get(e, "Session"));
     json_decref(e);
-    api_response_t *r = call(f, "PUT", "/v1/session/create", "{\"Checks\":[\"mem\"]}", NULL);
+    api_response_t *r = catfx_call(f, "PUT", "/v1/session/create", "{\"Checks\":[\"mem\"]}", NULL);
     assert_int_equal(r->status, 500);
     assert_string_equal(r->body, "Check 'mem' is in critical state");
 }
@@ -278,15 +236,15 @@ static void test_check_invalidation(void **state)
 static void test_session_list_blocks(void **state)
 {
     fx_t *f = *state;
-    api_response_t *r = call(f, "GET", "/v1/session/list", NULL, NULL);
+    api_response_t *r = catfx_call(f, "GET", "/v1/session/list", NULL, NULL);
     char idx[32];
     snprintf(idx, sizeof idx, "%llu", (unsigned long long)r->index);
-    r = call(f, "GET", "/v1/session/list", NULL, "index", idx, NULL);
+    r = catfx_call(f, "GET", "/v1/session/list", NULL, "index", idx, NULL);
     assert_int_equal(r->block, 1);
     assert_int_equal(r->watch & API_WATCH_SESSIONS, API_WATCH_SESSIONS);
     char a[37];
     create(f, NULL, a);
-    r = call(f, "GET", "/v1/session/list", NULL, "index", idx, NULL);
+    r = catfx_call(f, "GET", "/v1/session/list", NULL, "index", idx, NULL);
     assert_int_equal(r->block, 0);
     assert_int_equal(r->status, 200);
 }
@@ -297,7 +255,7 @@ static void test_txn_ok(void **state)
     fx_t *f = *state;
     char a[37];
     create(f, NULL, a);
-    assert_string_equal(call(f, "PUT", "/v1/kv/t/old", "o", NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/t/old", "o", NULL)->body, "true");
     json_t *old = kv_entry(f, "/v1/kv/t/old");
     json_int_t mi = json_integer_value(json_object_get(old, "ModifyIndex"));
     json_decref(old);
@@ -309,10 +267,10 @@ static void test_txn_ok(void **state)
              "{\"KV\":{\"Verb\":\"check-not-exists\",\"Key\":\"t/none\"}},"
              "{\"KV\":{\"Verb\":\"get\",\"Key\":\"t/a\"}},"
              "{\"KV\":{\"Verb\":\"get-tree\",\"Key\":\"t/\"}}]", (long long)mi, a);
-    api_response_t *r = call(f, "PUT", "/v1/txn", body, NULL);
+    api_response_t *r = catfx_call(f, "PUT", "/v1/txn", body, NULL);
     assert_int_equal(r->status, 200);
     assert_int_equal(r->wrote, 1);
-    json_t *j = body_json(r), *res = json_object_get(j, "Results");
+    json_t *j = catfx_json(r), *res = json_object_get(j, "Results");
     assert_true(json_is_null(json_object_get(j, "Errors")));
     assert_int_equal(json_array_size(res), 3 + 1 + 3);   /* set, cas, lock; get; get-tree of 3 */
     json_t *set = json_object_get(json_array_get(res, 0), "KV");
@@ -331,7 +289,7 @@ static void test_txn_ok(void **state)
     /* unlock with the wrong session fails, with the right one succeeds; delete-tree */
     snprintf(body, sizeof body, "[{\"KV\":{\"Verb\":\"unlock\",\"Key\":\"t/l\",\"Session\":\"%s\"}},"
              "{\"KV\":{\"Verb\":\"delete-tree\",\"Key\":\"t/a\"}}]", a);
-    assert_int_equal(call(f, "PUT", "/v1/txn", body, NULL)->status, 200);
+    assert_int_equal(catfx_call(f, "PUT", "/v1/txn", body, NULL)->status, 200);
     assert_null(kv_entry(f, "/v1/kv/t/a"));
     e = kv_entry(f, "/v1/kv/t/l");
     assert_null(json_object_get(e, "Session"));
@@ -342,7 +300,7 @@ static void test_txn_ok(void **state)
 static void test_txn_abort(void **state)
 {
     fx_t *f = *state;
-    assert_string_equal(call(f, "PUT", "/v1/kv/x/keep", "k", NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/x/keep", "k", NULL)->body, "true");
     json_t *e = kv_entry(f, "/v1/kv/x/keep");
     json_int_t mi = json_integer_value(json_object_get(e, "ModifyIndex"));
     json_decref(e);
@@ -353,10 +311,10 @@ static void test_txn_abort(void **state)
              "{\"KV\":{\"Verb\":\"delete\",\"Key\":\"x/keep\"}},"
              "{\"KV\":{\"Verb\":\"check-index\",\"Key\":\"x/new\",\"Index\":%lld}},"
              "{\"KV\":{\"Verb\":\"lock\",\"Key\":\"x/l\",\"Session\":\"nope\"}}]", (long long)mi);
-    api_response_t *r = call(f, "PUT", "/v1/txn", body, NULL);
+    api_response_t *r = catfx_call(f, "PUT", "/v1/txn", body, NULL);
     assert_int_equal(r->status, 409);
     assert_int_equal(r->wrote, 0);
-    json_t *j = body_json(r);
+    json_t *j = catfx_json(r);
     assert_true(json_is_null(json_object_get(j, "Results")));
     json_t *errs = json_object_get(j, "Errors");
     assert_int_equal(json_array_size(errs), 2);
@@ -384,7 +342,7 @@ static void test_txn_limits(void **state)
         for (int i = 0; i < n; i++)
             w += sprintf(w, "%s{\"KV\":{\"Verb\":\"set\",\"Key\":\"k%d\"}}", i ? "," : "", i);
         sprintf(w, "]");
-        api_response_t *r = call(f, "PUT", "/v1/txn", body, NULL);
+        api_response_t *r = catfx_call(f, "PUT", "/v1/txn", body, NULL);
         if (n == 65) {
             assert_int_equal(r->status, 413);
             assert_string_equal(r->body, "Transaction contains too many operations (65 > 64)");
@@ -393,13 +351,13 @@ static void test_txn_limits(void **state)
         }
     }
     free(body);
-    assert_int_equal(call(f, "PUT", "/v1/txn", "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"b\",\"Value\":\"!!\"}}]", NULL)->status, 400);
-    assert_int_equal(call(f, "PUT", "/v1/txn", "{}", NULL)->status, 400);
-    assert_int_equal(call(f, "PUT", "/v1/txn", "[{\"Node\":{}}]", NULL)->status, 400);
-    api_response_t *r = call(f, "PUT", "/v1/txn", "[{\"KV\":{\"Verb\":\"frob\",\"Key\":\"b\"}}]", NULL);
+    assert_int_equal(catfx_call(f, "PUT", "/v1/txn", "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"b\",\"Value\":\"!!\"}}]", NULL)->status, 400);
+    assert_int_equal(catfx_call(f, "PUT", "/v1/txn", "{}", NULL)->status, 400);
+    assert_int_equal(catfx_call(f, "PUT", "/v1/txn", "[{\"Node\":{}}]", NULL)->status, 400);
+    api_response_t *r = catfx_call(f, "PUT", "/v1/txn", "[{\"KV\":{\"Verb\":\"frob\",\"Key\":\"b\"}}]", NULL);
     assert_int_equal(r->status, 409);
     assert_non_null(strstr(r->body, "unknown KV verb \\\"frob\\\""));
-    assert_int_equal(call(f, "GET", "/v1/txn", NULL, NULL)->status, 405);
+    assert_int_equal(catfx_call(f, "GET", "/v1/txn", NULL, NULL)->status, 405);
 }
 
 /* -data-dir keeps sessions and locks: save, load into a new store, the same holder, LockIndex,
@@ -410,10 +368,10 @@ static void test_persist_sessions_and_locks(void **state)
     char a[37], d[37];
     create(f, "{\"Name\":\"keep\",\"TTL\":\"30s\",\"LockDelay\":\"500ms\",\"Behavior\":\"delete\"}", a);
     create(f, NULL, d);
-    assert_string_equal(call(f, "PUT", "/v1/kv/p/held", "h", "acquire", a, NULL)->body, "true");
-    assert_string_equal(call(f, "PUT", "/v1/kv/p/held", "h", "release", a, NULL)->body, "true");
-    assert_string_equal(call(f, "PUT", "/v1/kv/p/held", "h2", "acquire", a, NULL)->body, "true");
-    assert_string_equal(call(f, "PUT", "/v1/kv/p/free", "f", NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/p/held", "h", "acquire", a, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/p/held", "h", "release", a, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/p/held", "h2", "acquire", a, NULL)->body, "true");
+    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/p/free", "f", NULL)->body, "true");
     char dir[] = "/tmp/portolan-sess-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char err[512];
