@@ -23,9 +23,15 @@ SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 CC=${CC:-clang}
 mkdir -p "$OUT/obj" "$OUT/artifacts"
 
-# sources: what each directory's *.mk lists (those are kept compiling), minus main.c
+# sources: what each directory's *.mk lists (those are kept compiling), minus main.c and minus
+# the files make generates in the build tree (templater/haproxy_base_builtin.c, which only
+# main.c uses)
 MODULES="lib catalog agent templater"
-srcs() { cat "$TOP/$1"/*.mk | grep -oE "(^|[[:space:]=])$1/[A-Za-z0-9_]*\.c" | sed 's/^[[:space:]=]*//' | grep -v '/main\.c$' | sort -u; }
+srcs() {
+  local f
+  cat "$TOP/$1"/*.mk | grep -oE "(^|[[:space:]=])$1/[A-Za-z0-9_]*\.c" | sed 's/^[[:space:]=]*//' | grep -v '/main\.c$' |
+    sort -u | while read -r f; do [ -f "$TOP/$f" ] && echo "$f"; done
+}
 for m in $MODULES; do
   if [ -z "$(srcs "$m")" ]; then echo "fuzz: $m/*.mk lists no sources"; exit 1; fi
 done
