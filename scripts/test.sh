@@ -56,9 +56,10 @@ passed=0; failed=0; skipped=0
 
 count_tap() { # suite-name logfile exit-status
   local name=$1 log=$2 rc=$3 p f s
-  p=$(grep -cE '^ok [0-9]+' "$log" | head -1); s=$(grep -cE '^ok [0-9]+.*# (SKIP|skip)' "$log")
-  f=$(grep -cE '^not ok [0-9]+' "$log")
-  p=$((p - s))
+  # a skip is neither a pass nor a failure; cmocka writes its skips as "not ok N # SKIP"
+  p=$(grep -E '^ok [0-9]+' "$log" | grep -cvE '# (SKIP|skip)')
+  s=$(grep -cE '^(not )?ok [0-9]+.*# (SKIP|skip)' "$log")
+  f=$(grep -E '^not ok [0-9]+' "$log" | grep -cvE '# (SKIP|skip)')
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name exited $rc without a failing test"; fi
   if [ $((p + f + s)) -eq 0 ]; then f=1; echo "not ok - $name ran no test"; fi
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))

@@ -374,6 +374,11 @@ static void test_memory_limit(void **state)
 static void test_out_of_memory_is_an_error(void **state)
 {
 	(void)state;
+#if defined(__SANITIZE_ADDRESS__)
+	/* RLIMIT_AS and ASan do not mix: ASan's shadow memory needs terabytes of address space, so
+	 * the child dies in ASan's own mmap before the render runs. The plain unit run covers it. */
+	skip();
+#endif
 	const char *src = "{{ $x := \"0123456789abcdef\" }}{{ range split \",\" \"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30\" }}"
 	                  "{{ $x = printf \"%s%s\" $x $x }}{{ end }}{{ len $x }}";
 	pid_t pid = fork();
