@@ -15,7 +15,21 @@ struct kv_table {
     strmap_t *tombstones;   /* key -> uint64_t, the index of its deletion */
     strmap_t *delays;       /* key -> int64_t, the end of its lock-delay (ms) */
     uint64_t index;         /* the last write's */
+    kv_dirty_cb on_dirty;   /* told each key whose entry or tombstone changed (durable.c) */
+    void *dirty_ctx;
 };
+
+void kv_set_dirty_hook(kv_table_t *t, kv_dirty_cb cb, void *ctx)
+{
+    t->on_dirty = cb;
+    t->dirty_ctx = ctx;
+}
+
+static void dirty(kv_table_t *t, const char *key)
+{
+    if (t->on_dirty)
+        t->on_dirty(t->dirty_ctx, key);
+}
 
 kv_table_t *kv_table_new(void)
 {
@@ -51,6 +65,8 @@ kv_table_t *kv_table_clone(const kv_table_t *t)
 {
     kv_table_t *c = kv_table_new();
     c->index = t->index;
+    c->on_dirty = t->on_dirty;      /* a transaction's writes are marked too (harmless if dropped) */
+    c->dirty_ctx = t->dirty_ctx;
     for (strmap_iter_t it = strmap_iter(t->entries); strmap_iter_next(&it);) {
         const cat_kv_t *e = it.value;
         cat_kv_t *n = calloc(1, sizeof *n);
@@ -129,6 +145,7 @@ static cat_kv_t *write_entry(kv_table_t *t, cat_kv_t *e, const char *key, const 
     e->flags = flags;
     e->modify_index = idx;
     t->index = idx;
+    dirty(t, e->key);
     return e;
 }
 
@@ -188,6 +205,7 @@ static void set_tombstone(kv_table_t *t, const char *key, uint64_t idx)
 
 static void remove_entry(kv_table_t *t, cat_kv_t *e, uint64_t idx)
 {
+    dirty(t, e->key);
     set_tombstone(t, e->key, idx);
     strmap_del(t->entries, e->key);
     entry_free(e);
@@ -239,6 +257,7 @@ size_t kv_drop_session(kv_table_t *t, const char *session, int delete_keys, uint
             free(e->session);
             e->session = NULL;
             e->modify_index = idx;
+            dirty(t, e->key);
         }
     }
     free(list);
@@ -248,6 +267,12 @@ size_t kv_drop_session(kv_table_t *t, const char *session, int delete_keys, uint
 }
 
 void kv_restore_index(kv_table_t *t, uint64_t idx) { t->index = idx; }
+
+uint64_t kv_tombstone(const kv_table_t *t, const char *key)
+{
+    uint64_t *ts = strmap_get(t->tombstones, key);
+    return ts ? *ts : 0;
+}
 
 void kv_each_tombstone(const kv_table_t *t, cat_tombstone_cb cb, void *ctx)
 {

@@ -70,6 +70,13 @@ size_t kv_drop_session(kv_table_t *t, const char *session, int delete_keys, uint
 /* The end of a key's lock-delay (0 when none). */
 int64_t kv_lock_delay_until(const kv_table_t *t, const char *key);
 
+/* ---- durability ---- */
+/* cb is told the key of every entry written, unlocked or deleted (a deleted key: its tombstone
+ * was set), with -data-dir so the write-ahead log can record that key's new state. A clone
+ * inherits the hook. NULL cb: none. */
+typedef void (*kv_dirty_cb)(void *ctx, const char *key);
+void kv_set_dirty_hook(kv_table_t *t, kv_dirty_cb cb, void *ctx);
+
 /* ---- transactions ---- */
 /* A deep copy (entries, tombstones, lock-delays, index): a transaction runs on it and the
  * store keeps it only when every operation succeeded. */
@@ -82,6 +89,8 @@ void kv_restore_index(kv_table_t *t, uint64_t idx);
  * would go back across a restart. */
 typedef void (*cat_tombstone_cb)(void *ctx, const char *key, uint64_t index);
 void kv_each_tombstone(const kv_table_t *t, cat_tombstone_cb cb, void *ctx);
+/* The index of key's tombstone, 0 when it has none. */
+uint64_t kv_tombstone(const kv_table_t *t, const char *key);
 /* Ignored when the key exists. */
 void kv_restore_tombstone(kv_table_t *t, const char *key, uint64_t index);
 

@@ -13,12 +13,13 @@ catalog_libcatalog_a_SOURCES = \
 	catalog/api_node.c catalog/api_node.h catalog/api_catalog.c catalog/api_catalog.h \
 	catalog/api_misc.c catalog/api_misc.h catalog/node_maint.c catalog/node_maint.h \
 	catalog/persist.c catalog/persist.h \
+	catalog/wal.c catalog/wal.h catalog/durable.c catalog/durable.h \
 	catalog/checks.c catalog/checks.h \
 	catalog/check_rules.c catalog/check_rules.h \
 	catalog/server.c catalog/server.h \
 	catalog/dns.c catalog/dns.h \
 	catalog/dns_server.c catalog/dns_server.h
-CATALOG_LIBS = catalog/libcatalog.a $(PORTOLAN_LIBS) $(LDNS_LIBS)
+CATALOG_LIBS = catalog/libcatalog.a $(PORTOLAN_LIBS) $(LDNS_LIBS) $(ZLIB_LIBS)
 
 bin_PROGRAMS += portolan-catalog
 portolan_catalog_SOURCES = catalog/main.c

@@ -7,7 +7,7 @@
 #include "file.h"
 #include "flags.h"
 #include "log.h"
-#include "persist.h"
+#include "durable.h"
 #include "server.h"
 #include "signals.h"
 #include "uuid.h"
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 {
     const char *listen, *node, *nid, *dc, *advertise, *data_dir, *level, *dns_listen, *dns_domain;
     int json_logs, version, dns_only_passing, dns_truncate;
-    long long dns_udp_limit;
+    long long dns_udp_limit, compact_bytes;
     int64_t dns_service_ttl, dns_node_ttl;
     char host[256] = "portolan";
     gethostname(host, sizeof host);
@@ -111,7 +111,8 @@ int main(int argc, char **argv)
         {"node-id", FLAGS_STRING, &nid, NULL, "node ID, a UUID (default: random, kept in -data-dir)"},
         {"datacenter", FLAGS_STRING, &dc, "dc1", "datacenter name"},
         {"advertise", FLAGS_STRING, &advertise, "127.0.0.1", "the node's address in catalog answers"},
-        {"data-dir", FLAGS_STRING, &data_dir, NULL, "keep state here across restarts (every write fsync'd before it is answered)"},
+        {"data-dir", FLAGS_STRING, &data_dir, NULL, "keep state here across restarts: a write-ahead log and snapshots (every write fsync'd before it is answered)"},
+        {"wal-compact-bytes", FLAGS_INT, &compact_bytes, "67108864", "with -data-dir: compact the log into a new snapshot once it is this large and twice the snapshot"},
         {"dns-listen", FLAGS_STRING, &dns_listen, "127.0.0.1:8600", "address of the DNS interface, UDP and TCP (host:port, [v6]:port, :port; \"off\": none)"},
         {"dns-domain", FLAGS_STRING, &dns_domain, "consul", "DNS domain answered"},
         {"dns-only-passing", FLAGS_BOOL, &dns_only_passing, NULL, "DNS leaves out instances in warning too (critical ones always are)"},
@@ -160,21 +161,30 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return 1;
     }
+    if (compact_bytes < 4096) {
+        log_error("-wal-compact-bytes must be at least 4096");
+        return 2;
+    }
     catalog_store_t *store = store_new_at(node ? node : host, uuid, dc, advertise, index_base());
+    durable_t *durable = NULL;
     if (data_dir) {
-        int l = persist_load(store, data_dir, err, sizeof err);
-        if (l < 0) {
+        durable_opts_t dopt = {.compact_bytes = (size_t)compact_bytes};
+        durable = durable_open(store, data_dir, &dopt, err, sizeof err);
+        if (!durable) {
             log_error("%s", err);
             store_free(store);
             return 1;
         }
-        if (l > 0)
-            log_info("state loaded from %s/state.json (index %llu)", data_dir, (unsigned long long)store_index(store));
+        durable_stats_t st;
+        durable_stats(durable, &st);
+        if (st.loaded)
+            log_info("state loaded from %s: snapshot %zu bytes, %zu log records (index %llu)", data_dir,
+                     st.snapshot_bytes, st.loaded_records, (unsigned long long)store_index(store));
     }
     loop = uv_default_loop();
     char leader[300];
     snprintf(leader, sizeof leader, "%s:8300", advertise);
-    catalog_server_opts_t so = {.listen = listen, .data_dir = data_dir, .leader = leader, .version = PACKAGE_VERSION};
+    catalog_server_opts_t so = {.listen = listen, .durable = durable, .leader = leader, .version = PACKAGE_VERSION};
     server = catalog_server_new(loop, store, &so, err, sizeof err);
     if (!server) {
         log_error("listen %s: %s", listen, err);

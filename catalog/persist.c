@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define HEADER "portolan-catalog-state v1 sha256="
+#define SNAP_HEADER "portolan-catalog-snapshot v1 sha256="
 
 static json_t *indexes_json(uint64_t create, uint64_t modify)
 {
@@ -170,37 +171,63 @@ static void on_tombstone(void *ctx, const char *key, uint64_t index)
     json_array_append_new(ctx, e);
 }
 
-int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t errlen)
+/* ---- one entity each: the snapshot's items and the log's records share these ---- */
+static json_t *service_item(const cat_service_t *svc)
 {
-    json_t *root = json_object();
-    json_object_set_new(root, "Index", json_integer((json_int_t)store_index(s)));
-    size_t n;
-    cat_service_t **svcs = store_all_services(s, &n);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        if (!strcmp(svcs[i]->id, "consul") || svcs[i]->node)   /* external: in CatalogRegistrations */
-            continue;
-        json_t *extra;
-        json_t *body = service_json(svcs[i], &extra);
-        json_array_append_new(arr, json_pack("{s:o,s:o}", "Register", body, "State", extra));
+    json_t *extra;
+    json_t *body = service_json(svc, &extra);
+    return json_pack("{s:o,s:o}", "Register", body, "State", extra);
+}
+
+static json_t *node_check_item(const cat_check_t *c)
+{
+    return json_pack("{s:o,s:s,s:I,s:I}", "Register", check_json(c), "Output", c->output ? c->output : "",
+                     "CreateIndex", (json_int_t)c->create_index, "ModifyIndex", (json_int_t)c->modify_index);
+}
+
+static json_t *session_item(const cat_session_t *ss)
+{
+    json_t *nc = json_array(), *sc = json_array();
+    for (size_t k = 0; k < ss->nnode_checks; k++)
+        json_array_append_new(nc, json_string(ss->node_checks[k]));
+    for (size_t k = 0; k < ss->nservice_checks; k++)
+        json_array_append_new(sc, json_pack("{s:s}", "ID", ss->service_checks[k]));
+    char ld[32];   /* a duration string: a bare number below 1000 would read back as seconds */
+    snprintf(ld, sizeof ld, "%lldns", (long long)ss->lock_delay_ns);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:I,s:I}", "ID", ss->id, "Name", ss->name, "Node", ss->node,
+                     "Behavior", ss->delete_behavior ? "delete" : "release", "LockDelay", ld, "TTL", ss->ttl,
+                     "NodeChecks", nc, "ServiceChecks", sc, "CreateIndex", (json_int_t)ss->create_index,
+                     "ModifyIndex", (json_int_t)ss->modify_index);
+}
+
+static json_t *kv_item(const cat_kv_t *kv)
+{
+    json_t *v = json_null();
+    if (kv->has_value) {
+        char *b = malloc(4 * ((kv->len + 2) / 3) + 1);
+        EVP_EncodeBlock((unsigned char *)b, kv->value, (int)kv->len);
+        v = json_string(b);
+        free(b);
     }
-    free(svcs);
-    json_object_set_new(root, "Services", arr);
-    cat_check_t **nc = store_node_checks(s, &n);
-    arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        if (nc[i]->kind != CHECK_SERF && nc[i]->kind != CHECK_MAINT) /* node maintenance: NodeMaintenance */
-            json_array_append_new(arr, json_pack("{s:o,s:s,s:I,s:I}", "Register", check_json(nc[i]), "Output",
-                                                 nc[i]->output ? nc[i]->output : "", "CreateIndex",
-                                                 (json_int_t)nc[i]->create_index, "ModifyIndex",
-                                                 (json_int_t)nc[i]->modify_index));
-    free(nc);
-    json_object_set_new(root, "NodeChecks", arr);
-    json_object_set_new(root, "CatalogRegistrations", api_catalog_dump(s));
+    json_t *e = key_json(kv->key);
+    json_object_set_new(e, "Flags", json_integer((json_int_t)kv->flags));
+    json_object_set_new(e, "Value", v);
+    json_object_set_new(e, "CreateIndex", json_integer((json_int_t)kv->create_index));
+    json_object_set_new(e, "ModifyIndex", json_integer((json_int_t)kv->modify_index));
+    if (kv->lock_index)
+        json_object_set_new(e, "LockIndex", json_integer((json_int_t)kv->lock_index));
+    if (kv->session)
+        json_object_set_new(e, "Session", json_string(kv->session));
+    return e;
+}
+
+/* Node-level state into o: external registrations, node maintenance, the boot entries' indexes
+ * (not in any register body; they depend on the run's base, store_new_at). */
+static void node_part(const catalog_store_t *s, json_t *o)
+{
+    json_object_set_new(o, "CatalogRegistrations", api_catalog_dump(s));
     const char *nm = node_maint_reason(s);
-    json_object_set_new(root, "NodeMaintenance", nm ? json_string(nm) : json_null());
-    /* the entries every store starts with, and node maintenance: their indexes are not in a
-       register body, and depend on the run's base (store_new_at) */
+    json_object_set_new(o, "NodeMaintenance", nm ? json_string(nm) : json_null());
     json_t *boot = json_object();
     json_object_set_new(boot, "Node", indexes_json(store_node_create_index(s), store_node_modify_index(s)));
     const cat_check_t *serf = store_check(s, "serfHealth");
@@ -212,54 +239,58 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     const cat_check_t *maint = nm ? store_check(s, NODE_MAINT_CHECK_ID) : NULL;
     if (maint)
         json_object_set_new(boot, NODE_MAINT_CHECK_ID, indexes_json(maint->create_index, maint->modify_index));
-    json_object_set_new(root, "Boot", boot);
-    /* sessions as their create bodies (decoded again on load) with their ID and indexes */
+    json_object_set_new(o, "Boot", boot);
+}
+
+static int is_local_service(const cat_service_t *svc) { return strcmp(svc->id, "consul") != 0 && !svc->node; }
+static int is_plain_node_check(const cat_check_t *c)
+{
+    return !(c->service_id && *c->service_id) && !c->node && c->kind != CHECK_SERF && c->kind != CHECK_MAINT;
+}
+
+json_t *persist_state_json(const catalog_store_t *s)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "Index", json_integer((json_int_t)store_index(s)));
+    size_t n;
+    cat_service_t **svcs = store_all_services(s, &n);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (is_local_service(svcs[i]))   /* external: in CatalogRegistrations */
+            json_array_append_new(arr, service_item(svcs[i]));
+    free(svcs);
+    json_object_set_new(root, "Services", arr);
+    cat_check_t **nc = store_node_checks(s, &n);
+    arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (is_plain_node_check(nc[i]))  /* node maintenance: NodeMaintenance */
+            json_array_append_new(arr, node_check_item(nc[i]));
+    free(nc);
+    json_object_set_new(root, "NodeChecks", arr);
+    node_part(s, root);
     cat_session_t **ss = store_sessions(s, NULL, &n);
     arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *nc = json_array(), *sc = json_array();
-        for (size_t k = 0; k < ss[i]->nnode_checks; k++)
-            json_array_append_new(nc, json_string(ss[i]->node_checks[k]));
-        for (size_t k = 0; k < ss[i]->nservice_checks; k++)
-            json_array_append_new(sc, json_pack("{s:s}", "ID", ss[i]->service_checks[k]));
-        char ld[32];   /* a duration string: a bare number below 1000 would read back as seconds */
-        snprintf(ld, sizeof ld, "%lldns", (long long)ss[i]->lock_delay_ns);
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:I,s:I}", "ID", ss[i]->id,
-                                             "Name", ss[i]->name, "Node", ss[i]->node,
-                                             "Behavior", ss[i]->delete_behavior ? "delete" : "release",
-                                             "LockDelay", ld, "TTL", ss[i]->ttl,
-                                             "NodeChecks", nc, "ServiceChecks", sc,
-                                             "CreateIndex", (json_int_t)ss[i]->create_index,
-                                             "ModifyIndex", (json_int_t)ss[i]->modify_index));
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, session_item(ss[i]));
     free(ss);
     json_object_set_new(root, "Sessions", arr);
     cat_kv_t **kv = store_kv_list(s, "", &n);
     arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = json_null();
-        if (kv[i]->has_value) {
-            char *b = malloc(4 * ((kv[i]->len + 2) / 3) + 1);
-            EVP_EncodeBlock((unsigned char *)b, kv[i]->value, (int)kv[i]->len);
-            v = json_string(b);
-            free(b);
-        }
-        json_t *e = key_json(kv[i]->key);
-        json_object_set_new(e, "Flags", json_integer((json_int_t)kv[i]->flags));
-        json_object_set_new(e, "Value", v);
-        json_object_set_new(e, "CreateIndex", json_integer((json_int_t)kv[i]->create_index));
-        json_object_set_new(e, "ModifyIndex", json_integer((json_int_t)kv[i]->modify_index));
-        if (kv[i]->lock_index)
-            json_object_set_new(e, "LockIndex", json_integer((json_int_t)kv[i]->lock_index));
-        if (kv[i]->session)
-            json_object_set_new(e, "Session", json_string(kv[i]->session));
-        json_array_append_new(arr, e);
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, kv_item(kv[i]));
     free(kv);
     json_object_set_new(root, "KV", arr);
     arr = json_array();
     store_each_tombstone(s, on_tombstone, arr);
     json_object_set_new(root, "Tombstones", arr);
+    return root;
+}
+
+/* Writes root as a checksummed file dir/name (through name.tmp, fsync, rename, directory
+ * fsync). *bytes (may be NULL): the file's size. */
+static int save_file(json_t *root, const char *dir, const char *name, const char *header, size_t *bytes, char *err,
+                     size_t errlen)
+{
     char *body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!body) {
@@ -267,7 +298,7 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
         return -1;
     }
     size_t blen = strlen(body);
-    if (blen + strlen(HEADER) + 66 > PERSIST_MAX_STATE) {
+    if (blen + strlen(header) + 66 > PERSIST_MAX_STATE) {
         snprintf(err, errlen, "state: %zu bytes would exceed the %d MiB a state file may hold; not saved", blen,
                  PERSIST_MAX_STATE >> 20);
         free(body);
@@ -276,8 +307,8 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     char hex[65];
     sha256_hex(body, blen, hex);
     char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/state.json", dir);
-    snprintf(tmp, sizeof tmp, "%s/state.json.tmp", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int rc = -1;
     if (fd < 0) {
@@ -286,7 +317,7 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
         return -1;
     }
     char head[128];
-    int hl = snprintf(head, sizeof head, HEADER "%s\n", hex);
+    int hl = snprintf(head, sizeof head, "%s%s\n", header, hex);
     struct iovec iov[3] = {{head, (size_t)hl}, {body, blen}, {"\n", 1}};
     ssize_t want = hl + (ssize_t)blen + 1, w = writev(fd, iov, 3);
     if (w != want)
@@ -307,19 +338,260 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
             fsync(dfd);
             close(dfd);
         }
+        if (bytes)
+            *bytes = (size_t)want;
     }
     return rc;
 }
 
-int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
+int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t errlen)
+{
+    return save_file(persist_state_json(s), dir, "state.json", HEADER, NULL, err, errlen);
+}
+
+int persist_snapshot_save(const catalog_store_t *s, const char *dir, const char *log_name, size_t *bytes,
+                          char *err, size_t errlen)
+{
+    json_t *root = persist_state_json(s);
+    json_object_set_new(root, "Log", json_string(log_name));
+    return save_file(root, dir, PERSIST_SNAPSHOT, SNAP_HEADER, bytes, err, errlen);
+}
+
+/* ---- applying one entity (a snapshot's item, a log record) ---- */
+static int apply_service(catalog_store_t *s, const json_t *item, char *err, size_t errlen)
+{
+    char *rb = json_dumps(json_object_get(item, "Register"), JSON_COMPACT);
+    cat_service_t *svc;
+    cat_check_t **checks;
+    size_t nchecks;
+    char derr[1024];
+    int st = rb ? decode_service_register(rb, strlen(rb), &svc, &checks, &nchecks, derr, sizeof derr) : 400;
+    free(rb);
+    if (st != 200) {
+        snprintf(err, errlen, "service refused: %s", rb ? derr : "missing");
+        return -1;
+    }
+    char id[1024];
+    snprintf(id, sizeof id, "%s", svc->id);
+    store_deregister(s, id);           /* a log record replaces the service as a whole */
+    store_register(s, svc, checks, nchecks, 1, 0);
+    free(checks);
+    json_t *state = json_object_get(item, "State");
+    cat_service_t *live = store_service(s, id);
+    if (!live)
+        return 0;
+    live->create_index = (uint64_t)json_integer_value(json_object_get(state, "CreateIndex"));
+    live->modify_index = (uint64_t)json_integer_value(json_object_get(state, "ModifyIndex"));
+    json_t *outs = json_object_get(state, "Checks");
+    for (cat_check_t *c = live->checks; c; c = c->next_in_service) {
+        json_t *o = json_object_get(outs, c->id);
+        if (!o)
+            continue;
+        free(c->output);
+        c->output = strdup(json_string_value(json_object_get(o, "Output")) ? json_string_value(json_object_get(o, "Output")) : "");
+        c->create_index = (uint64_t)json_integer_value(json_object_get(o, "CreateIndex"));
+        c->modify_index = (uint64_t)json_integer_value(json_object_get(o, "ModifyIndex"));
+    }
+    json_t *maint = json_object_get(state, "Maintenance");
+    if (json_is_string(maint)) {
+        char mid[1100];
+        snprintf(mid, sizeof mid, "_service_maintenance:%s", id);
+        store_service_maintenance(s, id, 1, json_string_value(maint), 0);
+        cat_check_t *mc = store_check(s, mid);
+        if (mc)
+            indexes_from_json(json_object_get(outs, mid), &mc->create_index, &mc->modify_index);
+    }
+    return 0;
+}
+
+static int apply_node_check(catalog_store_t *s, const json_t *item, char *err, size_t errlen)
+{
+    char *rb = json_dumps(json_object_get(item, "Register"), JSON_COMPACT);
+    cat_check_t *c;
+    char derr[1024];
+    if (!rb || decode_check_register(rb, strlen(rb), &c, derr, sizeof derr) != 200) {
+        snprintf(err, errlen, "node check refused");
+        free(rb);
+        return -1;
+    }
+    free(rb);
+    char *cid = strdup(c->id); /* store_check_register owns c from here */
+    store_check_deregister(s, cid);
+    store_check_register(s, c, 0);
+    cat_check_t *live = store_check(s, cid);
+    free(cid);
+    if (live) {
+        const char *out = json_string_value(json_object_get(item, "Output"));
+        if (out) {
+            free(live->output);
+            live->output = strdup(out);
+        }
+        indexes_from_json(item, &live->create_index, &live->modify_index);
+    }
+    return 0;
+}
+
+/* Node-level state (node_part): replaces every external node and node maintenance. */
+static int apply_node_part(catalog_store_t *s, const json_t *o, char *err, size_t errlen)
+{
+    size_t n, i;
+    cat_node_t **nodes = store_ext_nodes(s, &n);
+    char **names = malloc((n ? n : 1) * sizeof *names);
+    for (i = 0; i < n; i++)
+        names[i] = strdup(nodes[i]->name);
+    free(nodes);
+    for (i = 0; i < n; i++) {
+        store_ext_node_delete(s, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    json_t *boot = json_object_get(o, "Boot"), *item;
+    if (json_is_object(boot)) {
+        uint64_t nc = store_node_create_index(s), nm = store_node_modify_index(s);
+        indexes_from_json(json_object_get(boot, "Node"), &nc, &nm);
+        store_restore_node_indexes(s, nc, nm);
+        cat_check_t *serf = store_check(s, "serfHealth");
+        if (serf)
+            indexes_from_json(json_object_get(boot, "serfHealth"), &serf->create_index, &serf->modify_index);
+        cat_service_t *consul = store_service(s, "consul");
+        if (consul)
+            indexes_from_json(json_object_get(boot, "consul"), &consul->create_index, &consul->modify_index);
+    }
+    json_array_foreach(json_object_get(o, "CatalogRegistrations"), i, item) {
+        char *rb = json_dumps(item, JSON_COMPACT);
+        char derr[1024];
+        int wrote;
+        int st = rb ? api_catalog_apply(s, rb, strlen(rb), 0, &wrote, derr, sizeof derr) : 400;
+        free(rb);
+        if (st != 200) {
+            snprintf(err, errlen, "catalog registration %zu refused: %s", i, rb ? derr : "missing");
+            return -1;
+        }
+    }
+    json_t *nm = json_object_get(o, "NodeMaintenance");
+    node_maint_set(s, 0, NULL, 0);
+    if (json_is_string(nm)) {
+        node_maint_set(s, 1, json_string_value(nm), 0);
+        cat_check_t *maint = store_check(s, NODE_MAINT_CHECK_ID);
+        if (maint && json_is_object(boot))
+            indexes_from_json(json_object_get(boot, NODE_MAINT_CHECK_ID), &maint->create_index, &maint->modify_index);
+    }
+    return 0;
+}
+
+/* Sessions go through the create-body decoder, as live ones. One already there is kept (a
+ * session never changes after its creation). */
+static int apply_session(catalog_store_t *s, const json_t *item, char *err, size_t errlen)
+{
+    const char *id = json_string_value(json_object_get(item, "ID"));
+    if (id && store_session(s, id))
+        return 0;
+    char *sb = json_dumps(item, JSON_COMPACT), serr[512];
+    cat_session_t *sess = sb ? session_decode(sb, strlen(sb), store_node(s), serr, sizeof serr) : NULL;
+    free(sb);
+    if (!sess || !id || strlen(id) != 36) {
+        if (sess)
+            snprintf(serr, sizeof serr, "bad ID");
+        snprintf(err, errlen, "session refused: %s", serr);
+        cat_session_free(sess);
+        return -1;
+    }
+    memcpy(sess->id, id, 37);
+    indexes_from_json(item, &sess->create_index, &sess->modify_index);
+    store_session_restore(s, sess, checks_now_ms());
+    return 0;
+}
+
+static int apply_kv(catalog_store_t *s, const json_t *item, const char *where, char *err, size_t errlen)
+{
+    char *key = key_from_json(item);
+    const char *v64 = json_string_value(json_object_get(item, "Value"));
+    if (!key) {
+        snprintf(err, errlen, "KV entry has no key");
+        return -1;
+    }
+    unsigned char *val = NULL;
+    int vlen = 0;
+    if (v64) {
+        size_t l = strlen(v64);
+        val = malloc(l + 1);
+        vlen = EVP_DecodeBlock(val, (const unsigned char *)v64, (int)l);
+        if (vlen < 0) {
+            free(val);
+            snprintf(err, errlen, "KV entry has a bad value");
+            free(key);
+            return -1;
+        }
+        if (l >= 2 && v64[l - 1] == '=') vlen--;
+        if (l >= 2 && v64[l - 2] == '=') vlen--;
+    }
+    store_kv_put(s, key, val, (size_t)vlen, (uint64_t)json_integer_value(json_object_get(item, "Flags")), -1);
+    free(val);
+    cat_kv_t *e = store_kv_get(s, key);
+    e->create_index = (uint64_t)json_integer_value(json_object_get(item, "CreateIndex"));
+    e->modify_index = (uint64_t)json_integer_value(json_object_get(item, "ModifyIndex"));
+    const char *holder = json_string_value(json_object_get(item, "Session"));
+    json_int_t li = json_integer_value(json_object_get(item, "LockIndex"));
+    if (store_kv_restore_lock(s, key, holder, li > 0 ? (uint64_t)li : 0) != 0)
+        log_warn("%s: a KV entry names session %s, which is not in the state: loaded unlocked", where, holder);
+    free(key);
+    return 0;
+}
+
+static int apply_tombstone(catalog_store_t *s, const json_t *item, char *err, size_t errlen)
+{
+    char *key = key_from_json(item);
+    if (!key) {
+        snprintf(err, errlen, "tombstone has no key");
+        return -1;
+    }
+    store_kv_delete(s, key, 0, -1);
+    json_int_t idx = json_integer_value(json_object_get(item, "Index"));
+    if (idx > 0)
+        store_restore_tombstone(s, key, (uint64_t)idx);
+    free(key);
+    return 0;
+}
+
+int persist_state_apply(catalog_store_t *s, const json_t *root, const char *where, char *err, size_t errlen)
+{
+    char e[1536];
+    json_t *item;
+    size_t i;
+#define APPLY(what, call)                                                         \
+    if ((call) != 0) {                                                            \
+        snprintf(err, errlen, "state %s: %s %zu: %s", where, what, i, e);         \
+        return -1;                                                                \
+    }
+    json_array_foreach(json_object_get(root, "Services"), i, item)
+        APPLY("service", apply_service(s, item, e, sizeof e))
+    json_array_foreach(json_object_get(root, "NodeChecks"), i, item)
+        APPLY("node check", apply_node_check(s, item, e, sizeof e))
+    i = 0;
+    APPLY("node", apply_node_part(s, root, e, sizeof e))
+    json_array_foreach(json_object_get(root, "Sessions"), i, item)
+        APPLY("session", apply_session(s, item, e, sizeof e))
+    json_array_foreach(json_object_get(root, "KV"), i, item)
+        APPLY("KV entry", apply_kv(s, item, where, e, sizeof e))
+    json_array_foreach(json_object_get(root, "Tombstones"), i, item)
+        APPLY("tombstone", apply_tombstone(s, item, e, sizeof e))
+#undef APPLY
+    store_restore_indexes(s, (uint64_t)json_integer_value(json_object_get(root, "Index")));
+    return 0;
+}
+
+/* Reads and verifies dir/name (header + SHA-256). 1 with *root, 0 no file, -1 error. */
+static int load_file(const char *dir, const char *name, const char *header, json_t **root, size_t *bytes,
+                     char *err, size_t errlen)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/state.json", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     /* file_read reads only a regular file of at most PERSIST_MAX_STATE bytes, checked on the open
      * descriptor: a FIFO would block the start for ever, /dev/zero (through a symlink) would fill
      * memory */
     size_t len;
     char *buf = file_read(path, PERSIST_MAX_STATE, &len);
+    *root = NULL;
     if (!buf) {
         if (errno == ENOENT)
             return 0;
@@ -332,11 +604,12 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
             snprintf(err, errlen, "state %s: %s", path, strerror(errno));
         return -1;
     }
+    if (bytes)
+        *bytes = len;
     int rc = -1;
-    json_t *root = NULL;
-    size_t hlen = strlen(HEADER);
+    size_t hlen = strlen(header);
     char *nl = memchr(buf, '\n', len);
-    if (len < hlen + 65 || memcmp(buf, HEADER, hlen) != 0 || !nl || nl - buf != (ptrdiff_t)(hlen + 64)) {
+    if (len < hlen + 65 || memcmp(buf, header, hlen) != 0 || !nl || nl - buf != (ptrdiff_t)(hlen + 64)) {
         snprintf(err, errlen, "state %s: not a portolan-catalog state file or truncated header; refusing to start (move it away to start empty)", path);
         goto out;
     }
@@ -354,175 +627,129 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
         goto out;
     }
     json_error_t je;
-    root = json_loadb(body, blen, 0, &je);
-    if (!root || !json_is_object(root)) {
+    *root = json_loadb(body, blen, 0, &je);
+    if (!*root || !json_is_object(*root)) {
         snprintf(err, errlen, "state %s: invalid JSON at line %d: %s", path, je.line, je.text);
+        json_decref(*root);
+        *root = NULL;
         goto out;
     }
-    json_t *svcs = json_object_get(root, "Services"), *item;
-    size_t i;
-    json_array_foreach(svcs, i, item) {
-        char *rb = json_dumps(json_object_get(item, "Register"), JSON_COMPACT);
-        cat_service_t *svc;
-        cat_check_t **checks;
-        size_t nchecks;
-        char derr[1024];
-        int st = rb ? decode_service_register(rb, strlen(rb), &svc, &checks, &nchecks, derr, sizeof derr) : 400;
-        free(rb);
-        if (st != 200) {
-            snprintf(err, errlen, "state %s: service %zu refused: %s", path, i, rb ? derr : "missing");
-            goto out;
-        }
-        char id[1024];
-        snprintf(id, sizeof id, "%s", svc->id);
-        store_register(s, svc, checks, nchecks, 1, 0);
-        free(checks);
-        json_t *state = json_object_get(item, "State");
-        cat_service_t *live = store_service(s, id);
-        if (!live)
-            continue;
-        live->create_index = (uint64_t)json_integer_value(json_object_get(state, "CreateIndex"));
-        live->modify_index = (uint64_t)json_integer_value(json_object_get(state, "ModifyIndex"));
-        json_t *outs = json_object_get(state, "Checks");
-        for (cat_check_t *c = live->checks; c; c = c->next_in_service) {
-            json_t *o = json_object_get(outs, c->id);
-            if (!o)
-                continue;
-            free(c->output);
-            c->output = strdup(json_string_value(json_object_get(o, "Output")) ? json_string_value(json_object_get(o, "Output")) : "");
-            c->create_index = (uint64_t)json_integer_value(json_object_get(o, "CreateIndex"));
-            c->modify_index = (uint64_t)json_integer_value(json_object_get(o, "ModifyIndex"));
-        }
-        json_t *maint = json_object_get(state, "Maintenance");
-        if (json_is_string(maint)) {
-            char mid[1100];
-            snprintf(mid, sizeof mid, "_service_maintenance:%s", id);
-            store_service_maintenance(s, id, 1, json_string_value(maint), 0);
-            cat_check_t *mc = store_check(s, mid);
-            if (mc)
-                indexes_from_json(json_object_get(outs, mid), &mc->create_index, &mc->modify_index);
-        }
-    }
-    json_array_foreach(json_object_get(root, "NodeChecks"), i, item) {
-        char *rb = json_dumps(json_object_get(item, "Register"), JSON_COMPACT);
-        cat_check_t *c;
-        char derr[1024];
-        if (!rb || decode_check_register(rb, strlen(rb), &c, derr, sizeof derr) != 200) {
-            snprintf(err, errlen, "state %s: node check %zu refused", path, i);
-            free(rb);
-            goto out;
-        }
-        free(rb);
-        char *cid = strdup(c->id); /* store_check_register owns c from here */
-        store_check_register(s, c, 0);
-        cat_check_t *live = store_check(s, cid);
-        free(cid);
-        if (live) {
-            const char *out = json_string_value(json_object_get(item, "Output"));
-            if (out) {
-                free(live->output);
-                live->output = strdup(out);
-            }
-            indexes_from_json(item, &live->create_index, &live->modify_index);
-        }
-    }
-    json_t *boot = json_object_get(root, "Boot");
-    if (json_is_object(boot)) {
-        uint64_t nc = store_node_create_index(s), nm = store_node_modify_index(s);
-        indexes_from_json(json_object_get(boot, "Node"), &nc, &nm);
-        store_restore_node_indexes(s, nc, nm);
-        cat_check_t *serf = store_check(s, "serfHealth");
-        if (serf)
-            indexes_from_json(json_object_get(boot, "serfHealth"), &serf->create_index, &serf->modify_index);
-        cat_service_t *consul = store_service(s, "consul");
-        if (consul)
-            indexes_from_json(json_object_get(boot, "consul"), &consul->create_index, &consul->modify_index);
-    }
-    json_array_foreach(json_object_get(root, "CatalogRegistrations"), i, item) {
-        char *rb = json_dumps(item, JSON_COMPACT);
-        char derr[1024];
-        int wrote;
-        int st = rb ? api_catalog_apply(s, rb, strlen(rb), 0, &wrote, derr, sizeof derr) : 400;
-        free(rb);
-        if (st != 200) {
-            snprintf(err, errlen, "state %s: catalog registration %zu refused: %s", path, i, rb ? derr : "missing");
-            goto out;
-        }
-    }
-    json_t *nm = json_object_get(root, "NodeMaintenance");
-    if (json_is_string(nm)) {
-        node_maint_set(s, 1, json_string_value(nm), 0);
-        cat_check_t *maint = store_check(s, NODE_MAINT_CHECK_ID);
-        if (maint && json_is_object(boot))
-            indexes_from_json(json_object_get(boot, NODE_MAINT_CHECK_ID), &maint->create_index, &maint->modify_index);
-    }
-    /* sessions (files before them have none): through the create-body decoder, as live ones */
-    json_array_foreach(json_object_get(root, "Sessions"), i, item) {
-        const char *id = json_string_value(json_object_get(item, "ID"));
-        char *sb = json_dumps(item, JSON_COMPACT), serr[512];
-        cat_session_t *sess = sb ? session_decode(sb, strlen(sb), store_node(s), serr, sizeof serr) : NULL;
-        free(sb);
-        if (!sess || !id || strlen(id) != 36) {
-            if (sess)
-                snprintf(serr, sizeof serr, "bad ID");
-            snprintf(err, errlen, "state %s: session %zu refused: %s", path, i, serr);
-            cat_session_free(sess);
-            goto out;
-        }
-        memcpy(sess->id, id, 37);
-        indexes_from_json(item, &sess->create_index, &sess->modify_index);
-        if (store_session_restore(s, sess, checks_now_ms()) != 0) {
-            snprintf(err, errlen, "state %s: session %zu: ID %s twice", path, i, id);
-            goto out;
-        }
-    }
-    json_array_foreach(json_object_get(root, "KV"), i, item) {
-        char *keybuf = key_from_json(item);
-        const char *key = keybuf;
-        const char *v64 = json_string_value(json_object_get(item, "Value"));
-        if (!key) {
-            snprintf(err, errlen, "state %s: KV entry %zu has no key", path, i);
-            goto out;
-        }
-        unsigned char *val = NULL;
-        int vlen = 0;
-        if (v64) {
-            size_t l = strlen(v64);
-            val = malloc(l + 1);
-            vlen = EVP_DecodeBlock(val, (const unsigned char *)v64, (int)l);
-            if (vlen < 0) {
-                free(val);
-                snprintf(err, errlen, "state %s: KV entry %zu has a bad value", path, i);
-                free(keybuf);
-                goto out;
-            }
-            if (l >= 2 && v64[l - 1] == '=') vlen--;
-            if (l >= 2 && v64[l - 2] == '=') vlen--;
-        }
-        store_kv_put(s, key, val, (size_t)vlen, (uint64_t)json_integer_value(json_object_get(item, "Flags")), -1);
-        free(val);
-        cat_kv_t *e = store_kv_get(s, key);
-        e->create_index = (uint64_t)json_integer_value(json_object_get(item, "CreateIndex"));
-        e->modify_index = (uint64_t)json_integer_value(json_object_get(item, "ModifyIndex"));
-        const char *holder = json_string_value(json_object_get(item, "Session"));
-        json_int_t li = json_integer_value(json_object_get(item, "LockIndex"));
-        if (store_kv_restore_lock(s, key, holder, li > 0 ? (uint64_t)li : 0) != 0)
-            log_warn("state %s: KV entry %zu names session %s, which is not in the state: loaded unlocked", path, i, holder);
-        free(keybuf);
-    }
-    json_array_foreach(json_object_get(root, "Tombstones"), i, item) {
-        char *key = key_from_json(item);
-        if (!key) {
-            snprintf(err, errlen, "state %s: tombstone %zu has no key", path, i);
-            goto out;
-        }
-        store_restore_tombstone(s, key, (uint64_t)json_integer_value(json_object_get(item, "Index")));
-        free(key);
-    }
-    store_restore_indexes(s, (uint64_t)json_integer_value(json_object_get(root, "Index")));
     rc = 1;
 out:
-    json_decref(root);
     free(buf);
+    return rc;
+}
+
+int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
+{
+    json_t *root;
+    int rc = load_file(dir, "state.json", HEADER, &root, NULL, err, errlen);
+    if (rc != 1)
+        return rc;
+    char where[4200];
+    snprintf(where, sizeof where, "%s/state.json", dir);
+    rc = persist_state_apply(s, root, where, err, errlen) == 0 ? 1 : -1;
+    json_decref(root);
+    return rc;
+}
+
+int persist_snapshot_load(catalog_store_t *s, const char *dir, char *log_name, size_t lnlen, size_t *bytes,
+                          char *err, size_t errlen)
+{
+    json_t *root;
+    int rc = load_file(dir, PERSIST_SNAPSHOT, SNAP_HEADER, &root, bytes, err, errlen);
+    if (rc != 1)
+        return rc;
+    char where[4200];
+    snprintf(where, sizeof where, "%s/" PERSIST_SNAPSHOT, dir);
+    const char *ln = json_string_value(json_object_get(root, "Log"));
+    if (!ln || !*ln || strchr(ln, '/') || strlen(ln) >= lnlen) {
+        snprintf(err, errlen, "state %s: names no valid log file; refusing to start", where);
+        rc = -1;
+    } else {
+        snprintf(log_name, lnlen, "%s", ln);
+        rc = persist_state_apply(s, root, where, err, errlen) == 0 ? 1 : -1;
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* ---- log records ---- */
+static json_t *tagged(const char *t, json_t *o)
+{
+    json_object_set_new(o, "t", json_string(t));
+    return o;
+}
+
+json_t *persist_record(const catalog_store_t *s, cat_dirty_t kind, const char *id)
+{
+    switch (kind) {
+    case CAT_DIRTY_SERVICE: {
+        const cat_service_t *svc = store_service(s, id);
+        if (!svc)
+            return json_pack("{s:s,s:s}", "t", "svc-", "ID", id);
+        if (is_local_service(svc))
+            return tagged("svc", service_item(svc));
+        break;   /* external: the node record */
+    }
+    case CAT_DIRTY_NODE_CHECK: {
+        const cat_check_t *c = store_check(s, id);
+        if (!c)
+            return json_pack("{s:s,s:s}", "t", "nchk-", "ID", id);
+        if (is_plain_node_check(c))
+            return tagged("nchk", node_check_item(c));
+        break;
+    }
+    case CAT_DIRTY_SESSION: {
+        const cat_session_t *ss = store_session(s, id);
+        return ss ? tagged("sess", session_item(ss)) : json_pack("{s:s,s:s}", "t", "sess-", "ID", id);
+    }
+    case CAT_DIRTY_KV: {
+        const cat_kv_t *e = store_kv_get(s, id);
+        if (e)
+            return tagged("kv", kv_item(e));
+        json_t *o = key_json(id);
+        json_object_set_new(o, "Index", json_integer((json_int_t)store_kv_tombstone(s, id)));
+        return tagged("kv-", o);
+    }
+    case CAT_DIRTY_NODE:
+        break;
+    }
+    json_t *o = json_object();
+    node_part(s, o);
+    return tagged("node", o);
+}
+
+int persist_record_apply(catalog_store_t *s, const json_t *rec, const char *where, char *err, size_t errlen)
+{
+    const char *t = json_string_value(json_object_get(rec, "t"));
+    const char *id = json_string_value(json_object_get(rec, "ID"));
+    char e[1536] = "";
+    int rc = 0;
+    if (!t)
+        rc = -1, snprintf(e, sizeof e, "no record type");
+    else if (!strcmp(t, "svc"))
+        rc = apply_service(s, rec, e, sizeof e);
+    else if (!strcmp(t, "nchk"))
+        rc = apply_node_check(s, rec, e, sizeof e);
+    else if (!strcmp(t, "node"))
+        rc = apply_node_part(s, rec, e, sizeof e);
+    else if (!strcmp(t, "sess"))
+        rc = apply_session(s, rec, e, sizeof e);
+    else if (!strcmp(t, "kv"))
+        rc = apply_kv(s, rec, where, e, sizeof e);
+    else if (!strcmp(t, "kv-"))
+        rc = apply_tombstone(s, rec, e, sizeof e);
+    else if ((!strcmp(t, "svc-") || !strcmp(t, "nchk-") || !strcmp(t, "sess-")) && id) {
+        if (t[1] == 'v')
+            store_deregister(s, id);
+        else if (t[0] == 'n')
+            store_check_deregister(s, id);
+        else
+            store_session_destroy(s, id, 0);   /* its keys' records follow in the same batch */
+    } else
+        rc = -1, snprintf(e, sizeof e, "unknown record type %.40s", t);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s record: %s", where, t ? t : "untyped", e);
     return rc;
 }

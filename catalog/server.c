@@ -7,7 +7,7 @@
 #include "checks.h"
 #include "http_server.h"
 #include "log.h"
-#include "persist.h"
+#include "durable.h"
 #include "uuid.h"
 
 #include <inttypes.h>
@@ -43,7 +43,8 @@ struct catalog_server {
     checks_runner_t *checks;
     http_server_t *http;
     catalog_api_t api;
-    char *data_dir, *leader, *version;
+    durable_t *durable;               /* -data-dir: the write-ahead log (owned), else NULL */
+    char *leader, *version;
     parked_t *parked;
     size_t nparked;
     pending_write_t *pw_head, **pw_tail;
@@ -189,9 +190,15 @@ static int watch_matches(const parked_t *p, const cat_change_t *ch)
     return 0;
 }
 
+static void on_flush(uv_idle_t *h);
+
 static void on_store_change(void *ctx, const cat_change_t *ch)
 {
     catalog_server_t *s = ctx;
+    /* a change no request waits for (a check's own run, a session's TTL): committed at the end
+     * of this loop turn all the same */
+    if (durable_pending(s->durable) && !uv_is_active((uv_handle_t *)s->flush))
+        uv_idle_start(s->flush, on_flush);
     if (!s->nparked)
         return;
     /* collect first: answering unlinks entries */
@@ -211,8 +218,9 @@ static void on_pending_abort(http_exchange_t *x, void *data)
     ((pending_write_t *)data)->x = NULL;
 }
 
-/* One save for every write queued since the last one, then their answers (500 with the reason
- * if the save failed: the client must not believe an unsaved write). */
+/* One commit (one append, one fsync) for every write queued since the last one, then their
+ * answers (500 with the reason if the commit failed: the client must not believe an unsaved
+ * write). */
 static void on_flush(uv_idle_t *h)
 {
     catalog_server_t *s = h->data;
@@ -221,7 +229,7 @@ static void on_flush(uv_idle_t *h)
     s->pw_head = NULL;
     s->pw_tail = &s->pw_head;
     char err[512];
-    int rc = persist_save(s->store, s->data_dir, err, sizeof err);
+    int rc = s->durable ? durable_commit(s->durable, err, sizeof err) : 0;
     if (rc != 0)
         log_error("%s", err);
     while (list) {
@@ -253,7 +261,7 @@ static void on_request(http_exchange_t *x, void *data)
         api_response_clear(&r);
         return;
     }
-    if (r.wrote && s->data_dir) {
+    if (r.wrote && s->durable) {
         pending_write_t *w = calloc(1, sizeof *w);
         w->x = x;
         w->r = r;                     /* owned by w now */
@@ -285,7 +293,7 @@ catalog_server_t *catalog_server_new(uv_loop_t *loop, catalog_store_t *store, co
     s->sweep->data = s;
     uv_timer_start(s->sweep, on_session_sweep, 1000, 1000);
     uv_unref((uv_handle_t *)s->sweep);
-    s->data_dir = o->data_dir ? strdup(o->data_dir) : NULL;
+    s->durable = o->durable;
     s->leader = strdup(o->leader);
     s->version = strdup(o->version);
     s->checks = checks_runner_new(loop, store);
@@ -319,10 +327,10 @@ void catalog_server_close(catalog_server_t *s)
 {
     if (!s)
         return;
-    /* writes still waiting for their save: save them (they are applied), answer nobody */
-    if (s->pw_head && s->data_dir) {
+    /* writes still waiting for their commit: commit them (they are applied), answer nobody */
+    if (durable_pending(s->durable)) {
         char err[512];
-        if (persist_save(s->store, s->data_dir, err, sizeof err) != 0)
+        if (durable_commit(s->durable, err, sizeof err) != 0)
             log_error("%s", err);
     }
     while (s->pw_head) {
@@ -345,10 +353,10 @@ void catalog_server_close(catalog_server_t *s)
     if (s->http)
         http_server_close(s->http, on_http_closed, NULL);
     store_set_change_hook(s->store, NULL, NULL);
+    durable_close(s->durable);
     store_free(s->store); /* retires every check probe through the hooks */
     checks_runner_free(s->checks); /* after the store: it must not touch it (was a use-after-free) */
     api_events_free(s->api.events);
-    free(s->data_dir);
     free(s->leader);
     free(s->version);
     free(s);

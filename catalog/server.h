@@ -1,7 +1,8 @@
 /* server.h: portolan-catalog's HTTP glue: requests from lib/http_server go to
  * catalog_api_handle; blocking queries are parked until the store reports a change they watch
  * (then re-evaluated: answered only if their own index rose) or their wait (+ jitter up to
- * wait/16) runs out; with a data dir, every changing write is persisted before it is answered. */
+ * wait/16) runs out; with a data dir, every changing write is committed to the write-ahead log (one fsync per
+ * loop turn for all of that turn's writes) before it is answered. */
 #ifndef PORTOLAN_CATALOG_SERVER_H
 #define PORTOLAN_CATALOG_SERVER_H
 
@@ -12,7 +13,7 @@ typedef struct catalog_server catalog_server_t;
 
 typedef struct {
     const char *listen;      /* "127.0.0.1:8500" */
-    const char *data_dir;    /* NULL: memory only */
+    struct durable *durable; /* -data-dir's write-ahead log (durable.h), owned from here; NULL: memory only */
     const char *leader;      /* "127.0.0.1:8300" */
     const char *version;
 } catalog_server_opts_t;

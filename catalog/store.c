@@ -30,6 +30,7 @@ struct catalog_store {
     cat_check_t *node_checks;   /* sorted by ID */
     cat_change_cb on_change; void *change_ctx;
     cat_check_hook on_check_added, on_check_removed; void *check_ctx;
+    cat_dirty_cb on_dirty; void *dirty_ctx;
     cat_change_t pending;
     int npending_names;
     char *pending_names[4];
@@ -125,6 +126,42 @@ void store_notify(catalog_store_t *s, const cat_change_t *ch)
     if (s->on_change)
         s->on_change(s->change_ctx, ch);
 }
+/* ---- durability: each entity a write touched, for the write-ahead log (durable.c) ---- */
+static void dirty(catalog_store_t *s, cat_dirty_t kind, const char *id)
+{
+    if (s->on_dirty)
+        s->on_dirty(s->dirty_ctx, kind, id);
+}
+
+static void dirty_service(catalog_store_t *s, const cat_service_t *svc)
+{
+    dirty(s, svc->node ? CAT_DIRTY_NODE : CAT_DIRTY_SERVICE, svc->node ? NULL : svc->id);
+}
+
+static void dirty_check(catalog_store_t *s, const cat_check_t *c)
+{
+    if (c->service_id && *c->service_id) {
+        cat_service_t *svc = strmap_get(s->services, c->service_id);
+        if (svc)
+            dirty_service(s, svc);
+        else
+            dirty(s, CAT_DIRTY_SERVICE, c->service_id);
+    } else if (c->node || c->kind == CHECK_MAINT || c->kind == CHECK_SERF) {
+        dirty(s, CAT_DIRTY_NODE, NULL);
+    } else {
+        dirty(s, CAT_DIRTY_NODE_CHECK, c->id);
+    }
+}
+
+static void on_kv_dirty(void *ctx, const char *key) { dirty(ctx, CAT_DIRTY_KV, key); }
+
+void store_set_dirty_hook(catalog_store_t *s, cat_dirty_cb cb, void *ctx)
+{
+    s->on_dirty = cb;
+    s->dirty_ctx = ctx;
+    kv_set_dirty_hook(s->kv, cb ? on_kv_dirty : NULL, s);
+}
+
 void store_set_check_hooks(catalog_store_t *s, cat_check_hook a, cat_check_hook r, void *ctx)
 {
     s->on_check_added = a;
@@ -268,6 +305,7 @@ static cat_check_t **owner_list(catalog_store_t *s, const cat_check_t *c)
 
 static void check_destroy(catalog_store_t *s, cat_check_t *c)
 {
+    dirty_check(s, c);
     cat_check_t **l = owner_list(s, c);
     if (l)
         list_remove(l, c);
@@ -432,6 +470,7 @@ int store_register(catalog_store_t *s, cat_service_t *svc, cat_check_t **checks,
         s->idx_checks = idx;
         s->pending.checks = 1;
     }
+    dirty_service(s, target);
     end_write(s);
     return 1;
 }
@@ -449,6 +488,7 @@ int store_deregister(catalog_store_t *s, const char *id)
     while (svc->checks)
         check_destroy(s, svc->checks);
     touch_name(s, svc->name);
+    dirty_service(s, svc);
     name_unlink(s, svc);
     strmap_del(s->services, id);
     s->idx_services = idx;
@@ -561,6 +601,7 @@ int store_check_register(catalog_store_t *s, cat_check_t *c, int64_t now_ms)
     set_critical_since(c, now_ms);
     strmap_put(s->checks, c->id, c);
     list_insert(owner_list(s, c), c);
+    dirty_check(s, c);
     s->idx_checks = idx;
     s->pending.checks = 1;
     if (c->service_id && *c->service_id)
@@ -644,6 +685,7 @@ int store_check_update(catalog_store_t *s, cat_check_t *c, const char *status, c
     c->output = out;
     c->modify_index = idx;
     set_critical_since(c, now_ms);
+    dirty_check(s, c);
     s->idx_checks = idx;
     s->pending.checks = 1;
     if (c->service_id && *c->service_id) {
@@ -786,6 +828,7 @@ int store_ext_node_put(catalog_store_t *s, cat_node_t *n)
     n->modify_index = idx;
     strmap_put(s->ext_nodes, l, n);
     free(l);
+    dirty(s, CAT_DIRTY_NODE, NULL);
     s->idx_nodes = idx;
     s->pending.nodes = 1;
     touch_all_names(s);
@@ -810,6 +853,7 @@ int store_ext_node_delete(catalog_store_t *s, const char *name)
     char *l = lower(n->name);
     strmap_del(s->ext_nodes, l);
     free(l);
+    dirty(s, CAT_DIRTY_NODE, NULL);
     s->idx_nodes = s->index;
     s->pending.nodes = 1;
     touch_all_names(s);
@@ -923,6 +967,7 @@ int store_session_create(catalog_store_t *s, cat_session_t *sess, int64_t now_ms
     }
     uint64_t idx = begin_write(s);
     session_add(s->sessions, sess, idx, now_ms);
+    dirty(s, CAT_DIRTY_SESSION, sess->id);
     s->pending.sessions = 1;
     end_write(s);
     return 0;
@@ -941,6 +986,7 @@ int store_session_destroy(catalog_store_t *s, const char *id, int64_t now_ms)
     if (kv_drop_session(s->kv, sess->id, sess->delete_behavior, idx, delay_ms > 0 ? now_ms + delay_ms : 0)) {
         s->pending.kv = 1;            /* kv_key NULL: any KV watcher re-evaluates */
     }
+    dirty(s, CAT_DIRTY_SESSION, sess->id);
     cat_session_free(session_remove(s->sessions, id));
     session_set_index(s->sessions, idx);
     s->pending.sessions = 1;
@@ -1011,8 +1057,11 @@ int store_kv_restore_lock(catalog_store_t *s, const char *key, const char *sessi
     if (!e)
         return -1;
     e->lock_index = lock_index;
-    if (!session || !session_get(s->sessions, session))
+    if (!session || !session_get(s->sessions, session)) {
+        free(e->session);           /* a replayed record may unlock an entry the log locked */
+        e->session = NULL;
         return session ? -1 : 0;
+    }
     free(e->session);
     e->session = strdup(session);
     return 0;
@@ -1037,3 +1086,4 @@ void store_restore_node_indexes(catalog_store_t *s, uint64_t create, uint64_t mo
 
 void store_each_tombstone(const catalog_store_t *s, cat_tombstone_cb cb, void *ctx) { kv_each_tombstone(s->kv, cb, ctx); }
 void store_restore_tombstone(catalog_store_t *s, const char *key, uint64_t index) { kv_restore_tombstone(s->kv, key, index); }
+uint64_t store_kv_tombstone(const catalog_store_t *s, const char *key) { return kv_tombstone(s->kv, key); }

@@ -243,6 +243,18 @@ char *cat_truncate_output(const char *out);
  * through it so every stored text can be rendered and persisted as JSON. */
 char *cat_utf8_clean(const char *s, size_t n, size_t *outlen);
 
+/* ---- durability (-data-dir, durable.c): which entities a write touched ---- */
+/* SERVICE: a service of this node by ID (it may be gone: deregistered); NODE_CHECK: a node-level
+ * check of this node by CheckID (may be gone); NODE (id NULL): node-level state kept as one
+ * record: external nodes with their services and checks, node maintenance, the boot entries;
+ * SESSION: a session by ID (may be gone); KV: a key (its entry, or its tombstone when deleted). */
+typedef enum { CAT_DIRTY_SERVICE, CAT_DIRTY_NODE_CHECK, CAT_DIRTY_NODE, CAT_DIRTY_SESSION, CAT_DIRTY_KV } cat_dirty_t;
+typedef void (*cat_dirty_cb)(void *ctx, cat_dirty_t kind, const char *id);
+/* cb is called during every write for each entity it changed (possibly more than once; a KV
+ * transaction that is then dropped may report keys it did not change: reporting too much is
+ * harmless, the log records the entity's state at commit time). NULL: none. */
+void store_set_dirty_hook(catalog_store_t *s, cat_dirty_cb cb, void *ctx);
+
 /* ---- restoring persisted state (persist.c) ---- */
 /* Sets every table index and per-name index, and the global index, to idx. */
 void store_restore_indexes(catalog_store_t *s, uint64_t idx);
@@ -252,5 +264,7 @@ void store_restore_node_indexes(catalog_store_t *s, uint64_t create, uint64_t mo
  * prefix's index would go back across a restart (cat_tombstone_cb: kv.h). */
 void store_each_tombstone(const catalog_store_t *s, cat_tombstone_cb cb, void *ctx);
 void store_restore_tombstone(catalog_store_t *s, const char *key, uint64_t index);
+/* The index of a deleted key's tombstone, 0 when none. */
+uint64_t store_kv_tombstone(const catalog_store_t *s, const char *key);
 
 #endif

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential autoconf automake pkg-config
-  libcurl4-openssl-dev libjansson-dev libuv1-dev libssl-dev libhttp-parser-dev libcmocka-dev libldns-dev
+  libcurl4-openssl-dev libjansson-dev libuv1-dev libssl-dev libhttp-parser-dev libcmocka-dev libldns-dev zlib1g-dev
   clang libclang-rt-14-dev
   docker.io haproxy busybox-static
   python3 python3-consul python3-dnspython bind9-dnsutils nodejs npm

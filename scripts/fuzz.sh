@@ -39,7 +39,7 @@ done
 PKGS="libuv jansson libcurl openssl"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
   -std=gnu11 -D_GNU_SOURCE -I$TOP/lib -I$TOP/catalog -I$TOP/agent -I$TOP/templater $(pkg-config --cflags $PKGS 2>/dev/null) ${FUZZ_CFLAGS:-}"
-LIBS="$(pkg-config --libs $PKGS) -lhttp_parser -lldns -lm -lpthread"
+LIBS="$(pkg-config --libs $PKGS) -lhttp_parser -lldns -lz -lm -lpthread"
 
 build() {
   local m src obj objs failed=0 changed

@@ -181,32 +181,39 @@ refused() { # DESC DIR: must exit non-zero (not hang), say what is wrong
   fi
 }
 cp -a "$D" "$TEST_TMP/trunc"
-find "$TEST_TMP/trunc" -type f -name state.json -size +0 | while read -r f; do
+find "$TEST_TMP/trunc" -type f -name snapshot.json -size +0 | while read -r f; do
   truncate -s $(($(stat -c %s "$f") / 2)) "$f"
 done
-refused "a state file truncated to half its size" "$TEST_TMP/trunc"
+refused "a snapshot truncated to half its size" "$TEST_TMP/trunc"
 cp -a "$D" "$TEST_TMP/flip"
-find "$TEST_TMP/flip" -type f -name state.json -size +0 | while read -r f; do
+find "$TEST_TMP/flip" -type f -name snapshot.json -size +0 | while read -r f; do
   printf '\0' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") / 2)) conv=notrunc status=none
 done
-refused "a state file with a NUL byte written into its middle" "$TEST_TMP/flip"
+refused "a snapshot with a NUL byte written into its middle" "$TEST_TMP/flip"
+# the log: one byte in its middle inverted (a record's header or payload then fails its CRC with
+# records after it: corruption, not a torn tail)
+cp -a "$D" "$TEST_TMP/flip-log"
+find "$TEST_TMP/flip-log" -type f -name 'wal-*.log' -size +100c | while read -r f; do
+  python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0xff; open(p,"wb").write(b)' "$f"
+done
+refused "a log with a byte inverted in its middle" "$TEST_TMP/flip-log"
 cp -a "$D" "$TEST_TMP/zero"
-find "$TEST_TMP/zero" -type f -name state.json -size +0 | while read -r f; do : >"$f"; done
-refused "a state file emptied (0 bytes)" "$TEST_TMP/zero"
+find "$TEST_TMP/zero" -type f -name snapshot.json -size +0 | while read -r f; do : >"$f"; done
+refused "a snapshot emptied (0 bytes)" "$TEST_TMP/zero"
 start_catalog -data-dir "$D"
 req GET /v1/kv/term?raw
 check_eq "the untouched original still loads after the refusals" "bye" "$(cat "$B")"
 stop_catalog -TERM
 
-# a state.json that is not a regular file: a FIFO blocked the start for ever, a symlink to
+# a state.json or snapshot.json that is not a regular file: a FIFO blocked the start for ever, a symlink to
 # /dev/zero filled memory; a file past the size limit is not read either
 not_regular() { # DESC DIR MESSAGE: exits non-zero on its own (timeout: 124) and says MESSAGE
   local port rc
   port=$(free_port)
   timeout -s KILL 15 "$CAT" -listen "127.0.0.1:$port" -data-dir "$2" >"$TEST_TMP/refuse.log" 2>&1
   rc=$?
-  if [ "$rc" -eq 1 ] && grep -q "state.json: $3" "$TEST_TMP/refuse.log"; then
-    ok "$1: refused (exit 1): $(grep -o "state.json: $3.*" "$TEST_TMP/refuse.log" | head -1 | cut -c1-120)"
+  if [ "$rc" -eq 1 ] && grep -q "\.json: $3" "$TEST_TMP/refuse.log"; then
+    ok "$1: refused (exit 1): $(grep -o "[a-z]*\.json: $3.*" "$TEST_TMP/refuse.log" | head -1 | cut -c1-120)"
   else
     not_ok "$1: refused with exit 1 and '$3'"
     diag "exit $rc"
@@ -219,12 +226,14 @@ not_regular "state.json is a FIFO" "$TEST_TMP/fifo" "not a regular file"
 ln -s /dev/zero "$TEST_TMP/devzero/state.json"
 not_regular "state.json is a symlink to /dev/zero" "$TEST_TMP/devzero" "not a regular file"
 truncate -s 300M "$TEST_TMP/huge/state.json"   # sparse: no disk used
+mkdir -p "$TEST_TMP/fifo-snap" && mkfifo "$TEST_TMP/fifo-snap/snapshot.json"
+not_regular "snapshot.json is a FIFO" "$TEST_TMP/fifo-snap" "not a regular file"
 not_regular "state.json of 300 MiB (limit 256 MiB)" "$TEST_TMP/huge" "larger than 256 MiB"
-ln -s "$D/state.json" "$TEST_TMP/link-state.json"
-mkdir -p "$TEST_TMP/symlinked" && mv "$TEST_TMP/link-state.json" "$TEST_TMP/symlinked/state.json"
+mkdir -p "$TEST_TMP/symlinked" && ln -s "$D/snapshot.json" "$TEST_TMP/symlinked/snapshot.json"
+cp "$D"/wal-*.log "$TEST_TMP/symlinked/"
 start_catalog -data-dir "$TEST_TMP/symlinked"
 req GET /v1/kv/term?raw
-check_eq "a symlink to a regular state file is still followed" "bye" "$(cat "$B")"
+check_eq "a symlink to a regular snapshot is still followed" "bye" "$(cat "$B")"
 stop_catalog -TERM
 
 # ---------------------------------------------------------------------------------------------

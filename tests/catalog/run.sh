@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Suite "catalog": portolan-catalog's process-level behaviour with raw curl: durability with
 # -data-dir (kill -9 right after an acknowledged write, restart, the write is there; a corrupt
-# or truncated state file is refused), blocking-query wake-ups, TTL expiry, graceful stop.
+# or truncated snapshot is refused), blocking-query wake-ups, TTL expiry, graceful stop.
 # Wire-level conformance with independent clients is the "conformance" suite.
 . "$(dirname "$0")/../lib.sh"
 
@@ -44,20 +44,20 @@ start_at "$D" "$P"
 check_eq "a deregistration survives kill -9 too" "null" "$(curl -sf "$C/v1/agent/services" | jq -c '."svc1-1"')"
 kill $PID; wait $PID 2>/dev/null
 
-# --- a damaged state file is refused, never half-loaded ---
-cp "$D/state.json" "$TEST_TMP/good.json"
-head -c $(( $(stat -c %s "$D/state.json") / 2 )) "$TEST_TMP/good.json" >"$D/state.json"
+# --- a damaged snapshot is refused, never half-loaded (the log's own damage: tests/catalog-wal) ---
+cp "$D/snapshot.json" "$TEST_TMP/good.json"
+head -c $(( $(stat -c %s "$D/snapshot.json") / 2 )) "$TEST_TMP/good.json" >"$D/snapshot.json"
 P2=$(free_port)
 # the catalog must exit on its own; one that accepted the file keeps serving and is killed after 15 s
 # (a fixed 1 s before the kill made a slow start on a loaded machine look like a refusal that never came)
 out=$(timeout -s KILL 15 "$CAT" -listen "127.0.0.1:$P2" -data-dir "$D" 2>&1; echo "rc=$?")
-check "a truncated state file makes the catalog exit with an error" grep -q "rc=1" <<<"$out"
-check "the error names the file and says it is refused" grep -q "state.json.*refusing to start" <<<"$out"
-sed 's/"svc7"/"svc8"/' "$TEST_TMP/good.json" >"$D/state.json"
+check "a truncated snapshot makes the catalog exit with an error" grep -q "rc=1" <<<"$out"
+check "the error names the file and says it is refused" grep -q "snapshot.json.*refusing to start" <<<"$out"
+sed 's/"Index":/"Index":9/' "$TEST_TMP/good.json" >"$D/snapshot.json"
 out=$(timeout -s KILL 15 "$CAT" -listen "127.0.0.1:$P2" -data-dir "$D" 2>&1; echo "rc=$?")
-check_eq "a state file with a flipped field makes the catalog exit with an error" "rc=1" "$(tail -n 1 <<<"$out")"
-check "a state file with a flipped field fails its checksum and is refused" grep -q "checksum mismatch" <<<"$out"
-cp "$TEST_TMP/good.json" "$D/state.json"
+check_eq "a snapshot with a flipped field makes the catalog exit with an error" "rc=1" "$(tail -n 1 <<<"$out")"
+check "a snapshot with a flipped field fails its checksum and is refused" grep -q "checksum mismatch" <<<"$out"
+cp "$TEST_TMP/good.json" "$D/snapshot.json"
 
 # --- a garbage node-id file is refused with the reason, never silently replaced ---
 cp "$D/node-id" "$TEST_TMP/good-node-id"

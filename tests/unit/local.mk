@@ -1,6 +1,6 @@
 # Unit tests (cmocka). Each test program is one group; scripts/test.sh runs them with TAP output.
 if HAVE_CMOCKA
-UNIT_LDADD = $(PORTOLAN_LIBS) $(CMOCKA_LIBS)
+UNIT_LDADD = $(PORTOLAN_LIBS) $(CMOCKA_LIBS) $(ZLIB_LIBS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 
 check_PROGRAMS += tests/unit/test_duration tests/unit/test_flags tests/unit/test_file tests/unit/test_log
@@ -114,6 +114,11 @@ tests_unit_test_catalog_misc_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
 tests_unit_test_catalog_misc_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_catalog_misc_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
 check_PROGRAMS += tests/unit/test_catalog_session
+check_PROGRAMS += tests/unit/test_catalog_wal
+tests_unit_test_catalog_wal_SOURCES = tests/unit/test_catalog_wal.c tests/unit/catalog_fixture.h
+tests_unit_test_catalog_wal_LDADD = catalog/libcatalog.a $(UNIT_LDADD) $(ZLIB_LIBS)
+tests_unit_test_catalog_wal_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_catalog_wal_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/catalog
 tests_unit_test_catalog_session_SOURCES = tests/unit/test_catalog_session.c tests/unit/catalog_fixture.h
 tests_unit_test_catalog_session_LDADD = catalog/libcatalog.a $(UNIT_LDADD)
 tests_unit_test_catalog_session_CFLAGS = $(UNIT_CFLAGS)

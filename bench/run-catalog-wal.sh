@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# bench/run-catalog-wal.sh: portolan-catalog with -data-dir (the write-ahead log), on loopback,
+# against the targets of issue 13 (bench/README.md, section "catalog: durable writes"):
+#   durable registrations/s, 16 clients, on an empty catalog and at 50,000 instances (>= 5,000/s);
+#   time to register 50,000 instances durably and the RSS afterwards (<= 48 MB);
+#   restart time with those 50,000 instances (and the runs above) in the log.
+# The DNS queries/s and the memory-mode RSS with DNS at 50,000 instances are bench/run-catalog.sh's.
+# Usage: BUILD=/path/to/build bench/run-catalog-wal.sh   (DATA=/dir to put the data dir elsewhere;
+# default a fresh dir under /tmp, on this machine's disk: fsync goes to it)
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+REG_SECONDS=${REG_SECONDS:-3}
+INSTANCES=${INSTANCES:-50000}
+make -C "$BUILD" -s portolan-catalog bench/catalog/bench_catalog >/dev/null 2>&1 || { echo "build failed"; exit 1; }
+BENCH=$BUILD/bench/catalog/bench_catalog
+TMP=$(mktemp -d /tmp/pt-wal-bench.XXXXXX)
+DATA=${DATA:-$TMP/data}
+mkdir -p "$DATA"
+PID=""
+stop() { if [ -n "$PID" ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi; PID=""; }
+trap 'stop; rm -rf "$TMP"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+PORT=$(free_port)
+ADDR=127.0.0.1:$PORT
+start() { # -> seconds until the API answers, in STARTUP
+  local t0; t0=$(date +%s%N)
+  "$BUILD/portolan-catalog" -listen "$ADDR" -dns-listen off -data-dir "$DATA" >>"$TMP/catalog.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 6000); do
+    if curl -s -o /dev/null --max-time 1 "http://$ADDR/v1/status/leader"; then
+      STARTUP=$(awk -v n="$(( $(date +%s%N) - t0 ))" 'BEGIN { printf "%.2f", n / 1e9 }'); return 0
+    fi
+    sleep 0.02
+  done
+  echo "catalog did not start"; tail -20 "$TMP/catalog.log"; exit 1
+}
+rc=0
+echo "== portolan-catalog durable bench ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null), data dir on $(df -P "$DATA" | awk 'NR==2 {print $1}'))"
+start
+"$BENCH" -addr "$ADDR" -mode reg -clients 16 -reg-seconds "$REG_SECONDS" | sed 's/^reg_/reg0_/' | tee "$TMP/out" || rc=1
+stop
+rm -rf "$DATA" && mkdir -p "$DATA"
+start
+"$BENCH" -addr "$ADDR" -pid "$PID" -mode rss -instances "$INSTANCES" | tee -a "$TMP/out" || rc=1
+"$BENCH" -addr "$ADDR" -mode reg -clients 16 -reg-seconds "$REG_SECONDS" | sed 's/^reg_/regfull_/' | tee -a "$TMP/out" || rc=1
+echo "rss_after_reg_kb $(awk '/VmRSS/ {print $2}' "/proc/$PID/status")" | tee -a "$TMP/out"
+n_before=$(curl -sf "http://$ADDR/v1/agent/services" | jq length)
+kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=""
+echo "log_bytes $(cat "$DATA"/wal-*.log | wc -c)" | tee -a "$TMP/out"
+echo "snapshot_bytes $(stat -c %s "$DATA/snapshot.json")" | tee -a "$TMP/out"
+start
+n_after=$(curl -sf "http://$ADDR/v1/agent/services" | jq length)
+echo "restart_seconds $STARTUP" | tee -a "$TMP/out"
+echo "restart_rss_kb $(awk '/VmRSS/ {print $2}' "/proc/$PID/status")" | tee -a "$TMP/out"
+echo "restart_instances $n_after (before kill -9: $n_before)" | tee -a "$TMP/out"
+[ "$n_after" = "$n_before" ] || { echo "restart lost instances"; rc=1; }
+stop
+get() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/out"; }
+verdict() { # name value op target unit
+  local v=$2
+  if [ -z "$v" ]; then printf '%-48s %12s   target %s %s %s   NO FIGURE\n' "$1" "-" "$3" "$4" "$5"; return; fi
+  if awk -v v="$v" -v t="$4" -v op="$3" 'BEGIN { exit !((op == "<=" && v <= t) || (op == ">=" && v >= t)) }'; then
+    printf '%-48s %12s %s   target %s %s   met\n' "$1" "$v" "$5" "$3" "$4"
+  else
+    printf '%-48s %12s %s   target %s %s   MISSED\n' "$1" "$v" "$5" "$3" "$4"
+  fi
+}
+echo "== summary (durable: -data-dir)"
+verdict "durable registrations/s, 16 clients, empty" "$(get reg0_per_second)" ">=" 5000 "/s"
+verdict "durable registrations/s, 16 clients, at $(get rss_instances)" "$(get regfull_per_second)" ">=" 5000 "/s"
+printf '%-48s %12s s\n' "time to register $(get rss_instances) instances durably" "$(get rss_load_seconds)"
+verdict "RSS after registering them" "$(awk -v k="$(get rss_after_kb)" 'BEGIN { if (k != "") printf "%.1f", k / 1024 }')" "<=" 48 MB
+printf '%-48s %12s s\n' "restart (kill -9) to first answer, log $(get log_bytes) B" "$(get restart_seconds)"
+printf '%-48s %12s MB\n' "RSS after the restart" "$(awk -v k="$(get restart_rss_kb)" 'BEGIN { printf "%.1f", k / 1024 }')"
+exit $rc
