@@ -193,9 +193,14 @@ static void writes(catfx_t *f, int round)
     char sid[40];
     snprintf(sid, sizeof sid, "%s", json_string_value(json_object_get(j, "ID")));
     json_decref(j);
-    assert_string_equal(catfx_call(f, "PUT", "/v1/kv/lock", "me", "acquire", sid, NULL)->body, "true");
-    if (round) {   /* a second session: destroyed, its lock released */
-        assert_int_equal(catfx_call(f, "PUT", "/v1/kv/lock", "me", "release", sid, NULL)->status, 200);
+    snprintf(path, sizeof path, "/v1/kv/lock/%d", round);
+    assert_string_equal(catfx_call(f, "PUT", path, "me", "acquire", sid, NULL)->body, "true");
+    if (round == 2) {   /* a session destroyed while it holds its lock: the key is released */
+        snprintf(path, sizeof path, "/v1/session/destroy/%s", sid);
+        assert_int_equal(catfx_call(f, "PUT", path, NULL, NULL)->status, 200);
+    }
+    if (round == 1) {   /* a second session: its lock released, then destroyed */
+        assert_string_equal(catfx_call(f, "PUT", path, "me", "release", sid, NULL)->body, "true");
         snprintf(path, sizeof path, "/v1/session/destroy/%s", sid);
         assert_int_equal(catfx_call(f, "PUT", path, NULL, NULL)->status, 200);
     }
