@@ -346,6 +346,7 @@ durable_t *durable_open(catalog_store_t *s, const char *dir, const durable_opts_
         log_info("state %s migrated into %s/%s and log %s", old, dir, PERSIST_SNAPSHOT, d->log_name);
     }
     store_set_dirty_hook(s, on_dirty, d);
+    malloc_trim(0);     /* the log file and its records' JSON were read and freed */
     return d;
 fail:
     durable_close(d);

@@ -2,7 +2,7 @@
 # its own so unit tests and the fuzz target link exactly the code the daemon runs.
 noinst_LIBRARIES += catalog/libcatalog.a
 catalog_libcatalog_a_SOURCES = \
-	catalog/store.c catalog/store.h catalog/objects.c \
+	catalog/store.c catalog/store.h catalog/store_priv.h catalog/store_kv.c catalog/objects.c \
 	catalog/kv.c catalog/kv.h catalog/session.c catalog/session.h \
 	catalog/api_session.c catalog/api_session.h \
 	catalog/txn.c catalog/txn.h catalog/api_txn.c catalog/api_txn.h \

@@ -1,40 +1,16 @@
 /* store.c: see store.h. Services and checks live in hash maps keyed by ID; a second map keyed by
  * the lower-cased service name chains a name's instances and keeps that name's index (kept
  * after the last instance goes, so the index a blocked client holds never goes backwards).
- * The KV table is kv.c's and the service and check values are objects.c's; this file only turns
- * KV writes into store writes (global index, change hook). Listings are built on demand and
+ * The KV table is kv.c's and the service and check values are objects.c's; store_kv.c turns
+ * KV and session writes into store writes (global index, change hook). Listings are built on demand and
  * sorted; nothing here allocates per read beyond the result array. */
-#include "store.h"
-#include "strmap.h"
+#include "store_priv.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-typedef struct {
-    char *display;          /* the name as first registered */
-    uint64_t index;
-    cat_service_t *head;
-} cat_name_t;
-
-struct catalog_store {
-    char *node, *node_id, *dc, *address;
-    uint64_t index, idx_nodes, idx_services, idx_checks;
-    uint64_t node_create, node_modify;
-    strmap_t *services, *checks, *names;
-    strmap_t *ext_nodes;        /* lower-cased name -> cat_node_t */
-    kv_table_t *kv;
-    session_table_t *sessions;
-    cat_check_t *node_checks;   /* sorted by ID */
-    cat_change_cb on_change; void *change_ctx;
-    cat_check_hook on_check_added, on_check_removed; void *check_ctx;
-    cat_dirty_cb on_dirty; void *dirty_ctx;
-    cat_change_t pending;
-    int npending_names;
-    char *pending_names[4];
-};
 
 static int streq(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
 
@@ -127,7 +103,7 @@ void store_notify(catalog_store_t *s, const cat_change_t *ch)
         s->on_change(s->change_ctx, ch);
 }
 /* ---- durability: each entity a write touched, for the write-ahead log (durable.c) ---- */
-static void dirty(catalog_store_t *s, cat_dirty_t kind, const char *id)
+void store_dirty(catalog_store_t *s, cat_dirty_t kind, const char *id)
 {
     if (s->on_dirty)
         s->on_dirty(s->dirty_ctx, kind, id);
@@ -135,7 +111,7 @@ static void dirty(catalog_store_t *s, cat_dirty_t kind, const char *id)
 
 static void dirty_service(catalog_store_t *s, const cat_service_t *svc)
 {
-    dirty(s, svc->node ? CAT_DIRTY_NODE : CAT_DIRTY_SERVICE, svc->node ? NULL : svc->id);
+    store_dirty(s, svc->node ? CAT_DIRTY_NODE : CAT_DIRTY_SERVICE, svc->node ? NULL : svc->id);
 }
 
 static void dirty_check(catalog_store_t *s, const cat_check_t *c)
@@ -145,15 +121,15 @@ static void dirty_check(catalog_store_t *s, const cat_check_t *c)
         if (svc)
             dirty_service(s, svc);
         else
-            dirty(s, CAT_DIRTY_SERVICE, c->service_id);
+            store_dirty(s, CAT_DIRTY_SERVICE, c->service_id);
     } else if (c->node || c->kind == CHECK_MAINT || c->kind == CHECK_SERF) {
-        dirty(s, CAT_DIRTY_NODE, NULL);
+        store_dirty(s, CAT_DIRTY_NODE, NULL);
     } else {
-        dirty(s, CAT_DIRTY_NODE_CHECK, c->id);
+        store_dirty(s, CAT_DIRTY_NODE_CHECK, c->id);
     }
 }
 
-static void on_kv_dirty(void *ctx, const char *key) { dirty(ctx, CAT_DIRTY_KV, key); }
+static void on_kv_dirty(void *ctx, const char *key) { store_dirty(ctx, CAT_DIRTY_KV, key); }
 
 void store_set_dirty_hook(catalog_store_t *s, cat_dirty_cb cb, void *ctx)
 {
@@ -175,7 +151,6 @@ const char *store_datacenter(const catalog_store_t *s) { return s->dc; }
 const char *store_address(const catalog_store_t *s) { return s->address; }
 uint64_t store_node_create_index(const catalog_store_t *s) { return s->node_create; }
 uint64_t store_node_modify_index(const catalog_store_t *s) { return s->node_modify; }
-static uint64_t atleast1(uint64_t v) { return v ? v : 1; }
 uint64_t store_index(const catalog_store_t *s) { return atleast1(s->index); }
 uint64_t store_index_nodes(const catalog_store_t *s) { return atleast1(s->idx_nodes); }
 uint64_t store_index_services(const catalog_store_t *s) { return atleast1(s->idx_services); }
@@ -193,7 +168,7 @@ uint64_t store_index_service(const catalog_store_t *s, const char *name)
 }
 
 /* ---- change tracking: collected during one write, delivered once ---- */
-static uint64_t begin_write(catalog_store_t *s)
+uint64_t store_begin_write(catalog_store_t *s)
 {
     memset(&s->pending, 0, sizeof s->pending);
     return ++s->index;
@@ -225,7 +200,7 @@ static void touch_all_names(catalog_store_t *s)
     s->pending.all_services = 1;
 }
 
-static void end_write(catalog_store_t *s)
+void store_end_write(catalog_store_t *s)
 {
     for (int i = 0; i < s->npending_names; i++)
         s->pending.service_names[i] = s->pending_names[i];
@@ -400,7 +375,7 @@ int store_register(catalog_store_t *s, cat_service_t *svc, cat_check_t **checks,
     int denorm_changed = old && svc_changed && (strcmp(old->name, svc->name) != 0 || old->ntags != svc->ntags);
     for (size_t i = 0; !denorm_changed && old && svc_changed && i < svc->ntags; i++)
         denorm_changed = strcmp(old->tags[i], svc->tags[i]) != 0;
-    uint64_t idx = begin_write(s);
+    uint64_t idx = store_begin_write(s);
     cat_service_t *target = svc;
     if (old && !svc_changed) {
         target = old;
@@ -471,7 +446,7 @@ int store_register(catalog_store_t *s, cat_service_t *svc, cat_check_t **checks,
         s->pending.checks = 1;
     }
     dirty_service(s, target);
-    end_write(s);
+    store_end_write(s);
     return 1;
 }
 
@@ -480,7 +455,7 @@ int store_deregister(catalog_store_t *s, const char *id)
     cat_service_t *svc = strmap_get(s->services, id);
     if (!svc)
         return -1;
-    uint64_t idx = begin_write(s);
+    uint64_t idx = store_begin_write(s);
     if (svc->checks) {
         s->idx_checks = idx;
         s->pending.checks = 1;
@@ -494,7 +469,7 @@ int store_deregister(catalog_store_t *s, const char *id)
     s->idx_services = idx;
     s->pending.services = 1;
     cat_service_free(svc);
-    end_write(s);
+    store_end_write(s);
     return 0;
 }
 
@@ -585,7 +560,7 @@ int store_check_register(catalog_store_t *s, cat_check_t *c, int64_t now_ms)
         cat_check_free(c);
         return 0;
     }
-    uint64_t idx = begin_write(s);
+    uint64_t idx = store_begin_write(s);
     if (ex) {
         free(c->status); free(c->output);
         c->status = strdup(ex->status);
@@ -610,7 +585,7 @@ int store_check_register(catalog_store_t *s, cat_check_t *c, int64_t now_ms)
         touch_all_names(s);
     if (s->on_check_added)
         s->on_check_added(s->check_ctx, c);
-    end_write(s);
+    store_end_write(s);
     return 1;
 }
 
@@ -619,7 +594,7 @@ int store_check_deregister(catalog_store_t *s, const char *id)
     cat_check_t *c = strmap_get(s->checks, id);
     if (!c)
         return -1;
-    uint64_t idx = begin_write(s);
+    uint64_t idx = store_begin_write(s);
     if (c->service_id && *c->service_id) {
         cat_service_t *svc = strmap_get(s->services, c->service_id);
         if (svc)
@@ -630,7 +605,7 @@ int store_check_deregister(catalog_store_t *s, const char *id)
     check_destroy(s, c);
     s->idx_checks = idx;
     s->pending.checks = 1;
-    end_write(s);
+    store_end_write(s);
     return 0;
 }
 
@@ -678,7 +653,7 @@ int store_check_update(catalog_store_t *s, cat_check_t *c, const char *status, c
         free(out);
         return 0;
     }
-    uint64_t idx = begin_write(s);
+    uint64_t idx = store_begin_write(s);
     free(c->status);
     c->status = strdup(status);
     free(c->output);
@@ -695,7 +670,7 @@ int store_check_update(catalog_store_t *s, cat_check_t *c, const char *status, c
     } else {
         touch_all_names(s);
     }
-    end_write(s);
+    store_end_write(s);
     /* a session bound to a check that went critical is invalid from now on (Consul) */
     if (!strcmp(status, "critical"))
         store_sessions_sweep(s, now_ms);
@@ -815,7 +790,7 @@ int store_ext_node_put(catalog_store_t *s, cat_node_t *n)
         cat_node_free(n);
         return 0;
     }
-    uint64_t idx = begin_write(s);
+    uint64_t idx = store_begin_write(s);
     char *l = lower(n->name);
     if (ex) {
         n->create_index = ex->create_index;
@@ -828,11 +803,11 @@ int store_ext_node_put(catalog_store_t *s, cat_node_t *n)
     n->modify_index = idx;
     strmap_put(s->ext_nodes, l, n);
     free(l);
-    dirty(s, CAT_DIRTY_NODE, NULL);
+    store_dirty(s, CAT_DIRTY_NODE, NULL);
     s->idx_nodes = idx;
     s->pending.nodes = 1;
     touch_all_names(s);
-    end_write(s);
+    store_end_write(s);
     return 1;
 }
 
@@ -849,221 +824,16 @@ int store_ext_node_delete(catalog_store_t *s, const char *name)
     free(svcs);
     while (n->checks)
         store_check_deregister(s, n->checks->id);
-    begin_write(s);
+    store_begin_write(s);
     char *l = lower(n->name);
     strmap_del(s->ext_nodes, l);
     free(l);
-    dirty(s, CAT_DIRTY_NODE, NULL);
+    store_dirty(s, CAT_DIRTY_NODE, NULL);
     s->idx_nodes = s->index;
     s->pending.nodes = 1;
     touch_all_names(s);
     cat_node_free(n);
-    end_write(s);
-    return 0;
-}
-
-/* ---- KV: kv.c decides and applies; a write it reports is committed here as a store write ---- */
-cat_kv_t *store_kv_get(const catalog_store_t *s, const char *key) { return kv_get(s->kv, key); }
-cat_kv_t **store_kv_list(const catalog_store_t *s, const char *prefix, size_t *n) { return kv_list(s->kv, prefix, n); }
-uint64_t store_kv_prefix_index(const catalog_store_t *s, const char *prefix) { return kv_prefix_index(s->kv, prefix); }
-
-/* kv.c stamped the write with s->index + 1: raise the global index to it and wake watchers. */
-static void commit_kv_write(catalog_store_t *s, const char *key, int prefix)
-{
-    begin_write(s);
-    s->pending.kv = 1;
-    s->pending.kv_key = key;
-    s->pending.kv_prefix = prefix;
-    end_write(s);
-}
-
-int store_kv_put(catalog_store_t *s, const char *key, const void *val, size_t len, uint64_t flags, int64_t cas)
-{
-    if (kv_put(s->kv, key, val, len, flags, cas, s->index + 1) != KV_WRITTEN)
-        return 0;
-    commit_kv_write(s, key, 0);
-    return 1;
-}
-
-int store_kv_delete(catalog_store_t *s, const char *key, int recurse, int64_t cas)
-{
-    kv_result_t r = kv_delete(s->kv, key, recurse, cas, s->index + 1);
-    if (r == KV_WRITTEN)
-        commit_kv_write(s, key, recurse != 0);
-    return r != KV_CAS_FAILED;
-}
-
-int store_kv_lock(catalog_store_t *s, const char *key, const void *val, size_t len, uint64_t flags,
-                  const char *session, int release, int64_t now_ms, char *err, size_t errlen)
-{
-    if (!release && !session_get(s->sessions, session)) {
-        snprintf(err, errlen, "invalid session \"%s\"", session);
-        return -1;
-    }
-    kv_result_t r;
-    if (release)
-        r = kv_unlock(s->kv, key, val, len, flags, session, s->index + 1);
-    else if (kv_lock_delay_until(s->kv, key) > now_ms)
-        return 0;
-    else
-        r = kv_lock(s->kv, key, val, len, flags, session, s->index + 1);
-    if (r != KV_WRITTEN)
-        return 0;
-    commit_kv_write(s, key, 0);
-    return 1;
-}
-
-kv_table_t *store_kv_begin(const catalog_store_t *s, uint64_t *idx)
-{
-    *idx = s->index + 1;
-    return kv_table_clone(s->kv);
-}
-
-void store_kv_end(catalog_store_t *s, kv_table_t *work, int wrote)
-{
-    if (!wrote) {
-        kv_table_free(work);
-        return;
-    }
-    kv_table_free(s->kv);
-    s->kv = work;
-    commit_kv_write(s, NULL, 0);     /* kv_key NULL: any KV watcher re-evaluates */
-}
-
-int store_session_exists(const catalog_store_t *s, const char *id) { return session_get(s->sessions, id) != NULL; }
-
-/* ---- sessions: session.c keeps the table; invalidation releases locks in kv.c ---- */
-static cat_check_t *node_check_on(const catalog_store_t *s, const char *node, const char *id)
-{
-    cat_check_t *c = strmap_get(s->checks, id);
-    if (!c || (c->service_id && *c->service_id))
-        return NULL;
-    int local = strcasecmp(node, s->node) == 0;
-    return (local ? !c->node : c->node && !strcasecmp(c->node, node)) ? c : NULL;
-}
-
-int store_session_create(catalog_store_t *s, cat_session_t *sess, int64_t now_ms, char *err, size_t errlen)
-{
-    if (strcasecmp(sess->node, s->node) != 0 && !store_ext_node(s, sess->node)) {
-        snprintf(err, errlen, "Missing node registration");
-        goto fail;
-    }
-    for (size_t i = 0; i < sess->nnode_checks + sess->nservice_checks; i++) {
-        int svc = i >= sess->nnode_checks;
-        const char *id = svc ? sess->service_checks[i - sess->nnode_checks] : sess->node_checks[i];
-        cat_check_t *c = svc ? strmap_get(s->checks, id) : node_check_on(s, sess->node, id);
-        if (!c || (svc && !(c->service_id && *c->service_id))) {
-            snprintf(err, errlen, "Missing check '%s' registration", id);
-            goto fail;
-        }
-        if (!strcmp(c->status, "critical")) {
-            snprintf(err, errlen, "Check '%s' is in %s state", id, c->status);
-            goto fail;
-        }
-    }
-    if (session_get(s->sessions, sess->id)) {
-        snprintf(err, errlen, "Session ID '%s' already in use", sess->id);
-        goto fail;
-    }
-    uint64_t idx = begin_write(s);
-    session_add(s->sessions, sess, idx, now_ms);
-    dirty(s, CAT_DIRTY_SESSION, sess->id);
-    s->pending.sessions = 1;
-    end_write(s);
-    return 0;
-fail:
-    cat_session_free(sess);
-    return -1;
-}
-
-int store_session_destroy(catalog_store_t *s, const char *id, int64_t now_ms)
-{
-    cat_session_t *sess = session_get(s->sessions, id);
-    if (!sess)
-        return 0;
-    uint64_t idx = begin_write(s);
-    int64_t delay_ms = sess->lock_delay_ns / 1000000;
-    if (kv_drop_session(s->kv, sess->id, sess->delete_behavior, idx, delay_ms > 0 ? now_ms + delay_ms : 0)) {
-        s->pending.kv = 1;            /* kv_key NULL: any KV watcher re-evaluates */
-    }
-    dirty(s, CAT_DIRTY_SESSION, sess->id);
-    cat_session_free(session_remove(s->sessions, id));
-    session_set_index(s->sessions, idx);
-    s->pending.sessions = 1;
-    end_write(s);
-    return 1;
-}
-
-cat_session_t *store_session(const catalog_store_t *s, const char *id) { return session_get(s->sessions, id); }
-cat_session_t **store_sessions(const catalog_store_t *s, const char *node, size_t *n) { return session_list(s->sessions, node, n); }
-uint64_t store_index_sessions(const catalog_store_t *s) { return atleast1(session_index(s->sessions)); }
-
-cat_session_t *store_session_renew(catalog_store_t *s, const char *id, int64_t now_ms)
-{
-    cat_session_t *sess = session_get(s->sessions, id);
-    if (sess)
-        session_renew(sess, now_ms);
-    return sess;
-}
-
-static int session_invalid(const catalog_store_t *s, const cat_session_t *sess, int64_t now_ms)
-{
-    if (session_expired(sess, now_ms))
-        return 1;
-    for (size_t i = 0; i < sess->nnode_checks + sess->nservice_checks; i++) {
-        int svc = i >= sess->nnode_checks;
-        cat_check_t *c = svc ? strmap_get(s->checks, sess->service_checks[i - sess->nnode_checks])
-                             : node_check_on(s, sess->node, sess->node_checks[i]);
-        if (!c || !strcmp(c->status, "critical"))
-            return 1;
-    }
-    return 0;
-}
-
-int store_sessions_sweep(catalog_store_t *s, int64_t now_ms)
-{
-    if (!session_count(s->sessions))
-        return 0;
-    size_t n;
-    cat_session_t **all = session_list(s->sessions, NULL, &n);
-    char (*gone)[37] = malloc((n ? n : 1) * sizeof *gone);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (session_invalid(s, all[i], now_ms))
-            memcpy(gone[k++], all[i]->id, sizeof gone[0]);
-    free(all);
-    for (size_t i = 0; i < k; i++)
-        store_session_destroy(s, gone[i], now_ms);
-    free(gone);
-    return (int)k;
-}
-
-int store_session_restore(catalog_store_t *s, cat_session_t *sess, int64_t now_ms)
-{
-    if (session_get(s->sessions, sess->id)) {
-        cat_session_free(sess);
-        return -1;
-    }
-    uint64_t c = sess->create_index, m = sess->modify_index, t = session_index(s->sessions);
-    session_add(s->sessions, sess, m, now_ms);
-    sess->create_index = c;
-    session_set_index(s->sessions, t > m ? t : m);
-    return 0;
-}
-
-int store_kv_restore_lock(catalog_store_t *s, const char *key, const char *session, uint64_t lock_index)
-{
-    cat_kv_t *e = kv_get(s->kv, key);
-    if (!e)
-        return -1;
-    e->lock_index = lock_index;
-    if (!session || !session_get(s->sessions, session)) {
-        free(e->session);           /* a replayed record may unlock an entry the log locked */
-        e->session = NULL;
-        return session ? -1 : 0;
-    }
-    free(e->session);
-    e->session = strdup(session);
+    store_end_write(s);
     return 0;
 }
 
