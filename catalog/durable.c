@@ -145,11 +145,13 @@ static int append_record(wal_buf_t *b, json_t *rec)
     return rc;
 }
 
-static int append_kind(durable_t *d, wal_buf_t *b, cat_dirty_t kind)
+static int append_kind(durable_t *d, wal_buf_t *b, cat_dirty_t kind, size_t *n)
 {
-    for (strmap_iter_t it = strmap_iter(d->dirty[kind]); strmap_iter_next(&it);)
+    for (strmap_iter_t it = strmap_iter(d->dirty[kind]); strmap_iter_next(&it);) {
         if (append_record(b, persist_record(d->store, kind, it.key)) != 0)
             return -1;
+        (*n)++;
+    }
     return 0;
 }
 
@@ -159,10 +161,11 @@ int durable_commit(durable_t *d, char *err, size_t errlen)
         return 0;
     wal_buf_t b = {0};
     int rc = -1;
+    size_t n = d->node_dirty ? 1 : 0;
     /* dependency order: a KV entry's lock names a session written before it */
     if ((d->node_dirty && append_record(&b, persist_record(d->store, CAT_DIRTY_NODE, NULL)) != 0) ||
-        append_kind(d, &b, CAT_DIRTY_SERVICE) != 0 || append_kind(d, &b, CAT_DIRTY_NODE_CHECK) != 0 ||
-        append_kind(d, &b, CAT_DIRTY_SESSION) != 0 || append_kind(d, &b, CAT_DIRTY_KV) != 0) {
+        append_kind(d, &b, CAT_DIRTY_SERVICE, &n) != 0 || append_kind(d, &b, CAT_DIRTY_NODE_CHECK, &n) != 0 ||
+        append_kind(d, &b, CAT_DIRTY_SESSION, &n) != 0 || append_kind(d, &b, CAT_DIRTY_KV, &n) != 0) {
         snprintf(err, errlen, "log: a record could not be encoded (out of memory or larger than %u bytes); not saved",
                  WAL_MAX_RECORD);
         goto out;
@@ -181,6 +184,7 @@ int durable_commit(durable_t *d, char *err, size_t errlen)
     }
     d->st.log_bytes += b.len;
     d->st.commits++;
+    d->st.appended_records += n;
     clear_dirty(d);
     rc = 0;
     size_t limit = d->compact_bytes > 2 * d->st.snapshot_bytes ? d->compact_bytes : 2 * d->st.snapshot_bytes;
@@ -359,6 +363,9 @@ void durable_close(durable_t *d)
 {
     if (!d)
         return;
+    if (d->st.commits)
+        log_info("log %s: %zu commits (fsyncs) of %zu records since the start, %zu compactions", d->log_name,
+                 d->st.commits, d->st.appended_records, d->st.compactions);
     if (d->store)
         store_set_dirty_hook(d->store, NULL, NULL);
     if (d->fd >= 0)

@@ -38,6 +38,7 @@ typedef struct {
     size_t loaded_records;    /* committed records replayed at open */
     size_t torn_bytes;        /* truncated at open */
     size_t commits, compactions;
+    size_t appended_records;  /* data records appended by commits since open */
     int migrated;             /* opened from a state.json */
     int loaded;               /* there was state to load */
 } durable_stats_t;
