@@ -72,6 +72,8 @@ verdict() { # name value op target unit
     printf '%-48s %12s %s   target %s %s   MISSED\n' "$1" "$v" "$5" "$3" "$4"
   fi
 }
+echo "== group commit (each catalog's log line at its stop: fsyncs vs records)"
+grep -o 'log wal-[^ ]*: [0-9]* commits (fsyncs) of [0-9]* records' "$TMP/catalog.log"
 echo "== summary (durable: -data-dir; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 verdict "durable registrations/s, 16 clients, empty" "$(get reg0_per_second)" ">=" 5000 "/s"
 verdict "durable registrations/s, 16 clients, at $(get rss_instances)" "$(get regfull_per_second)" ">=" 5000 "/s"

@@ -1,8 +1,8 @@
 /* durable.h: -data-dir as a write-ahead log plus snapshots (the effects edge of persistence;
  * the JSON of records and snapshots is persist.c's, the log's framing wal.c's).
  *
- * On disk, in the data dir: snapshot.json (the whole state at one moment, SHA-256-checked,
- * naming the log that continues it) and that log, wal-<generation>.log. Every store write
+ * On disk, in the data dir: snapshot.json (the whole state at one moment as one record per
+ * entity, one a line, SHA-256-checked, naming the log that continues it) and that log, wal-<generation>.log. Every store write
  * reports the entities it changed (store_set_dirty_hook); durable_commit appends one record per
  * changed entity (its whole new state, or its deletion) and a commit record, in one write(),
  * and fsyncs once: the server calls it once per event-loop turn for all the writes answered in

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define HEADER "portolan-catalog-state v1 sha256="
-#define SNAP_HEADER "portolan-catalog-snapshot v1 sha256="
+#define SNAP_HEADER "portolan-catalog-snapshot v2 sha256="
 
 static json_t *indexes_json(uint64_t create, uint64_t modify)
 {
@@ -349,14 +349,6 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
     return save_file(persist_state_json(s), dir, "state.json", HEADER, NULL, err, errlen);
 }
 
-int persist_snapshot_save(const catalog_store_t *s, const char *dir, const char *log_name, size_t *bytes,
-                          char *err, size_t errlen)
-{
-    json_t *root = persist_state_json(s);
-    json_object_set_new(root, "Log", json_string(log_name));
-    return save_file(root, dir, PERSIST_SNAPSHOT, SNAP_HEADER, bytes, err, errlen);
-}
-
 /* ---- applying one entity (a snapshot's item, a log record) ---- */
 static int apply_service(catalog_store_t *s, const json_t *item, char *err, size_t errlen)
 {
@@ -580,9 +572,10 @@ int persist_state_apply(catalog_store_t *s, const json_t *root, const char *wher
     return 0;
 }
 
-/* Reads and verifies dir/name (header + SHA-256). 1 with *root, 0 no file, -1 error. */
-static int load_file(const char *dir, const char *name, const char *header, json_t **root, size_t *bytes,
-                     char *err, size_t errlen)
+/* Reads and verifies dir/name (header + SHA-256 of the body). 1 with *buf (free it) and the body
+ * in *bodyp and *blenp (without its final newline), 0 no file, -1 error. */
+static int read_verified(const char *dir, const char *name, const char *header, char **bufp, char **bodyp,
+                         size_t *blenp, size_t *bytes, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -591,7 +584,7 @@ static int load_file(const char *dir, const char *name, const char *header, json
      * memory */
     size_t len;
     char *buf = file_read(path, PERSIST_MAX_STATE, &len);
-    *root = NULL;
+    *bufp = NULL;
     if (!buf) {
         if (errno == ENOENT)
             return 0;
@@ -626,16 +619,33 @@ static int load_file(const char *dir, const char *name, const char *header, json
         snprintf(err, errlen, "state %s: checksum mismatch (corrupt or truncated); refusing to start (move it away to start empty)", path);
         goto out;
     }
+    *bufp = buf;
+    *bodyp = body;
+    *blenp = blen;
+    return 1;
+out:
+    free(buf);
+    return rc;
+}
+
+/* Reads, verifies and parses dir/name as one JSON object. 1 with *root, 0 no file, -1 error. */
+static int load_file(const char *dir, const char *name, const char *header, json_t **root, size_t *bytes,
+                     char *err, size_t errlen)
+{
+    char *buf, *body;
+    size_t blen;
+    *root = NULL;
+    int rc = read_verified(dir, name, header, &buf, &body, &blen, bytes, err, errlen);
+    if (rc != 1)
+        return rc;
     json_error_t je;
     *root = json_loadb(body, blen, 0, &je);
     if (!*root || !json_is_object(*root)) {
-        snprintf(err, errlen, "state %s: invalid JSON at line %d: %s", path, je.line, je.text);
+        snprintf(err, errlen, "state %s/%s: invalid JSON at line %d: %s", dir, name, je.line, je.text);
         json_decref(*root);
         *root = NULL;
-        goto out;
+        rc = -1;
     }
-    rc = 1;
-out:
     free(buf);
     return rc;
 }
@@ -653,24 +663,161 @@ int persist_load(catalog_store_t *s, const char *dir, char *err, size_t errlen)
     return rc;
 }
 
+/* The snapshot is written and read one entity at a time (the records of the log, one a line),
+ * never as one JSON tree: a tree of 50,000 services took ~250 MB while it existed. */
+typedef struct {
+    FILE *f;
+    EVP_MD_CTX *md;
+    int failed;
+    size_t lines;
+} snap_writer_t;
+
+static void snap_line(snap_writer_t *w, json_t *rec)
+{
+    char *p = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    if (!p) {
+        w->failed = 1;
+        return;
+    }
+    size_t n = strlen(p);
+    if (w->lines++)                  /* the digest covers the body without its final newline */
+        EVP_DigestUpdate(w->md, "\n", 1);
+    EVP_DigestUpdate(w->md, p, n);
+    if (fwrite(p, 1, n, w->f) != n || fputc('\n', w->f) == EOF)
+        w->failed = 1;
+    free(p);
+}
+
+static void on_snap_tombstone(void *ctx, const char *key, uint64_t index)
+{
+    json_t *o = key_json(key);
+    json_object_set_new(o, "Index", json_integer((json_int_t)index));
+    json_object_set_new(o, "t", json_string("kv-"));
+    snap_line(ctx, o);
+}
+
+int persist_snapshot_save(const catalog_store_t *s, const char *dir, const char *log_name, size_t *bytes,
+                          char *err, size_t errlen)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/" PERSIST_SNAPSHOT, dir);
+    snprintf(tmp, sizeof tmp, "%s/" PERSIST_SNAPSHOT ".tmp", dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        snprintf(err, errlen, "state: open %s: %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    snap_writer_t w = {f, EVP_MD_CTX_new(), 0, 0};
+    EVP_DigestInit_ex(w.md, EVP_sha256(), NULL);
+    size_t hlen = strlen(SNAP_HEADER);
+    fprintf(f, "%s%064d\n", SNAP_HEADER, 0);          /* the digest goes here at the end */
+    snap_line(&w, json_pack("{s:s,s:I,s:s}", "t", "meta", "Index", (json_int_t)store_index(s), "Log", log_name));
+    snap_line(&w, persist_record(s, CAT_DIRTY_NODE, NULL));
+    size_t n;
+    cat_service_t **svcs = store_all_services(s, &n);
+    for (size_t i = 0; i < n; i++)
+        if (is_local_service(svcs[i]))
+            snap_line(&w, persist_record(s, CAT_DIRTY_SERVICE, svcs[i]->id));
+    free(svcs);
+    cat_check_t **nc = store_node_checks(s, &n);
+    for (size_t i = 0; i < n; i++)
+        if (is_plain_node_check(nc[i]))
+            snap_line(&w, persist_record(s, CAT_DIRTY_NODE_CHECK, nc[i]->id));
+    free(nc);
+    cat_session_t **ss = store_sessions(s, NULL, &n);
+    for (size_t i = 0; i < n; i++)
+        snap_line(&w, persist_record(s, CAT_DIRTY_SESSION, ss[i]->id));
+    free(ss);
+    cat_kv_t **kv = store_kv_list(s, "", &n);
+    for (size_t i = 0; i < n; i++)
+        snap_line(&w, persist_record(s, CAT_DIRTY_KV, kv[i]->key));
+    free(kv);
+    store_each_tombstone(s, on_snap_tombstone, &w);
+    unsigned char md[32];
+    unsigned int mdn = 0;
+    EVP_DigestFinal_ex(w.md, md, &mdn);
+    EVP_MD_CTX_free(w.md);
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", md[i]);
+    long size = ftell(f);
+    int rc = -1;
+    if (w.failed || fflush(f) != 0)
+        snprintf(err, errlen, "state: write %s: %s", tmp, w.failed && !errno ? "out of memory" : strerror(errno));
+    else if (size < 0 || (size_t)size > PERSIST_MAX_STATE)
+        snprintf(err, errlen, "state: %ld bytes would exceed the %d MiB a snapshot may hold; not saved", size,
+                 PERSIST_MAX_STATE >> 20);
+    else if (pwrite(fd, hex, 64, (off_t)hlen) != 64 || fsync(fd) != 0)
+        snprintf(err, errlen, "state: write %s: %s", tmp, strerror(errno));
+    else
+        rc = 0;
+    fclose(f);
+    if (rc == 0 && rename(tmp, path) != 0) {
+        snprintf(err, errlen, "state: rename to %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    if (bytes)
+        *bytes = (size_t)size;
+    return 0;
+}
+
 int persist_snapshot_load(catalog_store_t *s, const char *dir, char *log_name, size_t lnlen, size_t *bytes,
                           char *err, size_t errlen)
 {
-    json_t *root;
-    int rc = load_file(dir, PERSIST_SNAPSHOT, SNAP_HEADER, &root, bytes, err, errlen);
+    char *buf, *body;
+    size_t blen;
+    int rc = read_verified(dir, PERSIST_SNAPSHOT, SNAP_HEADER, &buf, &body, &blen, bytes, err, errlen);
     if (rc != 1)
         return rc;
-    char where[4200];
-    snprintf(where, sizeof where, "%s/" PERSIST_SNAPSHOT, dir);
-    const char *ln = json_string_value(json_object_get(root, "Log"));
-    if (!ln || !*ln || strchr(ln, '/') || strlen(ln) >= lnlen) {
-        snprintf(err, errlen, "state %s: names no valid log file; refusing to start", where);
-        rc = -1;
-    } else {
-        snprintf(log_name, lnlen, "%s", ln);
-        rc = persist_state_apply(s, root, where, err, errlen) == 0 ? 1 : -1;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" PERSIST_SNAPSHOT, dir);
+    uint64_t index = 0;
+    size_t line = 0;
+    rc = 1;
+    for (char *p = body, *end = body + blen; p <= end && rc == 1; line++) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        json_error_t je;
+        json_t *rec = json_loadb(p, n, 0, &je);
+        char where[4300];
+        snprintf(where, sizeof where, "state %s line %zu", path, line + 2);
+        const char *t = json_string_value(json_object_get(rec, "t"));
+        if (!json_is_object(rec)) {
+            snprintf(err, errlen, "%s: invalid JSON: %s; refusing to start", where, je.text);
+            rc = -1;
+        } else if (line == 0) {
+            const char *ln = json_string_value(json_object_get(rec, "Log"));
+            json_int_t idx = json_integer_value(json_object_get(rec, "Index"));
+            if (!t || strcmp(t, "meta") || !ln || !*ln || strchr(ln, '/') || strlen(ln) >= lnlen || idx < 0) {
+                snprintf(err, errlen, "%s: not a snapshot's first record (meta with the log's name); refusing to start", where);
+                rc = -1;
+            } else {
+                snprintf(log_name, lnlen, "%s", ln);
+                index = (uint64_t)idx;
+            }
+        } else if (persist_record_apply(s, rec, where, err, errlen) != 0) {
+            rc = -1;
+        }
+        json_decref(rec);
+        if (!nl)
+            break;
+        p = nl + 1;
     }
-    json_decref(root);
+    free(buf);
+    if (rc == 1)
+        store_restore_indexes(s, index);
     return rc;
 }
 

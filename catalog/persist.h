@@ -28,7 +28,10 @@ int persist_save(const catalog_store_t *s, const char *dir, char *err, size_t er
 
 #include <jansson.h>
 
-/* The snapshot: the whole state plus the name of the log file to replay on top of it. */
+/* The snapshot: the whole state as the log's records, one JSON record a line (a first "meta"
+ * line with the index and the name of the log to replay on top of it), after a header line
+ * with the SHA-256 of the body. Written and read one record at a time: it never exists as one
+ * JSON tree in memory (a tree of 50,000 services took ~250 MB). */
 #define PERSIST_SNAPSHOT "snapshot.json"
 /* Saves dir/snapshot.json naming log_name; *bytes (may be NULL) its size. 0 or -1 with err. */
 int persist_snapshot_save(const catalog_store_t *s, const char *dir, const char *log_name, size_t *bytes,
