@@ -41,7 +41,7 @@ r=$work/rootfs
 mkdir -p "$r"/{bin,etc,tmp,run,var/log/portolan,var/lib/portolan-logging,usr/local/bin}
 chmod 1777 "$r/tmp"
 install -m 0755 /bin/busybox "$r/bin/busybox"
-for a in sh ls cat sleep kill ps mkdir rm gzip gunzip wget nc grep; do ln -sf busybox "$r/bin/$a"; done
+for a in sh ls cat sleep kill ps mkdir mv rm gzip gunzip wget nc grep head tail tr wc test; do ln -sf busybox "$r/bin/$a"; done
 
 # add <file on the host or in the stage> <path in the image>: the file and the libraries it needs,
 # taken from the stage first (packages this host lacks), then from the host
