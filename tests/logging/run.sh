@@ -83,6 +83,9 @@ poll() { # secs cmd...: until cmd succeeds
 now_ms() { date +%s%3N; }
 # a command in the store's container
 store() { dk infra exec portolan-logging "$@"; }
+# the store's files, read from this host (the infra node's data root): polling them costs no
+# `docker exec`, so the times printed are the store's, not the loaded machine's
+LOGS=$DATA/infra/volumes/portolan-logs/_data
 # the log driver, address and tag of a swarm service
 logdrv() { dk swarm-0 service inspect -f '{{with .Spec.TaskTemplate.LogDriver}}{{.Name}} {{index .Options "syslog-address"}} {{index .Options "tag"}}{{end}}' "$1"; }
 converged() { # service: every task wanted running is running, none left of an older spec
@@ -125,34 +128,34 @@ check "the updated services run again and the route answers" poll 180 all_conver
 
 # ---- a request through the router shows up under hello/v1 within 10 s
 mark=pt-log-$RID-$$-$RANDOM
-t0=$(now_ms)
-check_eq "GET /hello/v1/$mark through the router (the test image answers 404 for it)" 404 "$(code "$URL$mark")"
 task_node=$(dk swarm-0 service ps hello-v1 --filter desired-state=running --format '{{.Node}}' | head -1)
-haproxy_line() { store grep -F "GET /hello/v1/$mark " /var/log/portolan/hello%2Fv1/swarm-1.log; }
+c=$(code "$URL$mark"); t0=$(now_ms)
+check_eq "GET /hello/v1/$mark through the router (the test image answers 404 for it)" 404 "$c"
+haproxy_line() { grep -F "GET /hello/v1/$mark " "$LOGS/hello%2Fv1/swarm-1.log"; }
+own_line() { grep -F "/$mark" "$LOGS/hello%2Fv1/$task_node.log" | grep -v ' haproxy '; }
 if poll 10 haproxy_line; then
-  diag "HAProxy's access line in the store after $(( $(now_ms) - t0 )) ms (bound: 10 s)"
+  diag "HAProxy's access line in the store $(( $(now_ms) - t0 )) ms after the answer (bound: 10 s)"
   ok "HAProxy's access line is in /var/log/portolan/hello%2Fv1/swarm-1.log within 10 s"
 else
   not_ok "HAProxy's access line is in /var/log/portolan/hello%2Fv1/swarm-1.log within 10 s"
-  diag "store: $(store sh -c 'ls -R /var/log/portolan; tail -3 /var/log/portolan/*/*.log' 2>&1 | tr '\n' '|')"
+  diag "store: $(cd "$LOGS" 2>/dev/null && ls -R . | tr '\n' ' ')"
 fi
 line=$(haproxy_line | tail -1)
 check "... and it names the route, the router's node and the status: $line" \
   grep -qE "^[0-9T:.+-]+ swarm-1 haproxy route=/hello/v1 .* 404 .*\"GET /hello/v1/$mark HTTP/1.1\"" <<<"$line"
-own_line() { store grep -F "/$mark" "/var/log/portolan/hello%2Fv1/$task_node.log" | grep -v haproxy; }
 if poll 10 own_line; then
-  diag "the container's own line in the store after $(( $(now_ms) - t0 )) ms"
+  diag "the container's own line in the store $(( $(now_ms) - t0 )) ms after the answer"
   ok "the container's own log line for the path is in hello%2Fv1/$task_node.log (its node) within 10 s"
 else
   not_ok "the container's own log line for the path is in hello%2Fv1/$task_node.log within 10 s"
-  diag "files: $(store sh -c 'ls /var/log/portolan/*' 2>&1 | tr '\n' ' ')"
+  diag "files: $(cd "$LOGS" 2>/dev/null && ls -R . | tr '\n' ' ')"
 fi
-started() { store grep -q "hello/v1 logweb .* up" "/var/log/portolan/hello%2Fv1/$task_node.log"; }
+started() { grep -q "hello/v1 logweb .* up" "$LOGS/hello%2Fv1/$task_node.log"; }
 check "the container's start line is there too (Docker's syslog driver, tag hello/v1)" poll 10 started
-check_eq "grep over the service's directory finds the request on both nodes' files" \
+check_eq "the same grep through the store container: the request in both nodes' files" \
   "$(printf '%s\n' "/var/log/portolan/hello%2Fv1/$task_node.log" /var/log/portolan/hello%2Fv1/swarm-1.log | sort -u | tr '\n' ' ')" \
   "$(store grep -rlF "$mark" /var/log/portolan/hello%2Fv1 | sort -u | tr '\n' ' ')"
-agents() { [ "$(store ls /var/log/portolan/portolan-agent | tr '\n' ' ')" = "swarm-0.log swarm-1.log " ]; }
+agents() { [ "$(cd "$LOGS/portolan-agent" && ls | tr '\n' ' ')" = "swarm-0.log swarm-1.log " ]; }
 check "the agents' logs are filed per node (portolan-agent/swarm-0.log, swarm-1.log)" poll 30 agents
 
 # ---- idempotent; later services covered
@@ -162,21 +165,21 @@ checkr "addLogging.sh again" run "$S/addLogging.sh"
 check_eq "... changes nothing (service versions, store container)" "$before" "$(snap)"
 checkr "startService.sh hello/v2 after addLogging.sh" run "$S/startService.sh" hello/v2 "$IMG"
 check_eq "... the new service logs to the store as hello/v2" "syslog $addr hello/v2" "$(logdrv hello-v2)"
-v2() { store grep -q "hello/v2 logweb .* up" /var/log/portolan/hello%2Fv2/*.log; }
+v2() { cat "$LOGS"/hello%2Fv2/*.log 2>/dev/null | grep -q "hello/v2 logweb .* up"; }
 check "... and its start line is in hello%2Fv2/" poll 15 v2
 
 # ---- a hostile sender: a service name that would climb out of the store
 printf '<14>1 2026-01-01T00:00:00Z x ../../etc 1 x - %s\n' "$mark-evil" | socat -u - "UDP:$INFRA:514"
-evil() { store grep -rqF "$mark-evil" /var/log/portolan/_invalid; }
+evil() { grep -rqF "$mark-evil" "$LOGS/_invalid"; }
 check "a '../../etc' service name is filed under _invalid" poll 10 evil
 check_eq "... and nothing was written outside /var/log/portolan" "" "$(store sh -c 'ls /etc/*.log /var/log/*.log 2>/dev/null')"
 
 # ---- rotation: a file past 10 MiB is rotated and rsyslog writes a new one
 store sh -c "head -c 11000000 /dev/zero | tr '\\0' x >>/var/log/portolan/hello%2Fv1/swarm-1.log"
 checkr "logrotate (the container's own configuration) runs" run dk infra exec portolan-logging /usr/sbin/logrotate -s /var/lib/portolan-logging/logrotate.state /etc/logrotate.conf
-check "... hello%2Fv1/swarm-1.log.1.gz exists" store test -s /var/log/portolan/hello%2Fv1/swarm-1.log.1.gz
+check "... hello%2Fv1/swarm-1.log.1.gz exists" test -s "$LOGS/hello%2Fv1/swarm-1.log.1.gz"
 code "${URL}$mark-after" >/dev/null
-after_rot() { store grep -qF "$mark-after" /var/log/portolan/hello%2Fv1/swarm-1.log && [ "$(store wc -c </dev/null /var/log/portolan/hello%2Fv1/swarm-1.log | awk '{print $1}')" -lt 100000 ]; }
+after_rot() { grep -qF "$mark-after" "$LOGS/hello%2Fv1/swarm-1.log" && [ "$(stat -c %s "$LOGS/hello%2Fv1/swarm-1.log")" -lt 100000 ]; }
 check "... and the next request goes to a new, small swarm-1.log" poll 10 after_rot
 
 # ---- rmLogging.sh
