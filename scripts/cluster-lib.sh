@@ -56,6 +56,23 @@ consul_get() { driver_docker "$INFRA_NODE" exec consul wget -q -O- "http://127.0
 
 service_exists() { driver_docker swarm-0 service inspect "$1" >/dev/null 2>&1; }
 
+# logging_addr: host:port of the central log store (scripts/addLogging.sh) when it runs on the
+# infra node, nothing otherwise
+logging_addr() {
+  driver_exists "$INFRA_NODE" || return 0
+  [ "$(driver_docker "$INFRA_NODE" inspect -f '{{.State.Running}}' portolan-logging 2>/dev/null)" = true ] || return 0
+  echo "$(driver_private_ip "$INFRA_NODE"):$LOGGING_PORT"
+}
+LOGGING_PORT=514
+
+# logging_args <tag>: one per line, the swarm service options that send the containers' output to
+# the central log store under <tag> (a service name); nothing when there is no log store
+logging_args() {
+  local a; a=$(logging_addr)
+  [ -n "$a" ] || return 0
+  printf '%s\n' --log-driver syslog --log-opt "syslog-address=udp://$a" --log-opt syslog-format=rfc5424 --log-opt "tag=$1"
+}
+
 # swarm_label_nodes <role>: swarm node names with node label role=<role>
 swarm_label_nodes() {
   driver_docker swarm-0 node ls -q --filter "node.label=role=$1" 2>/dev/null |
@@ -74,9 +91,10 @@ ensure_network() {
 # ensure_agent: portolan-agent as a global service, the node's engine socket mounted
 ensure_agent() {
   service_exists portolan-agent && return 0
-  local img consul
+  local img consul la
   img=$(machine_image portolan/agent); consul=$(consul_addr)
-  driver_docker swarm-0 service create --detach --name portolan-agent --mode global --network host \
+  mapfile -t la < <(logging_args portolan-agent)
+  driver_docker swarm-0 service create --detach --name portolan-agent --mode global --network host "${la[@]}" \
     --mount "type=bind,source=$(driver_engine_dir),target=/run/portolan-node" \
     --env DOCKER_HOST=unix:///run/portolan-node/docker.sock \
     "$img" -cleanup -resync 30 -deregister-on-exit -retry-attempts -1 "consul://$consul" >/dev/null ||
@@ -87,10 +105,12 @@ ensure_agent() {
 # ensure_router: the router (portolan-templater + HAProxy) on every front-end node, port 80
 ensure_router() {
   service_exists portolan-router && return 0
-  local img consul
+  local img consul la
   img=$(machine_image portolan/router); consul=$(consul_addr)
   ensure_network
-  driver_docker swarm-0 service create --detach --name portolan-router --mode global \
+  mapfile -t la < <(logging_args portolan-router)
+  [ ${#la[@]} -gt 0 ] && la+=(--env "PORTOLAN_SYSLOG=$(logging_addr)")
+  driver_docker swarm-0 service create --detach --name portolan-router --mode global "${la[@]}" \
     --constraint node.labels.role==front-end --network "$PORTOLAN_NETWORK" \
     --publish mode=host,published=80,target=80 --env SERVICE_IGNORE=true \
     "$img" -consul "consul://$consul" -bind :80 >/dev/null || die "cannot create the portolan-router service"

@@ -55,6 +55,8 @@ if driver_exists swarm-0; then
           --label "portolan.path=$path" --env "SERVICE_NAME=$path" --env "SERVICE_TAGS=$tags"
           --env "SERVICE_NETWORK=$PORTOLAN_NETWORK")
     [ -n "$(swarm_label_nodes application)" ] && args+=(--constraint node.labels.role==application)
+    mapfile -t la < <(logging_args "$path")   # the central log store, when addLogging.sh made one
+    args+=("${la[@]}")
     driver_docker swarm-0 "${args[@]}" "$ref" >/dev/null || die "cannot create service $base"
     echo "started service $base ($replicas replicas of $ref)"
   fi

@@ -127,7 +127,8 @@ docker[swarm-0] service create --detach --name hello-v1 --replicas 1 --network p
   for a in "createSwarmNode.sh" "createSwarmNode.sh x" "createSwarmNode.sh 1 Bad_Label" "createSwarmNode.sh 1 a b" \
            "startService.sh hello" "startService.sh a..b img" "startService.sh hello img 0" "startService.sh hello 'bad image'" \
            "scaleService.sh hello" "scaleService.sh hello x" "stopService.sh" "removeNode.sh" "removeNode.sh x" \
-           "setupRegistry.sh extra" "createInfraNode.sh extra" "destroyCluster.sh extra" "info.sh --yaml"; do
+           "setupRegistry.sh extra" "createInfraNode.sh extra" "destroyCluster.sh extra" "info.sh --yaml" \
+           "addLogging.sh extra" "rmLogging.sh extra" "rmLogging.sh --keep-logs extra"; do
     eval "run \"\$S\"/$a"
     [ "$status" -eq 2 ] || { echo "$a -> $status: $output"; false; }
     [[ "$output" == *usage:* ]] || { echo "$a: no usage in: $output"; false; }
@@ -136,7 +137,7 @@ docker[swarm-0] service create --detach --name hello-v1 --replicas 1 --network p
 }
 
 @test "every script answers -h" {
-  for s in setupRegistry createInfraNode createSwarmNode startService scaleService stopService removeNode destroyCluster info build-registry-image; do
+  for s in setupRegistry createInfraNode createSwarmNode startService scaleService stopService removeNode destroyCluster info build-registry-image addLogging rmLogging build-logging-image; do
     run "$S/$s.sh" -h
     [ "$status" -eq 0 ]; [[ "$output" == *"$s.sh"* ]]
   done
