@@ -6,7 +6,7 @@
 # all use it) and registers a cleanup that removes what it made (containers, data root, exec root,
 # mounts). Owned, apart from the shared dockerd's:
 #   socket, pid file, exec root, data root   under $OWN_DOCKERD_DIR (default /tmp/pt-dockerd-$$)
-#   no docker0 (--bridge=none); networks      from --default-address-pool 10.127.<n>.0/24 (/28s),
+#   no docker0 (--bridge=none); networks      from --default-address-pool 10.127.<n>.0/24 (one /24 network),
 #                                             a /24 no route on the host uses
 #   no firewall rules (--iptables=false)      published ports are served by docker-proxy on the
 #                                             host's loopback, which reaches the container over
@@ -38,7 +38,7 @@ _own_dockerd_launch() {
   rm -f "$d/exec/containerd/containerd.pid"
   setsid dockerd -H "unix://$d/docker.sock" --data-root "$d/data" --exec-root "$d/exec" \
     --pidfile "$d/dockerd.pid" --bridge=none --iptables=false --ip-masq=false \
-    --default-address-pool "base=$OWN_DOCKERD_POOL,size=28" --log-level warn \
+    --default-address-pool "base=$OWN_DOCKERD_POOL,size=24" --log-level warn \
     "${OWN_DOCKERD_FLAGS[@]}" >>"$d/dockerd.log" 2>&1 </dev/null &
   # ready = it answers and reaches its containerd
   local i
