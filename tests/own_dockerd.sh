@@ -12,6 +12,11 @@
 #                                             host's loopback, which reaches the container over
 #                                             the network's bridge (routed, no NAT needed)
 #   its own containerd                        (started by dockerd under the exec root)
+# OWN_DOCKERD_NETNS=1: the caller runs in a network namespace of its own (tests/faults does), so
+# the dockerd may have firewall rules there: --iptables=true --userland-proxy=false; published
+# ports are then DNAT rules, which outlive the daemon when it stops with --live-restore (the
+# docker-proxy processes of the default die with it: Docker starts them with a parent-death
+# signal).
 # Functions: own_dockerd_start [flags], own_dockerd_stop [TERM|KILL] (the daemon only: with
 # --live-restore its containers keep running), own_dockerd_restart (stop + start, same flags),
 # own_dockerd_pid.
@@ -34,10 +39,17 @@ _own_dockerd_pool() {
 
 _own_dockerd_launch() {
   local d=$OWN_DOCKERD_DIR
-  # a containerd a killed dockerd left behind would be taken for a live one
-  rm -f "$d/exec/containerd/containerd.pid"
+  # the pid file of a containerd that is gone (its pid may be reused) would be taken for a live
+  # one; a live one (left running by a stop with --live-restore) is reused
+  local cp
+  cp=$(cat "$d/exec/containerd/containerd.pid" 2>/dev/null)
+  if [ -z "$cp" ] || ! tr '\0' ' ' <"/proc/$cp/cmdline" 2>/dev/null | grep -q "$d/exec"; then
+    rm -f "$d/exec/containerd/containerd.pid"
+  fi
+  local fw=(--iptables=false --ip-masq=false)
+  [ "${OWN_DOCKERD_NETNS:-0}" = 1 ] && fw=(--iptables=true --userland-proxy=false)
   setsid dockerd -H "unix://$d/docker.sock" --data-root "$d/data" --exec-root "$d/exec" \
-    --pidfile "$d/dockerd.pid" --bridge=none --iptables=false --ip-masq=false \
+    --pidfile "$d/dockerd.pid" --bridge=none "${fw[@]}" \
     --default-address-pool "base=$OWN_DOCKERD_POOL,size=24" --log-level warn \
     "${OWN_DOCKERD_FLAGS[@]}" >>"$d/dockerd.log" 2>&1 </dev/null &
   # ready = it answers and reaches its containerd
