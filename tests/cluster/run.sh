@@ -6,7 +6,10 @@
 #   startService.sh hello/v1 <local image> -> the route answers from a container on the
 #   application node; a second run of every create script (and of startService) changes nothing;
 #   scaleService.sh hello/v1 3 -> three distinct instances answer; a killed instance leaves the
-#   route; the application node's dockerd stopped -> its instances leave the route, started ->
+#   route; under wrk load (when wrk is installed), the front-end node's router killed with
+#   SIGKILL -> swarm starts a new one and the route answers again (requests failed and time to
+#   converge printed as fault-table rows, bench/README.md); the application node's dockerd
+#   stopped (also under wrk load) -> its instances leave the route, started ->
 #   they come back; info.sh --json matches what the engines and the catalog say;
 #   stopService.sh -> 404; removeNode.sh 2; destroyCluster.sh leaves no namespace, dockerd,
 #   link, mount, firewall rule or directory behind (checked). Prints its wall time.
