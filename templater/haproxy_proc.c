@@ -97,11 +97,12 @@ static void on_master_exit(uv_process_t *h, int64_t status, int sig)
  * every 500 ms (not while a reload is in flight), and two answers in a row saying that nothing
  * listens on its socket (refused, or the socket is gone) mean it is gone. A slow answer (timeout)
  * is not taken as gone: starting a second master next to a live one is what adoption avoids. */
-static void on_watch(int status, const char *out, size_t len, void *data)
+/* One more answer from an adopted master's socket: two "nothing listens" in a row and we start
+ * our own master. Also fed by a reload's "show proc" polls (on_show_before), which the watch
+ * timer yields to: a reload asked for after the master died (the runtime API then refuses too)
+ * would otherwise retry for 10 s before the watch could see the master gone. */
+static void adopted_answer(haproxy_proc_t *p, int status, const char *out)
 {
-    haproxy_proc_t *p = data;
-    (void)len;
-    p->watching = 0;
     if (!p->adopted || p->stopping) return;
     int gone = status != 0 && out && (strstr(out, "refused") || strstr(out, "no such file"));
     if (!gone) { p->watch_misses = 0; return; }
@@ -111,6 +112,14 @@ static void on_watch(int status, const char *out, size_t len, void *data)
     p->adopted = 0;
     p->external = 0;
     haproxy_proc_start(p);
+}
+
+static void on_watch(int status, const char *out, size_t len, void *data)
+{
+    haproxy_proc_t *p = data;
+    (void)len;
+    p->watching = 0;
+    adopted_answer(p, status, out);
 }
 
 static void on_watch_timer(uv_timer_t *t)
@@ -193,6 +202,7 @@ static void on_show_before(int status, const char *out, size_t len, void *data)
 {
     haproxy_proc_t *p = data;
     if (status != 0 || haproxy_runtime_parse_proc(out, &p->before_reloads, &p->before_failed, NULL) != 0) {
+        adopted_answer(p, status, out); /* an adopted master that died: ours starts now */
         if (++p->polls > 100) { reload_done(p, 0, status ? out : "unexpected show proc answer"); return; }
         /* master not up yet (just started): ask again */
         uv_timer_start(&p->poll_timer, on_before_timer, 100, 0);

@@ -6,7 +6,10 @@
 #   startService.sh hello/v1 <local image> -> the route answers from a container on the
 #   application node; a second run of every create script (and of startService) changes nothing;
 #   scaleService.sh hello/v1 3 -> three distinct instances answer; a killed instance leaves the
-#   route; the application node's dockerd stopped -> its instances leave the route, started ->
+#   route; under wrk load (when wrk is installed), the front-end node's router killed with
+#   SIGKILL -> swarm starts a new one and the route answers again (requests failed and time to
+#   converge printed as fault-table rows, bench/README.md); the application node's dockerd
+#   stopped (also under wrk load) -> its instances leave the route, started ->
 #   they come back; info.sh --json matches what the engines and the catalog say;
 #   stopService.sh -> 404; removeNode.sh 2; destroyCluster.sh leaves no namespace, dockerd,
 #   link, mount, firewall rule or directory behind (checked). Prints its wall time.
@@ -163,7 +166,47 @@ else
 fi
 check "swarm replaces it: three passing again" poll 120 three
 
+# ---- faults under load (bench/README.md fault table): wrk through the router while the
+# front-end node's router is killed and while the application node's dockerd stops and starts.
+# wrk runs until stopped (SIGINT prints its figures); failures are counted, not asserted to be
+# zero: while the router is down nothing answers, and while swarm-2's dockerd is down every
+# instance is on it (both times, requests go to what really died).
+FAULT_ROWS=$TEST_TMP/cluster-faults.md
+[ -n "${CLUSTER_LOGS:-}" ] && mkdir -p "$CLUSTER_LOGS" && cleanup_add "cp $TEST_TMP/*.txt $TEST_TMP/*.md $LOG $CLUSTER_LOGS/"
+wrk_start() { wrk -t1 -c4 -d600s --timeout 5s "$URL" >"$1" 2>&1 & WRK_PID=$!; WRK_T0=$(now_ms); cleanup_add "kill $WRK_PID"; }
+wrk_stop() { kill -INT "$WRK_PID" 2>/dev/null; wait "$WRK_PID" 2>/dev/null; }
+wrk_row() { # name file converged-ms
+  local reqs fail secs
+  reqs=$(awk '/requests in/ { print $1 }' "$2")
+  fail=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$2")
+  secs=$(( ($(now_ms) - WRK_T0) / 1000 )); [ "$secs" -gt 0 ] || secs=1
+  echo "| local: $1 | $(( ${reqs:-0} / secs )) | ${reqs:-?} | $fail | $3 | - |" >>"$FAULT_ROWS"
+  diag "$1: ${reqs:-?} requests in ~$secs s, $fail failed, converged after $3 ms"
+}
+all200() { local _; for _ in $(seq 1 10); do [ "$(code "$URL")" = 200 ] || return 1; done; }
+router_cid() { dk swarm-1 ps -q --no-trunc --filter name=portolan-router | head -1; }
+if command -v wrk >/dev/null; then
+  # the router (portolan-templater + HAProxy, a swarm global service on the front-end node)
+  # killed with SIGKILL: swarm starts a new task (restart delay 5 s by default)
+  old=$(router_cid)
+  wrk_start "$TEST_TMP/wrk-router.txt"
+  sleep 3
+  kill -9 "$(dk swarm-1 inspect -f '{{.State.Pid}}' "${old:-none}" 2>/dev/null)" 2>/dev/null
+  t0=$(now_ms)
+  router_back() { local c; c=$(router_cid); [ -n "$c" ] && [ "$c" != "$old" ] && three && all200; }
+  if poll 180 router_back; then
+    c=$(( $(now_ms) - t0 )); sleep 3; wrk_stop
+    ok "the front-end router killed (kill -9): swarm starts a new one, the route answers again"
+  else
+    c=-1; wrk_stop; not_ok "the front-end router killed (kill -9): swarm starts a new one, the route answers again"
+  fi
+  wrk_row "front-end router kill -9" "$TEST_TMP/wrk-router.txt" "$c"
+else
+  skip "wrk is not installed: the faults under load are not run"
+fi
+
 # ---- the application node's dockerd stops, then comes back
+command -v wrk >/dev/null && wrk_start "$TEST_TMP/wrk-dockerd.txt" && sleep 3
 t0=$(now_ms); driver_stop_engine swarm-2
 empty() { [ "$(passing)" = 0 ] && [ "$(code "$URL")" != 200 ]; }
 if poll 90 empty; then
@@ -175,10 +218,17 @@ fi
 t0=$(now_ms); driver_start_engine swarm-2 >>"$LOG" 2>&1
 back() { [ "$(passing)" = 3 ] && [ "$(code "$URL")" = 200 ]; }
 if poll 180 back; then
-  diag "dockerd of swarm-2 started: 3 instances routed again after $(( $(now_ms) - t0 )) ms"
+  c=$(( $(now_ms) - t0 ))
+  diag "dockerd of swarm-2 started: 3 instances routed again after $c ms"
   ok "... and gets them back when it returns"
 else
+  c=-1
   not_ok "... and gets them back when it returns"; diag "passing: $(passing), $URL: $(code "$URL")"
+fi
+if command -v wrk >/dev/null; then
+  sleep 3; wrk_stop
+  wrk_row "application node dockerd stop + start (converged: from start)" "$TEST_TMP/wrk-dockerd.txt" "$c"
+  sed 's/^/# /' "$FAULT_ROWS"
 fi
 
 # ---- info.sh --json against the truth
