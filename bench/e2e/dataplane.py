@@ -7,7 +7,9 @@ second HAProxy that answers 200 itself (so wrk measures the routing HAProxy, not
           the other and then deregistered: failed = non-2xx + socket errors (must be 0); the
           reloads the HAProxy master counted, and the routes HAProxy served at the peak
   size    wrk -t1 -c8 -d$SECS --latency on /<tag>/s0/ with 10 routes and with BIG routes, alternated
-          ROUNDS times (10, BIG, 10, BIG, ...): p50 and mean latency of each, medians over rounds
+          ROUNDS times (10, BIG, 10, BIG, ...): p50 and mean latency of each, and the HAProxy
+          worker's CPU time per request (/proc, utime+stime over the wrk run: the cost of the
+          lookup itself, which the machine's load does not inflate as it does latency); medians
 Prints one JSON line per part. Env: BUILD, TOP, HAPROXY, ROUTES (1000), BIG (10000), ROUNDS (3),
 SECS (8), POOL (-pool; default the templater's)."""
 import http.client, json, os, random, re, shutil, signal, socket, subprocess, sys, tempfile, time
@@ -57,6 +59,14 @@ def wait_until(f, secs):
     return False
 
 def unix_cmd(path, cmd):
+    for _ in range(100):   # the sockets are away for a moment during a reload
+        try:
+            return _unix_cmd(path, cmd)
+        except OSError:
+            time.sleep(0.1)
+    return _unix_cmd(path, cmd)
+
+def _unix_cmd(path, cmd):
     s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(path)
     s.sendall((cmd + "\n").encode()); s.shutdown(socket.SHUT_WR)
     data = b""
@@ -71,6 +81,15 @@ def reloads(cfg):
         f = l.split()
         if len(f) > 2 and f[1] == "master": return int(f[2])
     return -1
+
+def worker_cpu(cfg):
+    """CPU seconds (user+system) of the current HAProxy worker, and its pid."""
+    pid = None
+    for l in unix_cmd(cfg + ".master.sock", "show proc").splitlines():
+        f = l.split()
+        if len(f) > 2 and f[1] == "worker": pid = int(f[0]); break
+    st = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK"), pid
 
 def map_entries(cfg):
     return sum(1 for l in unix_cmd(cfg + ".admin.sock", "show map %s.paths.map" % cfg).splitlines() if len(l.split()) == 3)
@@ -167,7 +186,11 @@ def main():
                 assert wait_until(lambda: map_entries(cfg) <= 10, 600)
             time.sleep(3)   # let the templater's file rewrite (haproxy -c) finish
             assert http_get(hport, "/%s/r%d/" % (TAG, big - 11)) == (200 if n == big else 404)
+            c0, p0 = worker_cpu(cfg)
             r = wrk(url, ["-t1", "-c8"], secs)
+            c1, p1 = worker_cpu(cfg)
+            # HAProxy's own CPU per request: what the route lookup costs, whatever the machine's load
+            r["haproxy_cpu_us_per_req"] = round((c1 - c0) * 1e6 / max(1, r["requests"]), 2) if p0 == p1 else None
             r["routes"] = n
             log("size round %d: %s" % (k, json.dumps(r)))
             sizes[n].append(r)
@@ -175,9 +198,12 @@ def main():
     res = {"part": "size", "rounds": rounds, "secs": secs}
     for n in (10, big):
         res["routes_%d" % n] = {"p50_ms": med([r["p50_ms"] for r in sizes[n]]), "mean_ms": med([r["mean_ms"] for r in sizes[n]]),
-                                "req_per_s": med([r["req_per_s"] for r in sizes[n]]), "failed": sum(r["failed"] for r in sizes[n])}
+                                "req_per_s": med([r["req_per_s"] for r in sizes[n]]), "failed": sum(r["failed"] for r in sizes[n]),
+                                "haproxy_cpu_us_per_req": med([r["haproxy_cpu_us_per_req"] or 0 for r in sizes[n]])}
     res["p50_ratio_big_over_10"] = round(res["routes_%d" % big]["p50_ms"] / res["routes_10"]["p50_ms"], 3)
     res["mean_ratio_big_over_10"] = round(res["routes_%d" % big]["mean_ms"] / res["routes_10"]["mean_ms"], 3)
+    if res["routes_10"]["haproxy_cpu_us_per_req"]:
+        res["cpu_per_req_ratio_big_over_10"] = round(res["routes_%d" % big]["haproxy_cpu_us_per_req"] / res["routes_10"]["haproxy_cpu_us_per_req"], 3)
     print(json.dumps(res), flush=True)
 
 if __name__ == "__main__":

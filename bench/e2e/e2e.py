@@ -336,17 +336,21 @@ def one_mode(mode, n, docker, ev):
             lat["c_host_route"].append((box["t"] - ts) / 1e6); samples.append(("%s-%s-h%d" % (PREFIX, mode, i), ts, box["t"]))
         else: timeouts += 1
         keep.append(cid)
-        if (i + 1) % 10 == 0: log("%s: %d/%d rounds" % (mode, i + 1, n))
-    r1 = reloads(cfg)
+        def summary(rounds):
+            res = {"routing": mode, "rounds": rounds, "timeouts": timeouts, "reloads": reloads(cfg) - r0,
+                   "removal_poll_requests": polled, "removal_poll_failed": failed, "removal_poll_failed_by_status": codes}
+            res.update(breakdown(os.path.join(tmp, "agent-%s.log" % mode), samples, "registered", "first_200"))
+            res.update(breakdown(os.path.join(tmp, "agent-%s.log" % mode), dsamples, "deregistered", "out_of_rotation"))
+            for k, v in lat.items():
+                if v: res[k] = {"p50_ms": round(pct(v, 50), 1), "p99_ms": round(pct(v, 99), 1), "max_ms": round(max(v), 1), "n": len(v)}
+            return res
+        if (i + 1) % 10 == 0 or i + 1 == n:
+            res = summary(i + 1)
+            # so far, on stderr: what an interrupted run (a deadline) still leaves
+            log("%s: %d/%d rounds: %s" % (mode, i + 1, n, json.dumps(res)))
     stop_procs()
     rm_all(keep + [b0])
     docker.call("DELETE", "/networks/" + net)
-    res = {"routing": mode, "rounds": n, "timeouts": timeouts, "reloads": r1 - r0,
-           "removal_poll_requests": polled, "removal_poll_failed": failed, "removal_poll_failed_by_status": codes}
-    res.update(breakdown(os.path.join(tmp, "agent-%s.log" % mode), samples, "registered", "first_200"))
-    res.update(breakdown(os.path.join(tmp, "agent-%s.log" % mode), dsamples, "deregistered", "out_of_rotation"))
-    for k, v in lat.items():
-        if v: res[k] = {"p50_ms": round(pct(v, 50), 1), "p99_ms": round(pct(v, 99), 1), "max_ms": round(max(v), 1), "n": len(v)}
     return res
 
 def breakdown(agent_log, samples, what, end):
