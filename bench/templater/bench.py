@@ -226,7 +226,7 @@ def one_routes_run(n, routing):
     time.sleep(1)
     r0 = reloads(cfg)
     lat = {"instance": [], "path_route": [], "host_route": [], "removal_last_reach": []}
-    timeouts = 0
+    timeouts = zeros = 0
     h = http.client.HTTPConnection("127.0.0.1", hport, timeout=5)
     for i in range(n):
         if p.poll() is not None:
@@ -237,11 +237,17 @@ def one_routes_run(n, routing):
         if first_200(hport, "/bench/base/", ident): lat["instance"].append((time.perf_counter() - t0) * 1000)
         else: timeouts += 1
         time.sleep(0.15)
-        # (d) that instance removed -> the last request that reaches it
+        # (d) that instance removed -> the last request that reaches it. A connection opened now:
+        # one kept from before a reload (-routing acl reloads for every new route) would be
+        # answered once more by the old worker, which never had this instance, so the removal
+        # looked instant (0) in most acl rounds before (bench/README.md "removal")
+        h.close(); h = http.client.HTTPConnection("127.0.0.1", hport, timeout=5)
+        h.request("GET", "/bench/base/"); h.getresponse().read()
         t0 = time.perf_counter(); consul.dereg("i-%d" % i)
         h, last = last_reach(h, hport, "/bench/base/", ident)
         # None: no request reached it after the deregistration at all
         lat["removal_last_reach"].append((last - t0) * 1000 if last else 0.0)
+        if not last: zeros += 1
         time.sleep(0.15)
         # (b) a new path route
         t0 = time.perf_counter(); consul.reg("p-%d" % i, "bench/p%d" % i, port, check=False)
@@ -258,6 +264,7 @@ def one_routes_run(n, routing):
     m = metrics(lp)
     cleanup()
     res = {"routing": routing, "peer": kind, "changes_each": n, "timeouts": timeouts, "reloads": r1 - r0,
+           "removals_no_request_reached": zeros,
            "map_ops": int(m.get("map_ops_total", 0)), "runtime_changes": int(m.get("runtime_changes_total", 0))}
     for k, v in lat.items():
         if v: res[k] = {"p50_ms": round(pct(v, 50), 1), "p99_ms": round(pct(v, 99), 1), "n": len(v)}
@@ -342,9 +349,23 @@ def scale(s, i):
     res = {"peer": kind, "services": s, "instances": s * i, "first_config_s": round(first, 1),
            "snapshot_ms": m.get("last_snapshot_ms"), "build_ms": m.get("last_build_ms"),
            "render_ms": m.get("last_render_ms"), "config_bytes": int(m.get("config_bytes", 0))}
-    # one instance change: a new instance with a check on svc-7 (registration: refetch of every routed service)
-    # then its check failing (health/state/any: one fetch), timed until HAProxy's runtime API shows it
-    be = backend_of(cfg, "svc-7")
+    # one instance change without checks: a new instance of svc-8 (no check), timed until HAProxy's
+    # runtime API has it ready; then it deregistered, until HAProxy no longer has it in rotation
+    be8 = backend_of(cfg, "svc-8")
+    t1 = time.perf_counter()
+    consul.reg("svc-8-new", "svc-8", bport, check=False)
+    ok = wait_server(cfg, be8, "svc-8-new", True, 120)
+    res["register_nocheck_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
+    time.sleep(1)
+    t1 = time.perf_counter()
+    consul.dereg("svc-8-new")
+    ok = wait_server(cfg, be8, "svc-8-new", False, 120)
+    res["deregister_nocheck_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
+    time.sleep(1)
+    # one instance change with a check: a new instance with a check on svc-7 (its route moves to a
+    # backend of its own: a reload), then its check failing (health/state/any: one fetch), timed
+    # until HAProxy's runtime API shows it
+    be = None   # any backend: with -routing maps the route leaves its pooled backend for b_svc-7
     consul.reg("svc-7-new", "svc-7", bport, check=True)
     t1 = time.perf_counter()
     ok = wait_server(cfg, be, "svc-7-new", True, 120)
@@ -389,7 +410,7 @@ def wait_server(cfg, backend, server, present, secs):
     while time.perf_counter() < end:
         try:
             s = socket.socket(socket.AF_UNIX); s.connect(path)
-            s.sendall(("show servers state %s\n" % backend).encode()); s.shutdown(socket.SHUT_WR)
+            s.sendall(("show servers state %s\n" % (backend or "")).encode()); s.shutdown(socket.SHUT_WR)
             data = b""
             while True:
                 d = s.recv(65536)
