@@ -10,7 +10,8 @@ agent_libagentcore_a_SOURCES = \
 	agent/cleanup.c agent/cleanup.h \
 	agent/owners.c agent/owners.h \
 	agent/agent_config.c agent/agent_config.h \
-	agent/replicate.c agent/replicate.h
+	agent/replicate.c agent/replicate.h \
+	agent/scaling.c agent/scaling.h
 AGENT_CORE_LIBS = agent/libagentcore.a $(PORTOLAN_LIBS)
 
 bin_PROGRAMS += portolan-agent
