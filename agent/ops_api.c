@@ -12,13 +12,23 @@
 #include "http_server.h"
 #include "log.h"
 #include "replicate.h"
+#include "scale_nodes.h"
+#include "scaling.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OP_REPLICATE, OP_SCALE } op_kind_t;
+typedef enum { OP_REPLICATE, OP_SCALE, OP_NODES } op_kind_t;
+
+/* the actions counted in /metrics, and their outcomes */
+enum { ACT_REPLICATE, ACT_SCALE, ACT_SCALE_SERVICE, ACT_SCALE_NODES, ACT_N };
+enum { RES_OK, RES_REFUSED, RES_FAILED, RES_N };
+static const char *const act_names[ACT_N] = {"replicate", "scale", "scale-service", "scale-nodes"};
+static const char *const res_names[RES_N] = {"ok", "refused", "failed"};
+
+#define COOL_SLOTS 64
 
 typedef struct op {
     ops_api_t *api;
@@ -40,6 +50,19 @@ typedef struct op {
     json_t *template_;  /* inspect result to clone */
     char new_name[160];
     char new_id[80];
+    /* scale-service (svc) and scale-nodes */
+    int svc;             /* POST /v1/scale-service: bounds, cooldown, swarm or standalone */
+    int swarm;           /* the service is a swarm service */
+    long delta;
+    size_t *victims;     /* scale-down order (scaling_pick_victims) */
+    size_t nvict, ivict;
+    uv_timer_t *drain_timer;
+    json_t *services;    /* GET /services answer (swarm lookup, reschedule) */
+    size_t isvc;
+    json_t *rescheduled; /* names of the services force-updated after scale-nodes */
+    char type[16];       /* scale-nodes: worker | manager */
+    int exit_status, term_signal;
+    char *output;        /* scale-nodes: the command's last output */
 } op_t;
 
 struct ops_api {
@@ -49,7 +72,45 @@ struct ops_api {
     op_t *ops;
     int scaling;
     int stop_timeout_s;
+    uint64_t cooldown_ms, drain_ms;
+    void (*drain)(void *data, const char *id);
+    void *drain_data;
+    scale_nodes_t *nodes;
+    struct {
+        char service[256];
+        uint64_t last_ms;
+    } cool[COOL_SLOTS];
+    uint64_t counts[ACT_N][RES_N];
 };
+
+static void count(ops_api_t *api, int act, int status) {
+    api->counts[act][status < 300 ? RES_OK : status < 500 ? RES_REFUSED : RES_FAILED]++;
+}
+
+static int op_act(const op_t *op) {
+    return op->kind == OP_REPLICATE ? ACT_REPLICATE : op->kind == OP_NODES ? ACT_SCALE_NODES
+           : op->svc                ? ACT_SCALE_SERVICE
+                                    : ACT_SCALE;
+}
+
+static uint64_t cool_last(const ops_api_t *api, const char *service) {
+    for (int i = 0; i < COOL_SLOTS; i++)
+        if (api->cool[i].last_ms && !strcmp(api->cool[i].service, service)) return api->cool[i].last_ms;
+    return 0;
+}
+
+static void cool_mark(ops_api_t *api, const char *service) {
+    int slot = 0;
+    for (int i = 0; i < COOL_SLOTS; i++) {
+        if (api->cool[i].last_ms && !strcmp(api->cool[i].service, service)) {
+            slot = i;
+            break;
+        }
+        if (api->cool[i].last_ms < api->cool[slot].last_ms) slot = i; /* the oldest (or a free one) */
+    }
+    snprintf(api->cool[slot].service, sizeof api->cool[slot].service, "%s", service);
+    api->cool[slot].last_ms = uv_now(api->loop) ? uv_now(api->loop) : 1;
+}
 
 /* ---------- helpers ---------- */
 
@@ -81,6 +142,14 @@ static void op_free(op_t *op) {
     for (size_t i = 0; i < op->nmem; i++) json_decref(op->members[i]);
     free(op->members);
     json_decref(op->template_);
+    json_decref(op->services);
+    json_decref(op->rescheduled);
+    free(op->victims);
+    free(op->output);
+    if (op->drain_timer) {
+        uv_timer_stop(op->drain_timer);
+        uv_close((uv_handle_t *)op->drain_timer, (uv_close_cb)free);
+    }
     free(op);
 }
 
@@ -91,8 +160,17 @@ static void on_client_gone(http_exchange_t *x, void *data) {
     log_info("ops api: %s went away; the operation goes on", op->who);
 }
 
+/* The seed replicator's CORS headers (its nginx added them), so a page of the service can call
+ * the API from a browser; POST for the /v1 endpoints. */
+static void cors(http_exchange_t *x) {
+    http_exchange_add_header(x, "Access-Control-Allow-Origin", "*");
+    http_exchange_add_header(x, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    http_exchange_add_header(x, "Access-Control-Allow-Headers", "Content-Type, Accept");
+}
+
 static void reply_text(http_exchange_t *x, int status, const char *msg) {
     if (!x) return;
+    cors(x);
     char body[600];
     int n = snprintf(body, sizeof body, "%s\n", msg);
     if (n < 0) n = 0;
@@ -119,6 +197,7 @@ static void reply_json(http_exchange_t *x, int status, json_t *j) {
         body[n] = '\0';
         s = body;
     }
+    cors(x);
     http_exchange_add_header(x, "Content-Type", "application/json");
     http_exchange_respond(x, status, s, n);
     free(s);
@@ -126,6 +205,7 @@ static void reply_json(http_exchange_t *x, int status, json_t *j) {
 
 /* Ends the op with an answer (when the client is still there). */
 static void op_finish_text(op_t *op, int status, const char *msg) {
+    count(op->api, op_act(op), status);
     if (status >= 400) log_warn("ops api: %s: %d %s", op->who, status, msg);
     if (op->x) {
         http_exchange_on_abort(op->x, NULL, NULL);
@@ -136,6 +216,7 @@ static void op_finish_text(op_t *op, int status, const char *msg) {
 }
 
 static void op_finish_json(op_t *op, int status, json_t *j) {
+    count(op->api, op_act(op), status);
     if (op->x) {
         http_exchange_on_abort(op->x, NULL, NULL);
         reply_json(op->x, status, j);
@@ -167,8 +248,12 @@ static void clone_done(op_t *op, const char *error) {
             return;
         }
         log_info("ops api: %s: replicated %s as %s (%.12s)", op->who, op->ref, op->new_name, op->new_id);
-        if (op->compat) {
+        if (op->compat == 1) {
             op_finish_text(op, 200, "done");
+            return;
+        }
+        if (op->compat == 2) { /* GET /<id> with Accept: application/json */
+            op_finish_json(op, 200, json_pack("{s:s,s:s}", "Id", op->new_id, "Name", op->new_name));
             return;
         }
         op_finish_json(op, 201, json_pack("{s:s,s:s}", "Id", op->new_id, "Name", op->new_name));
@@ -255,14 +340,16 @@ static void on_rep_inspect(docker_client_t *dc, long status, json_t *json, const
     clone_one(op);
 }
 
-/* ---------- scale ---------- */
+/* ---------- scale (standalone: containers of one engine) ---------- */
 
 static void scale_answer(op_t *op, const char *error) {
     if (error) log_warn("ops api: %s: scale %s stopped at %zu of %zu: %s", op->who, op->service, op->after, op->target,
                         error);
     else log_info("ops api: %s: scaled %s from %zu to %zu", op->who, op->service, op->before, op->after);
+    if (op->svc) cool_mark(op->api, op->service); /* the cooldown runs from the end of an action */
     json_t *j = json_pack("{s:s,s:I,s:I}", "service", op->service, "before", (json_int_t)op->before, "after",
                           (json_int_t)op->after);
+    if (j && op->svc) json_object_set_new(j, "mode", json_string(op->swarm ? "swarm" : "standalone"));
     if (j && error) json_object_set_new(j, "error", json_string(error));
     op_finish_json(op, error ? 502 : 200, j);
 }
@@ -297,27 +384,76 @@ static void on_victim_stopped(docker_client_t *dc, long status, json_t *json, co
         return;
     }
     op->after--; /* not running any more, whatever the removal does */
-    const char *id = json_string_value(json_object_get(op->members[op->next_victim], "Id"));
+    const char *id = json_string_value(json_object_get(op->members[op->victims[op->ivict - 1]], "Id"));
     op->call = docker_client_remove(dc, id, 1, on_victim_removed, op);
     if (!op->call) scale_answer(op, "out of memory");
 }
 
+static void victim_stop(op_t *op) {
+    const char *id = json_string_value(json_object_get(op->members[op->victims[op->ivict - 1]], "Id"));
+    op->call = docker_client_stop(op->api->dc, id, op->api->stop_timeout_s, on_victim_stopped, op);
+    if (!op->call) scale_answer(op, "out of memory");
+}
+
+static void on_drained(uv_timer_t *t) {
+    op_t *op = t->data;
+    victim_stop(op);
+}
+
+/* Removes the next victim: drain (its services leave Consul, the router follows within
+ * -scale-drain), then stop, then remove. */
 static void remove_next(op_t *op) {
-    if (op->after <= op->target || op->next_victim == 0) {
+    if (op->after <= op->target || op->ivict >= op->nvict) {
         scale_answer(op, NULL);
         return;
     }
-    op->next_victim--;
-    json_t *m = op->members[op->next_victim];
+    json_t *m = op->members[op->victims[op->ivict++]];
     const char *id = json_string_value(json_object_get(m, "Id"));
     const char *name = json_string_value(json_object_get(m, "Name"));
     if (!id) {
         scale_answer(op, "a member has no Id");
         return;
     }
-    log_info("ops api: %s: scale %s: stopping %s (%.12s)", op->who, op->service, name ? name : "?", id);
-    op->call = docker_client_stop(op->api->dc, id, op->api->stop_timeout_s, on_victim_stopped, op);
-    if (!op->call) scale_answer(op, "out of memory");
+    log_info("ops api: %s: scale %s: draining then stopping %s (%.12s)", op->who, op->service, name ? name : "?", id);
+    if (op->api->drain && op->api->drain_ms) {
+        op->api->drain(op->api->drain_data, id);
+        if (!op->drain_timer) {
+            op->drain_timer = malloc(sizeof *op->drain_timer);
+            if (!op->drain_timer) {
+                scale_answer(op, "out of memory");
+                return;
+            }
+            uv_timer_init(op->api->loop, op->drain_timer);
+            op->drain_timer->data = op;
+        }
+        uv_timer_start(op->drain_timer, on_drained, op->api->drain_ms, 0);
+        return;
+    }
+    victim_stop(op);
+}
+
+/* Bounds (from the labels) and, for scale-service, the cooldown. 0 when the op goes on. */
+static int scale_check(op_t *op, const json_t *labels, long current, long delta, long *target) {
+    long lo, hi;
+    char err[300];
+    if (scaling_bounds(labels, &lo, &hi, err, sizeof err) < 0) {
+        op_finish_text(op, 409, err);
+        return -1;
+    }
+    uint64_t now = uv_now(op->api->loop), retry = 0;
+    uint64_t last = op->svc ? cool_last(op->api, op->service) : 0;
+    scaling_verdict_t v = scaling_decide(current, delta, lo, hi, last, now, op->api->cooldown_ms, target, &retry, err,
+                                         sizeof err);
+    if (v == SCALING_OK) return 0;
+    if (v == SCALING_COOLDOWN && op->x) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%llu", (unsigned long long)((retry + 999) / 1000));
+        http_exchange_add_header(op->x, "Retry-After", ra);
+    }
+    char msg[600];
+    snprintf(msg, sizeof msg, "scale %s: %s (bounds %ld..%ld)", op->service, err, lo, hi);
+    op_finish_text(op, v == SCALING_COOLDOWN ? 429 : 409, msg);
+    return -1;
 }
 
 static void scale_decide(op_t *op) {
@@ -329,17 +465,32 @@ static void scale_decide(op_t *op) {
         return;
     }
     char err[256];
-    if (replicate_parse_scale(op->has_to ? op->to : NULL, op->has_by ? op->by : NULL, op->nmem, &op->target, err,
-                              sizeof err) < 0) {
-        op_finish_text(op, 400, err);
-        return;
-    }
+    long target;
     replicate_sort_by_created(op->members, op->nmem);
+    const json_t *labels = json_object_get(json_object_get(op->members[0], "Config"), "Labels");
+    if (op->svc) {
+        if (scale_check(op, labels, (long)op->nmem, op->delta, &target) < 0) return;
+        op->target = (size_t)target;
+        cool_mark(op->api, op->service);
+    } else {
+        if (replicate_parse_scale(op->has_to ? op->to : NULL, op->has_by ? op->by : NULL, op->nmem, &op->target, err,
+                                  sizeof err) < 0) {
+            op_finish_text(op, 400, err);
+            return;
+        }
+        if (scale_check(op, labels, (long)op->nmem, (long)op->target - (long)op->nmem, &target) < 0) return;
+    }
     if (op->target > op->nmem) {
         op->template_ = json_incref(op->members[0]); /* the oldest: usually the original */
         clone_next(op);
     } else {
-        op->next_victim = op->nmem;
+        size_t want = op->nmem - op->target;
+        op->victims = calloc(want ? want : 1, sizeof *op->victims);
+        if (!op->victims) {
+            op_finish_text(op, 500, "out of memory");
+            return;
+        }
+        op->nvict = scaling_pick_victims(op->members, op->nmem, want, op->victims);
         remove_next(op);
     }
 }
@@ -379,6 +530,8 @@ static void scale_inspect_next(op_t *op) {
         /* a SERVICE_NAME label decides without an inspect (the label beats the env) */
         const char *label = json_string_value(json_object_get(json_object_get(c, "Labels"), "SERVICE_NAME"));
         if (label && strcmp(label, op->service) != 0) continue;
+        /* swarm tasks are the swarm's to scale */
+        if (json_object_get(json_object_get(c, "Labels"), "com.docker.swarm.service.id")) continue;
         op->call = docker_client_inspect(op->api->dc, id, on_scale_inspect, op);
         if (!op->call) op_finish_text(op, 500, "out of memory");
         return;
@@ -398,6 +551,175 @@ static void on_scale_list(docker_client_t *dc, long status, json_t *json, const 
     scale_inspect_next(op);
 }
 
+static void scale_standalone(op_t *op) {
+    json_t *filters = json_pack("{s:[s]}", "status", "running");
+    op->call = filters ? docker_client_containers(op->api->dc, 0, filters, on_scale_list, op) : NULL;
+    json_decref(filters);
+    if (!op->call) op_finish_text(op, 500, "out of memory");
+}
+
+/* ---------- scale-service in swarm mode: POST /services/<id>/update ---------- */
+
+static void on_swarm_updated(docker_client_t *dc, long status, json_t *json, const char *error, void *data) {
+    (void)dc, (void)status, (void)json;
+    op_t *op = data;
+    op->call = NULL;
+    if (error) {
+        scale_answer(op, error);
+        return;
+    }
+    op->after = op->target;
+    scale_answer(op, NULL);
+}
+
+static void scale_swarm(op_t *op, const json_t *svc) {
+    op->swarm = 1;
+    long cur = scaling_swarm_replicas(svc);
+    const char *id = json_string_value(json_object_get(svc, "ID"));
+    json_int_t version = json_integer_value(json_object_get(json_object_get(svc, "Version"), "Index"));
+    if (cur < 0) {
+        op_finish_text(op, 409, "the swarm service is not in replicated mode (global services follow the nodes)");
+        return;
+    }
+    if (!id || !replicate_valid_ref(id)) {
+        op_finish_text(op, 502, "docker: swarm service without a valid ID");
+        return;
+    }
+    op->before = op->after = (size_t)cur;
+    long target;
+    if (scale_check(op, json_object_get(json_object_get(svc, "Spec"), "Labels"), cur, op->delta, &target) < 0) return;
+    op->target = (size_t)target;
+    cool_mark(op->api, op->service);
+    json_t *body = scaling_swarm_update_body(svc, target);
+    if (!body) {
+        op_finish_text(op, 502, "docker: swarm service without a Spec");
+        return;
+    }
+    char path[200];
+    snprintf(path, sizeof path, "/services/%s/update?version=%" JSON_INTEGER_FORMAT, id, version);
+    log_info("ops api: %s: scale swarm service %s (%s) from %ld to %ld", op->who, op->service,
+             json_string_value(json_object_get(json_object_get(svc, "Spec"), "Name")), cur, target);
+    op->call = docker_client_request(op->api->dc, "POST", path, 1, body, on_swarm_updated, op);
+    json_decref(body);
+    if (!op->call) op_finish_text(op, 500, "out of memory");
+}
+
+static void on_svc_services(docker_client_t *dc, long status, json_t *json, const char *error, void *data) {
+    (void)dc, (void)status;
+    op_t *op = data;
+    op->call = NULL;
+    if (error || !json_is_array(json)) {
+        op_finish_text(op, 502, error ? error : "docker: service list is not an array");
+        return;
+    }
+    size_t i;
+    json_t *svc;
+    json_array_foreach(json, i, svc) {
+        if (scaling_swarm_matches(svc, op->service)) {
+            scale_swarm(op, svc);
+            return;
+        }
+    }
+    scale_standalone(op); /* a manager, but no swarm service of that name: its containers */
+}
+
+static void on_svc_info(docker_client_t *dc, long status, json_t *json, const char *error, void *data) {
+    (void)status;
+    op_t *op = data;
+    op->call = NULL;
+    if (error) {
+        op_finish_text(op, 502, error);
+        return;
+    }
+    if (json_is_true(json_object_get(json_object_get(json, "Swarm"), "ControlAvailable"))) {
+        op->call = docker_client_request(dc, "GET", "/services", 1, NULL, on_svc_services, op);
+        if (!op->call) op_finish_text(op, 500, "out of memory");
+        return;
+    }
+    scale_standalone(op);
+}
+
+/* ---------- scale-nodes: the node command, then the reschedule of labelled services ---------- */
+
+static void nodes_answer(op_t *op, int status, const char *error) {
+    json_t *j = json_pack("{s:s,s:I,s:i,s:s}", "type", op->type, "by", (json_int_t)op->delta, "exit_status",
+                          op->exit_status, "output", op->output ? op->output : "");
+    if (j && op->rescheduled) json_object_set(j, "rescheduled", op->rescheduled);
+    if (j && error) json_object_set_new(j, "error", json_string(error));
+    if (error) log_warn("ops api: %s: scale-nodes %+ld %s: %s", op->who, op->delta, op->type, error);
+    else log_info("ops api: %s: scale-nodes %+ld %s done", op->who, op->delta, op->type);
+    op_finish_json(op, status, j);
+}
+
+static void reschedule_next(op_t *op);
+
+static void on_rescheduled(docker_client_t *dc, long status, json_t *json, const char *error, void *data) {
+    (void)dc, (void)status, (void)json;
+    op_t *op = data;
+    op->call = NULL;
+    json_t *svc = json_array_get(op->services, op->isvc - 1);
+    const char *name = json_string_value(json_object_get(json_object_get(svc, "Spec"), "Name"));
+    if (error) log_warn("ops api: reschedule %s: %s", name ? name : "?", error);
+    else {
+        log_info("ops api: rescheduled swarm service %s (force update)", name ? name : "?");
+        json_array_append_new(op->rescheduled, json_string(name ? name : "?"));
+    }
+    reschedule_next(op);
+}
+
+static void reschedule_next(op_t *op) {
+    while (op->isvc < json_array_size(op->services)) {
+        json_t *svc = json_array_get(op->services, op->isvc++);
+        if (!scaling_swarm_reschedule(svc)) continue;
+        const char *id = json_string_value(json_object_get(svc, "ID"));
+        if (!id || !replicate_valid_ref(id)) continue;
+        json_int_t version = json_integer_value(json_object_get(json_object_get(svc, "Version"), "Index"));
+        json_t *body = scaling_swarm_update_body(svc, -1);
+        if (!body) continue;
+        char path[200];
+        snprintf(path, sizeof path, "/services/%s/update?version=%" JSON_INTEGER_FORMAT, id, version);
+        op->call = docker_client_request(op->api->dc, "POST", path, 1, body, on_rescheduled, op);
+        json_decref(body);
+        if (!op->call) nodes_answer(op, 500, "out of memory");
+        return;
+    }
+    nodes_answer(op, 200, NULL);
+}
+
+static void on_nodes_services(docker_client_t *dc, long status, json_t *json, const char *error, void *data) {
+    (void)dc, (void)status;
+    op_t *op = data;
+    op->call = NULL;
+    if (error || !json_is_array(json)) {
+        nodes_answer(op, 502, error ? error : "docker: service list is not an array");
+        return;
+    }
+    op->services = json_incref(json);
+    op->rescheduled = json_array();
+    reschedule_next(op);
+}
+
+static void on_nodes_done(int exit_status, int term_signal, const char *output, void *data) {
+    op_t *op = data;
+    op->exit_status = exit_status;
+    op->term_signal = term_signal;
+    op->output = strdup(output ? output : "");
+    if (exit_status != 0) {
+        char msg[200];
+        if (term_signal) snprintf(msg, sizeof msg, "the node command was ended by signal %d", term_signal);
+        else snprintf(msg, sizeof msg, "the node command exited with status %d", exit_status);
+        nodes_answer(op, 502, msg);
+        return;
+    }
+    if (op->delta < 0) {
+        nodes_answer(op, 200, NULL);
+        return;
+    }
+    /* new nodes joined: services labelled for it are rebalanced (docker service update --force) */
+    op->call = docker_client_request(op->api->dc, "GET", "/services", 1, NULL, on_nodes_services, op);
+    if (!op->call) nodes_answer(op, 500, "out of memory");
+}
+
 /* ---------- routing ---------- */
 
 static op_t *op_new(ops_api_t *api, http_exchange_t *x, op_kind_t kind) {
@@ -415,21 +737,39 @@ static op_t *op_new(ops_api_t *api, http_exchange_t *x, op_kind_t kind) {
     return op;
 }
 
+/* An answer before any operation began (bad input, busy, off): logged and counted. */
+static void refuse(ops_api_t *api, http_exchange_t *x, int act, int status, const char *msg) {
+    count(api, act, status);
+    if (status >= 400) {
+        const char *cn = http_exchange_peer_cn(x);
+        log_warn("ops api: %s (CN=%s): %s: %d %s", http_exchange_peer(x), cn ? cn : "-", act_names[act], status, msg);
+    }
+    reply_text(x, status, msg);
+}
+
+static int wants_json(http_exchange_t *x) {
+    const char *a = http_exchange_header(x, "Accept");
+    return a && strstr(a, "application/json") != NULL;
+}
+
 static void start_replicate(ops_api_t *api, http_exchange_t *x, const char *ref, int compat) {
     if (!*ref) {
-        reply_text(x, 400, "container id missing");
+        refuse(api, x, ACT_REPLICATE, 400, "container id missing");
         return;
     }
     if (!replicate_valid_ref(ref)) {
-        reply_text(x, 400, "invalid container reference: use a container ID or name ([A-Za-z0-9_.-], at most 128)");
+        if (compat) refuse(api, x, ACT_REPLICATE, 404, "invalid container id"); /* the seed's answer */
+        else
+            refuse(api, x, ACT_REPLICATE, 400,
+                   "invalid container reference: use a container ID or name ([A-Za-z0-9_.-], at most 128)");
         return;
     }
     op_t *op = op_new(api, x, OP_REPLICATE);
     if (!op) {
-        reply_text(x, 500, "out of memory");
+        refuse(api, x, ACT_REPLICATE, 500, "out of memory");
         return;
     }
-    op->compat = compat;
+    op->compat = compat ? (wants_json(x) ? 2 : 1) : 0;
     snprintf(op->ref, sizeof op->ref, "%s", ref);
     log_info("ops api: %s: replicate %s", op->who, ref);
     op->call = docker_client_inspect(api->dc, ref, on_rep_inspect, op);
@@ -438,7 +778,8 @@ static void start_replicate(ops_api_t *api, http_exchange_t *x, const char *ref,
 
 static void start_scale(ops_api_t *api, http_exchange_t *x, const char *service) {
     if (!replicate_valid_service(service)) {
-        reply_text(x, 400, "invalid service name: use [A-Za-z0-9_.-], 1 to 255 characters");
+        refuse(api, x, ACT_SCALE, 400, "invalid service name: use [A-Za-z0-9_.-], 1 to 255 characters "
+                                       "(names with '/': POST /v1/scale-service?service=<url-encoded name>)");
         return;
     }
     const char *to = http_exchange_query(x, "to"), *by = http_exchange_query(x, "by");
@@ -453,16 +794,16 @@ static void start_scale(ops_api_t *api, http_exchange_t *x, const char *service)
         else bad = replicate_parse_scale(NULL, by, REPLICATE_MAX_STEP + 1, &dummy, err, sizeof err) < 0;
     } else bad = replicate_parse_scale(to, by, 1, &dummy, err, sizeof err) < 0; /* both: refused */
     if (bad) {
-        reply_text(x, 400, err);
+        refuse(api, x, ACT_SCALE, 400, err);
         return;
     }
     if (api->scaling) {
-        reply_text(x, 409, "another scale operation is running; retry when it has finished");
+        refuse(api, x, ACT_SCALE, 409, "another scale operation is running; retry when it has finished");
         return;
     }
     op_t *op = op_new(api, x, OP_SCALE);
     if (!op) {
-        reply_text(x, 500, "out of memory");
+        refuse(api, x, ACT_SCALE, 500, "out of memory");
         return;
     }
     api->scaling = 1;
@@ -476,10 +817,93 @@ static void start_scale(ops_api_t *api, http_exchange_t *x, const char *service)
         snprintf(op->by, sizeof op->by, "%s", by);
     }
     log_info("ops api: %s: scale %s %s%s", op->who, service, to ? "to=" : "by=", to ? to : by);
-    json_t *filters = json_pack("{s:[s]}", "status", "running");
-    op->call = filters ? docker_client_containers(api->dc, 0, filters, on_scale_list, op) : NULL;
-    json_decref(filters);
+    scale_standalone(op);
+}
+
+/* POST /v1/scale-service?service=<name>&by=<n>, or an Alertmanager webhook body. */
+static void start_scale_service(ops_api_t *api, http_exchange_t *x) {
+    size_t blen = 0;
+    const char *body = http_exchange_body(x, &blen);
+    scaling_request_t rq;
+    char err[300];
+    if (scaling_parse_service_request(http_exchange_query(x, "service"), http_exchange_query(x, "by"), body, blen,
+                                      &rq, err, sizeof err) < 0) {
+        refuse(api, x, ACT_SCALE_SERVICE, 400, err);
+        return;
+    }
+    if (rq.resolved) {
+        log_info("ops api: scale-service %s: resolved alert, nothing to do", rq.service);
+        count(api, ACT_SCALE_SERVICE, 200);
+        reply_json(x, 200, json_pack("{s:s,s:s}", "service", rq.service, "ignored", "resolved alert"));
+        return;
+    }
+    uint64_t last = cool_last(api, rq.service), now = uv_now(api->loop);
+    if (last && now < last + api->cooldown_ms) { /* before Docker is asked anything */
+        char msg[400], ra[24];
+        uint64_t left = last + api->cooldown_ms - now;
+        snprintf(ra, sizeof ra, "%llu", (unsigned long long)((left + 999) / 1000));
+        http_exchange_add_header(x, "Retry-After", ra);
+        snprintf(msg, sizeof msg, "scale %s: in cooldown: the last scale action was %llu ms ago, retry in %llu ms",
+                 rq.service, (unsigned long long)(now - last), (unsigned long long)left);
+        refuse(api, x, ACT_SCALE_SERVICE, 429, msg);
+        return;
+    }
+    if (api->scaling) {
+        refuse(api, x, ACT_SCALE_SERVICE, 409, "another scale operation is running; retry when it has finished");
+        return;
+    }
+    op_t *op = op_new(api, x, OP_SCALE);
+    if (!op) {
+        refuse(api, x, ACT_SCALE_SERVICE, 500, "out of memory");
+        return;
+    }
+    api->scaling = 1;
+    op->svc = 1;
+    op->delta = rq.delta;
+    snprintf(op->service, sizeof op->service, "%s", rq.service);
+    log_info("ops api: %s: scale-service %s by %+ld", op->who, op->service, op->delta);
+    op->call = docker_client_info(api->dc, on_svc_info, op);
     if (!op->call) op_finish_text(op, 500, "out of memory");
+}
+
+/* POST /v1/scale-nodes?by=<n>&type=worker|manager (+ an optional webhook body). */
+static void start_scale_nodes(ops_api_t *api, http_exchange_t *x) {
+    if (!api->nodes) {
+        refuse(api, x, ACT_SCALE_NODES, 501, "scale-nodes is off: start the agent with -scale-nodes-cmd");
+        return;
+    }
+    size_t blen = 0;
+    const char *body = http_exchange_body(x, &blen);
+    scaling_request_t rq;
+    char err[300];
+    if (scaling_parse_nodes_request(http_exchange_query(x, "by"), http_exchange_query(x, "type"), body, blen, &rq, err,
+                                    sizeof err) < 0) {
+        refuse(api, x, ACT_SCALE_NODES, 400, err);
+        return;
+    }
+    if (rq.resolved) {
+        count(api, ACT_SCALE_NODES, 200);
+        reply_json(x, 200, json_pack("{s:s}", "ignored", "resolved alert"));
+        return;
+    }
+    op_t *op = op_new(api, x, OP_NODES);
+    if (!op) {
+        refuse(api, x, ACT_SCALE_NODES, 500, "out of memory");
+        return;
+    }
+    op->delta = rq.delta;
+    snprintf(op->type, sizeof op->type, "%s", rq.type);
+    log_info("ops api: %s: scale-nodes %+ld %s", op->who, op->delta, op->type);
+    if (scale_nodes_start(api->nodes, op->delta > 0 ? "up" : "down", op->delta > 0 ? op->delta : -op->delta, op->type,
+                          on_nodes_done, op, err, sizeof err) < 0) {
+        op_finish_text(op, strstr(err, "already running") ? 409 : 500, err);
+        return;
+    }
+}
+
+static void method_not_allowed(http_exchange_t *x) {
+    http_exchange_add_header(x, "Allow", "POST, OPTIONS");
+    reply_text(x, 405, "use POST");
 }
 
 static void on_request(http_exchange_t *x, void *data) {
@@ -487,10 +911,25 @@ static void on_request(http_exchange_t *x, void *data) {
     const char *m = http_exchange_method(x);
     const char *path = http_exchange_path(x);
     int post = strcmp(m, "POST") == 0;
+    if (strcmp(m, "OPTIONS") == 0) { /* CORS preflight */
+        cors(x);
+        http_exchange_add_header(x, "Access-Control-Max-Age", "600");
+        http_exchange_respond(x, 204, "", 0);
+        return;
+    }
+    if (strcmp(path, "/v1/scale-service") == 0) {
+        if (!post) method_not_allowed(x);
+        else start_scale_service(api, x);
+        return;
+    }
+    if (strcmp(path, "/v1/scale-nodes") == 0) {
+        if (!post) method_not_allowed(x);
+        else start_scale_nodes(api, x);
+        return;
+    }
     if (strncmp(path, "/v1/replicate", 13) == 0 && (path[13] == '\0' || path[13] == '/')) {
         if (!post) {
-            http_exchange_add_header(x, "Allow", "POST");
-            reply_text(x, 405, "use POST");
+            method_not_allowed(x);
             return;
         }
         start_replicate(api, x, path[13] ? path + 14 : "", 0);
@@ -498,8 +937,7 @@ static void on_request(http_exchange_t *x, void *data) {
     }
     if (strncmp(path, "/v1/scale", 9) == 0 && (path[9] == '\0' || path[9] == '/')) {
         if (!post) {
-            http_exchange_add_header(x, "Allow", "POST");
-            reply_text(x, 405, "use POST");
+            method_not_allowed(x);
             return;
         }
         start_scale(api, x, path[9] ? path + 10 : "");
@@ -510,7 +948,24 @@ static void on_request(http_exchange_t *x, void *data) {
         start_replicate(api, x, path + 1, 1);
         return;
     }
-    reply_text(x, 404, "not found: POST /v1/replicate/<container>, POST /v1/scale/<service>?to=N|by=+N|-N");
+    reply_text(x, 404, "not found: POST /v1/replicate/<container>, POST /v1/scale/<service>?to=N|by=+N|-N, "
+                       "POST /v1/scale-service?service=<name>&by=N, POST /v1/scale-nodes?by=N&type=worker|manager");
+}
+
+/* ---------- metrics ---------- */
+
+void ops_api_metrics(const ops_api_t *api, FILE *f) {
+    if (!api || !f) return;
+    fprintf(f, "# HELP portolan_agent_scale_actions_total Replicate/scale API actions, by action and outcome "
+               "(refused: 4xx, e.g. a bound or the cooldown; failed: 5xx).\n"
+               "# TYPE portolan_agent_scale_actions_total counter\n");
+    for (int a = 0; a < ACT_N; a++)
+        for (int r = 0; r < RES_N; r++)
+            fprintf(f, "portolan_agent_scale_actions_total{action=\"%s\",result=\"%s\"} %llu\n", act_names[a],
+                    res_names[r], (unsigned long long)api->counts[a][r]);
+    fprintf(f, "# HELP portolan_agent_scale_nodes_running Node commands running now.\n"
+               "# TYPE portolan_agent_scale_nodes_running gauge\nportolan_agent_scale_nodes_running %d\n",
+            scale_nodes_running(api->nodes));
 }
 
 /* ---------- life cycle ---------- */
@@ -532,6 +987,10 @@ ops_api_t *ops_api_new(uv_loop_t *loop, docker_client_t *dc, const ops_api_opts_
     api->loop = loop;
     api->dc = dc;
     api->stop_timeout_s = o->stop_timeout_s > 0 ? o->stop_timeout_s : -1;
+    api->cooldown_ms = o->cooldown_ms;
+    api->drain_ms = o->drain_ms;
+    api->drain = o->drain;
+    api->drain_data = o->drain_data;
     http_server_opts_t so = {.max_body = 64 * 1024, .max_conns_per_ip = 32, .server_name = "portolan-agent"};
     api->srv = http_server_new(loop, &so, on_request, api);
     char e2[600];
@@ -549,6 +1008,16 @@ ops_api_t *ops_api_new(uv_loop_t *loop, docker_client_t *dc, const ops_api_opts_
         free(api);
         return NULL;
     }
+    if (o->nodes_cmd && *o->nodes_cmd) {
+        api->nodes = scale_nodes_new(loop, o->nodes_cmd, o->nodes_max, 0);
+        if (!api->nodes) {
+            snprintf(err, errlen, "ops api: out of memory");
+            http_server_close(api->srv, NULL, NULL);
+            free(api);
+            return NULL;
+        }
+        log_info("scale-nodes runs %s (at most %d at a time)", scale_nodes_cmd(api->nodes), o->nodes_max);
+    }
     log_info("replicate/scale API on https://%s (client certificates signed by %s required)", o->listen, ca);
     return api;
 }
@@ -563,6 +1032,7 @@ void ops_api_free(ops_api_t *api) {
         op->call = NULL;
         op_free(op); /* clears the abort callback; the server's close aborts the exchange */
     }
+    scale_nodes_free(api->nodes);
     http_server_close(api->srv, NULL, NULL);
     free(api);
 }
