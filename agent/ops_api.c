@@ -414,7 +414,7 @@ static void remove_next(op_t *op) {
         scale_answer(op, "a member has no Id");
         return;
     }
-    log_info("ops api: %s: scale %s: draining then stopping %s (%.12s)", op->who, op->service, name ? name : "?", id);
+    log_info("ops api: %s: scale %s: stopping %s (%.12s) after draining", op->who, op->service, name ? name : "?", id);
     if (op->api->drain && op->api->drain_ms) {
         op->api->drain(op->api->drain_data, id);
         if (!op->drain_timer) {
@@ -690,12 +690,17 @@ static void on_nodes_services(docker_client_t *dc, long status, json_t *json, co
     (void)dc, (void)status;
     op_t *op = data;
     op->call = NULL;
+    op->rescheduled = json_array();
+    if (status == 503) { /* not a swarm manager: nothing to reschedule from here */
+        log_info("ops api: scale-nodes: this engine is not a swarm manager; no service rescheduled");
+        nodes_answer(op, 200, NULL);
+        return;
+    }
     if (error || !json_is_array(json)) {
         nodes_answer(op, 502, error ? error : "docker: service list is not an array");
         return;
     }
     op->services = json_incref(json);
-    op->rescheduled = json_array();
     reschedule_next(op);
 }
 
