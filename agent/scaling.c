@@ -67,8 +67,8 @@ static int parse_common(const char *q_by, const char *body, size_t len, json_t *
         if (!strcmp(scale, "up")) dir = 1;
         else if (!strcmp(scale, "down")) dir = -1;
         else {
-            json_decref(j);
             snprintf(err, errlen, "groupLabels.scale=\"%.20s\": must be \"up\" or \"down\"", scale);
+            json_decref(j); /* after: scale points into it */
             return -1;
         }
     }
@@ -87,8 +87,8 @@ static int parse_common(const char *q_by, const char *body, size_t len, json_t *
         }
     }
     if (dir && sign && sign != dir) {
+        snprintf(err, errlen, "by=%.20s contradicts groupLabels.scale=%.10s", q_by, scale);
         json_decref(j);
-        snprintf(err, errlen, "by=%.20s contradicts groupLabels.scale=%s", q_by, scale);
         return -1;
     }
     if (!dir) {
