@@ -332,7 +332,18 @@ static void on_event(docker_events_t *ev, json_t *event, void *data)
         a->ev_health++;
     else if (!strcmp(action, "rename") || !strcmp(action, "destroy"))
         a->ev_other++;
-    else {
+    else if (!strcmp(action, "kill")) {
+        /* docker stop / a swarm task shut down: SIGTERM first, the container's grace period
+         * after it. Its services leave Consul now (drain), not when it has died, so the router
+         * stops sending it requests while it finishes the ones it has. */
+        a->ev_other++;
+        const char *sig = json_string_value(
+            json_object_get(json_object_get(json_object_get(event, "Actor"), "Attributes"), "signal"));
+        if (sig && (!strcmp(sig, "15") || !strcmp(sig, "SIGTERM")) && !a->cfg->deregister_on_success &&
+            reconcile_container_services(a->rec, id) > 0)
+            agent_drain(a, id);
+        return;
+    } else {
         a->ev_other++;
         return;
     }
@@ -424,7 +435,7 @@ static void subscribe_and_list(agent_t *a)
 {
     /* registrator's start/die, health for the mirror checks, and two portolan additions:
      * rename (IDs contain the name) and destroy (drops services kept by -deregister on-success) */
-    static const char *const events[] = {"start", "die", "health_status", "rename", "destroy", NULL};
+    static const char *const events[] = {"start", "die", "health_status", "rename", "destroy", "kill", NULL};
     docker_events_opts_t o = {.events = events, .since = a->since[0] ? a->since : NULL};
     a->ev = docker_client_events(a->dc, &o, on_event, on_events_end, a);
     if (!a->ev) {

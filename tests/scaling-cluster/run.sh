@@ -78,7 +78,7 @@ replicas() { dk swarm-0 service inspect -f '{{.Spec.Mode.Replicated.Replicas}}' 
 "$S/build-images.sh" "$BUILD" >/dev/null 2>"$TEST_TMP/images.err" &&
   "$S/build-registry-image.sh" >/dev/null 2>>"$TEST_TMP/images.err" &&
   "$TOP/tests/images/build.sh" >/dev/null 2>>"$TEST_TMP/images.err" &&
-  printf 'FROM portolan-test/web:latest\nCMD ["/bin/sh","-c","trap \\"exit 0\\" TERM; hostname >/www/id; httpd -f -p 80 -h /www & wait"]\n' |
+  printf 'FROM portolan-test/web:latest\nCMD ["/bin/sh","-c","trap \\"sleep 2; exit 0\\" TERM; hostname >/www/id; httpd -f -p 80 -h /www & wait"]\n' |
     docker build -q -t "portolan-test/whoami:$PORTOLAN_IMAGE_TAG" - >/dev/null 2>>"$TEST_TMP/images.err" ||
   { sed 's/^/# /' "$TEST_TMP/images.err"; bail "images built"; }
 IMG=portolan-test/whoami:$PORTOLAN_IMAGE_TAG
