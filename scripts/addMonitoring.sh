@@ -30,24 +30,9 @@ machine_need_manager
 cfg=$(mktemp -d)
 trap 'rm -rf "$cfg"' EXIT
 mkdir -p "$cfg/prometheus" "$cfg/alertmanager/certs"
-# subst <file>: each "<value>  # MON_X" line gets $MON_X when set; [1m] becomes [$MON_RATE_WINDOW]
-subst() {
-  local f=$1 v val
-  for v in MON_SCRAPE_INTERVAL MON_EVAL_INTERVAL MON_UP_RPS MON_UP_FOR MON_DOWN_RPS MON_DOWN_FOR \
-           MON_5XX_RATIO MON_5XX_FOR MON_DOWN_INSTANCE_FOR MON_GROUP_WAIT MON_GROUP_INTERVAL MON_REPEAT_INTERVAL; do
-    val=${!v:-}
-    [ -n "$val" ] || continue
-    [[ "$val" =~ ^[0-9]+(\.[0-9]+)?(ms|s|m|h)?$ ]] || die "$v='$val': a number or a duration (5s, 1m)"
-    sed -i -E "s/[0-9.]+(ms|s|m|h)?(  # $v)\$/$val\\2/" "$f"
-  done
-  if [ -n "${MON_RATE_WINDOW:-}" ]; then
-    [[ "$MON_RATE_WINDOW" =~ ^[0-9]+(ms|s|m|h)$ ]] || die "MON_RATE_WINDOW='$MON_RATE_WINDOW': a duration (30s, 1m)"
-    sed -i "s/\[1m\]/[$MON_RATE_WINDOW]/g" "$f"
-  fi
-}
 cp "$CLUSTER_TOP/monitoring/prometheus.yml" "$CLUSTER_TOP/monitoring/rules.yml" "$CLUSTER_TOP/monitoring/targets.tmpl" "$cfg/prometheus/"
 cp "$CLUSTER_TOP/monitoring/alertmanager.yml" "$cfg/alertmanager/"
-subst "$cfg/prometheus/prometheus.yml"; subst "$cfg/prometheus/rules.yml"; subst "$cfg/alertmanager/alertmanager.yml"
+mon_subst "$cfg/prometheus/prometheus.yml"; mon_subst "$cfg/prometheus/rules.yml"; mon_subst "$cfg/alertmanager/alertmanager.yml"
 scaler=${PORTOLAN_SCALER_URL:-https://$(driver_private_ip swarm-0):8443}
 [[ "$scaler" =~ ^https?://[A-Za-z0-9.:_-]+(:[0-9]+)?$ ]] || die "PORTOLAN_SCALER_URL='$scaler': scheme://host[:port], no path"
 sed -i "s#https://swarm-0:8443#$scaler#" "$cfg/alertmanager/alertmanager.yml"

@@ -8,21 +8,20 @@
 #   portolan/node-exporter  Debian's prometheus-node-exporter (1.5)
 # The packages are taken from the installed binaries when present, otherwise fetched with
 # `apt-get download` into $PORTOLAN_CACHE (default ~/.cache/portolan) and unpacked there, never
-# installed (installing them would start the services on this host). promtool and amtool come
-# with them (tests/monitoring-config uses them from there). Into the engine DOCKER_HOST points
-# at. Environment: PORTOLAN_IMAGE_TAG (default latest). Needs docker, ldd, busybox-static.
+# installed (installing them would start the services on this host). Into the engine DOCKER_HOST
+# points at. Environment: PORTOLAN_IMAGE_TAG (default latest). Needs docker, ldd, busybox-static.
+# --tools: only fetch, and print the paths of promtool and amtool (tests/monitoring-config).
 set -euo pipefail
 usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; }
-case ${1:-} in -h|--help) usage; exit 0 ;; esac
+tools=0
+case ${1:-} in -h|--help) usage; exit 0 ;; --tools) tools=1; shift ;; esac
 [ $# -le 1 ] || { usage >&2; exit 2; }
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-${BUILD:-$TOP/build}}
 TAG=${PORTOLAN_IMAGE_TAG:-latest}
 CACHE=${PORTOLAN_CACHE:-${HOME:-/root}/.cache/portolan}
 die() { echo "build-monitoring-images: $*" >&2; exit 1; }
-for t in docker ldd tar; do command -v "$t" >/dev/null || die "'$t' not found"; done
-[ -x /bin/busybox ] || die "/bin/busybox missing (apt-get install busybox-static)"
-[ -x "$BUILD/portolan-templater" ] || die "$BUILD/portolan-templater not built (run scripts/build.sh)"
+[ $tools = 1 ] || for t in docker ldd tar; do command -v "$t" >/dev/null || die "'$t' not found"; done
 
 # deb_bin <package> <path in the package>: the binary, installed or unpacked into the cache
 deb_bin() {
@@ -41,6 +40,13 @@ deb_bin() {
   echo "$dir$path"
 }
 
+if [ $tools = 1 ]; then
+  deb_bin prometheus /usr/bin/promtool; deb_bin prometheus-alertmanager /usr/bin/amtool
+  exit 0
+fi
+
+[ -x /bin/busybox ] || die "/bin/busybox missing (apt-get install busybox-static)"
+[ -x "$BUILD/portolan-templater" ] || die "$BUILD/portolan-templater not built (run scripts/build.sh)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

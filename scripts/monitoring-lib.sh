@@ -18,6 +18,23 @@
 
 MON_NODE_EXPORTER_PORT=9100
 
+# mon_subst <file>: the MON_* overrides (docs/monitoring.md) applied to a copy of a monitoring/
+# file: each "<value>  # MON_X" line gets $MON_X when it is set; [1m] becomes [$MON_RATE_WINDOW]
+mon_subst() {
+  local f=$1 v val
+  for v in MON_SCRAPE_INTERVAL MON_EVAL_INTERVAL MON_UP_RPS MON_UP_FOR MON_DOWN_RPS MON_DOWN_FOR \
+           MON_5XX_RATIO MON_5XX_FOR MON_DOWN_INSTANCE_FOR MON_GROUP_WAIT MON_GROUP_INTERVAL MON_REPEAT_INTERVAL; do
+    val=${!v:-}
+    [ -n "$val" ] || continue
+    [[ "$val" =~ ^[0-9]+(\.[0-9]+)?(ms|s|m|h)?$ ]] || die "$v='$val': a number or a duration (5s, 1m)"
+    sed -i -E "s/[0-9.]+(ms|s|m|h)?(  # $v)\$/$val\\2/" "$f"
+  done
+  if [ -n "${MON_RATE_WINDOW:-}" ]; then
+    [[ "$MON_RATE_WINDOW" =~ ^[0-9]+(ms|s|m|h)$ ]] || die "MON_RATE_WINDOW='$MON_RATE_WINDOW': a duration (30s, 1m)"
+    sed -i "s/\[1m\]/[$MON_RATE_WINDOW]/g" "$f"
+  fi
+}
+
 # monitoring_on: Prometheus runs on the infra node (addMonitoring.sh ran)
 monitoring_on() {
   driver_exists "$INFRA_NODE" &&
