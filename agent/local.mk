@@ -20,7 +20,7 @@ portolan_agent_SOURCES = \
 	agent/agent.c agent/agent.h \
 	agent/reconcile.c agent/reconcile.h agent/reconcile_int.h \
 	agent/reconcile_view.c \
-	agent/ops_api.c agent/ops_api.h \
+	agent/ops_api.c agent/ops_api.h agent/ops_api_int.h agent/ops_swarm.c \
 	agent/scale_nodes.c agent/scale_nodes.h
 if LEAN_AGENT
 # --with-lean-curl: static, non-PIE, only glibc shared (see configure.ac and scripts/lean-curl.sh)

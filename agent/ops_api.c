@@ -9,6 +9,8 @@
  */
 #include "ops_api.h"
 
+#include "ops_api_int.h"
+
 #include "http_server.h"
 #include "log.h"
 #include "replicate.h"
@@ -20,68 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OP_REPLICATE, OP_SCALE, OP_NODES } op_kind_t;
-
-/* the actions counted in /metrics, and their outcomes */
-enum { ACT_REPLICATE, ACT_SCALE, ACT_SCALE_SERVICE, ACT_SCALE_NODES, ACT_N };
-enum { RES_OK, RES_REFUSED, RES_FAILED, RES_N };
 static const char *const act_names[ACT_N] = {"replicate", "scale", "scale-service", "scale-nodes"};
 static const char *const res_names[RES_N] = {"ok", "refused", "failed"};
-
-#define COOL_SLOTS 64
-
-typedef struct op {
-    ops_api_t *api;
-    struct op *prev, *next;
-    http_exchange_t *x; /* NULL once the client is gone */
-    op_kind_t kind;
-    int compat;         /* GET /<id>: answer 200 "done" like the seed's replicator */
-    docker_call_t *call;
-    char who[300];      /* peer and certificate CN, for log lines */
-    char ref[160];      /* replicate: the container asked for */
-    char service[256];
-    char to[24], by[24];
-    int has_to, has_by;
-    json_t *list;       /* running containers (summaries) */
-    size_t ilist;
-    json_t **members;   /* inspect results of the service's running containers */
-    size_t nmem, capmem;
-    size_t before, target, after, next_victim;
-    json_t *template_;  /* inspect result to clone */
-    char new_name[160];
-    char new_id[80];
-    /* scale-service (svc) and scale-nodes */
-    int svc;             /* POST /v1/scale-service: bounds, cooldown, swarm or standalone */
-    int swarm;           /* the service is a swarm service */
-    long delta;
-    size_t *victims;     /* scale-down order (scaling_pick_victims) */
-    size_t nvict, ivict;
-    uv_timer_t *drain_timer;
-    json_t *services;    /* GET /services answer (swarm lookup, reschedule) */
-    size_t isvc;
-    json_t *rescheduled; /* names of the services force-updated after scale-nodes */
-    char type[16];       /* scale-nodes: worker | manager */
-    int exit_status, term_signal;
-    char *output;        /* scale-nodes: the command's last output */
-} op_t;
-
-struct ops_api {
-    uv_loop_t *loop;
-    docker_client_t *dc;
-    http_server_t *srv;
-    op_t *ops;
-    int scaling;
-    int stop_timeout_s;
-    uint64_t cooldown_ms, drain_ms;
-    void (*drain)(void *data, const char *id);
-    void *drain_data;
-    scale_nodes_t *nodes;
-    struct {
-        char service[256];
-        uint64_t last_ms;
-    } cool[COOL_SLOTS];
-    uint64_t counts[ACT_N][RES_N];
-};
 
 static void count(ops_api_t *api, int act, int status) {
     api->counts[act][status < 300 ? RES_OK : status < 500 ? RES_REFUSED : RES_FAILED]++;
@@ -99,7 +41,7 @@ static uint64_t cool_last(const ops_api_t *api, const char *service) {
     return 0;
 }
 
-static void cool_mark(ops_api_t *api, const char *service) {
+void ops_cool_mark(ops_api_t *api, const char *service) {
     int slot = 0;
     for (int i = 0; i < COOL_SLOTS; i++) {
         if (api->cool[i].last_ms && !strcmp(api->cool[i].service, service)) {
@@ -204,7 +146,7 @@ static void reply_json(http_exchange_t *x, int status, json_t *j) {
 }
 
 /* Ends the op with an answer (when the client is still there). */
-static void op_finish_text(op_t *op, int status, const char *msg) {
+void ops_finish_text(op_t *op, int status, const char *msg) {
     count(op->api, op_act(op), status);
     if (status >= 400) log_warn("ops api: %s: %d %s", op->who, status, msg);
     if (op->x) {
@@ -215,7 +157,7 @@ static void op_finish_text(op_t *op, int status, const char *msg) {
     op_free(op);
 }
 
-static void op_finish_json(op_t *op, int status, json_t *j) {
+void ops_finish_json(op_t *op, int status, json_t *j) {
     count(op->api, op_act(op), status);
     if (op->x) {
         http_exchange_on_abort(op->x, NULL, NULL);
@@ -239,28 +181,27 @@ static void random_suffix(char out[9]) {
 /* ---------- cloning: create -> start (shared by replicate and scale-up) ---------- */
 
 static void clone_next(op_t *op);
-static void scale_answer(op_t *op, const char *error);
 
 static void clone_done(op_t *op, const char *error) {
     if (op->kind == OP_REPLICATE) {
         if (error) {
-            op_finish_text(op, 502, error);
+            ops_finish_text(op, 502, error);
             return;
         }
         log_info("ops api: %s: replicated %s as %s (%.12s)", op->who, op->ref, op->new_name, op->new_id);
         if (op->compat == 1) {
-            op_finish_text(op, 200, "done");
+            ops_finish_text(op, 200, "done");
             return;
         }
         if (op->compat == 2) { /* GET /<id> with Accept: application/json */
-            op_finish_json(op, 200, json_pack("{s:s,s:s}", "Id", op->new_id, "Name", op->new_name));
+            ops_finish_json(op, 200, json_pack("{s:s,s:s}", "Id", op->new_id, "Name", op->new_name));
             return;
         }
-        op_finish_json(op, 201, json_pack("{s:s,s:s}", "Id", op->new_id, "Name", op->new_name));
+        ops_finish_json(op, 201, json_pack("{s:s,s:s}", "Id", op->new_id, "Name", op->new_name));
         return;
     }
     if (error) {
-        scale_answer(op, error);
+        ops_scale_answer(op, error);
         return;
     }
     op->after++;
@@ -329,11 +270,11 @@ static void on_rep_inspect(docker_client_t *dc, long status, json_t *json, const
     op_t *op = data;
     op->call = NULL;
     if (status == 404) {
-        op_finish_text(op, 404, "invalid container id");
+        ops_finish_text(op, 404, "invalid container id");
         return;
     }
     if (error) {
-        op_finish_text(op, 502, error);
+        ops_finish_text(op, 502, error);
         return;
     }
     op->template_ = json_incref(json);
@@ -342,21 +283,21 @@ static void on_rep_inspect(docker_client_t *dc, long status, json_t *json, const
 
 /* ---------- scale (standalone: containers of one engine) ---------- */
 
-static void scale_answer(op_t *op, const char *error) {
+void ops_scale_answer(op_t *op, const char *error) {
     if (error) log_warn("ops api: %s: scale %s stopped at %zu of %zu: %s", op->who, op->service, op->after, op->target,
                         error);
     else log_info("ops api: %s: scaled %s from %zu to %zu", op->who, op->service, op->before, op->after);
-    if (op->svc) cool_mark(op->api, op->service); /* the cooldown runs from the end of an action */
+    if (op->svc) ops_cool_mark(op->api, op->service); /* the cooldown runs from the end of an action */
     json_t *j = json_pack("{s:s,s:I,s:I}", "service", op->service, "before", (json_int_t)op->before, "after",
                           (json_int_t)op->after);
     if (j && op->svc) json_object_set_new(j, "mode", json_string(op->swarm ? "swarm" : "standalone"));
     if (j && error) json_object_set_new(j, "error", json_string(error));
-    op_finish_json(op, error ? 502 : 200, j);
+    ops_finish_json(op, error ? 502 : 200, j);
 }
 
 static void clone_next(op_t *op) {
     if (op->after >= op->target) {
-        scale_answer(op, NULL);
+        ops_scale_answer(op, NULL);
         return;
     }
     clone_one(op);
@@ -369,7 +310,7 @@ static void on_victim_removed(docker_client_t *dc, long status, json_t *json, co
     op_t *op = data;
     op->call = NULL;
     if (error) {
-        scale_answer(op, error);
+        ops_scale_answer(op, error);
         return;
     }
     remove_next(op);
@@ -380,19 +321,19 @@ static void on_victim_stopped(docker_client_t *dc, long status, json_t *json, co
     op_t *op = data;
     op->call = NULL;
     if (error) {
-        scale_answer(op, error);
+        ops_scale_answer(op, error);
         return;
     }
     op->after--; /* not running any more, whatever the removal does */
     const char *id = json_string_value(json_object_get(op->members[op->victims[op->ivict - 1]], "Id"));
     op->call = docker_client_remove(dc, id, 1, on_victim_removed, op);
-    if (!op->call) scale_answer(op, "out of memory");
+    if (!op->call) ops_scale_answer(op, "out of memory");
 }
 
 static void victim_stop(op_t *op) {
     const char *id = json_string_value(json_object_get(op->members[op->victims[op->ivict - 1]], "Id"));
     op->call = docker_client_stop(op->api->dc, id, op->api->stop_timeout_s, on_victim_stopped, op);
-    if (!op->call) scale_answer(op, "out of memory");
+    if (!op->call) ops_scale_answer(op, "out of memory");
 }
 
 static void on_drained(uv_timer_t *t) {
@@ -404,14 +345,14 @@ static void on_drained(uv_timer_t *t) {
  * -scale-drain), then stop, then remove. */
 static void remove_next(op_t *op) {
     if (op->after <= op->target || op->ivict >= op->nvict) {
-        scale_answer(op, NULL);
+        ops_scale_answer(op, NULL);
         return;
     }
     json_t *m = op->members[op->victims[op->ivict++]];
     const char *id = json_string_value(json_object_get(m, "Id"));
     const char *name = json_string_value(json_object_get(m, "Name"));
     if (!id) {
-        scale_answer(op, "a member has no Id");
+        ops_scale_answer(op, "a member has no Id");
         return;
     }
     log_info("ops api: %s: scale %s: stopping %s (%.12s) after draining", op->who, op->service, name ? name : "?", id);
@@ -420,7 +361,7 @@ static void remove_next(op_t *op) {
         if (!op->drain_timer) {
             op->drain_timer = malloc(sizeof *op->drain_timer);
             if (!op->drain_timer) {
-                scale_answer(op, "out of memory");
+                ops_scale_answer(op, "out of memory");
                 return;
             }
             uv_timer_init(op->api->loop, op->drain_timer);
@@ -433,11 +374,11 @@ static void remove_next(op_t *op) {
 }
 
 /* Bounds (from the labels) and, for scale-service, the cooldown. 0 when the op goes on. */
-static int scale_check(op_t *op, const json_t *labels, long current, long delta, long *target) {
+int ops_scale_check(op_t *op, const json_t *labels, long current, long delta, long *target) {
     long lo, hi;
     char err[300];
     if (scaling_bounds(labels, &lo, &hi, err, sizeof err) < 0) {
-        op_finish_text(op, 409, err);
+        ops_finish_text(op, 409, err);
         return -1;
     }
     uint64_t now = uv_now(op->api->loop), retry = 0;
@@ -452,7 +393,7 @@ static int scale_check(op_t *op, const json_t *labels, long current, long delta,
     }
     char msg[600];
     snprintf(msg, sizeof msg, "scale %s: %s (bounds %ld..%ld)", op->service, err, lo, hi);
-    op_finish_text(op, v == SCALING_COOLDOWN ? 429 : 409, msg);
+    ops_finish_text(op, v == SCALING_COOLDOWN ? 429 : 409, msg);
     return -1;
 }
 
@@ -461,7 +402,7 @@ static void scale_decide(op_t *op) {
     if (op->nmem == 0) {
         char msg[400];
         snprintf(msg, sizeof msg, "no running container has SERVICE_NAME=%s", op->service);
-        op_finish_text(op, 404, msg);
+        ops_finish_text(op, 404, msg);
         return;
     }
     char err[256];
@@ -469,16 +410,16 @@ static void scale_decide(op_t *op) {
     replicate_sort_by_created(op->members, op->nmem);
     const json_t *labels = json_object_get(json_object_get(op->members[0], "Config"), "Labels");
     if (op->svc) {
-        if (scale_check(op, labels, (long)op->nmem, op->delta, &target) < 0) return;
+        if (ops_scale_check(op, labels, (long)op->nmem, op->delta, &target) < 0) return;
         op->target = (size_t)target;
-        cool_mark(op->api, op->service);
+        ops_cool_mark(op->api, op->service);
     } else {
         if (replicate_parse_scale(op->has_to ? op->to : NULL, op->has_by ? op->by : NULL, op->nmem, &op->target, err,
                                   sizeof err) < 0) {
-            op_finish_text(op, 400, err);
+            ops_finish_text(op, 400, err);
             return;
         }
-        if (scale_check(op, labels, (long)op->nmem, (long)op->target - (long)op->nmem, &target) < 0) return;
+        if (ops_scale_check(op, labels, (long)op->nmem, (long)op->target - (long)op->nmem, &target) < 0) return;
     }
     if (op->target > op->nmem) {
         op->template_ = json_incref(op->members[0]); /* the oldest: usually the original */
@@ -487,7 +428,7 @@ static void scale_decide(op_t *op) {
         size_t want = op->nmem - op->target;
         op->victims = calloc(want ? want : 1, sizeof *op->victims);
         if (!op->victims) {
-            op_finish_text(op, 500, "out of memory");
+            ops_finish_text(op, 500, "out of memory");
             return;
         }
         op->nvict = scaling_pick_victims(op->members, op->nmem, want, op->victims);
@@ -502,7 +443,7 @@ static void on_scale_inspect(docker_client_t *dc, long status, json_t *json, con
     op_t *op = data;
     op->call = NULL;
     if (error && status != 404) { /* 404: it went away meanwhile; not a member */
-        op_finish_text(op, 502, error);
+        ops_finish_text(op, 502, error);
         return;
     }
     if (!error && json_is_true(json_object_get(json_object_get(json, "State"), "Running")) &&
@@ -511,7 +452,7 @@ static void on_scale_inspect(docker_client_t *dc, long status, json_t *json, con
             size_t nc = op->capmem ? op->capmem * 2 : 8;
             json_t **nm = realloc(op->members, nc * sizeof *nm);
             if (!nm) {
-                op_finish_text(op, 500, "out of memory");
+                ops_finish_text(op, 500, "out of memory");
                 return;
             }
             op->members = nm;
@@ -533,7 +474,7 @@ static void scale_inspect_next(op_t *op) {
         /* swarm tasks are the swarm's to scale */
         if (json_object_get(json_object_get(c, "Labels"), "com.docker.swarm.service.id")) continue;
         op->call = docker_client_inspect(op->api->dc, id, on_scale_inspect, op);
-        if (!op->call) op_finish_text(op, 500, "out of memory");
+        if (!op->call) ops_finish_text(op, 500, "out of memory");
         return;
     }
     scale_decide(op);
@@ -544,185 +485,18 @@ static void on_scale_list(docker_client_t *dc, long status, json_t *json, const 
     op_t *op = data;
     op->call = NULL;
     if (error || !json_is_array(json)) {
-        op_finish_text(op, 502, error ? error : "docker: container list is not an array");
+        ops_finish_text(op, 502, error ? error : "docker: container list is not an array");
         return;
     }
     op->list = json_incref(json);
     scale_inspect_next(op);
 }
 
-static void scale_standalone(op_t *op) {
+void ops_scale_standalone(op_t *op) {
     json_t *filters = json_pack("{s:[s]}", "status", "running");
     op->call = filters ? docker_client_containers(op->api->dc, 0, filters, on_scale_list, op) : NULL;
     json_decref(filters);
-    if (!op->call) op_finish_text(op, 500, "out of memory");
-}
-
-/* ---------- scale-service in swarm mode: POST /services/<id>/update ---------- */
-
-static void on_swarm_updated(docker_client_t *dc, long status, json_t *json, const char *error, void *data) {
-    (void)dc, (void)status, (void)json;
-    op_t *op = data;
-    op->call = NULL;
-    if (error) {
-        scale_answer(op, error);
-        return;
-    }
-    op->after = op->target;
-    scale_answer(op, NULL);
-}
-
-static void scale_swarm(op_t *op, const json_t *svc) {
-    op->swarm = 1;
-    long cur = scaling_swarm_replicas(svc);
-    const char *id = json_string_value(json_object_get(svc, "ID"));
-    json_int_t version = json_integer_value(json_object_get(json_object_get(svc, "Version"), "Index"));
-    if (cur < 0) {
-        op_finish_text(op, 409, "the swarm service is not in replicated mode (global services follow the nodes)");
-        return;
-    }
-    if (!id || !replicate_valid_ref(id)) {
-        op_finish_text(op, 502, "docker: swarm service without a valid ID");
-        return;
-    }
-    op->before = op->after = (size_t)cur;
-    long target;
-    if (scale_check(op, json_object_get(json_object_get(svc, "Spec"), "Labels"), cur, op->delta, &target) < 0) return;
-    op->target = (size_t)target;
-    cool_mark(op->api, op->service);
-    json_t *body = scaling_swarm_update_body(svc, target);
-    if (!body) {
-        op_finish_text(op, 502, "docker: swarm service without a Spec");
-        return;
-    }
-    char path[200];
-    snprintf(path, sizeof path, "/services/%s/update?version=%" JSON_INTEGER_FORMAT, id, version);
-    log_info("ops api: %s: scale swarm service %s (%s) from %ld to %ld", op->who, op->service,
-             json_string_value(json_object_get(json_object_get(svc, "Spec"), "Name")), cur, target);
-    op->call = docker_client_request(op->api->dc, "POST", path, 1, body, on_swarm_updated, op);
-    json_decref(body);
-    if (!op->call) op_finish_text(op, 500, "out of memory");
-}
-
-static void on_svc_services(docker_client_t *dc, long status, json_t *json, const char *error, void *data) {
-    (void)dc, (void)status;
-    op_t *op = data;
-    op->call = NULL;
-    if (error || !json_is_array(json)) {
-        op_finish_text(op, 502, error ? error : "docker: service list is not an array");
-        return;
-    }
-    size_t i;
-    json_t *svc;
-    json_array_foreach(json, i, svc) {
-        if (scaling_swarm_matches(svc, op->service)) {
-            scale_swarm(op, svc);
-            return;
-        }
-    }
-    scale_standalone(op); /* a manager, but no swarm service of that name: its containers */
-}
-
-static void on_svc_info(docker_client_t *dc, long status, json_t *json, const char *error, void *data) {
-    (void)status;
-    op_t *op = data;
-    op->call = NULL;
-    if (error) {
-        op_finish_text(op, 502, error);
-        return;
-    }
-    if (json_is_true(json_object_get(json_object_get(json, "Swarm"), "ControlAvailable"))) {
-        op->call = docker_client_request(dc, "GET", "/services", 1, NULL, on_svc_services, op);
-        if (!op->call) op_finish_text(op, 500, "out of memory");
-        return;
-    }
-    scale_standalone(op);
-}
-
-/* ---------- scale-nodes: the node command, then the reschedule of labelled services ---------- */
-
-static void nodes_answer(op_t *op, int status, const char *error) {
-    json_t *j = json_pack("{s:s,s:I,s:i,s:s}", "type", op->type, "by", (json_int_t)op->delta, "exit_status",
-                          op->exit_status, "output", op->output ? op->output : "");
-    if (j && op->rescheduled) json_object_set(j, "rescheduled", op->rescheduled);
-    if (j && error) json_object_set_new(j, "error", json_string(error));
-    if (error) log_warn("ops api: %s: scale-nodes %+ld %s: %s", op->who, op->delta, op->type, error);
-    else log_info("ops api: %s: scale-nodes %+ld %s done", op->who, op->delta, op->type);
-    op_finish_json(op, status, j);
-}
-
-static void reschedule_next(op_t *op);
-
-static void on_rescheduled(docker_client_t *dc, long status, json_t *json, const char *error, void *data) {
-    (void)dc, (void)status, (void)json;
-    op_t *op = data;
-    op->call = NULL;
-    json_t *svc = json_array_get(op->services, op->isvc - 1);
-    const char *name = json_string_value(json_object_get(json_object_get(svc, "Spec"), "Name"));
-    if (error) log_warn("ops api: reschedule %s: %s", name ? name : "?", error);
-    else {
-        log_info("ops api: rescheduled swarm service %s (force update)", name ? name : "?");
-        json_array_append_new(op->rescheduled, json_string(name ? name : "?"));
-    }
-    reschedule_next(op);
-}
-
-static void reschedule_next(op_t *op) {
-    while (op->isvc < json_array_size(op->services)) {
-        json_t *svc = json_array_get(op->services, op->isvc++);
-        if (!scaling_swarm_reschedule(svc)) continue;
-        const char *id = json_string_value(json_object_get(svc, "ID"));
-        if (!id || !replicate_valid_ref(id)) continue;
-        json_int_t version = json_integer_value(json_object_get(json_object_get(svc, "Version"), "Index"));
-        json_t *body = scaling_swarm_update_body(svc, -1);
-        if (!body) continue;
-        char path[200];
-        snprintf(path, sizeof path, "/services/%s/update?version=%" JSON_INTEGER_FORMAT, id, version);
-        op->call = docker_client_request(op->api->dc, "POST", path, 1, body, on_rescheduled, op);
-        json_decref(body);
-        if (!op->call) nodes_answer(op, 500, "out of memory");
-        return;
-    }
-    nodes_answer(op, 200, NULL);
-}
-
-static void on_nodes_services(docker_client_t *dc, long status, json_t *json, const char *error, void *data) {
-    (void)dc, (void)status;
-    op_t *op = data;
-    op->call = NULL;
-    op->rescheduled = json_array();
-    if (status == 503) { /* not a swarm manager: nothing to reschedule from here */
-        log_info("ops api: scale-nodes: this engine is not a swarm manager; no service rescheduled");
-        nodes_answer(op, 200, NULL);
-        return;
-    }
-    if (error || !json_is_array(json)) {
-        nodes_answer(op, 502, error ? error : "docker: service list is not an array");
-        return;
-    }
-    op->services = json_incref(json);
-    reschedule_next(op);
-}
-
-static void on_nodes_done(int exit_status, int term_signal, const char *output, void *data) {
-    op_t *op = data;
-    op->exit_status = exit_status;
-    op->term_signal = term_signal;
-    op->output = strdup(output ? output : "");
-    if (exit_status != 0) {
-        char msg[200];
-        if (term_signal) snprintf(msg, sizeof msg, "the node command was ended by signal %d", term_signal);
-        else snprintf(msg, sizeof msg, "the node command exited with status %d", exit_status);
-        nodes_answer(op, 502, msg);
-        return;
-    }
-    if (op->delta < 0) {
-        nodes_answer(op, 200, NULL);
-        return;
-    }
-    /* new nodes joined: services labelled for it are rebalanced (docker service update --force) */
-    op->call = docker_client_request(op->api->dc, "GET", "/services", 1, NULL, on_nodes_services, op);
-    if (!op->call) nodes_answer(op, 500, "out of memory");
+    if (!op->call) ops_finish_text(op, 500, "out of memory");
 }
 
 /* ---------- routing ---------- */
@@ -778,7 +552,7 @@ static void start_replicate(ops_api_t *api, http_exchange_t *x, const char *ref,
     snprintf(op->ref, sizeof op->ref, "%s", ref);
     log_info("ops api: %s: replicate %s", op->who, ref);
     op->call = docker_client_inspect(api->dc, ref, on_rep_inspect, op);
-    if (!op->call) op_finish_text(op, 500, "out of memory");
+    if (!op->call) ops_finish_text(op, 500, "out of memory");
 }
 
 static void start_scale(ops_api_t *api, http_exchange_t *x, const char *service) {
@@ -822,7 +596,7 @@ static void start_scale(ops_api_t *api, http_exchange_t *x, const char *service)
         snprintf(op->by, sizeof op->by, "%s", by);
     }
     log_info("ops api: %s: scale %s %s%s", op->who, service, to ? "to=" : "by=", to ? to : by);
-    scale_standalone(op);
+    ops_scale_standalone(op);
 }
 
 /* POST /v1/scale-service?service=<name>&by=<n>, or an Alertmanager webhook body. */
@@ -867,8 +641,8 @@ static void start_scale_service(ops_api_t *api, http_exchange_t *x) {
     op->delta = rq.delta;
     snprintf(op->service, sizeof op->service, "%s", rq.service);
     log_info("ops api: %s: scale-service %s by %+ld", op->who, op->service, op->delta);
-    op->call = docker_client_info(api->dc, on_svc_info, op);
-    if (!op->call) op_finish_text(op, 500, "out of memory");
+    op->call = docker_client_info(api->dc, ops_swarm_on_info, op);
+    if (!op->call) ops_finish_text(op, 500, "out of memory");
 }
 
 /* POST /v1/scale-nodes?by=<n>&type=worker|manager (+ an optional webhook body). */
@@ -900,8 +674,8 @@ static void start_scale_nodes(ops_api_t *api, http_exchange_t *x) {
     snprintf(op->type, sizeof op->type, "%s", rq.type);
     log_info("ops api: %s: scale-nodes %+ld %s", op->who, op->delta, op->type);
     if (scale_nodes_start(api->nodes, op->delta > 0 ? "up" : "down", op->delta > 0 ? op->delta : -op->delta, op->type,
-                          on_nodes_done, op, err, sizeof err) < 0) {
-        op_finish_text(op, strstr(err, "already running") ? 409 : 500, err);
+                          ops_nodes_on_done, op, err, sizeof err) < 0) {
+        ops_finish_text(op, strstr(err, "already running") ? 409 : 500, err);
         return;
     }
 }
