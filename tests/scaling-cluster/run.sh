@@ -126,16 +126,24 @@ check "the agent's API answers on $NET.1 over mutual TLS" poll 15 api "$API/v1/n
 # ids_seen N: the distinct instance ids among N requests through the router
 ids_seen() { local _; for _ in $(seq 1 "$1"); do curl -sf --max-time 5 "${URL}id"; echo; done | grep -v '^$' | sort -u; }
 n_ids() { [ "$(ids_seen 20 | wc -l)" -ge "$1" ]; }
-# a bounded load through the router in the background: LOADN requests, failures counted
-load_start() { # file
-  ( ok=0 bad=0; end=$((SECONDS + ${2:-300}))
-    while [ ! -e "$1.stop" ] && [ $SECONDS -lt $end ]; do
-      if curl -sf -o /dev/null --max-time 5 "${URL}id"; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
-      echo "$ok $bad" >"$1"; sleep "${LOAD_SLEEP:-0.02}"
-    done ) &
-  LOADPID=$!
+# a bounded load through the router in the background: LOAD_PAR loops (default 1) of requests
+# LOAD_SLEEP apart, at most $2 s (default 300); load_stop writes "<ok> <failed>" into the file
+load_start() { # file [secs]
+  local k
+  LOADPIDS=()
+  for k in $(seq 1 "${LOAD_PAR:-1}"); do
+    ( ok=0 bad=0; end=$((SECONDS + ${2:-300}))
+      while [ ! -e "$1.stop" ] && [ $SECONDS -lt $end ]; do
+        if curl -sf -o /dev/null --max-time 5 "${URL}id"; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
+        echo "$ok $bad" >"$1.$k"; sleep "${LOAD_SLEEP:-0.02}"
+      done ) &
+    LOADPIDS+=($!)
+  done
 }
-load_stop() { touch "$1.stop"; wait "$LOADPID" 2>/dev/null; rm -f "$1.stop"; }
+load_stop() {
+  touch "$1.stop"; wait "${LOADPIDS[@]}" 2>/dev/null; rm -f "$1.stop"
+  cat "$1".[0-9]* 2>/dev/null | awk '{o += $1; b += $2} END {print o + 0, b + 0}' >"$1"
+}
 
 # ---- scale-service +1 on the swarm
 t0=$(now_ms)
