@@ -79,7 +79,6 @@ import() { # rootfs image changes...
 # Prometheus: the entry point starts the target renderer, then Prometheus in the foreground.
 r=$work/prometheus; base_rootfs "$r"
 add_binary "$r" "$(deb_bin prometheus /usr/bin/prometheus)" /usr/bin/prometheus
-add_binary "$r" "$(deb_bin prometheus /usr/bin/promtool)" /usr/bin/promtool
 add_binary "$r" "$BUILD/portolan-templater" /usr/bin/portolan-templater
 # curl: the scripts' Consul writes (PUT) and readiness checks on the infra node go through it
 add_binary "$r" "$(command -v curl)" /usr/bin/curl
@@ -103,7 +102,9 @@ import "$r" portolan/prometheus \
 
 r=$work/alertmanager; base_rootfs "$r"
 add_binary "$r" "$(deb_bin prometheus-alertmanager /usr/bin/prometheus-alertmanager)" /usr/bin/alertmanager
-add_binary "$r" "$(deb_bin prometheus-alertmanager /usr/bin/amtool)" /usr/bin/amtool
+# its notification templates, where Debian's build looks for them
+am=$(deb_bin prometheus-alertmanager /usr/bin/prometheus-alertmanager); am=${am%/usr/bin/prometheus-alertmanager}
+install -D -m 0644 "$am/usr/share/prometheus/alertmanager/default.tmpl" "$r/usr/share/prometheus/alertmanager/default.tmpl"
 mkdir -p "$r/etc/alertmanager" "$r/alertmanager"
 import "$r" portolan/alertmanager \
   'ENTRYPOINT ["/usr/bin/alertmanager"]' \
