@@ -119,18 +119,21 @@ ready() {
 }
 ex() { driver_docker "$INFRA_NODE" exec "$@"; }
 
+# reload <port> <what>: POST /-/reload (Prometheus: prometheus.yml and the rules; Alertmanager:
+# its configuration); a configuration it refuses fails the script with its answer
+reload() {
+  local out
+  out=$(ex prometheus curl -sS --max-time 30 -X POST -w ' %{http_code}' "http://127.0.0.1:$1/-/reload" 2>&1) || true
+  [ "${out##* }" = 200 ] || die "$2 refused the new configuration: $out"
+}
 if ! infra_container prometheus "$(machine_image portolan/prometheus)" "$cfg/prometheus" /etc/prometheus/ \
      --env CONSUL_ADDR=127.0.0.1:8500; then
-  ex prometheus promtool check config /etc/prometheus/prometheus.yml >/dev/null ||
-    die "the Prometheus configuration does not pass promtool check config"
-  ex prometheus kill -HUP 1   # Prometheus re-reads prometheus.yml and the rules
-  ex prometheus sh -c 'kill -HUP $(pidof portolan-templater)' 2>/dev/null || true   # and the template
+  ready 9090 prometheus; reload 9090 prometheus
+  ex prometheus sh -c 'kill -HUP $(pidof portolan-templater)' 2>/dev/null || true   # the template too
 fi
 ready 9090 prometheus
 if ! infra_container alertmanager "$(machine_image portolan/alertmanager)" "$cfg/alertmanager" /etc/alertmanager/; then
-  ex alertmanager amtool check-config /etc/alertmanager/alertmanager.yml >/dev/null ||
-    die "the Alertmanager configuration does not pass amtool check-config"
-  ex alertmanager kill -HUP 1
+  ready 9093 alertmanager; reload 9093 alertmanager
 fi
 ready 9093 alertmanager
 

@@ -79,12 +79,13 @@ import() { # rootfs image changes...
 # Prometheus: the entry point starts the target renderer, then Prometheus in the foreground.
 r=$work/prometheus; base_rootfs "$r"
 add_binary "$r" "$(deb_bin prometheus /usr/bin/prometheus)" /usr/bin/prometheus
-add_binary "$r" "$(deb_bin prometheus /usr/bin/promtool)" /usr/bin/promtool
 add_binary "$r" "$BUILD/portolan-templater" /usr/bin/portolan-templater
 # curl: the scripts' Consul writes (PUT) and readiness checks on the infra node go through it
 add_binary "$r" "$(command -v curl)" /usr/bin/curl
 ln -sf busybox "$r/bin/pidof"
 mkdir -p "$r/etc/prometheus/targets" "$r/prometheus"
+pw=$(deb_bin prometheus /usr/bin/prometheus); pw=${pw%/usr/bin/prometheus}/usr/share/prometheus/web
+if [ -d "$pw" ]; then mkdir -p "$r/usr/share/prometheus"; cp -r "$pw" "$r/usr/share/prometheus/"; fi   # its web UI
 cp "$TOP/monitoring/targets.tmpl" "$r/etc/prometheus/targets.tmpl"
 cat >"$r/usr/bin/portolan-prometheus" <<'SH'
 #!/bin/sh
@@ -103,7 +104,10 @@ import "$r" portolan/prometheus \
 
 r=$work/alertmanager; base_rootfs "$r"
 add_binary "$r" "$(deb_bin prometheus-alertmanager /usr/bin/prometheus-alertmanager)" /usr/bin/alertmanager
-add_binary "$r" "$(deb_bin prometheus-alertmanager /usr/bin/amtool)" /usr/bin/amtool
+# its notification templates and web UI, where Debian's build looks for them
+am=$(deb_bin prometheus-alertmanager /usr/bin/prometheus-alertmanager); am=${am%/usr/bin/prometheus-alertmanager}
+mkdir -p "$r/usr/share/prometheus"
+cp -r "$am/usr/share/prometheus/alertmanager" "$r/usr/share/prometheus/"
 mkdir -p "$r/etc/alertmanager" "$r/alertmanager"
 import "$r" portolan/alertmanager \
   'ENTRYPOINT ["/usr/bin/alertmanager"]' \

@@ -33,7 +33,7 @@ command -v python3 >/dev/null && command -v openssl >/dev/null || bail "python3 
 RID=$(printf '%02x' $(( (RANDOM ^ $$) & 0xff )))
 export PORTOLAN_DRIVER=local PORTOLAN_LOCAL_PREFIX=pmo$RID PORTOLAN_IMAGE_TAG=mo$RID PORTOLAN_WAIT=180
 NET=""
-for o in $(seq 100 250); do
+for o in $(shuf -i 160-250); do   # a random /24: several helpers run clusters at once
   ip -4 route show | grep -q "^10\.77\.$o\." && continue
   ip -4 addr show | grep -q "inet 10\.77\.$o\." && continue
   NET=10.77.$o; break
