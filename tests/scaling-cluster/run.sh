@@ -36,7 +36,7 @@ done
 RID=$(printf '%02x' $(( (RANDOM ^ $$) & 0xff )))
 export PORTOLAN_DRIVER=local PORTOLAN_LOCAL_PREFIX=psc$RID PORTOLAN_IMAGE_TAG=sc$RID PORTOLAN_WAIT=180
 NET=""
-for o in $(seq 100 250); do
+for o in $(shuf -i 100-250); do   # a random /24: several helpers run clusters at once
   ip -4 route show | grep -q "^10\.77\.$o\." && continue
   ip -4 addr show | grep -q "inet 10\.77\.$o\." && continue
   NET=10.77.$o; break
@@ -109,7 +109,7 @@ mkdir -p "$C/client"
   openssl x509 -req -in c.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile c.ext -out client/cert.pem 2>/dev/null &&
   cp ca.pem client/ca.pem && chmod 0600 ./*key.pem client/key.pem
 ) || bail "certificates made"
-APORT=$(free_port)
+APORT=$((24000 + RANDOM % 1000))   # this task's port range
 API=https://$NET.1:$APORT
 env DOCKER_HOST="unix://$STATE/nodes/swarm-0/docker.sock" PORTOLAN_SCRIPTS="$S" PORTOLAN_SCALE_NODE_LABEL=application \
   "$BUILD/portolan-agent" -explicit -node-id pt-scl-host -api-listen "$NET.1:$APORT" -api-cert "$C/server-cert.pem" \
