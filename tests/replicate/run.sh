@@ -4,7 +4,7 @@
 # 127.0.0.1 and certificates made here. Asserts: a replicated container runs with the same
 # image/env/labels and another hostname and is registered as a second instance of the service;
 # the seed's GET /<id> works; scale to 1, to 3 and by -2 change the running set and the catalog;
-# TLS refuses no client certificate, another CA's certificate and plain HTTP; bad input (unknown
+# TLS refuses no client certificate, another CA's certificate, an expired one and plain HTTP; bad input (unknown
 # id, to=abc, to=1000, ...) gets 4xx and changes nothing; -api-listen without certificates is fatal.
 # needs: docker
 set -u
@@ -193,6 +193,21 @@ st=$(curl -sS --max-time 10 --cacert "$C/ca.pem" --cert "$O/cert.pem" --key "$O/
   -X POST "$API/v1/replicate/web" 2>"$TEST_TMP/err2")
 rc=$?
 check "certificate of another CA: refused in the TLS layer (curl rc $rc, status $st)" test "$rc" -ne 0 -a "$st" = 000
+# a certificate of the right CA whose validity has ended (notAfter = the moment it was made)
+X=$TEST_TMP/expired
+mkdir -p "$X"
+openssl req -newkey rsa:2048 -nodes -subj "/CN=expired-client" -keyout "$X/key.pem" -out "$X/c.csr" 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$X/c.ext"
+openssl x509 -req -in "$X/c.csr" -CA "$C/ca.pem" -CAkey "$C/ca-key.pem" -CAcreateserial -days 0 -extfile "$X/c.ext" \
+  -out "$X/cert.pem" 2>/dev/null
+sleep 1.1
+check "the expired certificate is signed by the API's CA, and expired" sh -c \
+  "openssl verify -CAfile '$C/ca.pem' '$X/cert.pem' 2>&1 | grep -q 'certificate has expired'"
+st=$(curl -sS --max-time 10 --cacert "$C/ca.pem" --cert "$X/cert.pem" --key "$X/key.pem" -o /dev/null -w '%{http_code}' \
+  -X POST "$API/v1/replicate/web" 2>"$TEST_TMP/err3")
+rc=$?
+check "expired client certificate: refused in the TLS layer (curl rc $rc, status $st)" test "$rc" -ne 0 -a "$st" = 000
+check "agent log: the handshake refused for the expired certificate" wait_for 10 grep -q "TLS handshake refused.*expired" "$TEST_TMP/agent-a.log"
 st=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$APORT/v1/replicate/web" 2>/dev/null)
 check "plain HTTP: no HTTP answer" test "$st" != 200 -a "$st" != 201
 check "agent log names the refused handshakes" wait_for 10 grep -q "TLS handshake refused" "$TEST_TMP/agent-a.log"
@@ -234,13 +249,13 @@ check_eq "scale-service hello%2Fv1 by=1 -> 200" 200 "$st"
 diag "scale-service 1 -> 2 took $(( $(now_ms) - t0 )) ms"
 check_eq "answer: standalone, before 1 after 2" 'standalone 1 2 hello/v1' \
   "$(jq -r '"\(.mode) \(.before) \(.after) \(.service)"' "$TEST_TMP/body" 2>/dev/null)"
-check_eq "two hello/v1 containers running" 2 "$(running_of hv)"
-check "catalog: two instances of hello/v1" wait_for 20 hv_is 2
+# at once (the cooldown, 3 s, runs from the end of the action): before anything slow
 st=$(api -D "$TEST_TMP/hdr" -X POST "$API/v1/scale-service?service=hello%2Fv1&by=1")
 check_eq "again at once -> 429 (cooldown)" 429 "$st"
 check "... saying so" grep -q 'cooldown' "$TEST_TMP/body"
 check "... with Retry-After" grep -qi '^Retry-After: [0-9]' "$TEST_TMP/hdr"
-check_eq "the refused one changed nothing" 2 "$(running_of hv)"
+check_eq "two hello/v1 containers running (the refused one changed nothing)" 2 "$(running_of hv)"
+check "catalog: two instances of hello/v1" wait_for 20 hv_is 2
 sleep 3.2
 # an Alertmanager webhook (seed 004's shape): the service from groupLabels, up by one
 AM_UP='{"version":"4","status":"firing","receiver":"scale","groupLabels":{"scale":"up","service":"hello/v1"},"commonLabels":{"alertname":"request_rate_high","scale":"up","service":"hello/v1"},"alerts":[]}'
