@@ -28,8 +28,8 @@ else
   not_ok "load -> alert -> webhook: hello/v1 scaled up within 150 s"
   diag "replicas $(replicas); alerts: $(q 'ALERTS' | jq -c '[.data.result[].metric | {alertname, alertstate, service}]')"
 fi
-check "the webhook came from Alertmanager over mutual TLS (agent log, CN=alertmanager)" \
-  grep -q 'CN=alertmanager): scale-service hello/v1 by +1' "$TEST_TMP/agent.log"
+check "the webhook came from Alertmanager over mutual TLS (agent log: from the infra node $NET.3, CN=alertmanager)" \
+  grep -q "$NET.3 (CN=alertmanager): scale-service hello/v1 by +1" "$TEST_TMP/agent.log"
 check "the router answers from the new instance (2 distinct ids)" poll 60 n_ids 2
 sleep 5
 load_stop "$L"
@@ -48,7 +48,7 @@ if poll 240 down_done; then
 else
   not_ok "load stopped -> back to 1 replica within 240 s"; diag "replicas $(replicas)"
 fi
-check "the down webhook came from Alertmanager" grep -q 'CN=alertmanager): scale-service hello/v1 by -1' "$TEST_TMP/agent.log"
+check "the down webhook came from Alertmanager" grep -q "$NET.3 (CN=alertmanager): scale-service hello/v1 by -1" "$TEST_TMP/agent.log"
 sleep 3
 load_stop "$L"
 read -r dok dbad <"$L"
