@@ -324,8 +324,11 @@ static void on_event(docker_events_t *ev, json_t *event, void *data)
         a->ev_other++;
         return;
     }
-    if (!strcmp(action, "start"))
+    if (!strcmp(action, "start")) {
         a->ev_start++;
+        if (a->draining) /* started (again, e.g. --restart after a dockerd crash): not draining */
+            strmap_del(a->draining, id);
+    }
     else if (!strcmp(action, "die"))
         a->ev_die++;
     else if (!strncmp(action, "health_status", 13))
