@@ -39,6 +39,7 @@ struct agent {
     char *node;
     char *resolved_ip;
     strmap_t *ctrs;
+    strmap_t *draining; /* container IDs being drained (agent_drain): no services while running */
     ctr_t *qhead, *qtail;
     int inflight;
     docker_events_t *ev;
@@ -133,7 +134,13 @@ static void apply(agent_t *a, ctr_t *c, const json_t *inspect, const json_t *net
     const char *name = json_string_value(json_object_get(inspect, "Name"));
     name = name ? (name[0] == '/' ? name + 1 : name) : c->id;
     int running = json_is_true(json_object_get(json_object_get(inspect, "State"), "Running"));
+    if (running && a->draining && strmap_get(a->draining, c->id)) {
+        reconcile_set_container(a->rec, c->id, NULL, NULL, 0); /* drained: stays out of Consul */
+        return;
+    }
     if (!running) {
+        if (a->draining)
+            strmap_del(a->draining, c->id);
         size_t have = reconcile_container_services(a->rec, c->id);
         if (have && a->cfg->deregister_on_success && !exit_ok(inspect)) {
             log_info("container %s exited with code %" JSON_INTEGER_FORMAT ": keeping its %zu services (-deregister on-success)",
@@ -317,15 +324,29 @@ static void on_event(docker_events_t *ev, json_t *event, void *data)
         a->ev_other++;
         return;
     }
-    if (!strcmp(action, "start"))
+    if (!strcmp(action, "start")) {
         a->ev_start++;
+        if (a->draining) /* started (again, e.g. --restart after a dockerd crash): not draining */
+            strmap_del(a->draining, id);
+    }
     else if (!strcmp(action, "die"))
         a->ev_die++;
     else if (!strncmp(action, "health_status", 13))
         a->ev_health++;
     else if (!strcmp(action, "rename") || !strcmp(action, "destroy"))
         a->ev_other++;
-    else {
+    else if (!strcmp(action, "kill")) {
+        /* docker stop / a swarm task shut down: SIGTERM first, the container's grace period
+         * after it. Its services leave Consul now (drain), not when it has died, so the router
+         * stops sending it requests while it finishes the ones it has. */
+        a->ev_other++;
+        const char *sig = json_string_value(
+            json_object_get(json_object_get(json_object_get(event, "Actor"), "Attributes"), "signal"));
+        if (sig && (!strcmp(sig, "15") || !strcmp(sig, "SIGTERM")) && !a->cfg->deregister_on_success &&
+            reconcile_container_services(a->rec, id) > 0)
+            agent_drain(a, id);
+        return;
+    } else {
         a->ev_other++;
         return;
     }
@@ -417,7 +438,7 @@ static void subscribe_and_list(agent_t *a)
 {
     /* registrator's start/die, health for the mirror checks, and two portolan additions:
      * rename (IDs contain the name) and destroy (drops services kept by -deregister on-success) */
-    static const char *const events[] = {"start", "die", "health_status", "rename", "destroy", NULL};
+    static const char *const events[] = {"start", "die", "health_status", "rename", "destroy", "kill", NULL};
     docker_events_opts_t o = {.events = events, .since = a->since[0] ? a->since : NULL};
     a->ev = docker_client_events(a->dc, &o, on_event, on_events_end, a);
     if (!a->ev) {
@@ -600,6 +621,7 @@ agent_t *agent_new(uv_loop_t *loop, const agent_config_t *cfg, docker_client_t *
     a->dc = dc;
     a->cc = cc;
     a->ctrs = strmap_new();
+    a->draining = strmap_new();
     a->resolved_ip = resolved_ip ? strdup(resolved_ip) : NULL;
     a->scfg.host_ip = cfg->ip;
     a->scfg.resolved_ip = a->resolved_ip;
@@ -686,6 +708,7 @@ void agent_free(agent_t *a)
         free(c);
     }
     strmap_free(a->ctrs);
+    strmap_free(a->draining);
     reconcile_free(a->rec);
     free(a->node);
     free(a->resolved_ip);
@@ -697,6 +720,17 @@ void agent_free(agent_t *a)
 }
 
 /* ---- observability ---- */
+
+size_t agent_drain(agent_t *a, const char *id)
+{
+    if (!a || !id || !a->rec || !a->draining)
+        return 0;
+    size_t have = reconcile_container_services(a->rec, id);
+    strmap_put(a->draining, id, a); /* any non-NULL value */
+    reconcile_set_container(a->rec, id, NULL, NULL, 0);
+    log_info("container %.12s: draining: its %zu services are deregistered before it stops", id, have);
+    return have;
+}
 
 int agent_healthy(agent_t *a, char *why, size_t len)
 {

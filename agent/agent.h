@@ -31,6 +31,11 @@ void agent_start(agent_t *a, void (*on_fatal)(void *data), void *data);
 void agent_stop(agent_t *a, void (*done)(void *data), void *data);
 void agent_free(agent_t *a);
 
+/* Drain before a scale-down stops a container: its services leave Consul now (desired state
+ * "none") and stay out while it runs; forgotten once it is seen not running. id: the full ID.
+ * Returns how many services it had registered. */
+size_t agent_drain(agent_t *a, const char *id);
+
 /* Prometheus text for /metrics (malloc'd). */
 char *agent_metrics(agent_t *a, size_t *len);
 /* 1 when Docker and Consul are both reachable; why says what is not (for /health). */

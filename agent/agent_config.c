@@ -40,6 +40,10 @@ static const flags_opt_t opts[] = {
     {"api-cert", FLAGS_STRING, &cur.api_cert, "", "server certificate of the API (default: $DOCKER_CERT_PATH/cert.pem)"},
     {"api-key", FLAGS_STRING, &cur.api_key, "", "its private key (default: $DOCKER_CERT_PATH/key.pem)"},
     {"api-ca", FLAGS_STRING, &cur.api_ca, "", "CA that must have signed API clients' certificates (default: $DOCKER_CERT_PATH/ca.pem)"},
+    {"scale-cooldown", FLAGS_DURATION, &cur.scale_cooldown_ns, "30s", "least time between two scale-service actions on one service (0: none)"},
+    {"scale-drain", FLAGS_DURATION, &cur.scale_drain_ns, "2s", "scale-down: time between deregistering an instance and stopping it"},
+    {"scale-nodes-cmd", FLAGS_STRING, &cur.scale_nodes_cmd, "", "command run by POST /v1/scale-nodes (\"machine\": the cluster scripts createSwarmNode.sh/removeNode.sh; default: off)"},
+    {"scale-nodes-max", FLAGS_INT, &cur.scale_nodes_max, "1", "node commands run at the same time, at most"},
     {"consul-poll", FLAGS_DURATION, &cur.consul_poll_ns, "1s", "how often Consul's list of this agent's services is checked (a Consul that restarted empty is refilled within this)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -108,6 +112,14 @@ int agent_config_parse(agent_config_t *c, int argc, char **argv, FILE *out, char
     cur.deregister_on_success = strcmp(cur.deregister, "on-success") == 0;
     if (cur.consul_poll_ns < 100 * DURATION_MS) {
         snprintf(err, errlen, "-consul-poll must be at least 100ms");
+        return -1;
+    }
+    if (cur.scale_cooldown_ns < 0 || cur.scale_drain_ns < 0) {
+        snprintf(err, errlen, "-scale-cooldown and -scale-drain must not be negative");
+        return -1;
+    }
+    if (cur.scale_nodes_max < 1 || cur.scale_nodes_max > 16) {
+        snprintf(err, errlen, "-scale-nodes-max must be 1 to 16");
         return -1;
     }
     if (cur.node_id && strchr(cur.node_id, ':')) {

@@ -37,6 +37,10 @@ typedef struct {
     const char *api_cert;          /* -api-cert ("" = $DOCKER_CERT_PATH/cert.pem) */
     const char *api_key;           /* -api-key ("" = $DOCKER_CERT_PATH/key.pem) */
     const char *api_ca;            /* -api-ca: CA of client certificates ("" = $DOCKER_CERT_PATH/ca.pem) */
+    int64_t scale_cooldown_ns;     /* -scale-cooldown */
+    int64_t scale_drain_ns;        /* -scale-drain */
+    const char *scale_nodes_cmd;   /* -scale-nodes-cmd ("" = scale-nodes refused) */
+    long long scale_nodes_max;     /* -scale-nodes-max */
     /* derived */
     int deregister_on_success;     /* -deregister on-success */
     log_level_t level;

@@ -10,7 +10,8 @@ agent_libagentcore_a_SOURCES = \
 	agent/cleanup.c agent/cleanup.h \
 	agent/owners.c agent/owners.h \
 	agent/agent_config.c agent/agent_config.h \
-	agent/replicate.c agent/replicate.h
+	agent/replicate.c agent/replicate.h \
+	agent/scaling.c agent/scaling.h
 AGENT_CORE_LIBS = agent/libagentcore.a $(PORTOLAN_LIBS)
 
 bin_PROGRAMS += portolan-agent
@@ -19,7 +20,8 @@ portolan_agent_SOURCES = \
 	agent/agent.c agent/agent.h \
 	agent/reconcile.c agent/reconcile.h agent/reconcile_int.h \
 	agent/reconcile_view.c \
-	agent/ops_api.c agent/ops_api.h
+	agent/ops_api.c agent/ops_api.h agent/ops_api_int.h agent/ops_swarm.c \
+	agent/scale_nodes.c agent/scale_nodes.h
 if LEAN_AGENT
 # --with-lean-curl: static, non-PIE, only glibc shared (see configure.ac and scripts/lean-curl.sh)
 portolan_agent_LDADD = agent/libagentcore.a lib/libportolan.a $(LEAN_AGENT_LIBS)

@@ -19,6 +19,7 @@
 typedef struct {
     uv_loop_t *loop;
     agent_t *agent;
+    ops_api_t *ops; /* its counters join /metrics */
     int exit_code;
     int stopping;
 } app_t;
@@ -46,6 +47,12 @@ static void on_fatal(void *data)
     on_stop(app);
 }
 
+/* scale-down's drain (ops_api.h): the agent takes the container's services out of Consul */
+static void on_drain(void *data, const char *id)
+{
+    agent_drain(data, id);
+}
+
 /* /metrics and /health on -listen (lib/http_server.h); GET/HEAD only. */
 static void on_status(http_exchange_t *x, void *data)
 {
@@ -61,6 +68,19 @@ static void on_status(http_exchange_t *x, void *data)
     if (!strcmp(path, "/metrics")) {
         size_t len = 0;
         char *body = agent_metrics(app->agent, &len);
+        if (body && app->ops) { /* the replicate/scale API's counters after the agent's */
+            char *all = NULL;
+            size_t alen = 0;
+            FILE *f = open_memstream(&all, &alen);
+            if (f) {
+                fwrite(body, 1, len, f);
+                ops_api_metrics(app->ops, f);
+                fclose(f);
+                free(body);
+                body = all;
+                len = alen;
+            }
+        }
         http_exchange_add_header(x, "Content-Type", "text/plain; version=0.0.4");
         if (body)
             http_exchange_respond(x, 200, body, len);
@@ -163,8 +183,13 @@ int main(int argc, char **argv)
     ops_api_t *ops = NULL; /* replicate/scale API (ops_api.h): TLS + client CA or nothing */
     if (app.exit_code == 0 && cfg.api_listen && *cfg.api_listen) {
         ops_api_opts_t oo = {.listen = cfg.api_listen, .cert_file = cfg.api_cert, .key_file = cfg.api_key,
-                             .ca_file = cfg.api_ca};
+                             .ca_file = cfg.api_ca,
+                             .cooldown_ms = (uint64_t)(cfg.scale_cooldown_ns / 1000000),
+                             .drain_ms = (uint64_t)(cfg.scale_drain_ns / 1000000),
+                             .drain = on_drain, .drain_data = app.agent,
+                             .nodes_cmd = cfg.scale_nodes_cmd, .nodes_max = (int)cfg.scale_nodes_max};
         ops = ops_api_new(app.loop, dc, &oo, err, sizeof err);
+        app.ops = ops;
         if (!ops) {
             log_error("%s", err);
             app.exit_code = 1;

@@ -99,6 +99,12 @@ int docker_endpoint_from_env(const char *(*getenv_fn)(const char *), docker_endp
     const char *tls = flags_env_get(getenv_fn, "DOCKER_TLS");
     out->tls_verify = env_true(verify);
     out->tls = https || out->tls_verify || env_true(tls);
+    /* the seed replicator's assumption: tcp://<ip>:2376 with certificates in DOCKER_CERT_PATH is
+     * TLS (verified), even without DOCKER_TLS_VERIFY; an explicit DOCKER_TLS_VERIFY/DOCKER_TLS wins */
+    const char *cp = flags_env_get(getenv_fn, "DOCKER_CERT_PATH");
+    size_t hl = strlen(hostport);
+    if (!out->tls && !verify && !tls && cp && *cp && hl > 5 && !strcmp(hostport + hl - 5, ":2376"))
+        out->tls = out->tls_verify = 1;
     /* a port is present when the text after the last ']' (IPv6) has a ':' */
     const char *after = strrchr(hostport, ']');
     after = after ? after : hostport;

@@ -76,8 +76,10 @@ void http_server_tls_on_read(conn_t *c, const char *data, size_t n) {
                 return;
             }
             unsigned long ee = ERR_peek_error();
-            log_info("http_server: %s: TLS handshake refused: %s", c->peer,
-                     ee ? ERR_reason_error_string(ee) : "protocol error");
+            long vr = SSL_get_verify_result(c->ssl); /* why the client's certificate was refused */
+            log_info("http_server: %s: TLS handshake refused: %s%s%s%s", c->peer,
+                     ee ? ERR_reason_error_string(ee) : "protocol error", vr != X509_V_OK ? " (" : "",
+                     vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "", vr != X509_V_OK ? ")" : "");
             ERR_clear_error();
             tls_flush(c); /* the alert */
             c->tls_dead = 1;

@@ -72,6 +72,9 @@ aws_security_groups() { # role: sets up the groups this node needs; prints what 
   aws_allow "$gid" udp 4789 "members of $g" --source-group "$gid"
   aws_allow "$gid" tcp 8500 "members of $g" --source-group "$gid"
   aws_allow "$gid" tcp 5000 "members of $g" --source-group "$gid"
+  # metrics (docs/monitoring.md): node exporter, agent, templater, HAProxy's exporter; Prometheus
+  # on the infra node scrapes them
+  for p in 9100 9401 9402 8405; do aws_allow "$gid" tcp "$p" "members of $g" --source-group "$gid"; done
   if [ "$1" = front-end ]; then
     wid=$(aws_group_id "$g-web")
     aws_allow "$wid" tcp 80 "${AWS_HTTP_CIDR:-0.0.0.0/0}" --cidr "${AWS_HTTP_CIDR:-0.0.0.0/0}"

@@ -15,6 +15,10 @@
 #     the container's overlay address and exposed port, which the router reaches from any node.
 
 CLUSTER_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# /metrics ports on every node (docs/monitoring.md): the agent's -listen (host network); on
+# front-end nodes the router's templater -listen and HAProxy's stats page + Prometheus exporter
+# (-stats), both published in host mode
+AGENT_METRICS_PORT=9401 ROUTER_METRICS_PORT=9402 HAPROXY_METRICS_PORT=8405
 # shellcheck source=machine/lib.sh
 . "$CLUSTER_TOP/machine/lib.sh"
 
@@ -97,7 +101,9 @@ ensure_agent() {
   driver_docker swarm-0 service create --detach --name portolan-agent --mode global --network host "${la[@]}" \
     --mount "type=bind,source=$(driver_engine_dir),target=/run/portolan-node" \
     --env DOCKER_HOST=unix:///run/portolan-node/docker.sock \
-    "$img" -cleanup -resync 30 -deregister-on-exit -retry-attempts -1 "consul://$consul" >/dev/null ||
+    "$img" -cleanup -resync 30 -deregister-on-exit -retry-attempts -1 \
+    -listen "0.0.0.0:$AGENT_METRICS_PORT" \
+    "consul://$consul" >/dev/null ||
     die "cannot create the portolan-agent service"
   echo "started portolan-agent on every node (global service)"
 }
@@ -113,7 +119,11 @@ ensure_router() {
   driver_docker swarm-0 service create --detach --name portolan-router --mode global "${la[@]}" \
     --constraint node.labels.role==front-end --network "$PORTOLAN_NETWORK" \
     --publish mode=host,published=80,target=80 --env SERVICE_IGNORE=true \
-    "$img" -consul "consul://$consul" -bind :80 >/dev/null || die "cannot create the portolan-router service"
+    --publish "mode=host,published=$ROUTER_METRICS_PORT,target=$ROUTER_METRICS_PORT" \
+    --publish "mode=host,published=$HAPROXY_METRICS_PORT,target=$HAPROXY_METRICS_PORT" \
+    "$img" -consul "consul://$consul" -bind :80 \
+    -listen "0.0.0.0:$ROUTER_METRICS_PORT" -stats "0.0.0.0:$HAPROXY_METRICS_PORT" >/dev/null ||
+    die "cannot create the portolan-router service"
   echo "started portolan-router on the front-end node(s) (port 80)"
 }
 

@@ -15,6 +15,8 @@ USAGE="createSwarmNode.sh [-h] <id> [label]"
 case ${1:-} in -h|--help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 # shellcheck source=scripts/cluster-lib.sh
 . "$(dirname "$0")/cluster-lib.sh"
+# shellcheck source=scripts/monitoring-lib.sh
+. "$(dirname "$0")/monitoring-lib.sh"
 [ $# -ge 1 ] && [ $# -le 2 ] || usage_error "expected a node id and an optional label"
 id=$1; label=${2:-}
 [[ "$id" =~ ^[0-9]{1,3}$ ]] || usage_error "node id must be a number, got '$id'"
@@ -61,4 +63,5 @@ fi
 ensure_network
 ensure_agent
 [ "$label" = front-end ] && ensure_router
+monitoring_sync || die "cannot update the metrics targets in Consul (addMonitoring.sh)"
 echo "$node ready (${label:-no label}, $ip)"

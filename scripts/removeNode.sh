@@ -9,6 +9,8 @@ USAGE="removeNode.sh [-h] <id>"
 case ${1:-} in -h|--help) sed -n '2,7s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 # shellcheck source=scripts/cluster-lib.sh
 . "$(dirname "$0")/cluster-lib.sh"
+# shellcheck source=scripts/monitoring-lib.sh
+. "$(dirname "$0")/monitoring-lib.sh"
 [ $# -eq 1 ] || usage_error "expected a node id"
 [[ "$1" =~ ^[0-9]{1,3}$ ]] || usage_error "node id must be a number, got '$1'"
 node=swarm-$1
@@ -36,4 +38,5 @@ elif [ "$1" = 0 ]; then
   driver_docker "$node" swarm leave --force >/dev/null 2>&1 || true
 fi
 driver_rm "$node" || die "cannot remove $node"
+monitoring_sync || die "cannot update the metrics targets in Consul (addMonitoring.sh)"
 echo "removed $node"

@@ -102,7 +102,11 @@ static void render_base(sbuf_t *bp, const routes_table_t *t, const haproxy_cfg_o
     for (size_t i = 0; i < t->ntimeouts; i++)
         sb_printf(&timeouts, "    timeout %s %s\n", t->timeouts[i].key, t->timeouts[i].value);
     if (o->stats_bind && *o->stats_bind)
-        sb_printf(&stats, "listen stats\n    bind %s\n    stats enable\n    stats uri /\n    stats refresh 5s\n"
+        /* /metrics: HAProxy's own Prometheus exporter (built into Debian's 2.6, USE_PROMEX), per
+         * backend counters named b_<route>; everything else is the stats page */
+        sb_printf(&stats, "listen stats\n    bind %s\n"
+                  "    http-request use-service prometheus-exporter if { path /metrics }\n"
+                  "    stats enable\n    stats uri /\n    stats refresh 5s\n"
                   "    stats show-legends\n\n", o->stats_bind);
     /* substitute; a placeholder alone on its line takes the line with it */
     const char *base = o->base ? o->base : "";

@@ -42,11 +42,11 @@ docker[infra] run -d -q --name consul --restart unless-stopped --net host --labe
 $VB --engine-insecure-registry $R swarm-0
 docker[swarm-0] swarm init --advertise-addr 192.0.2.10
 docker[swarm-0] network create --driver overlay --attachable portolan
-docker[swarm-0] service create --detach --name portolan-agent --mode global --network host --mount type=bind,source=/var/run,target=/run/portolan-node --env DOCKER_HOST=unix:///run/portolan-node/docker.sock $R/portolan/agent:latest -cleanup -resync 30 -deregister-on-exit -retry-attempts -1 consul://192.0.2.3:8500
+docker[swarm-0] service create --detach --name portolan-agent --mode global --network host --mount type=bind,source=/var/run,target=/run/portolan-node --env DOCKER_HOST=unix:///run/portolan-node/docker.sock $R/portolan/agent:latest -cleanup -resync 30 -deregister-on-exit -retry-attempts -1 -listen 0.0.0.0:9401 consul://192.0.2.3:8500
 $VB --engine-insecure-registry $R --engine-label role=front-end swarm-1
 docker[swarm-1] swarm join --advertise-addr 192.0.2.11 --token SWMTKN-stub 192.0.2.10:2377
 docker[swarm-0] node update --label-add role=front-end id-swarm-1
-docker[swarm-0] service create --detach --name portolan-router --mode global --constraint node.labels.role==front-end --network portolan --publish mode=host,published=80,target=80 --env SERVICE_IGNORE=true $R/portolan/router:latest -consul consul://192.0.2.3:8500 -bind :80
+docker[swarm-0] service create --detach --name portolan-router --mode global --constraint node.labels.role==front-end --network portolan --publish mode=host,published=80,target=80 --env SERVICE_IGNORE=true --publish mode=host,published=9402,target=9402 --publish mode=host,published=8405,target=8405 $R/portolan/router:latest -consul consul://192.0.2.3:8500 -bind :80 -listen 0.0.0.0:9402 -stats 0.0.0.0:8405
 $VB --engine-insecure-registry $R --engine-label role=application swarm-2
 docker[swarm-2] swarm join --advertise-addr 192.0.2.12 --token SWMTKN-stub 192.0.2.10:2377
 docker[swarm-0] node update --label-add role=application id-swarm-2

@@ -142,4 +142,9 @@ tests_unit_test_agent_replicate_SOURCES = tests/unit/test_agent_replicate.c
 tests_unit_test_agent_replicate_LDADD = agent/libagentcore.a $(UNIT_LDADD)
 tests_unit_test_agent_replicate_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_agent_replicate_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
+check_PROGRAMS += tests/unit/test_agent_scaling
+tests_unit_test_agent_scaling_SOURCES = tests/unit/test_agent_scaling.c
+tests_unit_test_agent_scaling_LDADD = agent/libagentcore.a $(UNIT_LDADD)
+tests_unit_test_agent_scaling_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_scaling_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/agent
 endif

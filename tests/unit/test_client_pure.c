@@ -158,6 +158,11 @@ static const docker_case_t docker_cases[] = {
     {{"DOCKER_HOST", "tcp://h:2376", "DOCKER_TLS_VERIFY", "0", NULL}, 1, "tcp://h:2376", "http://h:2376", NULL, 0, 0, NULL, NULL, NULL, NULL},
     {{"DOCKER_HOST", "tcp://h:2376", "DOCKER_TLS", "1", "DOCKER_CERT_PATH", "/c", NULL},
      1, "tcp://h:2376", "https://h:2376", NULL, 1, 0, "/c/ca.pem", "/c/cert.pem", "/c/key.pem", NULL},
+    /* the seed replicator: tcp://...:2376 with certificates in DOCKER_CERT_PATH means TLS */
+    {{"DOCKER_HOST", "tcp://192.168.99.100:2376", "DOCKER_CERT_PATH", "/ssl", NULL},
+     1, "tcp://192.168.99.100:2376", "https://192.168.99.100:2376", NULL, 1, 1, "/ssl/ca.pem", "/ssl/cert.pem", "/ssl/key.pem", NULL},
+    {{"DOCKER_HOST", "tcp://h:2375", "DOCKER_CERT_PATH", "/ssl", NULL}, 1, "tcp://h:2375", "http://h:2375", NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {{"DOCKER_HOST", "tcp://h:2376", NULL}, 1, "tcp://h:2376", "http://h:2376", NULL, 0, 0, NULL, NULL, NULL, NULL},
     /* TLS settings do not apply to a unix socket */
     {{"DOCKER_HOST", "unix:///d.sock", "DOCKER_TLS_VERIFY", "1", NULL}, 1, "unix:///d.sock", "http://localhost", "/d.sock", 0, 0, NULL, NULL, NULL, NULL},
     {{"DOCKER_HOST", "tcp://[::1]:2375", NULL}, 1, "tcp://[::1]:2375", "http://[::1]:2375", NULL, 0, 0, NULL, NULL, NULL, NULL},
