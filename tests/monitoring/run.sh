@@ -150,9 +150,9 @@ check_eq "Prometheus (its API, from the host): every agent, the templater, HAPro
 check_eq "... and no target down" "0" "$(q 'count(up == 0) or vector(0)' | jq -r '.data.result[0].value[1]')"
 rules=$(curl -sf --max-time 5 "$PROM/api/v1/rules" | jq -r '[.data.groups[].rules[].name] | sort | join(" ")')
 check_eq "the rules of monitoring/rules.yml are loaded" \
-  "InstanceDown RouteErrorRateHigh RouteRequestRateHigh RouteRequestRateLow portolan:route_5xx:rate portolan:route_requests:rate portolan:route_servers" "$rules"
+  "InstanceDown RouteErrorRateHigh RouteRequestRateHigh RouteRequestRateLow portolan:route_5xx:rate portolan:route_backend portolan:route_requests:rate portolan:route_servers" "$rules"
 check_eq "the router's rule window and threshold come from MON_RATE_WINDOW / MON_UP_RPS" "1" \
-  "$(curl -sf --max-time 5 "$PROM/api/v1/rules" | jq '[.data.groups[].rules[] | select(.name=="RouteRequestRateHigh" and (.query|test("> 2")) and .duration==0)] | length')"
+  "$(curl -sf --max-time 5 "$PROM/api/v1/rules" | jq '[.data.groups[].rules[] | select(.name=="RouteRequestRateHigh" and (.query|test("> 0.5")) and .duration==0)] | length')"
 check "Alertmanager is up (/-/ready)" curl -sf --max-time 5 -o /dev/null "$AM/-/ready"
 check_eq "Prometheus sends its alerts to that Alertmanager" "http://127.0.0.1:9093/api/v2/alerts" \
   "$(curl -sf --max-time 5 "$PROM/api/v1/alertmanagers" | jq -r '.data.activeAlertmanagers[].url')"
