@@ -169,8 +169,8 @@ check_eq "... and changes nothing (containers, services, Consul nodes)" "$before
 # ---- the alert path: load -> RouteRequestRateHigh -> Alertmanager -> webhook (mutual TLS)
 t0=$SECONDS
 load() { local _ f=0; for _ in $(seq 1 75); do curl -sf -o /dev/null --max-time 5 "$URL" || f=$((f + 1)); done; echo "$f" >"$TEST_TMP/fails.$1"; }
-for w in 1 2 3 4; do load "$w" & done
-wait
+pids=""; for w in 1 2 3 4; do load "$w" & pids="$pids $!"; done
+wait $pids   # not a bare wait: the recorder is a background job too
 fails=$(cat "$TEST_TMP"/fails.* | paste -sd+ | bc)
 diag "300 requests (4 clients) in $((SECONDS - t0)) s, $fails failed"
 check "the route's request rate is seen per route (portolan:route_requests:rate{service=\"hello/v1\"} > 0)" \
