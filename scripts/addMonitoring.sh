@@ -76,7 +76,8 @@ if ! service_exists portolan-node-exporter; then
     --mount type=bind,source=/proc,target=/host/proc,readonly --mount type=bind,source=/sys,target=/host/sys,readonly \
     --env SERVICE_IGNORE=true --label portolan.monitoring=node-exporter \
     "$(machine_image portolan/node-exporter)" \
-    --path.procfs=/host/proc --path.sysfs=/host/sys --web.listen-address=":$MON_NODE_EXPORTER_PORT" >/dev/null ||
+    --path.procfs=/host/proc --path.sysfs=/host/sys --web.listen-address=":$MON_NODE_EXPORTER_PORT" \
+    --no-collector.systemd --no-collector.textfile --no-collector.filesystem >/dev/null ||
     die "cannot create the portolan-node-exporter service"
   echo "started portolan-node-exporter on every node (global service, :$MON_NODE_EXPORTER_PORT)"
 fi

@@ -118,5 +118,5 @@ r=$work/node-exporter; base_rootfs "$r"
 add_binary "$r" "$(deb_bin prometheus-node-exporter /usr/bin/prometheus-node-exporter)" /usr/bin/node-exporter
 import "$r" portolan/node-exporter \
   'ENTRYPOINT ["/usr/bin/node-exporter"]' \
-  'CMD ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--web.listen-address=:9100"]' \
+  'CMD ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--web.listen-address=:9100", "--no-collector.systemd", "--no-collector.textfile", "--no-collector.filesystem"]' \
   'EXPOSE 9100'

@@ -239,8 +239,35 @@ static int status_answer(templater_t *tpl, const char *path, char **body, size_t
             (unsigned long long)ws.full_refetches, ws.ready, ws.last_snapshot_ms, tpl->last_build_ms, as.last_render_ms,
             as.last_config_bytes);
         if (n < 0) return 500;
-        *body = b;
-        *len = (size_t)n;
+        /* per route, the HAProxy backend serving it (a pool slot with -routing maps, b_<route>
+         * with acl): joins HAProxy's exporter series (proxy="<backend>") to the route
+         * (monitoring/rules.yml). Route names passed routes.c's allow-list; escaped anyway. */
+        char *rb = NULL;
+        size_t rbl = 0;
+        FILE *f = open_memstream(&rb, &rbl);
+        if (!f) { free(b); return 500; }
+        fputs(b, f);
+        free(b);
+        fputs("# TYPE portolan_templater_route_backend gauge\n", f);
+        for (size_t i = 0; t && i < t->n; i++) {
+            const char *svc = t->b[i]->service;
+            const char *be = apply_backend_of(applier, svc);
+            if (!be) be = t->b[i]->backend;
+            fputs("portolan_templater_route_backend{service=\"", f);
+            for (const char *c = svc; *c; c++) {
+                if (*c == '\\' || *c == '"') fputc('\\', f);
+                if (*c == '\n') fputs("\\n", f); else fputc(*c, f);
+            }
+            fputs("\",backend=\"", f);
+            for (const char *c = be; *c; c++) {
+                if (*c == '\\' || *c == '"') fputc('\\', f);
+                if (*c == '\n') fputs("\\n", f); else fputc(*c, f);
+            }
+            fputs("\"} 1\n", f);
+        }
+        if (fclose(f) != 0) { free(rb); return 500; }
+        *body = rb;
+        *len = rbl;
         *ctype = "text/plain; version=0.0.4";
         return 200;
     }

@@ -167,6 +167,11 @@ check "/routes lists hello/v1" sh -c "curl -s http://127.0.0.1:$LP/routes | grep
 check "/routes.html is a page" sh -c "curl -s http://127.0.0.1:$LP/routes.html | grep -q '<table>'"
 check "/metrics counts runtime changes" sh -c "curl -s http://127.0.0.1:$LP/metrics | grep -Eq '^portolan_templater_runtime_changes_total [1-9]'"
 check "/metrics counts skipped input" sh -c "curl -s http://127.0.0.1:$LP/metrics | grep -Eq '^portolan_templater_skipped_total [1-9]'"
+# the route -> HAProxy backend map (monitoring/rules.yml joins HAProxy's exporter series with it)
+rb=$(curl -s "http://127.0.0.1:$LP/routes" | jq -r '.routes[] | select(.service == "hello/v1") | .backend // empty')
+[ -n "$rb" ] || rb=b_hello:v1
+check_eq "/metrics: portolan_templater_route_backend for hello/v1 names the backend /routes shows ($rb)" 1 \
+  "$(curl -s "http://127.0.0.1:$LP/metrics" | grep -cxF "portolan_templater_route_backend{service=\"hello/v1\",backend=\"$rb\"} 1")"
 
 # ---- service removed ----
 dereg d1
