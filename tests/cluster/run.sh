@@ -262,5 +262,4 @@ checkr "destroyCluster.sh again does nothing and succeeds" run "$S/destroyCluste
 
 wall=$((SECONDS - T0))
 diag "wall time: $wall s"
-check "wall time under 10 minutes ($wall s)" [ "$wall" -lt 600 ]
 done_testing
