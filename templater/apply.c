@@ -141,19 +141,13 @@ static void job_end(apply_t *a, int ok, const char *why, int persist)
 
 static void job_finish(apply_t *a, int ok, const char *why) { job_end(a, ok, why, 0); }
 
-/* ---- writing the config: tmp file, haproxy -c, rename ---- */
+/* ---- writing the config: tmp file, haproxy -c, rename (lib/file.h: fsync'd, directory too) ---- */
 
 
+/* file_write_sync (lib/file.h): the temporary file fsync'd, renamed by install (file_commit) */
 static int write_file(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "we");
-    if (!f) return -1;
-    size_t n = strlen(text);
-    int rc = fwrite(text, 1, n, f) == n ? 0 : -1;
-    if (fflush(f) != 0) rc = -1;
-    if (fsync(fileno(f)) != 0) rc = -1;
-    if (fclose(f) != 0) rc = -1;
-    return rc;
+    return file_write_sync(path, text, strlen(text), 0666);
 }
 
 static void unlink_map_tmps(apply_t *a)
@@ -167,14 +161,14 @@ static void install(apply_t *a, write_cb cb)
     /* the maps first: a configuration on disk never names routes its maps lack */
     for (int i = 0; i < DATAPLANE_NMAPS; i++) {
         if (!a->map_tmp[i] || access(a->map_tmp[i], F_OK) != 0) continue;
-        if (rename(a->map_tmp[i], a->o.cfg.maps[i]) != 0) {
+        if (file_commit(a->map_tmp[i], a->o.cfg.maps[i]) != 0) {
             char msg[512];
             snprintf(msg, sizeof msg, "rename %s -> %s: %s", a->map_tmp[i], a->o.cfg.maps[i], strerror(errno));
             cb(a, 0, msg);
             return;
         }
     }
-    if (rename(a->tmp_path, a->config_path) != 0) {
+    if (file_commit(a->tmp_path, a->config_path) != 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "rename %s -> %s: %s", a->tmp_path, a->config_path, strerror(errno));
         cb(a, 0, msg);

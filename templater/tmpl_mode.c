@@ -26,7 +26,7 @@ struct tmpl_mode {
     uv_loop_t *loop;
     consul_client_t *c;
     tmpl_mode_opts_t o;
-    char *in, *out, *cmd, *tmp;
+    char *in, *out, *cmd;
     template_t *t;
     template_store *st;
     template_provider p;
@@ -259,17 +259,6 @@ static void start_services(tmpl_mode_t *m)
     if (m->w_state) consul_watch_start(m->w_state);
 }
 
-static int write_atomic(const char *path, const char *tmp, const char *buf, size_t len)
-{
-    FILE *f = fopen(tmp, "we");
-    if (!f) return -1;
-    int rc = fwrite(buf, 1, len, f) == len ? 0 : -1;
-    if (fclose(f) != 0) rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0) rc = -1;
-    if (rc != 0) unlink(tmp);
-    return rc;
-}
-
 static int same_as_disk(const char *path, const char *buf, size_t len)
 {
     FILE *f = fopen(path, "re");
@@ -377,7 +366,7 @@ static void do_render(tmpl_mode_t *m)
         if (m->o.once) finish(m, 0);
         return;
     }
-    if (write_atomic(m->out, m->tmp, r.output, r.len) != 0) {
+    if (file_write_atomic(m->out, r.output, r.len, 0666) != 0) { /* via <out>.tmp */
         log_error("template: write %s: %s", m->out, strerror(errno));
         template_result_free(&r);
         if (m->o.once) finish(m, 1);
@@ -429,10 +418,7 @@ tmpl_mode_t *tmpl_mode_new(uv_loop_t *loop, consul_client_t *c, const tmpl_mode_
     m->c = c;
     m->o = *o;
     if (tmpl_mode_parse_spec(o->spec, &m->in, &m->out, &m->cmd, err, errlen) < 0) { free(m); return NULL; }
-    size_t n = strlen(m->out) + 5;
-    m->tmp = malloc(n);
-    snprintf(m->tmp, n, "%s.tmp", m->out);
-    if (load(m, err, errlen) < 0) { free(m->in); free(m->out); free(m->cmd); free(m->tmp); free(m); return NULL; }
+    if (load(m, err, errlen) < 0) { free(m->in); free(m->out); free(m->cmd); free(m); return NULL; }
     m->st = template_store_new();
     template_store_set_env(m->st, env_get);
     template_store_provider(m->st, &m->p);
@@ -485,7 +471,6 @@ void tmpl_mode_free(tmpl_mode_t *m)
     free(m->in);
     free(m->out);
     free(m->cmd);
-    free(m->tmp);
     m->closing = 3;
     uv_close((uv_handle_t *)&m->retry_timer, on_free_timer_closed);
     uv_close((uv_handle_t *)&m->wait_timer, on_free_timer_closed);
