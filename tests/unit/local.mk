@@ -16,6 +16,10 @@ tests_unit_test_flags_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_file_SOURCES = tests/unit/test_file.c
 tests_unit_test_file_LDADD = $(UNIT_LDADD)
 tests_unit_test_file_CFLAGS = $(UNIT_CFLAGS)
+check_PROGRAMS += tests/unit/test_prom
+tests_unit_test_prom_SOURCES = tests/unit/test_prom.c
+tests_unit_test_prom_LDADD = $(UNIT_LDADD)
+tests_unit_test_prom_CFLAGS = $(UNIT_CFLAGS)
 # agent (owned by the agent helper)
 check_PROGRAMS += tests/unit/test_agent_metadata tests/unit/test_agent_services tests/unit/test_agent_config tests/unit/test_agent_strmap
 check_PROGRAMS += tests/unit/test_agent_owners
