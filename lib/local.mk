@@ -22,3 +22,5 @@ lib_libportolan_a_SOURCES += lib/strmap.c lib/strmap.h lib/hostport.c lib/hostpo
 lib_libportolan_a_SOURCES += lib/cstr.c lib/cstr.h lib/file.c lib/file.h
 # the Prometheus text writer behind every /metrics
 lib_libportolan_a_SOURCES += lib/prom.c lib/prom.h
+# the allocation policy (xalloc.h: what out of memory means, and the helpers that carry it out)
+lib_libportolan_a_SOURCES += lib/xalloc.c lib/xalloc.h
