@@ -24,3 +24,5 @@ lib_libportolan_a_SOURCES += lib/cstr.c lib/cstr.h lib/file.c lib/file.h
 lib_libportolan_a_SOURCES += lib/prom.c lib/prom.h
 # the allocation policy (xalloc.h: what out of memory means, and the helpers that carry it out)
 lib_libportolan_a_SOURCES += lib/xalloc.c lib/xalloc.h
+# every child process the daemons run (uv_spawn, stderr capture, timeout, stop)
+lib_libportolan_a_SOURCES += lib/child.c lib/child.h
