@@ -11,8 +11,10 @@
  * Never: does I/O; data comes only through the provider via template_funcs/template_consul. */
 #include "template_exec.h"
 #include "template_parse.h"
+#include "strmap.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +41,7 @@ struct tpl_exec {
 	char *err;
 	template_dep *deps;
 	size_t ndeps, capdeps;
-	size_t *dep_slots; /* open-addressing index into deps (value+1; 0 = empty) */
-	size_t nslots;
+	strmap_t *dep_index; /* kind + name -> position in deps + 1 (see tpl_dep) */
 	int incomplete;
 	long long steps, max_steps;
 	size_t max_memory;
@@ -137,51 +138,35 @@ void tpl_call_error(tpl_exec *x, const char *name, const char *fmt, ...)
 	tpl_fail(x, "error calling %s: %s", name, msg);
 }
 
-static size_t dep_hash(template_dep_kind kind, const char *name)
-{
-	size_t h = 1469598103934665603ULL ^ (size_t)kind; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 1099511628211ULL;
-	return h;
-}
-
-static int dep_rehash(tpl_exec *x, size_t nslots)
-{
-	size_t *sl = calloc(nslots, sizeof *sl);
-	if (!sl) return -1;
-	for (size_t i = 0; i < x->ndeps; i++) {
-		size_t h = dep_hash(x->deps[i].kind, x->deps[i].name) & (nslots - 1);
-		while (sl[h]) h = (h + 1) & (nslots - 1);
-		sl[h] = i + 1;
-	}
-	free(x->dep_slots);
-	x->dep_slots = sl;
-	x->nslots = nslots;
-	return 0;
-}
-
+/* The dependency index (lib/strmap.h) is keyed by the kind as one byte, then the name; its
+ * value is the position in deps + 1. Short keys are built on the stack. */
 void tpl_dep(tpl_exec *x, template_dep_kind kind, const char *name, int missing)
 {
 	if (missing) x->incomplete = 1;
-	if ((x->ndeps + 1) * 2 > x->nslots && dep_rehash(x, x->nslots ? x->nslots * 2 : 64) < 0) return;
-	size_t h = dep_hash(kind, name) & (x->nslots - 1);
-	for (; x->dep_slots[h]; h = (h + 1) & (x->nslots - 1)) {
-		template_dep *d = &x->deps[x->dep_slots[h] - 1];
-		if (d->kind == kind && strcmp(d->name, name) == 0) {
-			if (missing) d->missing = 1;
-			return;
-		}
+	if (!x->dep_index && !(x->dep_index = strmap_new())) return;
+	size_t nl = strlen(name);
+	char stack[256], *key = nl + 2 <= sizeof stack ? stack : malloc(nl + 2);
+	if (!key) return;
+	key[0] = (char)('A' + (int)kind);
+	memcpy(key + 1, name, nl + 1);
+	uintptr_t at = (uintptr_t)strmap_get(x->dep_index, key);
+	if (at) {
+		if (missing) x->deps[at - 1].missing = 1;
+		goto out;
 	}
 	if (x->ndeps == x->capdeps) {
 		size_t nc = x->capdeps ? x->capdeps * 2 : 16;
 		template_dep *d = realloc(x->deps, nc * sizeof *d);
-		if (!d) return;
+		if (!d) goto out;
 		x->deps = d;
 		x->capdeps = nc;
 	}
 	char *n = strdup(name);
-	if (!n) return;
+	if (!n) goto out;
+	if (strmap_put(x->dep_index, key, (void *)(uintptr_t)(x->ndeps + 1)) < 0) { free(n); goto out; }
 	x->deps[x->ndeps++] = (template_dep){ kind, n, missing };
-	x->dep_slots[h] = x->ndeps;
+out:
+	if (key != stack) free(key);
 }
 
 const template_provider *tpl_provider(tpl_exec *x) { return x->p; }
@@ -719,7 +704,7 @@ int template_render(const template_t *t, const template_provider *p, const templ
 		rc = -1;
 	}
 	template_mem_end();
-	free(x.dep_slots);
+	strmap_free(x.dep_index);
 	r->deps = x.deps;
 	r->ndeps = x.ndeps;
 	r->complete = !x.incomplete;
