@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "child.h"
@@ -115,7 +116,16 @@ static void test_timeout_kills(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
-static void stop_it(uv_timer_t *t) { child_stop(t->data, 300); uv_close((uv_handle_t *)t, NULL); }
+/* stops the child once the script has said it is ready (a file it creates): on a loaded machine a
+ * fixed delay could reach the shell before its trap is set */
+static char ready_file[64];
+static child_t *to_stop;
+static void stop_when_ready(uv_timer_t *t)
+{
+    if (access(ready_file, F_OK) != 0) return;
+    child_stop(to_stop, 300);
+    uv_close((uv_handle_t *)t, NULL);
+}
 
 /* child_stop: SIGTERM first; a child that ignores it gets SIGKILL after the grace */
 static void test_stop_escalates(void **state)
@@ -126,20 +136,28 @@ static void test_stop_escalates(void **state)
     static seen_t s;
     memset(&s, 0, sizeof s);
     uv_timer_t t;
-    uv_timer_init(&loop, &t);
+    char script[256];
+    snprintf(ready_file, sizeof ready_file, "/tmp/pt-lib-child-ready-%d", (int)getpid());
     /* obeys SIGTERM */
-    t.data = run(&loop, "exec sleep 30", 0, 0, &s);
-    uv_timer_start(&t, stop_it, 100, 0);
+    unlink(ready_file);
+    snprintf(script, sizeof script, "touch %s; exec sleep 30", ready_file);
+    uv_timer_init(&loop, &t);
+    to_stop = run(&loop, script, 0, 0, &s);
+    uv_timer_start(&t, stop_when_ready, 20, 20);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(s.calls, 1);
-    assert_int_equal(s.r.sig, SIGTERM);
+    assert_true(s.r.sig == SIGTERM);
     assert_int_equal(s.r.timed_out, 0);
     /* ignores it: the shell traps TERM and keeps waiting */
     memset(&s, 0, sizeof s);
+    unlink(ready_file);
+    snprintf(script, sizeof script, "trap '' TERM; touch %s; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done",
+             ready_file);
     uv_timer_init(&loop, &t);
-    t.data = run(&loop, "trap '' TERM; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done", 0, 0, &s);
-    uv_timer_start(&t, stop_it, 200, 0);
+    to_stop = run(&loop, script, 0, 0, &s);
+    uv_timer_start(&t, stop_when_ready, 20, 20);
     uv_run(&loop, UV_RUN_DEFAULT);
+    unlink(ready_file);
     assert_int_equal(s.calls, 1);
     assert_int_equal(s.r.sig, SIGKILL);
     assert_int_equal(s.r.timed_out, 0); /* a stop, not a timeout */
