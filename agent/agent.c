@@ -7,6 +7,7 @@
 #include "backoff.h"
 #include "duration.h"
 #include "log.h"
+#include "prom.h"
 #include "reconcile.h"
 #include "services.h"
 #include "strmap.h"
@@ -751,49 +752,34 @@ char *agent_metrics(agent_t *a, size_t *len)
     reconcile_stats_t st = {0};
     if (a->rec)
         reconcile_stats(a->rec, &st);
-    char *buf = NULL;
-    size_t sz = 0;
-    FILE *f = open_memstream(&buf, &sz);
-    if (!f)
+    prom_t *p = prom_new("portolan_agent_");
+    if (!p)
         return NULL;
-#define M(name, type, help, ...) \
-    fprintf(f, "# HELP portolan_agent_" name " " help "\n# TYPE portolan_agent_" name " " type "\n" __VA_ARGS__)
-    M("docker_events_total", "counter", "Docker events received, by action.",
-      "portolan_agent_docker_events_total{action=\"start\"} %" PRIu64 "\n"
-      "portolan_agent_docker_events_total{action=\"die\"} %" PRIu64 "\n"
-      "portolan_agent_docker_events_total{action=\"health_status\"} %" PRIu64 "\n"
-      "portolan_agent_docker_events_total{action=\"other\"} %" PRIu64 "\n",  /* rename, destroy, unknown */
-      a->ev_start, a->ev_die, a->ev_health, a->ev_other);
-    M("docker_up", "gauge", "1 when the Docker event stream is connected.", "portolan_agent_docker_up %d\n", a->docker_up);
-    M("docker_reconnects_total", "counter", "Reconnections to dockerd after the event stream ended.",
-      "portolan_agent_docker_reconnects_total %" PRIu64 "\n", a->docker_reconnects);
-    M("docker_inspects_total", "counter", "Container inspections.", "portolan_agent_docker_inspects_total %" PRIu64 "\n", a->inspects);
-    M("docker_inspect_failures_total", "counter", "Container inspections that failed (not 404).",
-      "portolan_agent_docker_inspect_failures_total %" PRIu64 "\n", a->inspect_failures);
-    M("containers", "gauge", "Containers tracked.", "portolan_agent_containers %zu\n", strmap_size(a->ctrs));
-    M("consul_up", "gauge", "1 when the last Consul request got an answer.", "portolan_agent_consul_up %d\n", a->rec ? st.consul_up : 0);
-    M("registrations_total", "counter", "Successful service registrations (PUT register).",
-      "portolan_agent_registrations_total %" PRIu64 "\n", st.registrations);
-    M("deregistrations_total", "counter", "Successful service deregistrations.",
-      "portolan_agent_deregistrations_total %" PRIu64 "\n", st.deregistrations);
-    M("consul_write_failures_total", "counter", "Failed Consul writes (each is retried).",
-      "portolan_agent_consul_write_failures_total %" PRIu64 "\n", st.write_failures);
-    M("retries_queued", "gauge", "Services waiting to retry a failed Consul write.",
-      "portolan_agent_retries_queued %" PRIu64 "\n", st.retries_queued);
-    M("services_wanted", "gauge", "Services the agent wants registered.", "portolan_agent_services_wanted %" PRIu64 "\n", st.services_wanted);
-    M("services_registered", "gauge", "Wanted services registered as the agent last wrote them.",
-      "portolan_agent_services_registered %" PRIu64 "\n", st.services_registered);
-    M("consul_lost_total", "counter", "Services found missing from Consul and registered again.",
-      "portolan_agent_consul_lost_total %" PRIu64 "\n", st.lost);
-    M("resync_diffs_total", "counter", "Services a resync re-registered because Consul's copy differed.",
-      "portolan_agent_resync_diffs_total %" PRIu64 "\n", st.resync_diffs);
-    M("cleanup_total", "counter", "Dangling services removed by -cleanup.", "portolan_agent_cleanup_total %" PRIu64 "\n", st.cleaned);
-    M("heartbeats_total", "counter", "Successful TTL / health check updates.", "portolan_agent_heartbeats_total %" PRIu64 "\n", st.heartbeats);
-    M("heartbeat_failures_total", "counter", "Failed TTL heartbeats.", "portolan_agent_heartbeat_failures_total %" PRIu64 "\n", st.heartbeat_failures);
-    M("consul_polls_total", "counter", "Polls of Consul's /v1/agent/services.", "portolan_agent_consul_polls_total %" PRIu64 "\n", st.polls);
-    M("consul_poll_failures_total", "counter", "Failed polls.", "portolan_agent_consul_poll_failures_total %" PRIu64 "\n", st.poll_failures);
-#undef M
-    fclose(f);
-    *len = sz;
-    return buf;
+    prom_family(p, "docker_events_total", "counter", "Docker events received, by action.");
+    prom_sample_u64(p, "docker_events_total", "action", "start", a->ev_start);
+    prom_sample_u64(p, "docker_events_total", "action", "die", a->ev_die);
+    prom_sample_u64(p, "docker_events_total", "action", "health_status", a->ev_health);
+    prom_sample_u64(p, "docker_events_total", "action", "other", a->ev_other); /* rename, destroy, unknown */
+    prom_gauge(p, "docker_up", "1 when the Docker event stream is connected.", a->docker_up != 0);
+    prom_counter(p, "docker_reconnects_total", "Reconnections to dockerd after the event stream ended.",
+                 a->docker_reconnects);
+    prom_counter(p, "docker_inspects_total", "Container inspections.", a->inspects);
+    prom_counter(p, "docker_inspect_failures_total", "Container inspections that failed (not 404).", a->inspect_failures);
+    prom_gauge(p, "containers", "Containers tracked.", strmap_size(a->ctrs));
+    prom_gauge(p, "consul_up", "1 when the last Consul request got an answer.", a->rec && st.consul_up);
+    prom_counter(p, "registrations_total", "Successful service registrations (PUT register).", st.registrations);
+    prom_counter(p, "deregistrations_total", "Successful service deregistrations.", st.deregistrations);
+    prom_counter(p, "consul_write_failures_total", "Failed Consul writes (each is retried).", st.write_failures);
+    prom_gauge(p, "retries_queued", "Services waiting to retry a failed Consul write.", st.retries_queued);
+    prom_gauge(p, "services_wanted", "Services the agent wants registered.", st.services_wanted);
+    prom_gauge(p, "services_registered", "Wanted services registered as the agent last wrote them.", st.services_registered);
+    prom_counter(p, "consul_lost_total", "Services found missing from Consul and registered again.", st.lost);
+    prom_counter(p, "resync_diffs_total", "Services a resync re-registered because Consul's copy differed.",
+                 st.resync_diffs);
+    prom_counter(p, "cleanup_total", "Dangling services removed by -cleanup.", st.cleaned);
+    prom_counter(p, "heartbeats_total", "Successful TTL / health check updates.", st.heartbeats);
+    prom_counter(p, "heartbeat_failures_total", "Failed TTL heartbeats.", st.heartbeat_failures);
+    prom_counter(p, "consul_polls_total", "Polls of Consul's /v1/agent/services.", st.polls);
+    prom_counter(p, "consul_poll_failures_total", "Failed polls.", st.poll_failures);
+    return prom_finish(p, len);
 }

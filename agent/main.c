@@ -8,6 +8,7 @@
 #include "signals.h"
 #include "http_server.h"
 #include "ops_api.h"
+#include "prom.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -69,19 +70,17 @@ static void on_status(http_exchange_t *x, void *data)
         size_t len = 0;
         char *body = agent_metrics(app->agent, &len);
         if (body && app->ops) { /* the replicate/scale API's counters after the agent's */
-            char *all = NULL;
-            size_t alen = 0;
-            FILE *f = open_memstream(&all, &alen);
-            if (f) {
-                fwrite(body, 1, len, f);
-                ops_api_metrics(app->ops, f);
-                fclose(f);
-                free(body);
+            size_t olen = 0;
+            char *ops = ops_api_metrics(app->ops, &olen);
+            char *all = ops ? realloc(body, len + olen + 1) : NULL;
+            if (all) {
+                memcpy(all + len, ops, olen + 1);
                 body = all;
-                len = alen;
+                len += olen;
             }
+            free(ops);
         }
-        http_exchange_add_header(x, "Content-Type", "text/plain; version=0.0.4");
+        http_exchange_add_header(x, "Content-Type", PROM_CONTENT_TYPE);
         if (body)
             http_exchange_respond(x, 200, body, len);
         else

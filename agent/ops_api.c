@@ -13,6 +13,7 @@
 
 #include "http_server.h"
 #include "log.h"
+#include "prom.h"
 #include "replicate.h"
 #include "scale_nodes.h"
 #include "scaling.h"
@@ -733,18 +734,20 @@ static void on_request(http_exchange_t *x, void *data) {
 
 /* ---------- metrics ---------- */
 
-void ops_api_metrics(const ops_api_t *api, FILE *f) {
-    if (!api || !f) return;
-    fprintf(f, "# HELP portolan_agent_scale_actions_total Replicate/scale API actions, by action and outcome "
-               "(refused: 4xx, e.g. a bound or the cooldown; failed: 5xx).\n"
-               "# TYPE portolan_agent_scale_actions_total counter\n");
+char *ops_api_metrics(const ops_api_t *api, size_t *len) {
+    if (!api || !len) return NULL;
+    prom_t *p = prom_new("portolan_agent_");
+    if (!p) return NULL;
+    prom_family(p, "scale_actions_total", "counter",
+                "Replicate/scale API actions, by action and outcome (refused: 4xx, e.g. a bound or the "
+                "cooldown; failed: 5xx).");
     for (int a = 0; a < ACT_N; a++)
-        for (int r = 0; r < RES_N; r++)
-            fprintf(f, "portolan_agent_scale_actions_total{action=\"%s\",result=\"%s\"} %llu\n", act_names[a],
-                    res_names[r], (unsigned long long)api->counts[a][r]);
-    fprintf(f, "# HELP portolan_agent_scale_nodes_running Node commands running now.\n"
-               "# TYPE portolan_agent_scale_nodes_running gauge\nportolan_agent_scale_nodes_running %d\n",
-            scale_nodes_running(api->nodes));
+        for (int r = 0; r < RES_N; r++) {
+            const char *labels[] = {"action", act_names[a], "result", res_names[r], NULL};
+            prom_sample_u64_labels(p, "scale_actions_total", labels, api->counts[a][r]);
+        }
+    prom_gauge(p, "scale_nodes_running", "Node commands running now.", (uint64_t)scale_nodes_running(api->nodes));
+    return prom_finish(p, len);
 }
 
 /* ---------- life cycle ---------- */

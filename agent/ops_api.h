@@ -59,7 +59,8 @@ ops_api_t *ops_api_new(uv_loop_t *loop, docker_client_t *dc, const ops_api_opts_
 /* Cancels operations in flight (their clients get no answer) and closes the listener. */
 void ops_api_free(ops_api_t *api);
 int ops_api_port(const ops_api_t *api);
-/* Appends the API's Prometheus metrics (actions by outcome, node commands running) to f. */
-void ops_api_metrics(const ops_api_t *api, FILE *f);
+/* The API's Prometheus metrics (actions by outcome, node commands running) as text (lib/prom.h),
+ * malloc'd, its length in *len; NULL when memory runs out. */
+char *ops_api_metrics(const ops_api_t *api, size_t *len);
 
 #endif

@@ -75,11 +75,10 @@ static int node_id(const char *dir, char out[37], char *err, size_t errlen)
     }
     uuid_random(out);
     if (dir) {
-        FILE *f = fopen(path, "we");
-        if (!f || fprintf(f, "%s\n", out) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0)
+        char line[38];
+        snprintf(line, sizeof line, "%.36s\n", out);
+        if (file_write_atomic(path, line, 37, 0644) != 0)
             log_warn("%s: cannot write the new node ID (%s); it will change at the next start", path, strerror(errno));
-        if (f)
-            fclose(f);
     }
     return 0;
 }

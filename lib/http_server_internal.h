@@ -30,7 +30,6 @@
 
 #define READ_BUF_SIZE (64 * 1024)
 #define SHRINK_ABOVE (64 * 1024)
-#define IP_BUCKETS 1024
 
 /* ---------- small growable buffer ---------- */
 typedef struct {
@@ -164,12 +163,6 @@ struct conn {
     struct http_exchange x;
 };
 
-typedef struct ip_entry {
-    struct ip_entry *next;
-    unsigned count;
-    char ip[64];
-} ip_entry_t;
-
 struct http_server {
     uv_loop_t *loop; /* NULL in run_buffer mode */
     http_server_opts_t opts;
@@ -192,7 +185,7 @@ struct http_server {
     int handles_open;
     http_server_closed_cb closed_cb;
     void *closed_data;
-    ip_entry_t *ips[IP_BUCKETS];
+    struct strmap *ips; /* peer address -> open connections (http_server_limits.c) */
     unsigned long refused;       /* 429s since the last log line */
     uint64_t refused_logged_at;  /* loop time of that line */
     buf_t *out; /* run_buffer mode output */

@@ -1,7 +1,7 @@
 /* http_server_limits.c: the HTTP server's limits: option defaults, and how many connections each
  * client address has open.
  *
- * Owns: the per-IP table (srv->ips, IP_BUCKETS chains of counted addresses, an entry freed when
+ * Owns: the per-IP table (srv->ips, a lib/strmap.h of address -> count, an entry removed when
  * its count drops to zero) and the throttle of the "refusing more with 429" log line.
  * Promises: a zero option means its default; an address never holds more than max_conns_per_ip
  * counted connections; the refusal line appears at most once a second however hard a client
@@ -12,7 +12,9 @@
  */
 #include "http_server_internal.h"
 #include "log.h"
+#include "strmap.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 #define DEF_MAX_HEADER (64 * 1024)
@@ -21,43 +23,20 @@
 #define DEF_HEADER_TIMEOUT_MS 10000
 #define DEF_IDLE_TIMEOUT_MS 120000
 
-static unsigned ip_hash(const char *s) {
-    unsigned h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % IP_BUCKETS;
-}
-
-/* Returns 1 if the address may open one more connection (and counts it), else 0. */
+/* Returns 1 if the address may open one more connection (and counts it), else 0. The count is
+ * the value itself (lib/strmap.h, address -> count); an address with no connection has no entry. */
 int http_server_ip_acquire(http_server_t *srv, const char *ip) {
-    unsigned h = ip_hash(ip);
-    ip_entry_t *e;
-    for (e = srv->ips[h]; e; e = e->next)
-        if (strcmp(e->ip, ip) == 0) break;
-    if (!e) {
-        e = calloc(1, sizeof *e);
-        if (!e) return 1; /* fail open on OOM: the limit is a courtesy, not a security boundary */
-        snprintf(e->ip, sizeof e->ip, "%s", ip);
-        e->next = srv->ips[h];
-        srv->ips[h] = e;
-    }
-    if (e->count >= srv->opts.max_conns_per_ip) return 0;
-    e->count++;
+    if (!srv->ips && !(srv->ips = strmap_new())) return 1; /* fail open on OOM: a courtesy limit */
+    uintptr_t count = (uintptr_t)strmap_get(srv->ips, ip);
+    if (count >= srv->opts.max_conns_per_ip) return 0;
+    if (strmap_put(srv->ips, ip, (void *)(count + 1)) < 0) return 1; /* fail open, uncounted */
     return 2;
 }
 
 void http_server_ip_release(http_server_t *srv, const char *ip) {
-    unsigned h = ip_hash(ip);
-    ip_entry_t **pp = &srv->ips[h];
-    for (; *pp; pp = &(*pp)->next) {
-        ip_entry_t *e = *pp;
-        if (strcmp(e->ip, ip) != 0) continue;
-        if (e->count > 0) e->count--;
-        if (e->count == 0) {
-            *pp = e->next;
-            free(e);
-        }
-        return;
-    }
+    uintptr_t count = srv->ips ? (uintptr_t)strmap_get(srv->ips, ip) : 0;
+    if (count > 1) strmap_put(srv->ips, ip, (void *)(count - 1)); /* replaces: no allocation */
+    else if (count == 1) strmap_del(srv->ips, ip);
 }
 
 /* A connection over the limit (answered 429 by the caller): at most one log line a second
@@ -74,13 +53,8 @@ void http_server_ip_refused(http_server_t *srv, const char *ip) {
 }
 
 void http_server_ips_free(http_server_t *srv) {
-    for (int i = 0; i < IP_BUCKETS; i++) {
-        while (srv->ips[i]) {
-            ip_entry_t *e = srv->ips[i];
-            srv->ips[i] = e->next;
-            free(e);
-        }
-    }
+    strmap_free(srv->ips);
+    srv->ips = NULL;
 }
 
 /* Fills o from in (NULL: all defaults). http-parser's own header limit is process-wide; it is

@@ -20,3 +20,9 @@ lib_libportolan_a_SOURCES += lib/http_server.c lib/http_server.h lib/http_server
 lib_libportolan_a_SOURCES += lib/strmap.c lib/strmap.h lib/hostport.c lib/hostport.h lib/uuid.c lib/uuid.h
 # small C-string helpers (bounded message formatting, NULL-passing strdup)
 lib_libportolan_a_SOURCES += lib/cstr.c lib/cstr.h lib/file.c lib/file.h
+# the Prometheus text writer behind every /metrics
+lib_libportolan_a_SOURCES += lib/prom.c lib/prom.h
+# the allocation policy (xalloc.h: what out of memory means, and the helpers that carry it out)
+lib_libportolan_a_SOURCES += lib/xalloc.c lib/xalloc.h
+# every child process the daemons run (uv_spawn, stderr capture, timeout, stop)
+lib_libportolan_a_SOURCES += lib/child.c lib/child.h

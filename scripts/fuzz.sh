@@ -23,13 +23,15 @@ SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 CC=${CC:-clang}
 mkdir -p "$OUT/obj" "$OUT/artifacts"
 
-# sources: what each directory's *.mk lists (those are kept compiling), minus main.c and minus
+# sources: what each directory's *.mk files list, its subdirectories' included (templater/template/;
+# those are kept compiling), minus main.c and minus
 # the files make generates in the build tree (templater/haproxy_base_builtin.c, which only
 # main.c uses)
 MODULES="lib catalog agent templater"
 srcs() {
   local f
-  cat "$TOP/$1"/*.mk | grep -oE "(^|[[:space:]=])$1/[A-Za-z0-9_]*\.c" | sed 's/^[[:space:]=]*//' | grep -v '/main\.c$' |
+  find "$TOP/$1" -name '*.mk' -exec cat {} + | grep -oE "(^|[[:space:]=])$1/[A-Za-z0-9_/]*\.c" | sed 's/^[[:space:]=]*//' |
+    grep -v '/main\.c$' |
     sort -u | while read -r f; do [ -f "$TOP/$f" ] && echo "$f"; done
 }
 for m in $MODULES; do
@@ -38,7 +40,7 @@ done
 
 PKGS="libuv jansson libcurl openssl"
 CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-  -std=gnu11 -D_GNU_SOURCE -I$TOP/lib -I$TOP/catalog -I$TOP/agent -I$TOP/templater $(pkg-config --cflags $PKGS 2>/dev/null) ${FUZZ_CFLAGS:-}"
+  -std=gnu11 -D_GNU_SOURCE -I$TOP/lib -I$TOP/catalog -I$TOP/agent -I$TOP/templater -I$TOP/templater/template $(pkg-config --cflags $PKGS 2>/dev/null) ${FUZZ_CFLAGS:-}"
 LIBS="$(pkg-config --libs $PKGS) -lhttp_parser -lldns -lz -lm -lpthread"
 
 build() {

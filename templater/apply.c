@@ -16,6 +16,7 @@
  * is dropped and the one HAProxy runs on stays, so a typo in it never blocks later changes. Files
  * rewritten after runtime batches always use the base HAProxy runs on. */
 #include "apply.h"
+#include "xalloc.h"
 #include "diff.h"
 #include "file.h"
 #include "haproxy_check.h"
@@ -141,19 +142,13 @@ static void job_end(apply_t *a, int ok, const char *why, int persist)
 
 static void job_finish(apply_t *a, int ok, const char *why) { job_end(a, ok, why, 0); }
 
-/* ---- writing the config: tmp file, haproxy -c, rename ---- */
+/* ---- writing the config: tmp file, haproxy -c, rename (lib/file.h: fsync'd, directory too) ---- */
 
 
+/* file_write_sync (lib/file.h): the temporary file fsync'd, renamed by install (file_commit) */
 static int write_file(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "we");
-    if (!f) return -1;
-    size_t n = strlen(text);
-    int rc = fwrite(text, 1, n, f) == n ? 0 : -1;
-    if (fflush(f) != 0) rc = -1;
-    if (fsync(fileno(f)) != 0) rc = -1;
-    if (fclose(f) != 0) rc = -1;
-    return rc;
+    return file_write_sync(path, text, strlen(text), 0666);
 }
 
 static void unlink_map_tmps(apply_t *a)
@@ -167,14 +162,14 @@ static void install(apply_t *a, write_cb cb)
     /* the maps first: a configuration on disk never names routes its maps lack */
     for (int i = 0; i < DATAPLANE_NMAPS; i++) {
         if (!a->map_tmp[i] || access(a->map_tmp[i], F_OK) != 0) continue;
-        if (rename(a->map_tmp[i], a->o.cfg.maps[i]) != 0) {
+        if (file_commit(a->map_tmp[i], a->o.cfg.maps[i]) != 0) {
             char msg[512];
             snprintf(msg, sizeof msg, "rename %s -> %s: %s", a->map_tmp[i], a->o.cfg.maps[i], strerror(errno));
             cb(a, 0, msg);
             return;
         }
     }
-    if (rename(a->tmp_path, a->config_path) != 0) {
+    if (file_commit(a->tmp_path, a->config_path) != 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "rename %s -> %s: %s", a->tmp_path, a->config_path, strerror(errno));
         cb(a, 0, msg);
@@ -514,8 +509,7 @@ static files_t *render_timed(apply_t *a, const routes_table_t *t, const dataplan
     size_t len = 0;
     haproxy_cfg_opts_t co = a->o.cfg;
     co.base = base;
-    files_t *cfg = calloc(1, sizeof *cfg);
-    if (!cfg) abort();
+    files_t *cfg = xcalloc(1, sizeof *cfg);
     if (a->o.maps && l) {
         cfg->cfg = haproxy_cfg_render_maps(t, l, &co, &len);
         for (int i = 0; i < DATAPLANE_NMAPS; i++) cfg->maps[i] = dataplane_map_render(t, l, i);
@@ -534,8 +528,7 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s)
     size_t n = strlen(s);
     if (*len + n + 2 > *cap) {
         *cap = (*len + n + 2) * 2;
-        *buf = realloc(*buf, *cap);
-        if (!*buf) abort();
+        *buf = xrealloc(*buf, *cap);
     }
     if (*len) (*buf)[(*len)++] = ';';
     memcpy(*buf + *len, s, n);
@@ -612,8 +605,7 @@ static void run_runtime(apply_t *a, diff_t *d)
     size_t len = 0, cap = 0;
     for (size_t i = 0; i < d->nops; i++)
         append_srv_op(a, &cmd, &len, &cap, d->ops[i].kind, d->ops[i].b->backend, d->ops[i].b, d->ops[i].s);
-    rt_job_t *j = calloc(1, sizeof *j);
-    if (!j) abort();
+    rt_job_t *j = xcalloc(1, sizeof *j);
     j->a = a;
     j->d = *d;
     runtime_send(a, j, cmd);
@@ -630,8 +622,7 @@ static void run_runtime_maps(apply_t *a, dataplane_plan_t *p)
     for (size_t i = 0; i < p->nmaps; i++) {
         const dataplane_map_op_t *m = &p->maps[i];
         size_t n = strlen(a->o.cfg.maps[m->map]) + strlen(m->key) + (m->value ? strlen(m->value) : 0) + 16;
-        char *line = malloc(n);
-        if (!line) abort();
+        char *line = xmalloc(n);
         if (m->kind == DATAPLANE_MAP_ADD) snprintf(line, n, "add map %s %s %s", a->o.cfg.maps[m->map], m->key, m->value);
         else snprintf(line, n, "del map %s %s", a->o.cfg.maps[m->map], m->key);
         append(&cmd, &len, &cap, line);
@@ -639,8 +630,7 @@ static void run_runtime_maps(apply_t *a, dataplane_plan_t *p)
     }
     for (size_t i = 0; i < p->nops; i++)
         append_srv_op(a, &cmd, &len, &cap, p->ops[i].kind, p->ops[i].backend, p->ops[i].b, p->ops[i].s);
-    rt_job_t *j = calloc(1, sizeof *j);
-    if (!j) abort();
+    rt_job_t *j = xcalloc(1, sizeof *j);
     j->a = a;
     dataplane_layout_free(a->job_layout);
     a->job_layout = dataplane_plan_take_layout(p); /* the ops' backend names point into it */
@@ -818,15 +808,13 @@ apply_t *apply_new(uv_loop_t *loop, const apply_opts_t *o)
     a->admin_socket = strdup(o->admin_socket ? o->admin_socket : "");
     for (int i = 0; o->maps && i < DATAPLANE_NMAPS; i++) {
         size_t m = strlen(o->cfg.maps[i]) + 5;
-        a->map_tmp[i] = malloc(m);
-        if (!a->map_tmp[i]) abort();
+        a->map_tmp[i] = xmalloc(m);
         snprintf(a->map_tmp[i], m, "%s.tmp", o->cfg.maps[i]);
     }
     if (!o->dry) {
         char *cfg = read_existing(o->config_path);
         if (cfg) {
-            a->last_good = calloc(1, sizeof *a->last_good);
-            if (!a->last_good) abort();
+            a->last_good = xcalloc(1, sizeof *a->last_good);
             a->last_good->cfg = cfg;
             for (int i = 0; o->maps && i < DATAPLANE_NMAPS; i++) {
                 size_t ml;

@@ -1,26 +1,15 @@
 /* dataplane.c: route table -> (layout, plan) for routing through maps and pooled backends.
  * See dataplane.h for the HAProxy side. Routes are matched between tables by service name (both
  * sorted by name here, the tables themselves are sorted by path length); within a kept route the
- * servers merge by name exactly as diff.c does. Allocation failure aborts (as diff.c). */
+ * servers merge by name exactly as diff.c does. Allocation: lib/xalloc.h (fatal, with a log line). */
 #include "dataplane.h"
+#include "xalloc.h"
 #include "validate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) abort();
-    return p;
-}
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d) abort();
-    return d;
-}
 
 int dataplane_depth(const char *service)
 {
@@ -44,8 +33,7 @@ void dataplane_layout_free(dataplane_layout_t *l)
 
 dataplane_layout_t *dataplane_layout_copy(const dataplane_layout_t *l)
 {
-    dataplane_layout_t *c = calloc(1, sizeof *c);
-    if (!c) abort();
+    dataplane_layout_t *c = xcalloc(1, sizeof *c);
     for (int d = 0; d <= DATAPLANE_MAX_DEPTH; d++) {
         c->size[d] = l->size[d];
         if (l->size[d]) {
@@ -109,15 +97,13 @@ static void pool_name(char *buf, size_t len, int d, long i) { snprintf(buf, len,
 dataplane_layout_t *dataplane_layout_build(const dataplane_layout_t *prev, const routes_table_t *t,
                                            const dataplane_opts_t *o)
 {
-    dataplane_layout_t *l = calloc(1, sizeof *l);
-    if (!l) abort();
+    dataplane_layout_t *l = xcalloc(1, sizeof *l);
     size_t used[DATAPLANE_MAX_DEPTH + 1] = { 0 };
     for (int d = 1; d <= DATAPLANE_MAX_DEPTH; d++)
         if (prev && prev->size[d]) pool_grow(l, d, prev->size[d]); /* all free: the reload rebuilds them */
     char name[64];
     /* pass 1: routes that keep their pool backend; pass 2: the others */
-    unsigned char *placed = calloc(t->n ? t->n : 1, 1);
-    if (!placed) abort();
+    unsigned char *placed = xcalloc(t->n ? t->n : 1, 1);
     for (size_t i = 0; i < t->n; i++) {
         const routes_backend_t *r = t->b[i];
         int d = dataplane_depth(r->service);
@@ -418,8 +404,7 @@ char *dataplane_map_render(const routes_table_t *t, const dataplane_layout_t *l,
 
 dataplane_layout_t *dataplane_layout_parse_prefix(const char *text, size_t *ignored)
 {
-    dataplane_layout_t *l = calloc(1, sizeof *l);
-    if (!l) abort();
+    dataplane_layout_t *l = xcalloc(1, sizeof *l);
     size_t bad = 0;
     const char *line = text;
     while (line && *line) {

@@ -3,6 +3,7 @@
  * and servers merge by name. Anything that is not a server add/remove/move/re-weight inside an
  * unchanged route is structural. */
 #include "diff.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,7 @@ static int streq_null(const char *a, const char *b)
 
 static void push(diff_t *d, diff_op_kind_t k, const routes_backend_t *b, const routes_server_t *s)
 {
-    d->ops = realloc(d->ops, (d->nops + 1) * sizeof *d->ops);
-    if (!d->ops) abort();
+    d->ops = xrealloc(d->ops, (d->nops + 1) * sizeof *d->ops);
     d->ops[d->nops].kind = k;
     d->ops[d->nops].b = b;
     d->ops[d->nops].s = s;

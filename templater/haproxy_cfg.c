@@ -8,6 +8,7 @@
  * (so the runtime API can address them). Routing is decided in the frontend, rewriting in the
  * backend: a rewrite before an ACL would make it miss. */
 #include "haproxy_cfg.h"
+#include "xalloc.h"
 #include "validate.h"
 
 #include <stdarg.h>
@@ -25,8 +26,7 @@ static void sb_grow(sbuf_t *b, size_t more)
     if (b->len + more + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + more + 1) cap *= 2;
-    b->p = realloc(b->p, cap);
-    if (!b->p) abort();
+    b->p = xrealloc(b->p, cap);
     b->cap = cap;
 }
 static void sb_put(sbuf_t *b, const char *s, size_t n)
@@ -219,8 +219,7 @@ char *haproxy_cfg_render_maps(const routes_table_t *t, const dataplane_layout_t 
         const dataplane_slot_t *s = dataplane_layout_find(l, t->b[i]->service);
         if (!s || s->index < 0 || (size_t)s->index >= l->size[s->depth]) continue;
         if (!in_pool[s->depth]) {
-            in_pool[s->depth] = calloc(l->size[s->depth], sizeof **in_pool);
-            if (!in_pool[s->depth]) abort();
+            in_pool[s->depth] = xcalloc(l->size[s->depth], sizeof **in_pool);
         }
         in_pool[s->depth][s->index] = t->b[i];
     }

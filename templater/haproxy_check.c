@@ -8,6 +8,9 @@
  * run itself (a child process on the caller's libuv loop). */
 #include "haproxy_check.h"
 
+#include "child.h"
+#include "xalloc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,104 +87,49 @@ size_t haproxy_check_reason(const char *out, size_t len, char *buf, size_t size)
 }
 
 /* ---- running it ----
- * Its exit and the end of its stderr come in either order; the outcome is decided once both are
- * in, so a refusal is reported with HAProxy's own reason (its ALERT lines: `-q` would silence
- * them). Each run has its own handles: the next check may start at once. */
+ * lib/child.h runs it and reports once both its exit and the end of its stderr are in, so a
+ * refusal is reported with HAProxy's own reason (its ALERT lines: `-q` would silence them). Each
+ * run is a child of its own: the next check may start at once. */
 typedef struct {
-    uv_process_t proc;
-    uv_pipe_t err;
     haproxy_check_cb cb;
     void *data;
-    int exited, eof, open_handles;
-    int64_t status;
-    int sig;
-    size_t len;
-    char out[8192];           /* the start of stderr; the rest is read and dropped */
-} check_proc_t;
+} check_run_t;
 
-static void on_check_closed(uv_handle_t *h)
+static void on_check_exit(const child_result_t *r, void *data)
 {
-    check_proc_t *cp = h->data;
-    if (--cp->open_handles == 0) free(cp);
-}
-
-static void check_done(check_proc_t *cp)
-{
-    if (!cp->exited || !cp->eof) return;
-    if (cp->status != 0 || cp->sig != 0) {
+    check_run_t run = *(check_run_t *)data;
+    free(data);
+    if (r->status != 0 || r->sig != 0) {
         char why[1024], how[64], msg[1200];
-        haproxy_check_reason(cp->out, cp->len, why, sizeof why);
-        if (cp->sig) snprintf(how, sizeof how, "signal %d", cp->sig);
-        else snprintf(how, sizeof how, "exit %lld", (long long)cp->status);
+        haproxy_check_reason(r->err, r->errlen, why, sizeof why);
+        if (r->sig) snprintf(how, sizeof how, "signal %d", r->sig);
+        else snprintf(how, sizeof how, "exit %lld", (long long)r->status);
         snprintf(msg, sizeof msg, "haproxy -c rejected the new configuration (%s)%s%s", how, *why ? ": " : "",
                  *why ? why : "; HAProxy printed nothing");
-        cp->cb(0, msg, cp->data);
+        run.cb(0, msg, run.data);
         return;
     }
-    cp->cb(1, NULL, cp->data);
-}
-
-static void on_check_exit(uv_process_t *p, int64_t status, int sig)
-{
-    check_proc_t *cp = p->data;
-    cp->exited = 1;
-    cp->status = status;
-    cp->sig = sig;
-    uv_close((uv_handle_t *)p, on_check_closed);
-    check_done(cp);
-}
-
-static void on_check_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    static char discard[4096];
-    check_proc_t *cp = h->data;
-    (void)suggested;
-    if (cp->len + 1 < sizeof cp->out) *buf = uv_buf_init(cp->out + cp->len, (unsigned)(sizeof cp->out - 1 - cp->len));
-    else *buf = uv_buf_init(discard, sizeof discard);
-}
-
-static void on_check_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-    check_proc_t *cp = s->data;
-    if (n > 0) {
-        if (buf->base == cp->out + cp->len) cp->len += (size_t)n;
-        return;
-    }
-    if (n == 0) return;
-    /* end of stderr (or a read error: what was read is all there is) */
-    cp->eof = 1;
-    uv_close((uv_handle_t *)s, on_check_closed);
-    check_done(cp);
+    run.cb(1, NULL, run.data);
 }
 
 int haproxy_check_run(uv_loop_t *loop, const char *bin, const char *path, haproxy_check_cb cb, void *data,
                       char *err, size_t errlen)
 {
     char *args[] = { (char *)bin, "-c", "-f", (char *)path, NULL };
-    check_proc_t *cp = calloc(1, sizeof *cp);
-    if (!cp) abort();
-    cp->cb = cb;
-    cp->data = data;
-    uv_pipe_init(loop, &cp->err, 0);
-    uv_process_options_t po;
-    memset(&po, 0, sizeof po);
-    po.file = bin;
-    po.args = args;
-    po.exit_cb = on_check_exit;
-    /* stdout only says "Configuration file is valid" */
-    uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_IGNORE },
-                                      { .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&cp->err } };
-    po.stdio = stdio;
-    po.stdio_count = 3;
-    int rc = uv_spawn(loop, &cp->proc, &po);
-    cp->proc.data = cp->err.data = cp;
-    cp->open_handles = 2;
-    if (rc < 0) {
-        uv_close((uv_handle_t *)&cp->proc, on_check_closed);
-        uv_close((uv_handle_t *)&cp->err, on_check_closed);
-        snprintf(err, errlen, "cannot run %s -c: %s", bin, uv_strerror(rc));
+    check_run_t *run = xmalloc(sizeof *run);
+    run->cb = cb;
+    run->data = data;
+    child_opts_t co = {
+        .file = bin, .args = args,
+        .capture_stderr = 8192,   /* the start of stderr; the rest is read and dropped */
+        .stdout_ignore = 1,       /* stdout only says "Configuration file is valid" */
+        .on_exit = on_check_exit, .data = run,
+    };
+    char why[256];
+    if (!child_spawn(loop, &co, why, sizeof why)) {
+        free(run);
+        snprintf(err, errlen, "cannot run %s -c: %s", bin, why);
         return -1;
     }
-    uv_read_start((uv_stream_t *)&cp->err, on_check_alloc, on_check_read);
     return 0;
 }

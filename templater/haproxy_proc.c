@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "child.h"
 #include "log.h"
 
 struct haproxy_proc {
@@ -18,12 +19,11 @@ struct haproxy_proc {
     int external;
     int adopted, watch_misses, watching;
     uv_timer_t watch_timer;
-    uv_process_t proc;
+    child_t *master;   /* lib/child.h: NULL when not running (or external) */
     int running;
     int stopping;
     uv_timer_t restart_timer;
     uv_timer_t poll_timer;
-    uv_timer_t kill_timer;
     backoff_t backoff;
     /* reload in flight */
     haproxy_proc_reload_cb rcb;
@@ -36,7 +36,7 @@ struct haproxy_proc {
     int closing;
 };
 
-static void on_master_exit(uv_process_t *h, int64_t status, int sig);
+static void on_master_exit(const child_result_t *r, void *data);
 
 static void restart_cb(uv_timer_t *t)
 {
@@ -48,40 +48,29 @@ int haproxy_proc_start(haproxy_proc_t *p)
 {
     if (p->external || p->running) return 0;
     char *args[] = { p->bin, "-W", "-S", p->master_socket, "-f", p->config, NULL };
-    uv_process_options_t o;
-    memset(&o, 0, sizeof o);
-    o.file = p->bin;
-    o.args = args;
-    o.exit_cb = on_master_exit;
-    uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_INHERIT_FD, .data.fd = 2 },
-                                      { .flags = UV_INHERIT_FD, .data.fd = 2 } };
-    o.stdio = stdio;
-    o.stdio_count = 3;
+    child_opts_t co = { .file = p->bin, .args = args, .on_exit = on_master_exit, .data = p };
     unlink(p->master_socket); /* a socket left by a dead master would refuse the bind */
-    int rc = uv_spawn(p->loop, &p->proc, &o);
-    if (rc < 0) {
-        log_error("haproxy: cannot start %s: %s", p->bin, uv_strerror(rc));
+    char why[256];
+    p->master = child_spawn(p->loop, &co, why, sizeof why);
+    if (!p->master) {
+        log_error("haproxy: cannot start %s: %s", p->bin, why);
         uv_timer_start(&p->restart_timer, restart_cb, backoff_next_ms(&p->backoff), 0);
         return -1;
     }
-    p->proc.data = p;
     p->running = 1;
-    log_info("haproxy: started %s (pid %d), master socket %s", p->bin, p->proc.pid, p->master_socket);
+    log_info("haproxy: started %s (pid %d), master socket %s", p->bin, child_pid(p->master), p->master_socket);
     return 0;
 }
 
-static void on_proc_closed(uv_handle_t *h)
+static void on_master_exit(const child_result_t *r, void *data)
 {
-    (void)h;
-}
-
-static void on_master_exit(uv_process_t *h, int64_t status, int sig)
-{
-    haproxy_proc_t *p = h->data;
+    haproxy_proc_t *p = data;
+    int64_t status = r->status;
+    int sig = r->sig;
     p->running = 0;
-    uv_close((uv_handle_t *)h, on_proc_closed);
-    uv_timer_stop(&p->kill_timer);
+    p->master = NULL; /* lib/child frees it once this returns */
     if (p->stopping) {
+        if (sig == SIGKILL) log_warn("haproxy: was still running 10 s after SIGTERM; stopped with SIGKILL");
         log_info("haproxy: stopped (status %lld, signal %d)", (long long)status, sig);
         if (p->on_stopped) p->on_stopped(p->sdata);
         p->on_stopped = NULL;
@@ -142,9 +131,8 @@ haproxy_proc_t *haproxy_proc_new(uv_loop_t *loop, const haproxy_proc_opts_t *o)
     backoff_init(&p->backoff, 500, 30000);
     uv_timer_init(loop, &p->restart_timer);
     uv_timer_init(loop, &p->poll_timer);
-    uv_timer_init(loop, &p->kill_timer);
     uv_timer_init(loop, &p->watch_timer);
-    p->restart_timer.data = p->poll_timer.data = p->kill_timer.data = p->watch_timer.data = p;
+    p->restart_timer.data = p->poll_timer.data = p->watch_timer.data = p;
     p->adopted = o->external && o->adopted;
     if (p->adopted) uv_timer_start(&p->watch_timer, on_watch_timer, 500, 500);
     return p;
@@ -219,15 +207,6 @@ void haproxy_proc_reload(haproxy_proc_t *p, haproxy_proc_reload_cb cb, void *dat
     haproxy_runtime_cmd(p->loop, p->master_socket, "show proc", 2000, on_show_before, p);
 }
 
-static void on_kill_timer(uv_timer_t *t)
-{
-    haproxy_proc_t *p = t->data;
-    if (p->running) {
-        log_warn("haproxy: still running 10 s after SIGTERM; SIGKILL");
-        uv_process_kill(&p->proc, SIGKILL);
-    }
-}
-
 void haproxy_proc_stop(haproxy_proc_t *p, void (*on_stopped)(void *), void *data)
 {
     p->stopping = 1;
@@ -237,8 +216,7 @@ void haproxy_proc_stop(haproxy_proc_t *p, void (*on_stopped)(void *), void *data
     if (!p->running) { if (on_stopped) on_stopped(data); return; }
     p->on_stopped = on_stopped;
     p->sdata = data;
-    uv_process_kill(&p->proc, SIGTERM);
-    uv_timer_start(&p->kill_timer, on_kill_timer, 10000, 0);
+    child_stop(p->master, 10000); /* SIGTERM; SIGKILL if it still runs 10 s later */
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -253,9 +231,9 @@ static void on_timer_closed(uv_handle_t *h)
 void haproxy_proc_free(haproxy_proc_t *p)
 {
     if (!p) return;
-    p->closing = 4;
+    if (p->master) child_forget(p->master); /* still running: it no longer reports to p */
+    p->closing = 3;
     uv_close((uv_handle_t *)&p->watch_timer, on_timer_closed);
     uv_close((uv_handle_t *)&p->restart_timer, on_timer_closed);
     uv_close((uv_handle_t *)&p->poll_timer, on_timer_closed);
-    uv_close((uv_handle_t *)&p->kill_timer, on_timer_closed);
 }

@@ -2,6 +2,7 @@
  * One connection per exchange (HAProxy's non-interactive mode closes after answering), so a
  * worker that was replaced by a reload is never talked to through a stale connection. */
 #include "haproxy_runtime.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,8 +59,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     rt_req_t *r = h->data;
     if (r->cap - r->len < 65536 + 1) {
         r->cap = r->cap ? r->cap * 2 : 131072;
-        r->out = realloc(r->out, r->cap);
-        if (!r->out) abort();
+        r->out = xrealloc(r->out, r->cap);
         r->out[r->len] = '\0'; /* an answer that ends before any byte is "", not garbage */
     }
     buf->base = r->out + r->len;

@@ -1,5 +1,5 @@
 # templater (helper "templater"): Consul -> HAProxy. The pure core is a static library so the unit
-# tests link exactly what the daemon runs; the template engine lives in templater/template.mk.
+# tests link exactly what the daemon runs; the template engine lives in templater/template/.
 noinst_LIBRARIES += templater/libtemplatercore.a
 templater_libtemplatercore_a_SOURCES = \
 	templater/validate.c templater/validate.h \
@@ -54,7 +54,7 @@ portolan_templater_SOURCES = \
 	templater/apply.c templater/apply.h \
 	templater/haproxy_proc.c templater/haproxy_proc.h \
 	templater/tmpl_mode.c templater/tmpl_mode.h
-portolan_templater_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater \
+portolan_templater_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/templater -I$(top_srcdir)/templater/template \
 	-DPORTOLAN_PKGDATADIR='"$(pkgdatadir)"'
 portolan_templater_LDADD = templater/libtemplatercore.a templater/libtemplate.a $(PORTOLAN_LIBS)
 dist_pkgdata_DATA = haproxy/haproxy.cfg.base

@@ -24,6 +24,7 @@
 #include "haproxy_proc.h"
 #include "http_client.h"
 #include "log.h"
+#include "prom.h"
 #include "routes.h"
 #include "signals.h"
 #include "http_server.h"
@@ -207,68 +208,47 @@ static int status_answer(templater_t *tpl, const char *path, char **body, size_t
     if (strcmp(path, "/metrics") == 0) {
         size_t servers = 0;
         for (size_t i = 0; t && i < t->n; i++) servers += t->b[i]->nservers;
-        char *b = NULL;
-        int n = asprintf(&b,
-            "# TYPE portolan_templater_routes gauge\nportolan_templater_routes %zu\n"
-            "# TYPE portolan_templater_servers gauge\nportolan_templater_servers %zu\n"
-            "# TYPE portolan_templater_renders_total counter\nportolan_templater_renders_total %llu\n"
-            "# TYPE portolan_templater_reloads_total counter\nportolan_templater_reloads_total %llu\n"
-            "# TYPE portolan_templater_reload_failures_total counter\nportolan_templater_reload_failures_total %llu\n"
-            "# TYPE portolan_templater_runtime_changes_total counter\nportolan_templater_runtime_changes_total %llu\n"
-            "# TYPE portolan_templater_runtime_ops_total counter\nportolan_templater_runtime_ops_total %llu\n"
-            "# TYPE portolan_templater_runtime_failures_total counter\nportolan_templater_runtime_failures_total %llu\n"
-            "# TYPE portolan_templater_check_failures_total counter\nportolan_templater_check_failures_total %llu\n"
-            "# TYPE portolan_templater_last_apply_ms gauge\nportolan_templater_last_apply_ms %llu\n"
-            "# TYPE portolan_templater_map_ops_total counter\nportolan_templater_map_ops_total %llu\n"
-            "# TYPE portolan_templater_undebounced_total counter\nportolan_templater_undebounced_total %llu\n"
-            "# TYPE portolan_templater_skipped_total counter\nportolan_templater_skipped_total %llu\n"
-            "# TYPE portolan_templater_consul_fetches_total counter\nportolan_templater_consul_fetches_total %llu\n"
-            "# TYPE portolan_templater_consul_fetch_errors_total counter\nportolan_templater_consul_fetch_errors_total %llu\n"
-            "# TYPE portolan_templater_consul_full_refetches_total counter\nportolan_templater_consul_full_refetches_total %llu\n"
-            "# TYPE portolan_templater_consul_ready gauge\nportolan_templater_consul_ready %d\n"
-            "# TYPE portolan_templater_last_snapshot_ms gauge\nportolan_templater_last_snapshot_ms %.3f\n"
-            "# TYPE portolan_templater_last_build_ms gauge\nportolan_templater_last_build_ms %.3f\n"
-            "# TYPE portolan_templater_last_render_ms gauge\nportolan_templater_last_render_ms %.3f\n"
-            "# TYPE portolan_templater_config_bytes gauge\nportolan_templater_config_bytes %zu\n",
-            t ? t->n : 0, servers, (unsigned long long)as.renders, (unsigned long long)as.reloads,
-            (unsigned long long)as.reload_failures, (unsigned long long)as.runtime_changes,
-            (unsigned long long)as.runtime_ops, (unsigned long long)as.runtime_failures,
-            (unsigned long long)as.check_failures, (unsigned long long)as.last_apply_ms,
-            (unsigned long long)as.map_ops, (unsigned long long)as.undebounced,
-            (unsigned long long)tpl->skipped_total, (unsigned long long)ws.fetches, (unsigned long long)ws.fetch_errors,
-            (unsigned long long)ws.full_refetches, ws.ready, ws.last_snapshot_ms, tpl->last_build_ms, as.last_render_ms,
-            as.last_config_bytes);
-        if (n < 0) return 500;
+        prom_t *p = prom_new("portolan_templater_");
+        if (!p) return 500;
+        prom_gauge(p, "routes", "Routes in the table HAProxy runs.", t ? t->n : 0);
+        prom_gauge(p, "servers", "Servers across those routes.", servers);
+        prom_counter(p, "renders_total", "Configurations rendered.", as.renders);
+        prom_counter(p, "reloads_total", "HAProxy reloads (and starts).", as.reloads);
+        prom_counter(p, "reload_failures_total", "Reloads that failed and were rolled back.", as.reload_failures);
+        prom_counter(p, "runtime_changes_total", "Changes applied over the runtime API, without a reload.",
+                     as.runtime_changes);
+        prom_counter(p, "runtime_ops_total", "Runtime API commands sent.", as.runtime_ops);
+        prom_counter(p, "runtime_failures_total", "Runtime API batches that failed (a reload followed).",
+                     as.runtime_failures);
+        prom_counter(p, "check_failures_total", "Configurations haproxy -c refused.", as.check_failures);
+        prom_gauge(p, "last_apply_ms", "Milliseconds the last apply took.", as.last_apply_ms);
+        prom_counter(p, "map_ops_total", "Map edits sent over the runtime API (-routing maps).", as.map_ops);
+        prom_counter(p, "undebounced_total", "Changes applied at once, without waiting out -wait.", as.undebounced);
+        prom_counter(p, "skipped_total", "Catalog entries left out as invalid (each logged).", tpl->skipped_total);
+        prom_counter(p, "consul_fetches_total", "Fetches from Consul.", ws.fetches);
+        prom_counter(p, "consul_fetch_errors_total", "Fetches from Consul that failed.", ws.fetch_errors);
+        prom_counter(p, "consul_full_refetches_total", "Refetches of every routed service (an instance came or went, or Consul came back).", ws.full_refetches);
+        prom_gauge(p, "consul_ready", "1 once the first complete snapshot of the catalog is in.", ws.ready != 0);
+        prom_gauge_double(p, "last_snapshot_ms", "Milliseconds to turn the last Consul answers into a snapshot.",
+                          ws.last_snapshot_ms);
+        prom_gauge_double(p, "last_build_ms", "Milliseconds the last route build took.", tpl->last_build_ms);
+        prom_gauge_double(p, "last_render_ms", "Milliseconds the last render took.", as.last_render_ms);
+        prom_gauge(p, "config_bytes", "Size of the last configuration written.", as.last_config_bytes);
         /* per route, the HAProxy backend serving it (a pool slot with -routing maps, b_<route>
          * with acl): joins HAProxy's exporter series (proxy="<backend>") to the route
-         * (monitoring/rules.yml). Route names passed routes.c's allow-list; escaped anyway. */
-        char *rb = NULL;
-        size_t rbl = 0;
-        FILE *f = open_memstream(&rb, &rbl);
-        if (!f) { free(b); return 500; }
-        fputs(b, f);
-        free(b);
-        fputs("# TYPE portolan_templater_route_backend gauge\n", f);
+         * (monitoring/rules.yml). */
+        prom_family(p, "route_backend", "gauge", "The HAProxy backend serving each route (value 1).");
         for (size_t i = 0; t && i < t->n; i++) {
-            const char *svc = t->b[i]->service;
-            const char *be = apply_backend_of(applier, svc);
-            if (!be) be = t->b[i]->backend;
-            fputs("portolan_templater_route_backend{service=\"", f);
-            for (const char *c = svc; *c; c++) {
-                if (*c == '\\' || *c == '"') fputc('\\', f);
-                if (*c == '\n') fputs("\\n", f); else fputc(*c, f);
-            }
-            fputs("\",backend=\"", f);
-            for (const char *c = be; *c; c++) {
-                if (*c == '\\' || *c == '"') fputc('\\', f);
-                if (*c == '\n') fputs("\\n", f); else fputc(*c, f);
-            }
-            fputs("\"} 1\n", f);
+            const char *be = apply_backend_of(applier, t->b[i]->service);
+            const char *labels[] = {"service", t->b[i]->service, "backend", be ? be : t->b[i]->backend, NULL};
+            prom_sample_u64_labels(p, "route_backend", labels, 1);
         }
-        if (fclose(f) != 0) { free(rb); return 500; }
-        *body = rb;
-        *len = rbl;
-        *ctype = "text/plain; version=0.0.4";
+        size_t n = 0;
+        char *b = prom_finish(p, &n);
+        if (!b) return 500;
+        *body = b;
+        *len = n;
+        *ctype = PROM_CONTENT_TYPE;
         return 200;
     }
     if (strcmp(path, "/routes") == 0) {

@@ -15,6 +15,7 @@
  * Every value is checked with validate.h; a failure skips only the item (instance, host, key),
  * reported through on_skip, and the rest of the table is built. */
 #include "routes.h"
+#include "xalloc.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -26,25 +27,14 @@
 
 #include "consul_client.h"
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) abort();
-    return q;
-}
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s ? s : "");
-    if (!d) abort();
-    return d;
-}
+/* a copy of s, "" for NULL (lib/xalloc.h: out of memory is fatal) */
+static char *dup0(const char *s) { return xstrdup(s ? s : ""); }
 
 /* ---- catalog ---- */
 
 routes_catalog_t *routes_catalog_new(void)
 {
-    routes_catalog_t *c = calloc(1, sizeof *c);
-    if (!c) abort();
+    routes_catalog_t *c = xcalloc(1, sizeof *c);
     return c;
 }
 
@@ -97,7 +87,7 @@ routes_service_t *routes_catalog_add_service(routes_catalog_t *c, const char *na
     c->svc = xrealloc(c->svc, (c->nsvc + 1) * sizeof *c->svc);
     routes_service_t *s = &c->svc[c->nsvc++];
     memset(s, 0, sizeof *s);
-    s->name = xstrdup(name);
+    s->name = dup0(name);
     return s;
 }
 
@@ -107,9 +97,9 @@ routes_instance_t *routes_service_add_instance(routes_service_t *s, const char *
     s->inst = xrealloc(s->inst, (s->ninst + 1) * sizeof *s->inst);
     routes_instance_t *in = &s->inst[s->ninst++];
     memset(in, 0, sizeof *in);
-    in->id = xstrdup(id);
-    in->node = xstrdup(node);
-    in->address = xstrdup(address);
+    in->id = dup0(id);
+    in->node = dup0(node);
+    in->address = dup0(address);
     in->port = port;
     in->passing = passing;
     return in;
@@ -118,22 +108,22 @@ routes_instance_t *routes_service_add_instance(routes_service_t *s, const char *
 void routes_instance_add_tag(routes_instance_t *in, const char *tag)
 {
     in->tags = xrealloc(in->tags, (in->ntags + 1) * sizeof *in->tags);
-    in->tags[in->ntags++] = xstrdup(tag);
+    in->tags[in->ntags++] = dup0(tag);
 }
 
 void routes_instance_add_meta(routes_instance_t *in, const char *key, const char *value)
 {
     in->meta = xrealloc(in->meta, (in->nmeta + 1) * sizeof *in->meta);
-    in->meta[in->nmeta].key = xstrdup(key);
-    in->meta[in->nmeta].value = xstrdup(value);
+    in->meta[in->nmeta].key = dup0(key);
+    in->meta[in->nmeta].value = dup0(value);
     in->nmeta++;
 }
 
 void routes_catalog_add_kv(routes_catalog_t *c, const char *key, const char *value)
 {
     c->kv = xrealloc(c->kv, (c->nkv + 1) * sizeof *c->kv);
-    c->kv[c->nkv].key = xstrdup(key);
-    c->kv[c->nkv].value = xstrdup(value);
+    c->kv[c->nkv].key = dup0(key);
+    c->kv[c->nkv].value = dup0(value);
     c->nkv++;
 }
 
@@ -155,9 +145,8 @@ int routes_catalog_add_health(routes_catalog_t *c, const char *name, const json_
 routes_service_t *routes_service_from_health(const char *name, const json_t *health)
 {
     if (!json_is_array(health)) return NULL;
-    routes_service_t *s = calloc(1, sizeof *s);
-    if (!s) abort();
-    s->name = xstrdup(name);
+    routes_service_t *s = xcalloc(1, sizeof *s);
+    s->name = dup0(name);
     fill_from_health(s, health);
     return s;
 }
@@ -392,7 +381,7 @@ static void add_host(routes_backend_t *b, strset_t *claimed, const char *raw, co
         return;
     }
     b->hosts = xrealloc(b->hosts, (b->nhosts + 1) * sizeof *b->hosts);
-    b->hosts[b->nhosts++] = xstrdup(h);
+    b->hosts[b->nhosts++] = dup0(h);
 }
 
 static void backend_unref(routes_backend_t *b)
@@ -449,8 +438,8 @@ static void build_kv(routes_table_t *t, const routes_catalog_t *c, const char *p
                 if (strcmp(t->timeouts[j].key, name) == 0) break;
             if (j < t->ntimeouts) continue;
             t->timeouts = xrealloc(t->timeouts, (t->ntimeouts + 1) * sizeof *t->timeouts);
-            t->timeouts[t->ntimeouts].key = xstrdup(name);
-            t->timeouts[t->ntimeouts].value = xstrdup(val);
+            t->timeouts[t->ntimeouts].key = dup0(name);
+            t->timeouts[t->ntimeouts].value = dup0(val);
             t->ntimeouts++;
         }
     }
@@ -470,16 +459,15 @@ routes_table_t *routes_build(const routes_catalog_t *c, const routes_options_t *
 
 routes_table_t *routes_table_share(const routes_table_t *t)
 {
-    routes_table_t *n = calloc(1, sizeof *n);
-    if (!n) abort();
+    routes_table_t *n = xcalloc(1, sizeof *n);
     n->b = xrealloc(NULL, t->n * sizeof *n->b);
     for (size_t i = 0; i < t->n; i++) { n->b[i] = t->b[i]; n->b[i]->refs++; }
     n->n = t->n;
     n->maxconn = t->maxconn;
     n->timeouts = xrealloc(NULL, t->ntimeouts * sizeof *n->timeouts);
     for (size_t i = 0; i < t->ntimeouts; i++) {
-        n->timeouts[i].key = xstrdup(t->timeouts[i].key);
-        n->timeouts[i].value = xstrdup(t->timeouts[i].value);
+        n->timeouts[i].key = dup0(t->timeouts[i].key);
+        n->timeouts[i].value = dup0(t->timeouts[i].value);
     }
     n->ntimeouts = t->ntimeouts;
     return n;
@@ -498,8 +486,7 @@ routes_table_t *routes_build_from(const routes_catalog_t *c, const routes_option
     }
     const char *tag = o && o->tag ? o->tag : "rest";
     const char *prefix = o && o->kv_prefix ? o->kv_prefix : "service/haproxy/";
-    routes_table_t *t = calloc(1, sizeof *t);
-    if (!t) abort();
+    routes_table_t *t = xcalloc(1, sizeof *t);
     build_kv(t, c, prefix, on_skip, data);
 
     /* services in name order, so conflicts (duplicate names, hosts) resolve the same way always */
@@ -537,12 +524,11 @@ routes_table_t *routes_build_from(const routes_catalog_t *c, const routes_option
         }
         qsort(ins, nin, sizeof *ins, cmp_inst_ptr);
 
-        routes_backend_t *b = calloc(1, sizeof *b);
-        if (!b) abort();
+        routes_backend_t *b = xcalloc(1, sizeof *b);
         b->refs = 1;
         b->version = s->version;
         t->b[t->n++] = b;
-        b->service = xstrdup(s->name);
+        b->service = dup0(s->name);
         size_t nl = strlen(s->name);
         b->backend = xrealloc(NULL, nl + 3);
         b->path = xrealloc(NULL, nl + 2);
@@ -557,14 +543,14 @@ routes_table_t *routes_build_from(const routes_catalog_t *c, const routes_option
                     add_host(b, &claimed, in->tags[k] + 5, s->name, on_skip, data);
             const char *vh = meta_get(in, "virtual_host");
             if (vh) {
-                char *copy = xstrdup(vh), *save = NULL;
+                char *copy = dup0(vh), *save = NULL;
                 for (char *h = strtok_r(copy, ",", &save); h; h = strtok_r(NULL, ",", &save))
                     add_host(b, &claimed, h, s->name, on_skip, data);
                 free(copy);
             }
             const char *ck = meta_get(in, "check_http");
             if (ck && !b->check_path) {
-                if (validate_http_path(ck)) b->check_path = xstrdup(ck);
+                if (validate_http_path(ck)) b->check_path = dup0(ck);
                 else skip(on_skip, data, "service %s: instance %s: check_http %s invalid, ignored",
                           q(s->name, qs, sizeof qs), q(in->id, qb, sizeof qb), q(ck, qc, sizeof qc));
             }
@@ -605,10 +591,10 @@ routes_table_t *routes_build_from(const routes_catalog_t *c, const routes_option
             char name[80];
             server_name(b, in, name, sizeof name);
             routes_server_t *sv = &b->servers[b->nservers++];
-            sv->name = xstrdup(name);
-            sv->id = xstrdup(in->id);
-            sv->node = xstrdup(in->node);
-            sv->addr = xstrdup(in->address);
+            sv->name = dup0(name);
+            sv->id = dup0(in->id);
+            sv->node = dup0(in->node);
+            sv->addr = dup0(in->address);
             sv->port = (int)in->port;
             sv->weight = (int)w;
         }

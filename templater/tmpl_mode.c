@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "child.h"
 #include "consul_watch.h"
 #include "log.h"
 #include "template.h"
@@ -26,7 +27,7 @@ struct tmpl_mode {
     uv_loop_t *loop;
     consul_client_t *c;
     tmpl_mode_opts_t o;
-    char *in, *out, *cmd, *tmp;
+    char *in, *out, *cmd;
     template_t *t;
     template_store *st;
     template_provider p;
@@ -42,8 +43,7 @@ struct tmpl_mode {
     uv_timer_t retry_timer;
     uv_timer_t wait_timer;
     uint64_t deadline;
-    uv_process_t *cmd_proc;
-    uv_timer_t cmd_timer;
+    child_t *cmd_proc;  /* lib/child.h: the -template command while it runs (30 s timeout) */
     int cmd_running, cmd_again;
     int exit_code;
     int done;
@@ -259,17 +259,6 @@ static void start_services(tmpl_mode_t *m)
     if (m->w_state) consul_watch_start(m->w_state);
 }
 
-static int write_atomic(const char *path, const char *tmp, const char *buf, size_t len)
-{
-    FILE *f = fopen(tmp, "we");
-    if (!f) return -1;
-    int rc = fwrite(buf, 1, len, f) == len ? 0 : -1;
-    if (fclose(f) != 0) rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0) rc = -1;
-    if (rc != 0) unlink(tmp);
-    return rc;
-}
-
 static int same_as_disk(const char *path, const char *buf, size_t len)
 {
     FILE *f = fopen(path, "re");
@@ -282,55 +271,34 @@ static int same_as_disk(const char *path, const char *buf, size_t len)
     return same;
 }
 
-static void on_cmd_closed(uv_handle_t *h) { free(h); }
 static void run_cmd(tmpl_mode_t *m);
 
-static void on_cmd_exit(uv_process_t *p, int64_t status, int sig)
+static void on_cmd_exit(const child_result_t *r, void *data)
 {
-    tmpl_mode_t *m = p->data;
-    if (!m) { uv_close((uv_handle_t *)p, on_cmd_closed); return; } /* tmpl_mode_free ran meanwhile */
-    uv_timer_stop(&m->cmd_timer);
-    uv_close((uv_handle_t *)p, on_cmd_closed);
-    m->cmd_proc = NULL;
+    tmpl_mode_t *m = data;
+    m->cmd_proc = NULL; /* lib/child frees it once this returns */
     m->cmd_running = 0;
-    if (status || sig) log_error("template: command \"%s\" failed (exit %lld, signal %d)", m->cmd, (long long)status, sig);
+    if (r->timed_out) log_error("template: command \"%s\" timed out after 30 s; killed", m->cmd);
+    else if (r->status || r->sig)
+        log_error("template: command \"%s\" failed (exit %lld, signal %d)", m->cmd, (long long)r->status, r->sig);
     else log_info("template: command \"%s\" done", m->cmd);
     if (m->cmd_again) { m->cmd_again = 0; run_cmd(m); return; }
-    if (m->o.once) finish(m, status || sig ? 1 : 0);
-}
-
-static void on_cmd_timeout(uv_timer_t *t)
-{
-    tmpl_mode_t *m = t->data;
-    if (m->cmd_running) { log_error("template: command timed out after 30 s; killing it"); uv_process_kill(m->cmd_proc, 9); }
+    if (m->o.once) finish(m, r->status || r->sig ? 1 : 0);
 }
 
 static void run_cmd(tmpl_mode_t *m)
 {
     if (m->cmd_running) { m->cmd_again = 1; return; }
     char *args[] = { "/bin/sh", "-c", m->cmd, NULL };
-    uv_process_options_t po;
-    memset(&po, 0, sizeof po);
-    po.file = "/bin/sh";
-    po.args = args;
-    po.exit_cb = on_cmd_exit;
-    uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_INHERIT_FD, .data.fd = 2 },
-                                      { .flags = UV_INHERIT_FD, .data.fd = 2 } };
-    po.stdio = stdio;
-    po.stdio_count = 3;
-    m->cmd_proc = calloc(1, sizeof *m->cmd_proc);
-    if (!m->cmd_proc) abort();
-    int rc = uv_spawn(m->loop, m->cmd_proc, &po);
-    if (rc < 0) {
-        uv_close((uv_handle_t *)m->cmd_proc, on_cmd_closed);
-        m->cmd_proc = NULL;
-        log_error("template: cannot run command: %s", uv_strerror(rc));
+    child_opts_t co = { .file = "/bin/sh", .args = args, .timeout_ms = 30000, .on_exit = on_cmd_exit, .data = m };
+    char why[256];
+    m->cmd_proc = child_spawn(m->loop, &co, why, sizeof why);
+    if (!m->cmd_proc) {
+        log_error("template: cannot run command: %s", why);
         if (m->o.once) finish(m, 1);
         return;
     }
-    m->cmd_proc->data = m;
     m->cmd_running = 1;
-    uv_timer_start(&m->cmd_timer, on_cmd_timeout, 30000, 0);
 }
 
 static void do_render(tmpl_mode_t *m)
@@ -377,7 +345,7 @@ static void do_render(tmpl_mode_t *m)
         if (m->o.once) finish(m, 0);
         return;
     }
-    if (write_atomic(m->out, m->tmp, r.output, r.len) != 0) {
+    if (file_write_atomic(m->out, r.output, r.len, 0666) != 0) { /* via <out>.tmp */
         log_error("template: write %s: %s", m->out, strerror(errno));
         template_result_free(&r);
         if (m->o.once) finish(m, 1);
@@ -429,10 +397,7 @@ tmpl_mode_t *tmpl_mode_new(uv_loop_t *loop, consul_client_t *c, const tmpl_mode_
     m->c = c;
     m->o = *o;
     if (tmpl_mode_parse_spec(o->spec, &m->in, &m->out, &m->cmd, err, errlen) < 0) { free(m); return NULL; }
-    size_t n = strlen(m->out) + 5;
-    m->tmp = malloc(n);
-    snprintf(m->tmp, n, "%s.tmp", m->out);
-    if (load(m, err, errlen) < 0) { free(m->in); free(m->out); free(m->cmd); free(m->tmp); free(m); return NULL; }
+    if (load(m, err, errlen) < 0) { free(m->in); free(m->out); free(m->cmd); free(m); return NULL; }
     m->st = template_store_new();
     template_store_set_env(m->st, env_get);
     template_store_provider(m->st, &m->p);
@@ -443,8 +408,7 @@ tmpl_mode_t *tmpl_mode_new(uv_loop_t *loop, consul_client_t *c, const tmpl_mode_
     uv_timer_init(loop, &m->retry_timer);
     m->retry_timer.data = m;
     uv_timer_init(loop, &m->wait_timer);
-    uv_timer_init(loop, &m->cmd_timer);
-    m->wait_timer.data = m->cmd_timer.data = m;
+    m->wait_timer.data = m;
     do_render(m);   /* discovers the dependencies */
     return m;
 }
@@ -475,7 +439,7 @@ void tmpl_mode_free(tmpl_mode_t *m)
     consul_watch_free(m->w_state);
     for (size_t i = 0; i < m->nkv; i++) { consul_watch_free(m->kv[i].w); free(m->kv[i].name); }
     free(m->kv);
-    if (m->cmd_proc) m->cmd_proc->data = NULL; /* on_cmd_exit closes it */
+    if (m->cmd_proc) child_forget(m->cmd_proc); /* it runs on (to its timeout) without us */
     template_free(m->t);
     template_store_free(m->st);
     json_decref(m->used);
@@ -485,9 +449,7 @@ void tmpl_mode_free(tmpl_mode_t *m)
     free(m->in);
     free(m->out);
     free(m->cmd);
-    free(m->tmp);
-    m->closing = 3;
+    m->closing = 2;
     uv_close((uv_handle_t *)&m->retry_timer, on_free_timer_closed);
     uv_close((uv_handle_t *)&m->wait_timer, on_free_timer_closed);
-    uv_close((uv_handle_t *)&m->cmd_timer, on_free_timer_closed);
 }

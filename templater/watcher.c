@@ -1,6 +1,7 @@
 /* watcher.c: Consul -> catalog snapshots for the templater, with a bounded number of connections
  * (see watcher.h for the rules). */
 #include "watcher.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,8 +99,7 @@ static void slot_set(watcher_t *w, const char *name, routes_service_t *svc, uint
         size_t i;
         if (w->nfree) i = w->free_slots[--w->nfree];
         else {
-            w->slots = realloc(w->slots, (w->nslots + 1) * sizeof *w->slots);
-            if (!w->slots) abort();
+            w->slots = xrealloc(w->slots, (w->nslots + 1) * sizeof *w->slots);
             i = w->nslots++;
         }
         w->slots[i].svc = NULL;
@@ -137,8 +137,7 @@ static void enqueue_at(watcher_t *w, const char *name, int front)
         }
         if (w->qlen == w->qcap) {
             w->qcap = w->qcap ? w->qcap * 2 : 64;
-            w->queue = realloc(w->queue, w->qcap * sizeof *w->queue);
-            if (!w->queue) abort();
+            w->queue = xrealloc(w->queue, w->qcap * sizeof *w->queue);
         }
     }
     if (front) {

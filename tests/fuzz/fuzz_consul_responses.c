@@ -3,7 +3,7 @@
  * /v1/catalog/services and /v1/agent/services answers, through the code that consumes them:
  *   - the templater's route table (templater/routes.c) and the HAProxy configuration rendered
  *     from it (templater/haproxy_cfg.c);
- *   - the template mode's store (templater/template_store.c) and a template rendered over it;
+ *   - the template mode's store (templater/template/template_store.c) and a template rendered over it;
  *   - KV value decoding (consul_kv_value, lib/consul_client.c);
  *   - the agent's resync comparison (registration_matches, agent/registration.c).
  * The first input byte picks the endpoint (mod 4: health, KV, catalog services, agent services),

@@ -1,4 +1,4 @@
-/* fuzz_template.c: libFuzzer target for the template engine (templater/template_*.c), the
+/* fuzz_template.c: libFuzzer target for the template engine (templater/template/template_*.c), the
  * template mode's untrusted input: the input is a template; it is parsed and, when valid,
  * rendered against a small fixed snapshot with tight limits (1 MiB output, 200,000 steps).
  * Invariants besides the sanitizers: a render that succeeds stays within the output limit, and

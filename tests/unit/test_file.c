@@ -1,4 +1,4 @@
-/* test_file.c: file_read, the whole-file reader the daemons share. */
+/* test_file.c: file_read, the whole-file reader, and the atomic writers the daemons share. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,6 +113,95 @@ static void test_not_regular(void **state)
     unlink(link);
 }
 
+/* file_write_atomic replaces the content whole, leaves no temporary file, keeps the mode it is
+ * given for a new file, and fails (old content intact, errno set) where it cannot write. */
+static void test_write_atomic(void **state)
+{
+    (void)state;
+    char tmp[80];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    write_bytes("old", 3);
+    assert_int_equal(file_write_atomic(path, "new content\n", 12, 0600), 0);
+    size_t len = 0;
+    char *b = file_read(path, 0, &len);
+    assert_non_null(b);
+    assert_int_equal(len, 12);
+    assert_memory_equal(b, "new content\n", 12);
+    free(b);
+    assert_int_equal(access(tmp, F_OK), -1); /* renamed, not left behind */
+    assert_int_equal(file_write_atomic(path, "", 0, 0600), 0);
+    b = file_read(path, 0, &len);
+    assert_int_equal(len, 0);
+    free(b);
+    /* a new file gets the mode asked for (less the umask, which 0600 never loses to) */
+    unlink(path);
+    assert_int_equal(file_write_atomic(path, "x", 1, 0600), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* a directory that does not exist: -1, ENOENT */
+    errno = 0;
+    assert_int_equal(file_write_atomic("/nonexistent/portolan-test-file", "x", 1, 0600), -1);
+    assert_int_equal(errno, ENOENT);
+    /* the target is a directory: the rename fails, the old one stays and tmp is removed */
+    char dir[80], dtmp[90];
+    snprintf(dir, sizeof dir, "%s.dir", path);
+    snprintf(dtmp, sizeof dtmp, "%s.tmp", dir);
+    rmdir(dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char inner[120];
+    snprintf(inner, sizeof inner, "%s/f", dir);
+    assert_int_equal(file_write_atomic(inner, "in", 2, 0600), 0); /* a name inside it works */
+    errno = 0;
+    assert_int_equal(file_write_atomic(dir, "x", 1, 0600), -1);
+    assert_int_equal(errno, EISDIR);
+    assert_int_equal(access(dtmp, F_OK), -1);
+    unlink(inner);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* The two steps: file_write_sync leaves path alone until file_commit; a failing write removes the
+ * temporary file (here: /dev/full, every write ENOSPC, through a symlink named as the tmp). */
+static void test_write_sync_commit(void **state)
+{
+    (void)state;
+    char tmp[80];
+    snprintf(tmp, sizeof tmp, "%s.stage", path);
+    write_bytes("live", 4);
+    assert_int_equal(file_write_sync(tmp, "next", 4, 0644), 0);
+    size_t len = 0;
+    char *b = file_read(path, 0, &len);
+    assert_memory_equal(b, "live", 4); /* not yet */
+    free(b);
+    assert_int_equal(file_commit(tmp, path), 0);
+    b = file_read(path, 0, &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(b, "next", 4);
+    free(b);
+    assert_int_equal(access(tmp, F_OK), -1);
+    errno = 0;
+    assert_int_equal(file_commit(tmp, path), -1); /* nothing staged */
+    assert_int_equal(errno, ENOENT);
+    if (access("/dev/full", W_OK) == 0) {
+        assert_int_equal(symlink("/dev/full", tmp), 0);
+        errno = 0;
+        assert_int_equal(file_write_sync(tmp, "data", 4, 0644), -1);
+        assert_int_equal(errno, ENOSPC);
+        assert_int_equal(access(tmp, F_OK), -1); /* removed */
+    }
+    /* a bare name (no directory part) commits in the current directory */
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir("/tmp"), 0);
+    char bare[64], bare_tmp[80];
+    snprintf(bare, sizeof bare, "portolan-test-bare-%d", (int)getpid());
+    snprintf(bare_tmp, sizeof bare_tmp, "%s.t", bare);
+    assert_int_equal(file_write_sync(bare_tmp, "b", 1, 0600), 0);
+    assert_int_equal(file_commit(bare_tmp, bare), 0);
+    assert_int_equal(unlink(bare), 0);
+    assert_int_equal(chdir(cwd), 0);
+}
+
 int main(void)
 {
     snprintf(path, sizeof path, "/tmp/portolan-test-file-%d", (int)getpid());
@@ -121,6 +210,8 @@ int main(void)
         cmocka_unit_test(test_large_and_limit),
         cmocka_unit_test(test_missing),
         cmocka_unit_test(test_not_regular),
+        cmocka_unit_test(test_write_atomic),
+        cmocka_unit_test(test_write_sync_commit),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(path);

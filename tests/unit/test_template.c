@@ -1,4 +1,4 @@
-/* Unit tests for the template engine (templater/template_*.c): lexer tokens and trimming,
+/* Unit tests for the template engine (templater/template/template_*.c): lexer tokens and trimming,
  * parser errors, execution semantics, the dependency protocol with a provider, limits, and
  * value formatting. The Go-compatibility corpus lives in tests/template/. */
 #include <setjmp.h>
@@ -22,30 +22,30 @@
 static void test_lex_tokens(void **state)
 {
 	(void)state;
-	tpl_tokens t;
+	template_tokens t;
 	const char *src = "a {{- .X.Y | f \"s\" $v -}} b";
-	assert_int_equal(tpl_lex(src, strlen(src), &t), 0);
-	tpl_tok_type want[] = { T_TEXT, T_LDELIM, T_FIELD, T_FIELD, T_SPACE, T_PIPE, T_SPACE, T_IDENT,
+	assert_int_equal(template_lex(src, strlen(src), &t), 0);
+	template_tok_type want[] = { T_TEXT, T_LDELIM, T_FIELD, T_FIELD, T_SPACE, T_PIPE, T_SPACE, T_IDENT,
 		T_SPACE, T_STRING, T_SPACE, T_VAR, T_RDELIM, T_TEXT, T_EOF };
 	assert_int_equal(t.n, sizeof want / sizeof want[0]);
 	for (size_t i = 0; i < t.n; i++) assert_int_equal(t.toks[i].type, want[i]);
 	assert_string_equal(t.toks[0].val, "a");   /* trailing space trimmed */
 	assert_string_equal(t.toks[13].val, "b");  /* leading space trimmed */
 	assert_string_equal(t.toks[2].val, ".X");
-	tpl_tokens_free(&t);
+	template_tokens_free(&t);
 }
 
 static void test_lex_trim_needs_space(void **state)
 {
 	(void)state;
-	tpl_tokens t;
+	template_tokens t;
 	const char *src = "x {{-3}} y";
-	assert_int_equal(tpl_lex(src, strlen(src), &t), 0);
+	assert_int_equal(template_lex(src, strlen(src), &t), 0);
 	assert_int_equal(t.toks[0].type, T_TEXT);
 	assert_string_equal(t.toks[0].val, "x "); /* no trim: "-3" is a number */
 	assert_int_equal(t.toks[2].type, T_NUMBER);
 	assert_string_equal(t.toks[2].val, "-3");
-	tpl_tokens_free(&t);
+	template_tokens_free(&t);
 }
 
 static void test_lex_errors(void **state)
@@ -53,23 +53,23 @@ static void test_lex_errors(void **state)
 	(void)state;
 	const char *bad[] = { "{{ \"abc }}", "{{/* x", "{{ 1", "{{ ) }}", "{{ 3x }}", "{{ ( }}", "{{ : }}", "{{/* x */ y}}" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		tpl_tokens t;
-		assert_int_equal(tpl_lex(bad[i], strlen(bad[i]), &t), 0);
+		template_tokens t;
+		assert_int_equal(template_lex(bad[i], strlen(bad[i]), &t), 0);
 		assert_int_equal(t.toks[t.n - 1].type, T_ERROR);
-		tpl_tokens_free(&t);
+		template_tokens_free(&t);
 	}
 }
 
 static void test_lex_lines(void **state)
 {
 	(void)state;
-	tpl_tokens t;
+	template_tokens t;
 	const char *src = "a\nb\n{{ x\n}}\nc";
-	assert_int_equal(tpl_lex(src, strlen(src), &t), 0);
+	assert_int_equal(template_lex(src, strlen(src), &t), 0);
 	assert_int_equal(t.toks[1].type, T_LDELIM);
 	assert_int_equal(t.toks[1].line, 3);
 	assert_int_equal(t.toks[t.n - 2].line, 4); /* "\nc" text starts on line 4 */
-	tpl_tokens_free(&t);
+	template_tokens_free(&t);
 }
 
 /* ---- parse ---- */

@@ -1,4 +1,4 @@
-/* Unit tests for agent/strmap.c: put/get/replace/delete, growth past many buckets, iteration
+/* Unit tests for lib/strmap.c, the one hash map of the project: put/get/replace/delete, growth past many buckets, iteration
  * that deletes the current entry. */
 #include <setjmp.h>
 #include <stdarg.h>

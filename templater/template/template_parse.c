@@ -18,7 +18,7 @@
 typedef struct {
 	const char *name;
 	const char *text;
-	tpl_tokens toks;
+	template_tokens toks;
 	size_t i;          /* next token */
 	size_t far;        /* tokens read so far, counting lookahead */
 	int last_line;     /* line of the last token read (Go's t.token[0].line) */
@@ -30,7 +30,7 @@ typedef struct {
 	const void *(*find_func)(const char *);
 	char *err;
 	jmp_buf jb;
-	tpl_node **pending; /* nodes to free on error */
+	template_node **pending; /* nodes to free on error */
 	size_t npending, cappending;
 } parser;
 
@@ -63,12 +63,12 @@ static char *xstrdup(parser *p, const char *s)
 }
 
 /* Every node is registered so a longjmp can free what was built. */
-static tpl_node *newnode(parser *p, tpl_node_type t, size_t pos, int line)
+static template_node *newnode(parser *p, template_node_type t, size_t pos, int line)
 {
-	tpl_node *n = xcalloc(p, 1, sizeof *n);
+	template_node *n = xcalloc(p, 1, sizeof *n);
 	if (p->npending == p->cappending) {
 		size_t nc = p->cappending ? p->cappending * 2 : 64;
-		tpl_node **q = realloc(p->pending, nc * sizeof *q);
+		template_node **q = realloc(p->pending, nc * sizeof *q);
 		if (!q) { free(n); perr(p, "out of memory"); }
 		p->pending = q;
 		p->cappending = nc;
@@ -80,11 +80,11 @@ static tpl_node *newnode(parser *p, tpl_node_type t, size_t pos, int line)
 	return n;
 }
 
-static void addkid(parser *p, tpl_node *n, tpl_node *k)
+static void addkid(parser *p, template_node *n, template_node *k)
 {
 	if (n->nkids == n->capkids) {
 		size_t nc = n->capkids ? n->capkids * 2 : 4;
-		tpl_node **q = realloc(n->kids, nc * sizeof *q);
+		template_node **q = realloc(n->kids, nc * sizeof *q);
 		if (!q) perr(p, "out of memory");
 		n->kids = q;
 		n->capkids = nc;
@@ -105,13 +105,13 @@ static void addident(parser *p, char ***arr, size_t *n, const char *s, size_t le
 }
 
 /* Reading past the end keeps returning the final EOF/ERROR token; backup() undoes next(). */
-static tpl_token *at_index(parser *p, size_t i)
+static template_token *at_index(parser *p, size_t i)
 {
 	return &p->toks.toks[i < p->toks.n ? i : p->toks.n - 1];
 }
-static tpl_token *next(parser *p)
+static template_token *next(parser *p)
 {
-	tpl_token *t = at_index(p, p->i++);
+	template_token *t = at_index(p, p->i++);
 	/* Go reports the line of the furthest token read (its lookahead), not of a backed-up one */
 	if (p->i > p->far) {
 		p->far = p->i;
@@ -120,22 +120,22 @@ static tpl_token *next(parser *p)
 	return t;
 }
 static void backup(parser *p) { if (p->i > 0) p->i--; }
-static tpl_token *peek(parser *p) { return at_index(p, p->i); }
-static tpl_token *next_nonspace(parser *p)
+static template_token *peek(parser *p) { return at_index(p, p->i); }
+static template_token *next_nonspace(parser *p)
 {
-	tpl_token *t;
+	template_token *t;
 	do t = next(p); while (t->type == T_SPACE);
 	return t;
 }
-static tpl_token *peek_nonspace(parser *p)
+static template_token *peek_nonspace(parser *p)
 {
-	tpl_token *t = next_nonspace(p);
+	template_token *t = next_nonspace(p);
 	backup(p);
 	return t;
 }
 
 /* Go's item.String(): EOF, the error text, <keyword>, or the quoted token (cut at 10). */
-static const char *tokdesc(const tpl_token *t, char *buf, size_t n)
+static const char *tokdesc(const template_token *t, char *buf, size_t n)
 {
 	switch (t->type) {
 	case T_EOF: return "EOF";
@@ -150,8 +150,8 @@ static const char *tokdesc(const tpl_token *t, char *buf, size_t n)
 	return buf;
 }
 
-static void unexpected(parser *p, tpl_token *t, const char *context) __attribute__((noreturn));
-static void unexpected(parser *p, tpl_token *t, const char *context)
+static void unexpected(parser *p, template_token *t, const char *context) __attribute__((noreturn));
+static void unexpected(parser *p, template_token *t, const char *context)
 {
 	char b[80];
 	if (t->type == T_ERROR) {
@@ -165,9 +165,9 @@ static void unexpected(parser *p, tpl_token *t, const char *context)
 	perr(p, "unexpected %s in %s", tokdesc(t, b, sizeof b), context);
 }
 
-static tpl_token *expect(parser *p, tpl_tok_type tt, const char *context)
+static template_token *expect(parser *p, template_tok_type tt, const char *context)
 {
-	tpl_token *t = next_nonspace(p);
+	template_token *t = next_nonspace(p);
 	if (t->type != tt) unexpected(p, t, context);
 	return t;
 }
@@ -263,11 +263,11 @@ bad:
 	return -1;
 }
 
-static tpl_node *pipeline(parser *p, const char *context, tpl_tok_type end);
+static template_node *pipeline(parser *p, const char *context, template_tok_type end);
 
-static tpl_node *number(parser *p, tpl_token *t)
+static template_node *number(parser *p, template_token *t)
 {
-	tpl_node *n = newnode(p, N_NUMBER, t->pos, t->line);
+	template_node *n = newnode(p, N_NUMBER, t->pos, t->line);
 	n->raw = xstrdup(p, t->val);
 	if (t->type == T_CHARCONST) {
 		char *s;
@@ -346,10 +346,10 @@ static tpl_node *number(parser *p, tpl_token *t)
 	return n;
 }
 
-static tpl_node *term(parser *p)
+static template_node *term(parser *p)
 {
-	tpl_token *t = next_nonspace(p);
-	tpl_node *n;
+	template_token *t = next_nonspace(p);
+	template_node *n;
 	switch (t->type) {
 	case T_IDENT:
 		{
@@ -400,9 +400,9 @@ static tpl_node *term(parser *p)
 	return NULL;
 }
 
-static tpl_node *operand(parser *p)
+static template_node *operand(parser *p)
 {
-	tpl_node *n = term(p);
+	template_node *n = term(p);
 	if (!n) return NULL;
 	if (peek(p)->type != T_FIELD) return n;
 	if (n->type == N_FIELD || n->type == N_VAR) {
@@ -410,14 +410,14 @@ static tpl_node *operand(parser *p)
 		n->pos = peek(p)->pos;
 		n->line = peek(p)->line;
 		while (peek(p)->type == T_FIELD) {
-			tpl_token *t = next(p);
+			template_token *t = next(p);
 			addident(p, &n->idents, &n->nidents, t->val + 1, t->len - 1);
 		}
 		return n;
 	}
 	if (n->type == N_BOOL || n->type == N_STRING || n->type == N_NUMBER || n->type == N_NIL || n->type == N_DOT) {
 		template_buf ns = { 0 }, q = { 0 };
-		tpl_node_string(n, &ns);
+		template_node_string(n, &ns);
 		template_quote(&q, ns.data ? ns.data : "", ns.len);
 		char msg[256];
 		snprintf(msg, sizeof msg, "%s", q.data ? q.data : "");
@@ -425,23 +425,23 @@ static tpl_node *operand(parser *p)
 		template_buf_free(&q);
 		perr(p, "unexpected . after term %s", msg);
 	}
-	tpl_node *c = newnode(p, N_CHAIN, peek(p)->pos, peek(p)->line);
+	template_node *c = newnode(p, N_CHAIN, peek(p)->pos, peek(p)->line);
 	c->node = n;
 	while (peek(p)->type == T_FIELD) {
-		tpl_token *t = next(p);
+		template_token *t = next(p);
 		addident(p, &c->idents, &c->nidents, t->val + 1, t->len - 1);
 	}
 	return c;
 }
 
-static tpl_node *command(parser *p)
+static template_node *command(parser *p)
 {
-	tpl_node *cmd = newnode(p, N_CMD, peek_nonspace(p)->pos, peek_nonspace(p)->line);
+	template_node *cmd = newnode(p, N_CMD, peek_nonspace(p)->pos, peek_nonspace(p)->line);
 	for (;;) {
 		peek_nonspace(p);
-		tpl_node *o = operand(p);
+		template_node *o = operand(p);
 		if (o) addkid(p, cmd, o);
-		tpl_token *t = next(p);
+		template_token *t = next(p);
 		if (t->type == T_SPACE) continue;
 		if (t->type == T_RDELIM || t->type == T_RPAREN) backup(p);
 		else if (t->type != T_PIPE) unexpected(p, t, "operand");
@@ -451,17 +451,17 @@ static tpl_node *command(parser *p)
 	return cmd;
 }
 
-static tpl_node *pipeline(parser *p, const char *context, tpl_tok_type end)
+static template_node *pipeline(parser *p, const char *context, template_tok_type end)
 {
-	tpl_token *t = peek_nonspace(p);
-	tpl_node *pipe = newnode(p, N_PIPE, t->pos, t->line);
+	template_token *t = peek_nonspace(p);
+	template_node *pipe = newnode(p, N_PIPE, t->pos, t->line);
 decls:
 	t = peek_nonspace(p);
 	if (t->type == T_VAR) {
 		size_t save = p->i;
-		tpl_token *v = next_nonspace(p);
-		tpl_token *after = peek(p);
-		tpl_token *nx = peek_nonspace(p);
+		template_token *v = next_nonspace(p);
+		template_token *after = peek(p);
+		template_token *nx = peek_nonspace(p);
 		if (nx->type == T_ASSIGN || nx->type == T_DECLARE) {
 			pipe->is_assign = nx->type == T_ASSIGN;
 			next_nonspace(p);
@@ -472,7 +472,7 @@ decls:
 			addident(p, &pipe->decls, &pipe->ndecls, v->val, v->len);
 			push_var(p, v->val);
 			if (strcmp(context, "range") == 0 && pipe->ndecls < 2) {
-				tpl_tok_type nt = peek_nonspace(p)->type;
+				template_tok_type nt = peek_nonspace(p)->type;
 				if (nt == T_VAR || nt == T_RDELIM || nt == T_RPAREN) goto decls;
 				perr(p, "range can only initialize variables");
 			}
@@ -488,7 +488,7 @@ decls:
 			/* checkPipeline */
 			if (pipe->nkids == 0) perr(p, "missing value for %s", context);
 			for (size_t k = 1; k < pipe->nkids; k++) {
-				tpl_node_type ft = pipe->kids[k]->kids[0]->type;
+				template_node_type ft = pipe->kids[k]->kids[0]->type;
 				if (ft == N_BOOL || ft == N_DOT || ft == N_NIL || ft == N_NUMBER || ft == N_STRING)
 					perr(p, "non executable command in pipeline stage %zu", k + 1);
 			}
@@ -506,30 +506,30 @@ decls:
 	}
 }
 
-static tpl_node *text_or_action(parser *p);
+static template_node *text_or_action(parser *p);
 
 /* Parses nodes until {{end}} or {{else}}; *stop receives that marker node. */
-static tpl_node *item_list(parser *p, tpl_node **stop)
+static template_node *item_list(parser *p, template_node **stop)
 {
-	tpl_node *list = newnode(p, N_LIST, peek_nonspace(p)->pos, peek_nonspace(p)->line);
+	template_node *list = newnode(p, N_LIST, peek_nonspace(p)->pos, peek_nonspace(p)->line);
 	while (peek_nonspace(p)->type != T_EOF) {
-		tpl_node *n = text_or_action(p);
+		template_node *n = text_or_action(p);
 		if (n->type == N_END || n->type == N_ELSE) { *stop = n; return list; }
 		addkid(p, list, n);
 	}
 	perr(p, "unexpected EOF");
 }
 
-static tpl_node *if_control(parser *p);
+static template_node *if_control(parser *p);
 
-static tpl_node *control(parser *p, tpl_node_type type, const char *context)
+static template_node *control(parser *p, template_node_type type, const char *context)
 {
 	size_t mark = p->nvars;
 	if (++p->depth > TEMPLATE_MAX_DEPTH) perr(p, "nesting too deep (limit %d)", TEMPLATE_MAX_DEPTH);
-	tpl_node *pipe = pipeline(p, context, T_RDELIM);
-	tpl_node *n = newnode(p, type, pipe->pos, pipe->line);
+	template_node *pipe = pipeline(p, context, T_RDELIM);
+	template_node *n = newnode(p, type, pipe->pos, pipe->line);
 	n->pipe = pipe;
-	tpl_node *stop = NULL;
+	template_node *stop = NULL;
 	if (type == N_RANGE) p->range_depth++;
 	n->list = item_list(p, &stop);
 	if (type == N_RANGE) p->range_depth--;
@@ -548,12 +548,12 @@ static tpl_node *control(parser *p, tpl_node_type type, const char *context)
 	return n;
 }
 
-static tpl_node *if_control(parser *p) { return control(p, N_IF, "if"); }
+static template_node *if_control(parser *p) { return control(p, N_IF, "if"); }
 
-static tpl_node *action(parser *p)
+static template_node *action(parser *p)
 {
-	tpl_token *t = next_nonspace(p);
-	tpl_node *n;
+	template_token *t = next_nonspace(p);
+	template_node *n;
 	switch (t->type) {
 	case T_ELSE:
 		n = newnode(p, N_ELSE, t->pos, t->line);
@@ -587,11 +587,11 @@ static tpl_node *action(parser *p)
 	return n;
 }
 
-static tpl_node *text_or_action(parser *p)
+static template_node *text_or_action(parser *p)
 {
-	tpl_token *t = next_nonspace(p);
+	template_token *t = next_nonspace(p);
 	if (t->type == T_TEXT) {
-		tpl_node *n = newnode(p, N_TEXT, t->pos, t->line);
+		template_node *n = newnode(p, N_TEXT, t->pos, t->line);
 		n->text = malloc(t->len + 1);
 		if (!n->text) perr(p, "out of memory");
 		memcpy(n->text, t->val, t->len + 1);
@@ -600,21 +600,21 @@ static tpl_node *text_or_action(parser *p)
 	}
 	if (t->type == T_LDELIM) {
 		p->action_line = t->line;
-		tpl_node *n = action(p);
+		template_node *n = action(p);
 		p->action_line = 0;
 		return n;
 	}
 	unexpected(p, t, "input");
 }
 
-tpl_node *tpl_parse(const char *name, const char *text, size_t len, const void *(*find_func)(const char *), char **err)
+template_node *template_parse(const char *name, const char *text, size_t len, const void *(*find_func)(const char *), char **err)
 {
 	parser p = { .name = name, .text = text, .find_func = find_func, .last_line = 1 };
-	tpl_node *root = NULL;
+	template_node *root = NULL;
 	*err = NULL;
-	if (tpl_lex(text, len, &p.toks) < 0) {
+	if (template_lex(text, len, &p.toks) < 0) {
 		*err = strdup("template: out of memory");
-		tpl_tokens_free(&p.toks);
+		template_tokens_free(&p.toks);
 		return NULL;
 	}
 	if (setjmp(p.jb) == 0) {
@@ -622,19 +622,19 @@ tpl_node *tpl_parse(const char *name, const char *text, size_t len, const void *
 		root = newnode(&p, N_LIST, 0, 1);
 		while (peek(&p)->type != T_EOF) {
 			if (peek(&p)->type == T_ERROR) unexpected(&p, next(&p), "input");
-			tpl_node *n = text_or_action(&p);
+			template_node *n = text_or_action(&p);
 			if (n->type == N_END) perr(&p, "unexpected {{end}}");
 			if (n->type == N_ELSE) perr(&p, "unexpected {{else}}");
 			addkid(&p, root, n);
 		}
 		/* success: free the parse-only marker nodes, keep the rest */
 		for (size_t i = 0; i < p.npending; i++) {
-			tpl_node *n = p.pending[i];
+			template_node *n = p.pending[i];
 			if (n->type == N_END || n->type == N_ELSE) free(n);
 		}
 	} else {
 		for (size_t i = 0; i < p.npending; i++) {
-			tpl_node *n = p.pending[i];
+			template_node *n = p.pending[i];
 			/* free contents but not children (they are pending too) */
 			free(n->kids);
 			for (size_t k = 0; k < n->nidents; k++) free(n->idents[k]);
@@ -652,35 +652,35 @@ tpl_node *tpl_parse(const char *name, const char *text, size_t len, const void *
 	free(p.pending);
 	pop_vars(&p, 0);
 	free(p.vars);
-	tpl_tokens_free(&p.toks);
+	template_tokens_free(&p.toks);
 	return root;
 }
 
-void tpl_node_free(tpl_node *n)
+void template_node_free(template_node *n)
 {
 	if (!n) return;
-	for (size_t k = 0; k < n->nkids; k++) tpl_node_free(n->kids[k]);
+	for (size_t k = 0; k < n->nkids; k++) template_node_free(n->kids[k]);
 	free(n->kids);
 	for (size_t k = 0; k < n->nidents; k++) free(n->idents[k]);
 	free(n->idents);
 	for (size_t k = 0; k < n->ndecls; k++) free(n->decls[k]);
 	free(n->decls);
-	tpl_node_free(n->pipe);
-	tpl_node_free(n->list);
-	tpl_node_free(n->elist);
-	tpl_node_free(n->node);
+	template_node_free(n->pipe);
+	template_node_free(n->list);
+	template_node_free(n->elist);
+	template_node_free(n->node);
 	free(n->text);
 	free(n->raw);
 	free(n);
 }
 
-void tpl_node_string(const tpl_node *n, void *vb)
+void template_node_string(const template_node *n, void *vb)
 {
 	template_buf *b = vb;
 	size_t k;
 	switch (n->type) {
 	case N_TEXT: template_quote(b, n->text, n->len); break;
-	case N_ACTION: template_buf_adds(b, "{{"); tpl_node_string(n->pipe, b); template_buf_adds(b, "}}"); break;
+	case N_ACTION: template_buf_adds(b, "{{"); template_node_string(n->pipe, b); template_buf_adds(b, "}}"); break;
 	case N_PIPE:
 		for (k = 0; k < n->ndecls; k++) {
 			if (k) template_buf_adds(b, ", ");
@@ -689,14 +689,14 @@ void tpl_node_string(const tpl_node *n, void *vb)
 		if (n->ndecls) template_buf_adds(b, n->is_assign ? " = " : " := ");
 		for (k = 0; k < n->nkids; k++) {
 			if (k) template_buf_adds(b, " | ");
-			tpl_node_string(n->kids[k], b);
+			template_node_string(n->kids[k], b);
 		}
 		break;
 	case N_CMD:
 		for (k = 0; k < n->nkids; k++) {
 			if (k) template_buf_adds(b, " ");
-			if (n->kids[k]->type == N_PIPE) { template_buf_adds(b, "("); tpl_node_string(n->kids[k], b); template_buf_adds(b, ")"); }
-			else tpl_node_string(n->kids[k], b);
+			if (n->kids[k]->type == N_PIPE) { template_buf_adds(b, "("); template_node_string(n->kids[k], b); template_buf_adds(b, ")"); }
+			else template_node_string(n->kids[k], b);
 		}
 		break;
 	case N_FIELD:
@@ -706,8 +706,8 @@ void tpl_node_string(const tpl_node *n, void *vb)
 		for (k = 0; k < n->nidents; k++) { if (k) template_buf_adds(b, "."); template_buf_adds(b, n->idents[k]); }
 		break;
 	case N_CHAIN:
-		if (n->node->type == N_PIPE) { template_buf_adds(b, "("); tpl_node_string(n->node, b); template_buf_adds(b, ")"); }
-		else tpl_node_string(n->node, b);
+		if (n->node->type == N_PIPE) { template_buf_adds(b, "("); template_node_string(n->node, b); template_buf_adds(b, ")"); }
+		else template_node_string(n->node, b);
 		for (k = 0; k < n->nidents; k++) { template_buf_adds(b, "."); template_buf_adds(b, n->idents[k]); }
 		break;
 	case N_IDENT: template_buf_adds(b, n->idents[0]); break;
@@ -717,7 +717,7 @@ void tpl_node_string(const tpl_node *n, void *vb)
 	case N_NUMBER: case N_STRING: template_buf_adds(b, n->raw); break;
 	case N_IF: case N_RANGE: case N_WITH:
 		template_buf_adds(b, n->type == N_IF ? "{{if " : n->type == N_RANGE ? "{{range " : "{{with ");
-		tpl_node_string(n->pipe, b);
+		template_node_string(n->pipe, b);
 		template_buf_adds(b, "}}");
 		break;
 	case N_BREAK: template_buf_adds(b, "{{break}}"); break;

@@ -43,19 +43,19 @@ static int cmp_svc(const void *a, const void *b)
 	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
-template_value *tplf_services(tpl_exec *x, const char *name, template_value **a, size_t n)
+template_value *tplf_services(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
-	const template_provider *p = tpl_provider(x);
+	const template_provider *p = template_exec_provider(x);
 	const template_catalog_service *list = NULL;
 	size_t cnt = 0;
 	if (n == 1 && !(a[0]->kind == TV_STRING && a[0]->u.str.len == 0)) {
-		tpl_call_error(x, name, "catalog.services: datacenter and node-meta queries are not supported");
+		template_call_error(x, name, "catalog.services: datacenter and node-meta queries are not supported");
 		return NULL;
 	}
 	template_value *out = template_value_list("[]*dependency.CatalogSnippet");
 	if (!out) return NULL;
 	int rc = p->services ? p->services(p->ctx, &list, &cnt) : TEMPLATE_DATA_UNKNOWN;
-	tpl_dep(x, TEMPLATE_DEP_SERVICES, "", rc != TEMPLATE_DATA_OK);
+	template_exec_dep(x, TEMPLATE_DEP_SERVICES, "", rc != TEMPLATE_DATA_OK);
 	if (rc != TEMPLATE_DATA_OK) return out;
 	const template_catalog_service **sorted = malloc((cnt ? cnt : 1) * sizeof *sorted);
 	if (!sorted) { template_value_unref(out); return NULL; }
@@ -138,13 +138,13 @@ static int cmp_inst(const void *a, const void *b)
 	return x < y ? -1 : x > y; /* stable */
 }
 
-template_value *tplf_service(tpl_exec *x, const char *name, template_value **a, size_t n)
+template_value *tplf_service(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	template_buf qb = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		const char *s;
 		size_t l;
-		if (tpl_arg_string(x, name, a[i], &s, &l) < 0) { template_buf_free(&qb); return NULL; }
+		if (template_arg_string(x, name, a[i], &s, &l) < 0) { template_buf_free(&qb); return NULL; }
 		if (i) template_buf_add(&qb, "|", 1);
 		template_buf_add(&qb, s, l);
 	}
@@ -154,17 +154,17 @@ template_value *tplf_service(tpl_exec *x, const char *name, template_value **a, 
 	if (!out || n == 0 || a[0]->u.str.len == 0) { template_buf_free(&qb); return out; }
 	svc_query q;
 	if (parse_query(qb.data, &q) < 0) {
-		tpl_call_error(x, name, "health.service: invalid format: \"%s\"", qb.data);
+		template_call_error(x, name, "health.service: invalid format: \"%s\"", qb.data);
 		template_buf_free(&qb);
 		template_value_unref(out);
 		return NULL;
 	}
 	template_buf_free(&qb);
-	const template_provider *p = tpl_provider(x);
+	const template_provider *p = template_exec_provider(x);
 	const template_instance *list = NULL;
 	size_t cnt = 0;
 	int rc = p->service ? p->service(p->ctx, q.name, &list, &cnt) : TEMPLATE_DATA_UNKNOWN;
-	tpl_dep(x, TEMPLATE_DEP_SERVICE, q.name, rc != TEMPLATE_DATA_OK);
+	template_exec_dep(x, TEMPLATE_DEP_SERVICE, q.name, rc != TEMPLATE_DATA_OK);
 	if (rc == TEMPLATE_DATA_OK) {
 		const template_instance **sel = malloc((cnt ? cnt : 1) * sizeof *sel);
 		size_t ns = 0;
@@ -219,65 +219,65 @@ template_value *tplf_service(tpl_exec *x, const char *name, template_value **a, 
 /* consul-template strips one leading '/' from keys and prefixes. */
 static const char *strip_slash(const char *s) { return *s == '/' ? s + 1 : s; }
 
-template_value *tplf_key(tpl_exec *x, const char *name, template_value **a, size_t n)
+template_value *tplf_key(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	const char *k;
-	if (tpl_arg_string(x, name, a[0], &k, NULL) < 0) return NULL;
+	if (template_arg_string(x, name, a[0], &k, NULL) < 0) return NULL;
 	if (!*k) return template_value_cstr("");
 	k = strip_slash(k);
-	const template_provider *p = tpl_provider(x);
+	const template_provider *p = template_exec_provider(x);
 	const char *v = NULL;
 	size_t len = 0;
 	int rc = p->kv_get ? p->kv_get(p->ctx, k, &v, &len) : TEMPLATE_DATA_UNKNOWN;
 	/* key blocks until the key exists: absent counts as missing */
-	tpl_dep(x, TEMPLATE_DEP_KEY, k, rc != TEMPLATE_DATA_OK);
+	template_exec_dep(x, TEMPLATE_DEP_KEY, k, rc != TEMPLATE_DATA_OK);
 	if (rc != TEMPLATE_DATA_OK) return template_value_cstr("");
 	return template_value_string(v ? v : "", v ? len : 0);
 }
 
-template_value *tplf_key_or_default(tpl_exec *x, const char *name, template_value **a, size_t n)
+template_value *tplf_key_or_default(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	const char *k, *def;
 	size_t dl;
-	if (tpl_arg_string(x, name, a[0], &k, NULL) < 0 || tpl_arg_string(x, name, a[1], &def, &dl) < 0) return NULL;
+	if (template_arg_string(x, name, a[0], &k, NULL) < 0 || template_arg_string(x, name, a[1], &def, &dl) < 0) return NULL;
 	if (!*k) return template_value_string(def, dl);
 	k = strip_slash(k);
-	const template_provider *p = tpl_provider(x);
+	const template_provider *p = template_exec_provider(x);
 	const char *v = NULL;
 	size_t len = 0;
 	int rc = p->kv_get ? p->kv_get(p->ctx, k, &v, &len) : TEMPLATE_DATA_UNKNOWN;
 	/* never blocks: an unknown key is still recorded so the caller fetches it */
-	tpl_dep(x, TEMPLATE_DEP_KEY, k, rc == TEMPLATE_DATA_UNKNOWN);
+	template_exec_dep(x, TEMPLATE_DEP_KEY, k, rc == TEMPLATE_DATA_UNKNOWN);
 	if (rc != TEMPLATE_DATA_OK || !v || len == 0) return template_value_string(def, dl);
 	return template_value_string(v, len);
 }
 
-template_value *tplf_key_exists(tpl_exec *x, const char *name, template_value **a, size_t n)
+template_value *tplf_key_exists(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	const char *k;
-	if (tpl_arg_string(x, name, a[0], &k, NULL) < 0) return NULL;
+	if (template_arg_string(x, name, a[0], &k, NULL) < 0) return NULL;
 	if (!*k) return template_value_bool(0);
 	k = strip_slash(k);
-	const template_provider *p = tpl_provider(x);
+	const template_provider *p = template_exec_provider(x);
 	const char *v = NULL;
 	size_t len = 0;
 	int rc = p->kv_get ? p->kv_get(p->ctx, k, &v, &len) : TEMPLATE_DATA_UNKNOWN;
-	tpl_dep(x, TEMPLATE_DEP_KEY, k, rc == TEMPLATE_DATA_UNKNOWN);
+	template_exec_dep(x, TEMPLATE_DEP_KEY, k, rc == TEMPLATE_DATA_UNKNOWN);
 	return template_value_bool(rc == TEMPLATE_DATA_OK);
 }
 
-static template_value *kv_list(tpl_exec *x, const char *name, template_value *arg, int recurse)
+static template_value *kv_list(template_exec_state *x, const char *name, template_value *arg, int recurse)
 {
 	const char *pre;
-	if (tpl_arg_string(x, name, arg, &pre, NULL) < 0) return NULL;
+	if (template_arg_string(x, name, arg, &pre, NULL) < 0) return NULL;
 	template_value *out = template_value_list("[]*dependency.KeyPair");
 	if (!out || !*pre) return out;
 	pre = strip_slash(pre);
-	const template_provider *p = tpl_provider(x);
+	const template_provider *p = template_exec_provider(x);
 	const template_kv_pair *list = NULL;
 	size_t cnt = 0;
 	int rc = p->kv_list ? p->kv_list(p->ctx, pre, &list, &cnt) : TEMPLATE_DATA_UNKNOWN;
-	tpl_dep(x, TEMPLATE_DEP_PREFIX, pre, rc != TEMPLATE_DATA_OK);
+	template_exec_dep(x, TEMPLATE_DEP_PREFIX, pre, rc != TEMPLATE_DATA_OK);
 	if (rc != TEMPLATE_DATA_OK) return out;
 	size_t pl = strlen(pre);
 	for (size_t i = 0; i < cnt; i++) {
@@ -302,5 +302,5 @@ static template_value *kv_list(tpl_exec *x, const char *name, template_value *ar
 	return out;
 }
 
-template_value *tplf_ls(tpl_exec *x, const char *name, template_value **a, size_t n) { return kv_list(x, name, a[0], 0); }
-template_value *tplf_tree(tpl_exec *x, const char *name, template_value **a, size_t n) { return kv_list(x, name, a[0], 1); }
+template_value *tplf_ls(template_exec_state *x, const char *name, template_value **a, size_t n) { return kv_list(x, name, a[0], 0); }
+template_value *tplf_tree(template_exec_state *x, const char *name, template_value **a, size_t n) { return kv_list(x, name, a[0], 1); }

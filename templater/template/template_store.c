@@ -1,6 +1,6 @@
 /* template_store.c: a template_provider fed with Consul API answers, for the templater daemon.
  * Owns: copies of the last catalog services list, per-service health answers, KV keys and KV
- * prefixes, indexed by name (hash tables), and the conversion from Consul's JSON shapes to the
+ * prefixes, indexed by name (lib/strmap.h), and the conversion from Consul's JSON shapes to the
  * engine's: /v1/catalog/services {"name":["tag"]}; /v1/health/service/<name>
  * [{Node{Node,Address},Service{ID,Service,Tags,Address,Port,Meta},Checks[{CheckID,Status}]}]
  * with Consul's aggregated status (maintenance > critical > warning > passing); /v1/kv answers
@@ -9,6 +9,7 @@
  * Never: does I/O; the daemon fetches and calls template_store_set_*. */
 #include "template.h"
 #include "consul_client.h" /* consul_kv_value: base64 decoding of KV values */
+#include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,89 +29,11 @@ typedef struct {
 	size_t n;
 } prefix_entry;
 
-/* string -> pointer hash map (open addressing, tombstones on delete) */
-typedef struct {
-	char **keys;
-	void **vals;
-	size_t cap, n, used;
-} smap;
-
-#define TOMB ((char *)1)
-
-static size_t shash(const char *s)
-{
-	size_t h = 1469598103934665603ULL;
-	for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static void **smap_find(smap *m, const char *k)
-{
-	if (!m->cap) return NULL;
-	for (size_t i = shash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->keys[i]) return NULL;
-		if (m->keys[i] != TOMB && !strcmp(m->keys[i], k)) return &m->vals[i];
-	}
-}
-
-static int smap_grow(smap *m)
-{
-	size_t nc = m->cap ? m->cap * 2 : 64;
-	char **k = calloc(nc, sizeof *k);
-	void **v = calloc(nc, sizeof *v);
-	if (!k || !v) { free(k); free(v); return -1; }
-	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->keys[i] || m->keys[i] == TOMB) continue;
-		size_t j = shash(m->keys[i]) & (nc - 1);
-		while (k[j]) j = (j + 1) & (nc - 1);
-		k[j] = m->keys[i];
-		v[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = k;
-	m->vals = v;
-	m->cap = nc;
-	m->used = m->n;
-	return 0;
-}
-
-/* Inserts or replaces; returns the previous value via *old (NULL if none). */
-static int smap_put(smap *m, const char *k, void *v, void **old)
-{
-	*old = NULL;
-	void **slot = smap_find(m, k);
-	if (slot) { *old = *slot; *slot = v; return 0; }
-	if ((m->used + 1) * 2 > m->cap && smap_grow(m) < 0) return -1;
-	char *kc = strdup(k);
-	if (!kc) return -1;
-	size_t i = shash(k) & (m->cap - 1);
-	while (m->keys[i] && m->keys[i] != TOMB) i = (i + 1) & (m->cap - 1);
-	if (!m->keys[i]) m->used++;
-	m->keys[i] = kc;
-	m->vals[i] = v;
-	m->n++;
-	return 0;
-}
-
-static void *smap_del(smap *m, const char *k)
-{
-	void **slot = smap_find(m, k);
-	if (!slot) return NULL;
-	size_t i = (size_t)(slot - m->vals);
-	void *v = *slot;
-	free(m->keys[i]);
-	m->keys[i] = TOMB;
-	m->vals[i] = NULL;
-	m->n--;
-	return v;
-}
-
 struct template_store {
 	template_catalog_service *svcs;
 	size_t nsvcs;
 	int have_services;
-	smap services, keys, prefixes;
+	strmap_t *services, *keys, *prefixes; /* lib/strmap.h: name -> entry, owned */
 	const char *(*getenv_fn)(const char *);
 	template_kv_pair *scratch; /* kv_list answers for prefixes we do not hold directly */
 };
@@ -201,18 +124,20 @@ static void free_prefix(prefix_entry *e)
 	free(e);
 }
 
-template_store *template_store_new(void)
+static void map_free(strmap_t *m, void (*fr)(void *))
 {
-	return calloc(1, sizeof(template_store));
+	if (!m) return;
+	for (strmap_iter_t it = strmap_iter(m); strmap_iter_next(&it);) fr(it.value);
+	strmap_free(m);
 }
 
-static void smap_clear(smap *m, void (*fr)(void *))
+/* Inserts or replaces key -> v (never NULL); the replaced entry is freed with fr. */
+static int map_set(strmap_t *m, const char *key, void *v, void (*fr)(void *))
 {
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->keys[i] && m->keys[i] != TOMB) { free(m->keys[i]); fr(m->vals[i]); }
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof *m);
+	void *old = strmap_get(m, key);
+	if (strmap_put(m, key, v) < 0) return -1;
+	if (old) fr(old);
+	return 0;
 }
 
 static void fr_svc(void *p) { free_svc(p); }
@@ -223,11 +148,22 @@ void template_store_free(template_store *s)
 {
 	if (!s) return;
 	free_catalog(s->svcs, s->nsvcs);
-	smap_clear(&s->services, fr_svc);
-	smap_clear(&s->keys, fr_key);
-	smap_clear(&s->prefixes, fr_prefix);
+	map_free(s->services, fr_svc);
+	map_free(s->keys, fr_key);
+	map_free(s->prefixes, fr_prefix);
 	free(s->scratch);
 	free(s);
+}
+
+template_store *template_store_new(void)
+{
+	template_store *s = calloc(1, sizeof(template_store));
+	if (!s) return NULL;
+	s->services = strmap_new();
+	s->keys = strmap_new();
+	s->prefixes = strmap_new();
+	if (!s->services || !s->keys || !s->prefixes) { template_store_free(s); return NULL; }
+	return s;
 }
 
 static const char **tags_from(const json_t *arr, size_t *n)
@@ -326,15 +262,13 @@ int template_store_set_service(template_store *s, const char *name, const json_t
 			return -1;
 		}
 	}
-	void *old;
-	if (smap_put(&s->services, name, e, &old) < 0) { free_svc(e); return -1; }
-	free_svc(old);
+	if (map_set(s->services, name, e, fr_svc) < 0) { free_svc(e); return -1; }
 	return 0;
 }
 
 void template_store_forget_service(template_store *s, const char *name)
 {
-	free_svc(smap_del(&s->services, name));
+	free_svc(strmap_del(s->services, name));
 }
 
 int template_store_set_key(template_store *s, const char *key, const json_t *entries)
@@ -356,9 +290,7 @@ int template_store_set_key(template_store *s, const char *key, const json_t *ent
 			if (!e->value) { free(e); return -1; }
 		}
 	}
-	void *old;
-	if (smap_put(&s->keys, key, e, &old) < 0) { free_key(e); return -1; }
-	free_key(old);
+	if (map_set(s->keys, key, e, fr_key) < 0) { free_key(e); return -1; }
 	return 0;
 }
 
@@ -387,9 +319,7 @@ int template_store_set_prefix(template_store *s, const char *prefix, const json_
 		if (!p->key || !p->value) { free_prefix(e); return -1; }
 	}
 	qsort(e->pairs, e->n, sizeof *e->pairs, cmp_pair);
-	void *old;
-	if (smap_put(&s->prefixes, prefix, e, &old) < 0) { free_prefix(e); return -1; }
-	free_prefix(old);
+	if (map_set(s->prefixes, prefix, e, fr_prefix) < 0) { free_prefix(e); return -1; }
 	return 0;
 }
 
@@ -410,19 +340,18 @@ static int p_services(void *ctx, const template_catalog_service **out, size_t *n
 static int p_service(void *ctx, const char *name, const template_instance **out, size_t *n)
 {
 	template_store *s = ctx;
-	void **e = smap_find(&s->services, name);
+	const svc_entry *e = strmap_get(s->services, name);
 	if (!e) return TEMPLATE_DATA_UNKNOWN;
-	*out = ((svc_entry *)*e)->inst;
-	*n = ((svc_entry *)*e)->n;
+	*out = e->inst;
+	*n = e->n;
 	return TEMPLATE_DATA_OK;
 }
 
 static int p_kv_get(void *ctx, const char *key, const char **value, size_t *len)
 {
 	template_store *s = ctx;
-	void **e = smap_find(&s->keys, key);
-	if (!e) return TEMPLATE_DATA_UNKNOWN;
-	key_entry *k = *e;
+	const key_entry *k = strmap_get(s->keys, key);
+	if (!k) return TEMPLATE_DATA_UNKNOWN;
 	if (!k->value) return TEMPLATE_DATA_ABSENT;
 	*value = k->value;
 	*len = k->len;
@@ -432,10 +361,10 @@ static int p_kv_get(void *ctx, const char *key, const char **value, size_t *len)
 static int p_kv_list(void *ctx, const char *prefix, const template_kv_pair **out, size_t *n)
 {
 	template_store *s = ctx;
-	void **e = smap_find(&s->prefixes, prefix);
+	const prefix_entry *e = strmap_get(s->prefixes, prefix);
 	if (!e) return TEMPLATE_DATA_UNKNOWN;
-	*out = ((prefix_entry *)*e)->pairs;
-	*n = ((prefix_entry *)*e)->n;
+	*out = e->pairs;
+	*n = e->n;
 	return TEMPLATE_DATA_OK;
 }
 

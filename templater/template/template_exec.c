@@ -11,8 +11,10 @@
  * Never: does I/O; data comes only through the provider via template_funcs/template_consul. */
 #include "template_exec.h"
 #include "template_parse.h"
+#include "strmap.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,26 +23,25 @@ struct template_t {
 	char *name;
 	char *text;
 	size_t len;
-	tpl_node *root;
+	template_node *root;
 };
 
 typedef struct {
 	char *name;
 	template_value *v;
-} tpl_var;
+} template_var;
 
-struct tpl_exec {
+struct template_exec_state {
 	const template_t *t;
 	const template_provider *p;
 	template_buf out;
-	tpl_var *vars;
+	template_var *vars;
 	size_t nvars, capvars;
-	const tpl_node *at;
+	const template_node *at;
 	char *err;
 	template_dep *deps;
 	size_t ndeps, capdeps;
-	size_t *dep_slots; /* open-addressing index into deps (value+1; 0 = empty) */
-	size_t nslots;
+	strmap_t *dep_index; /* kind + name -> position in deps + 1 (see template_exec_dep) */
 	int incomplete;
 	long long steps, max_steps;
 	size_t max_memory;
@@ -48,14 +49,14 @@ struct tpl_exec {
 	time_t now;
 	int brk; /* 1: break, 2: continue pending */
 	/* the function call in progress, so argument type errors point at the argument */
-	const tpl_node *call_cmd, *call_node;
+	const template_node *call_cmd, *call_node;
 	template_value **call_args;
 	size_t call_n;
 };
 
 /* ---- template objects ---- */
 
-static const void *find_func(const char *name) { return tpl_func_find(name); }
+static const void *find_func(const char *name) { return template_func_find(name); }
 
 template_t *template_new(const char *name, const char *text, size_t len, char **err)
 {
@@ -69,7 +70,7 @@ template_t *template_new(const char *name, const char *text, size_t len, char **
 	memcpy(t->text, text, len);
 	t->text[len] = 0;
 	t->len = len;
-	t->root = tpl_parse(t->name, t->text, len, find_func, err);
+	t->root = template_parse(t->name, t->text, len, find_func, err);
 	if (!t->root) {
 		free(t->text);
 		free(t->name);
@@ -82,7 +83,7 @@ template_t *template_new(const char *name, const char *text, size_t len, char **
 void template_free(template_t *t)
 {
 	if (!t) return;
-	tpl_node_free(t->root);
+	template_node_free(t->root);
 	free(t->text);
 	free(t->name);
 	free(t);
@@ -92,7 +93,7 @@ const char *template_name(const template_t *t) { return t->name; }
 
 /* ---- errors ---- */
 
-static void vfail(tpl_exec *x, const char *fmt, va_list ap)
+static void vfail(template_exec_state *x, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	if (x->err) return;
@@ -109,7 +110,7 @@ static void vfail(tpl_exec *x, const char *fmt, va_list ap)
 		while (nl > 0 && x->t->text[nl - 1] != '\n') nl--;
 		col = nl == 0 ? (long)pos : (long)(pos - nl);
 		template_buf ctx = { 0 };
-		tpl_node_string(x->at, &ctx);
+		template_node_string(x->at, &ctx);
 		template_buf_addf(&b, "template: %s:%d:%ld: executing ", x->t->name, line, col);
 		template_quote(&b, x->t->name, strlen(x->t->name));
 		template_buf_addf(&b, " at <%s>: %s", ctx.data ? ctx.data : "", msg);
@@ -118,7 +119,7 @@ static void vfail(tpl_exec *x, const char *fmt, va_list ap)
 	x->err = b.data ? b.data : strdup("template: out of memory");
 }
 
-void tpl_fail(tpl_exec *x, const char *fmt, ...)
+void template_fail(template_exec_state *x, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -126,7 +127,7 @@ void tpl_fail(tpl_exec *x, const char *fmt, ...)
 	va_end(ap);
 }
 
-void tpl_call_error(tpl_exec *x, const char *name, const char *fmt, ...)
+void template_call_error(template_exec_state *x, const char *name, const char *fmt, ...)
 {
 	char msg[900];
 	va_list ap;
@@ -134,87 +135,71 @@ void tpl_call_error(tpl_exec *x, const char *name, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (x->call_node) x->at = x->call_node; /* Go reports call errors at the command */
-	tpl_fail(x, "error calling %s: %s", name, msg);
+	template_fail(x, "error calling %s: %s", name, msg);
 }
 
-static size_t dep_hash(template_dep_kind kind, const char *name)
-{
-	size_t h = 1469598103934665603ULL ^ (size_t)kind; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 1099511628211ULL;
-	return h;
-}
-
-static int dep_rehash(tpl_exec *x, size_t nslots)
-{
-	size_t *sl = calloc(nslots, sizeof *sl);
-	if (!sl) return -1;
-	for (size_t i = 0; i < x->ndeps; i++) {
-		size_t h = dep_hash(x->deps[i].kind, x->deps[i].name) & (nslots - 1);
-		while (sl[h]) h = (h + 1) & (nslots - 1);
-		sl[h] = i + 1;
-	}
-	free(x->dep_slots);
-	x->dep_slots = sl;
-	x->nslots = nslots;
-	return 0;
-}
-
-void tpl_dep(tpl_exec *x, template_dep_kind kind, const char *name, int missing)
+/* The dependency index (lib/strmap.h) is keyed by the kind as one byte, then the name; its
+ * value is the position in deps + 1. Short keys are built on the stack. */
+void template_exec_dep(template_exec_state *x, template_dep_kind kind, const char *name, int missing)
 {
 	if (missing) x->incomplete = 1;
-	if ((x->ndeps + 1) * 2 > x->nslots && dep_rehash(x, x->nslots ? x->nslots * 2 : 64) < 0) return;
-	size_t h = dep_hash(kind, name) & (x->nslots - 1);
-	for (; x->dep_slots[h]; h = (h + 1) & (x->nslots - 1)) {
-		template_dep *d = &x->deps[x->dep_slots[h] - 1];
-		if (d->kind == kind && strcmp(d->name, name) == 0) {
-			if (missing) d->missing = 1;
-			return;
-		}
+	if (!x->dep_index && !(x->dep_index = strmap_new())) return;
+	size_t nl = strlen(name);
+	char stack[256], *key = nl + 2 <= sizeof stack ? stack : malloc(nl + 2);
+	if (!key) return;
+	key[0] = (char)('A' + (int)kind);
+	memcpy(key + 1, name, nl + 1);
+	uintptr_t at = (uintptr_t)strmap_get(x->dep_index, key);
+	if (at) {
+		if (missing) x->deps[at - 1].missing = 1;
+		goto out;
 	}
 	if (x->ndeps == x->capdeps) {
 		size_t nc = x->capdeps ? x->capdeps * 2 : 16;
 		template_dep *d = realloc(x->deps, nc * sizeof *d);
-		if (!d) return;
+		if (!d) goto out;
 		x->deps = d;
 		x->capdeps = nc;
 	}
 	char *n = strdup(name);
-	if (!n) return;
+	if (!n) goto out;
+	if (strmap_put(x->dep_index, key, (void *)(uintptr_t)(x->ndeps + 1)) < 0) { free(n); goto out; }
 	x->deps[x->ndeps++] = (template_dep){ kind, n, missing };
-	x->dep_slots[h] = x->ndeps;
+out:
+	if (key != stack) free(key);
 }
 
-const template_provider *tpl_provider(tpl_exec *x) { return x->p; }
-time_t tpl_now(tpl_exec *x) { return x->now; }
+const template_provider *template_exec_provider(template_exec_state *x) { return x->p; }
+time_t template_now(template_exec_state *x) { return x->now; }
 
 /* A type error for argument v of the current call, worded as Go's evalArg/validateType. */
-void tpl_arg_type_error(tpl_exec *x, template_value *v, const char *want)
+void template_arg_type_error(template_exec_state *x, template_value *v, const char *want)
 {
-	const tpl_node *arg = NULL;
+	const template_node *arg = NULL;
 	for (size_t i = 0; x->call_cmd && i < x->call_n; i++)
 		if (x->call_args[i] == v && i + 1 < x->call_cmd->nkids) arg = x->call_cmd->kids[i + 1];
 	if (arg) x->at = arg;
-	if (arg && arg->type == N_NIL) { tpl_fail(x, "cannot assign nil to %s", want); return; }
-	if (v->kind == TV_INVALID) { tpl_fail(x, "invalid value; expected %s", want); return; }
+	if (arg && arg->type == N_NIL) { template_fail(x, "cannot assign nil to %s", want); return; }
+	if (v->kind == TV_INVALID) { template_fail(x, "invalid value; expected %s", want); return; }
 	if (arg && (arg->type == N_STRING || arg->type == N_NUMBER || arg->type == N_BOOL)) {
 		template_buf b = { 0 };
-		tpl_node_string(arg, &b);
+		template_node_string(arg, &b);
 		const char *lit = b.data ? b.data : "";
-		if (!strcmp(want, "string")) tpl_fail(x, "expected string; found %s", lit);
-		else if (!strcmp(want, "int")) tpl_fail(x, "expected integer; found %s", lit);
-		else if (!strcmp(want, "bool")) tpl_fail(x, "expected bool; found %s", lit);
-		else tpl_fail(x, "can't handle %s for arg of type %s", lit, want);
+		if (!strcmp(want, "string")) template_fail(x, "expected string; found %s", lit);
+		else if (!strcmp(want, "int")) template_fail(x, "expected integer; found %s", lit);
+		else if (!strcmp(want, "bool")) template_fail(x, "expected bool; found %s", lit);
+		else template_fail(x, "can't handle %s for arg of type %s", lit, want);
 		template_buf_free(&b);
 		return;
 	}
-	tpl_fail(x, "wrong type for value; expected %s; got %s", want, v->type);
+	template_fail(x, "wrong type for value; expected %s; got %s", want, v->type);
 }
 
-int tpl_arg_string(tpl_exec *x, const char *fname, template_value *v, const char **s, size_t *len)
+int template_arg_string(template_exec_state *x, const char *fname, template_value *v, const char **s, size_t *len)
 {
 	(void)fname;
 	if (v->kind != TV_STRING) {
-		tpl_arg_type_error(x, v, "string");
+		template_arg_type_error(x, v, "string");
 		return -1;
 	}
 	*s = v->u.str.s;
@@ -222,11 +207,11 @@ int tpl_arg_string(tpl_exec *x, const char *fname, template_value *v, const char
 	return 0;
 }
 
-int tpl_arg_int(tpl_exec *x, const char *fname, template_value *v, int64_t *i)
+int template_arg_int(template_exec_state *x, const char *fname, template_value *v, int64_t *i)
 {
 	(void)fname;
 	if (v->kind != TV_INT) {
-		tpl_arg_type_error(x, v, "int");
+		template_arg_type_error(x, v, "int");
 		return -1;
 	}
 	*i = v->u.i;
@@ -235,22 +220,22 @@ int tpl_arg_int(tpl_exec *x, const char *fname, template_value *v, int64_t *i)
 
 /* ---- variables ---- */
 
-static int var_push(tpl_exec *x, const char *name, template_value *v)
+static int var_push(template_exec_state *x, const char *name, template_value *v)
 {
 	if (x->nvars == x->capvars) {
 		size_t nc = x->capvars ? x->capvars * 2 : 16;
-		tpl_var *q = realloc(x->vars, nc * sizeof *q);
-		if (!q) { tpl_fail(x, "out of memory"); return -1; }
+		template_var *q = realloc(x->vars, nc * sizeof *q);
+		if (!q) { template_fail(x, "out of memory"); return -1; }
 		x->vars = q;
 		x->capvars = nc;
 	}
 	char *n = strdup(name);
-	if (!n) { tpl_fail(x, "out of memory"); return -1; }
-	x->vars[x->nvars++] = (tpl_var){ n, template_value_ref(v) };
+	if (!n) { template_fail(x, "out of memory"); return -1; }
+	x->vars[x->nvars++] = (template_var){ n, template_value_ref(v) };
 	return 0;
 }
 
-static void var_pop(tpl_exec *x, size_t mark)
+static void var_pop(template_exec_state *x, size_t mark)
 {
 	while (x->nvars > mark) {
 		x->nvars--;
@@ -259,14 +244,14 @@ static void var_pop(tpl_exec *x, size_t mark)
 	}
 }
 
-static void var_set_top(tpl_exec *x, size_t n, template_value *v)
+static void var_set_top(template_exec_state *x, size_t n, template_value *v)
 {
-	tpl_var *e = &x->vars[x->nvars - n];
+	template_var *e = &x->vars[x->nvars - n];
 	template_value_unref(e->v);
 	e->v = template_value_ref(v);
 }
 
-static tpl_var *var_find(tpl_exec *x, const char *name)
+static template_var *var_find(template_exec_state *x, const char *name)
 {
 	for (size_t i = x->nvars; i > 0; i--)
 		if (strcmp(x->vars[i - 1].name, name) == 0) return &x->vars[i - 1];
@@ -277,41 +262,41 @@ static tpl_var *var_find(tpl_exec *x, const char *name)
 
 #define MISSING NULL
 
-static template_value *eval_pipeline(tpl_exec *x, template_value *dot, const tpl_node *pipe);
-static template_value *eval_arg(tpl_exec *x, template_value *dot, const tpl_node *n);
-static template_value *eval_function(tpl_exec *x, template_value *dot, const tpl_node *ident,
-	const tpl_node *cmd, template_value *final);
+static template_value *eval_pipeline(template_exec_state *x, template_value *dot, const template_node *pipe);
+static template_value *eval_arg(template_exec_state *x, template_value *dot, const template_node *n);
+static template_value *eval_function(template_exec_state *x, template_value *dot, const template_node *ident,
+	const template_node *cmd, template_value *final);
 
 /* The render ran out of memory (its budget, or malloc): the error, whatever failed first. */
-static int mem_fail(tpl_exec *x)
+static int mem_fail(template_exec_state *x)
 {
 	if (!x->mem_state) x->mem_state = template_mem_state();
 	template_mem_end(); /* the message needs memory too; the render is over */
 	free(x->err);
 	x->err = NULL;
 	if (x->mem_state == 2)
-		tpl_fail(x, "memory use exceeds the limit of %zu bytes (values, temporaries and output together)", x->max_memory);
+		template_fail(x, "memory use exceeds the limit of %zu bytes (values, temporaries and output together)", x->max_memory);
 	else
-		tpl_fail(x, "out of memory");
+		template_fail(x, "out of memory");
 	return -1;
 }
 
-static int step(tpl_exec *x)
+static int step(template_exec_state *x)
 {
 	if (++x->steps > x->max_steps) {
-		tpl_fail(x, "evaluation exceeds the limit of %lld steps", x->max_steps);
+		template_fail(x, "evaluation exceeds the limit of %lld steps", x->max_steps);
 		return -1;
 	}
 	if (template_mem_state()) return mem_fail(x);
 	return 0;
 }
 
-static int not_a_function(tpl_exec *x, const tpl_node *cmd, template_value *final)
+static int not_a_function(template_exec_state *x, const template_node *cmd, template_value *final)
 {
 	if ((cmd && cmd->nkids > 1) || final != MISSING) {
 		template_buf b = { 0 };
-		tpl_node_string(cmd->kids[0], &b);
-		tpl_fail(x, "can't give argument to non-function %s", b.data ? b.data : "");
+		template_node_string(cmd->kids[0], &b);
+		template_fail(x, "can't give argument to non-function %s", b.data ? b.data : "");
 		template_buf_free(&b);
 		return -1;
 	}
@@ -319,12 +304,12 @@ static int not_a_function(tpl_exec *x, const tpl_node *cmd, template_value *fina
 }
 
 /* Evaluates cmd's arguments 1..n (plus final) into an array of new references. */
-static template_value **eval_args(tpl_exec *x, template_value *dot, const tpl_node *cmd,
+static template_value **eval_args(template_exec_state *x, template_value *dot, const template_node *cmd,
 	template_value *final, size_t *n)
 {
 	size_t na = (cmd ? (cmd->nkids ? cmd->nkids - 1 : 0) : 0) + (final != MISSING);
 	template_value **a = calloc(na ? na : 1, sizeof *a);
-	if (!a) { tpl_fail(x, "out of memory"); return NULL; }
+	if (!a) { template_fail(x, "out of memory"); return NULL; }
 	size_t k = 0;
 	for (size_t i = 1; cmd && i < cmd->nkids; i++) {
 		a[k] = eval_arg(x, dot, cmd->kids[i]);
@@ -347,17 +332,17 @@ static void free_args(template_value **a, size_t n)
 }
 
 /* dependency.ServiceTags.Contains */
-static template_value *call_method(tpl_exec *x, template_value *dot, const char *name,
-	template_value *recv, const tpl_node *node, const tpl_node *cmd, template_value *final)
+static template_value *call_method(template_exec_state *x, template_value *dot, const char *name,
+	template_value *recv, const template_node *node, const template_node *cmd, template_value *final)
 {
 	size_t n;
 	template_value **a = eval_args(x, dot, cmd, final, &n);
 	if (!a) return NULL;
 	template_value *r = NULL;
 	if (n != 1) {
-		tpl_fail(x, "wrong number of args for %s: want 1 got %zu", name, n);
+		template_fail(x, "wrong number of args for %s: want 1 got %zu", name, n);
 	} else if (a[0]->kind != TV_STRING) {
-		tpl_fail(x, "wrong type for value; expected string; got %s", a[0]->type);
+		template_fail(x, "wrong type for value; expected string; got %s", a[0]->type);
 	} else {
 		int found = 0;
 		for (size_t i = 0; i < recv->u.list.n; i++) {
@@ -376,13 +361,13 @@ static int is_service_tags(const template_value *v)
 	return v->kind == TV_LIST && v->type && strcmp(v->type, "dependency.ServiceTags") == 0;
 }
 
-static template_value *eval_field(tpl_exec *x, template_value *dot, const char *name, const tpl_node *node,
-	const tpl_node *cmd, template_value *final, template_value *recv)
+static template_value *eval_field(template_exec_state *x, template_value *dot, const char *name, const template_node *node,
+	const template_node *cmd, template_value *final, template_value *recv)
 {
 	int has_args = (cmd && cmd->nkids > 1) || final != MISSING;
 	if (recv->kind == TV_INVALID) return template_value_invalid();
 	if (recv->kind == TV_NIL) {
-		tpl_fail(x, "nil pointer evaluating interface {}.%s", name);
+		template_fail(x, "nil pointer evaluating interface {}.%s", name);
 		return NULL;
 	}
 	if (is_service_tags(recv) && strcmp(name, "Contains") == 0)
@@ -390,20 +375,20 @@ static template_value *eval_field(tpl_exec *x, template_value *dot, const char *
 	if (recv->kind == TV_STRUCT) {
 		template_value *f = template_value_get(recv, name);
 		if (f) {
-			if (has_args) { tpl_fail(x, "%s has arguments but cannot be invoked as function", name); return NULL; }
+			if (has_args) { template_fail(x, "%s has arguments but cannot be invoked as function", name); return NULL; }
 			return template_value_ref(f);
 		}
 	} else if (recv->kind == TV_MAP) {
-		if (has_args) { tpl_fail(x, "%s is not a method but has arguments", name); return NULL; }
+		if (has_args) { template_fail(x, "%s is not a method but has arguments", name); return NULL; }
 		template_value *f = template_value_get(recv, name);
 		return f ? template_value_ref(f) : template_value_invalid();
 	}
-	tpl_fail(x, "can't evaluate field %s in type %s", name, recv->type);
+	template_fail(x, "can't evaluate field %s in type %s", name, recv->type);
 	return NULL;
 }
 
-static template_value *eval_field_chain(tpl_exec *x, template_value *dot, template_value *recv,
-	const tpl_node *node, char **idents, size_t n, const tpl_node *cmd, template_value *final)
+static template_value *eval_field_chain(template_exec_state *x, template_value *dot, template_value *recv,
+	const template_node *node, char **idents, size_t n, const template_node *cmd, template_value *final)
 {
 	template_value *cur = template_value_ref(recv);
 	for (size_t i = 0; i + 1 < n; i++) {
@@ -417,7 +402,7 @@ static template_value *eval_field_chain(tpl_exec *x, template_value *dot, templa
 	return r;
 }
 
-static template_value *literal(tpl_exec *x, const tpl_node *n)
+static template_value *literal(template_exec_state *x, const template_node *n)
 {
 	switch (n->type) {
 	case N_BOOL: return template_value_bool(n->b);
@@ -429,28 +414,28 @@ static template_value *literal(tpl_exec *x, const tpl_node *n)
 	return NULL;
 }
 
-static template_value *eval_var(tpl_exec *x, const tpl_node *n)
+static template_value *eval_var(template_exec_state *x, const template_node *n)
 {
-	tpl_var *v = var_find(x, n->idents[0]);
+	template_var *v = var_find(x, n->idents[0]);
 	x->at = n;
-	if (!v) { tpl_fail(x, "undefined variable: %s", n->idents[0]); return NULL; }
+	if (!v) { template_fail(x, "undefined variable: %s", n->idents[0]); return NULL; }
 	return template_value_ref(v->v);
 }
 
-static template_value *eval_chain_base(tpl_exec *x, template_value *dot, const tpl_node *n)
+static template_value *eval_chain_base(template_exec_state *x, template_value *dot, const template_node *n)
 {
 	x->at = n;
 	if (n->node->type == N_NIL) {
 		template_buf b = { 0 };
-		tpl_node_string(n, &b);
-		tpl_fail(x, "indirection through explicit nil in %s", b.data ? b.data : "");
+		template_node_string(n, &b);
+		template_fail(x, "indirection through explicit nil in %s", b.data ? b.data : "");
 		template_buf_free(&b);
 		return NULL;
 	}
 	return eval_arg(x, dot, n->node);
 }
 
-static template_value *eval_arg(tpl_exec *x, template_value *dot, const tpl_node *n)
+static template_value *eval_arg(template_exec_state *x, template_value *dot, const template_node *n)
 {
 	x->at = n;
 	if (step(x) < 0) return NULL;
@@ -476,24 +461,24 @@ static template_value *eval_arg(tpl_exec *x, template_value *dot, const tpl_node
 	}
 	default: {
 		template_value *v = literal(x, n);
-		if (!v) tpl_fail(x, "can't handle %s", "argument");
+		if (!v) template_fail(x, "can't handle %s", "argument");
 		return v;
 	}
 	}
 }
 
-static template_value *eval_function(tpl_exec *x, template_value *dot, const tpl_node *ident,
-	const tpl_node *cmd, template_value *final)
+static template_value *eval_function(template_exec_state *x, template_value *dot, const template_node *ident,
+	const template_node *cmd, template_value *final)
 {
 	const char *name = ident->idents[0];
-	const tpl_func_def *f = ident->fn ? ident->fn : tpl_func_find(name);
+	const template_func_def *f = ident->fn ? ident->fn : template_func_find(name);
 	x->at = ident;
-	if (!f) { tpl_fail(x, "%s is not a defined function", name); return NULL; }
+	if (!f) { template_fail(x, "%s is not a defined function", name); return NULL; }
 	if (strcmp(name, "and") == 0 || strcmp(name, "or") == 0) {
 		int want = name[0] == 'o';
 		template_value *v = NULL;
 		size_t nargs = (cmd ? cmd->nkids - 1 : 0) + (final != MISSING);
-		if (nargs < 1) { tpl_fail(x, "wrong number of args for %s: want at least 1 got 0", name); return NULL; }
+		if (nargs < 1) { template_fail(x, "wrong number of args for %s: want at least 1 got 0", name); return NULL; }
 		for (size_t i = 1; cmd && i < cmd->nkids; i++) {
 			template_value_unref(v);
 			v = eval_arg(x, dot, cmd->kids[i]);
@@ -505,13 +490,13 @@ static template_value *eval_function(tpl_exec *x, template_value *dot, const tpl
 	}
 	size_t n = (cmd ? cmd->nkids - 1 : 0) + (final != MISSING);
 	if ((int)n < f->min || (f->max >= 0 && (int)n > f->max)) {
-		if (f->max < 0) tpl_fail(x, "wrong number of args for %s: want at least %d got %zu", name, f->min, n);
-		else tpl_fail(x, "wrong number of args for %s: want %d got %zu", name, f->min == f->max ? f->min : f->max, n);
+		if (f->max < 0) template_fail(x, "wrong number of args for %s: want at least %d got %zu", name, f->min, n);
+		else template_fail(x, "wrong number of args for %s: want %d got %zu", name, f->min == f->max ? f->min : f->max, n);
 		return NULL;
 	}
 	template_value **a = eval_args(x, dot, cmd, final, &n);
 	if (!a) return NULL;
-	const tpl_node *scmd = x->call_cmd, *snode = x->call_node;
+	const template_node *scmd = x->call_cmd, *snode = x->call_node;
 	template_value **sargs = x->call_args;
 	size_t sn = x->call_n;
 	x->call_cmd = cmd;
@@ -524,13 +509,13 @@ static template_value *eval_function(tpl_exec *x, template_value *dot, const tpl
 	x->call_args = sargs;
 	x->call_n = sn;
 	free_args(a, n);
-	if (!r && !x->err) tpl_call_error(x, name, "out of memory");
+	if (!r && !x->err) template_call_error(x, name, "out of memory");
 	return r;
 }
 
-static template_value *eval_command(tpl_exec *x, template_value *dot, const tpl_node *cmd, template_value *final)
+static template_value *eval_command(template_exec_state *x, template_value *dot, const template_node *cmd, template_value *final)
 {
-	const tpl_node *first = cmd->kids[0];
+	const template_node *first = cmd->kids[0];
 	x->at = first;
 	if (step(x) < 0) return NULL;
 	switch (first->type) {
@@ -561,11 +546,11 @@ static template_value *eval_command(tpl_exec *x, template_value *dot, const tpl_
 	}
 	if (not_a_function(x, cmd, final) < 0) return NULL;
 	if (first->type == N_DOT) return template_value_ref(dot);
-	if (first->type == N_NIL) { tpl_fail(x, "nil is not a command"); return NULL; }
+	if (first->type == N_NIL) { template_fail(x, "nil is not a command"); return NULL; }
 	return literal(x, first);
 }
 
-static template_value *eval_pipeline(tpl_exec *x, template_value *dot, const tpl_node *pipe)
+static template_value *eval_pipeline(template_exec_state *x, template_value *dot, const template_node *pipe)
 {
 	template_value *v = MISSING;
 	x->at = pipe;
@@ -575,16 +560,16 @@ static template_value *eval_pipeline(tpl_exec *x, template_value *dot, const tpl
 		if (!nv) return NULL;
 		if (nv->kind == TV_NIL) { /* Go unwraps a nil interface{} into no value */
 			template_value_unref(nv);
-			if (!(nv = template_value_invalid())) { tpl_fail(x, "out of memory"); return NULL; }
+			if (!(nv = template_value_invalid())) { template_fail(x, "out of memory"); return NULL; }
 		}
 		v = nv;
 	}
 	for (size_t i = 0; i < pipe->ndecls; i++) {
 		if (pipe->is_assign) {
-			tpl_var *e = var_find(x, pipe->decls[i]);
+			template_var *e = var_find(x, pipe->decls[i]);
 			if (!e) {
 				x->at = pipe;
-				tpl_fail(x, "undefined variable: %s", pipe->decls[i]);
+				template_fail(x, "undefined variable: %s", pipe->decls[i]);
 				template_value_unref(v);
 				return NULL;
 			}
@@ -598,26 +583,26 @@ static template_value *eval_pipeline(tpl_exec *x, template_value *dot, const tpl
 	return v;
 }
 
-static int walk(tpl_exec *x, template_value *dot, const tpl_node *n);
+static int walk(template_exec_state *x, template_value *dot, const template_node *n);
 
-static int walk_list(tpl_exec *x, template_value *dot, const tpl_node *list)
+static int walk_list(template_exec_state *x, template_value *dot, const template_node *list)
 {
 	for (size_t i = 0; i < list->nkids && !x->brk; i++)
 		if (walk(x, dot, list->kids[i]) < 0) return -1;
 	return 0;
 }
 
-static int out_check(tpl_exec *x)
+static int out_check(template_exec_state *x)
 {
 	if (template_mem_state()) return mem_fail(x);
 	if (x->out.overflow) {
-		tpl_fail(x, "output exceeds the limit of %zu bytes", x->out.limit);
+		template_fail(x, "output exceeds the limit of %zu bytes", x->out.limit);
 		return -1;
 	}
 	return 0;
 }
 
-static int walk_range(tpl_exec *x, template_value *dot, const tpl_node *n)
+static int walk_range(template_exec_state *x, template_value *dot, const template_node *n)
 {
 	size_t mark = x->nvars;
 	int rc = 0;
@@ -630,7 +615,7 @@ static int walk_range(tpl_exec *x, template_value *dot, const tpl_node *n)
 	if (v->kind != TV_LIST && v->kind != TV_MAP && v->kind != TV_INVALID && v->kind != TV_NIL) {
 		template_buf b = { 0 };
 		template_value_format(&b, v, 0);
-		tpl_fail(x, "range can't iterate over %s", b.data ? b.data : ""); /* at: the last node evaluated, as Go */
+		template_fail(x, "range can't iterate over %s", b.data ? b.data : ""); /* at: the last node evaluated, as Go */
 		template_buf_free(&b);
 		rc = -1;
 		goto done;
@@ -638,7 +623,7 @@ static int walk_range(tpl_exec *x, template_value *dot, const tpl_node *n)
 	for (size_t i = 0; i < count; i++) {
 		template_value *elem = v->kind == TV_LIST ? v->u.list.items[i] : v->u.map.vals[i];
 		template_value *idx = v->kind == TV_LIST ? template_value_int((int64_t)i) : template_value_cstr(v->u.map.keys[i]);
-		if (!idx) { tpl_fail(x, "out of memory"); rc = -1; goto done; }
+		if (!idx) { template_fail(x, "out of memory"); rc = -1; goto done; }
 		if (nd > 0) var_set_top(x, 1, elem);
 		if (nd > 1) var_set_top(x, 2, idx);
 		template_value_unref(idx);
@@ -655,7 +640,7 @@ done:
 	return rc;
 }
 
-static int walk(tpl_exec *x, template_value *dot, const tpl_node *n)
+static int walk(template_exec_state *x, template_value *dot, const template_node *n)
 {
 	if (step(x) < 0) return -1;
 	switch (n->type) {
@@ -686,7 +671,7 @@ static int walk(tpl_exec *x, template_value *dot, const tpl_node *n)
 	case N_CONTINUE: x->brk = 2; return 0;
 	default:
 		x->at = n;
-		tpl_fail(x, "unknown node");
+		template_fail(x, "unknown node");
 		return -1;
 	}
 }
@@ -695,7 +680,7 @@ int template_render(const template_t *t, const template_provider *p, const templ
 	template_result *r)
 {
 	static const template_provider none = { 0 };
-	tpl_exec x = { .t = t, .p = p ? p : &none };
+	template_exec_state x = { .t = t, .p = p ? p : &none };
 	memset(r, 0, sizeof *r);
 	x.out.limit = opts && opts->max_output ? opts->max_output : (size_t)64 << 20;
 	x.max_steps = opts && opts->max_steps ? opts->max_steps : 50000000LL;
@@ -709,7 +694,7 @@ int template_render(const template_t *t, const template_provider *p, const templ
 	var_pop(&x, 0);
 	free(x.vars);
 	if (template_buf_add(&x.out, "", 0) < 0 && rc == 0) {
-		tpl_fail(&x, "output exceeds the limit of %zu bytes", x.out.limit);
+		template_fail(&x, "output exceeds the limit of %zu bytes", x.out.limit);
 		rc = -1;
 	}
 	/* any allocation that failed on the way fails the render, even if the code that met it
@@ -719,7 +704,7 @@ int template_render(const template_t *t, const template_provider *p, const templ
 		rc = -1;
 	}
 	template_mem_end();
-	free(x.dep_slots);
+	strmap_free(x.dep_index);
 	r->deps = x.deps;
 	r->ndeps = x.ndeps;
 	r->complete = !x.incomplete;

@@ -268,7 +268,7 @@ static void fmt_value(template_buf *b, const template_value *v, char verb, const
 	}
 }
 
-void tpl_sprintf(template_buf *b, const char *f, size_t flen, template_value **args, size_t n)
+void template_sprintf(template_buf *b, const char *f, size_t flen, template_value **args, size_t n)
 {
 	size_t argi = 0;
 	size_t i = 0;
@@ -349,7 +349,7 @@ void tpl_sprintf(template_buf *b, const char *f, size_t flen, template_value **a
 	}
 }
 
-void tpl_sprint(template_buf *b, template_value **args, size_t n, int ln)
+void template_sprint(template_buf *b, template_value **args, size_t n, int ln)
 {
 	for (size_t i = 0; i < n; i++) {
 		int is_str = args[i]->kind == TV_STRING;

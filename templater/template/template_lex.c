@@ -1,7 +1,7 @@
 /* template_lex.c: the lexer for Go text/template syntax, state for state as Go 1.19's
  * text/template/parse/lex.go, so trimming ({{- and -}}: a '-' next to the delimiter with a
  * space on its other side trims all adjacent " \t\r\n"), comments and token boundaries agree.
- * Owns: turning template bytes into tpl_tokens. Promises: always terminates with T_EOF or
+ * Owns: turning template bytes into template_tokens. Promises: always terminates with T_EOF or
  * one T_ERROR token carrying a Go-style message; never reads past len.
  * Never: interprets tokens (template_parse.c does). */
 #include "template_ast.h"
@@ -15,7 +15,7 @@ typedef struct {
 	size_t len, pos, start;
 	int line, start_line;
 	int paren;
-	tpl_tokens *out;
+	template_tokens *out;
 	int oom;
 } lexer;
 
@@ -32,12 +32,12 @@ static int count_nl(const char *s, size_t n)
 	return c;
 }
 
-static int push(lexer *l, tpl_tok_type t, size_t pos, int line, const char *val, size_t len)
+static int push(lexer *l, template_tok_type t, size_t pos, int line, const char *val, size_t len)
 {
-	tpl_tokens *o = l->out;
+	template_tokens *o = l->out;
 	if (o->n == o->cap) {
 		size_t nc = o->cap ? o->cap * 2 : 64;
-		tpl_token *p = realloc(o->toks, nc * sizeof *p);
+		template_token *p = realloc(o->toks, nc * sizeof *p);
 		if (!p) { l->oom = 1; return -1; }
 		o->toks = p;
 		o->cap = nc;
@@ -46,12 +46,12 @@ static int push(lexer *l, tpl_tok_type t, size_t pos, int line, const char *val,
 	if (!v) { l->oom = 1; return -1; }
 	memcpy(v, val, len);
 	v[len] = 0;
-	o->toks[o->n++] = (tpl_token){ t, pos, line, v, len };
+	o->toks[o->n++] = (template_token){ t, pos, line, v, len };
 	return 0;
 }
 
 /* Emits in[start:pos] and moves start to pos, counting lines. */
-static void emit(lexer *l, tpl_tok_type t)
+static void emit(lexer *l, template_tok_type t)
 {
 	push(l, t, l->start, l->start_line, l->in + l->start, l->pos - l->start);
 	l->line += count_nl(l->in + l->start, l->pos - l->start);
@@ -131,7 +131,7 @@ static void bad_char(lexer *l, const char *what)
 	error(l, msg);
 }
 
-static const struct { const char *w; tpl_tok_type t; } keywords[] = {
+static const struct { const char *w; template_tok_type t; } keywords[] = {
 	{ "range", T_RANGE }, { "if", T_IF }, { "else", T_ELSE }, { "end", T_END },
 	{ "with", T_WITH }, { "define", T_DEFINE }, { "template", T_TEMPLATE },
 	{ "block", T_BLOCK }, { "break", T_BREAK }, { "continue", T_CONTINUE },
@@ -278,7 +278,7 @@ static int lex_inside(lexer *l)
 			if (!at_terminator(l)) { bad_char(l, "bad character"); return -1; }
 			size_t n = l->pos - l->start;
 			const char *w = l->in + l->start;
-			tpl_tok_type t = T_IDENT;
+			template_tok_type t = T_IDENT;
 			if ((n == 4 && !memcmp(w, "true", 4)) || (n == 5 && !memcmp(w, "false", 5))) t = T_BOOL;
 			for (size_t k = 0; k < sizeof keywords / sizeof keywords[0]; k++)
 				if (strlen(keywords[k].w) == n && !memcmp(keywords[k].w, w, n)) t = keywords[k].t;
@@ -292,7 +292,7 @@ static int lex_inside(lexer *l)
 	}
 }
 
-int tpl_lex(const char *text, size_t len, tpl_tokens *out)
+int template_lex(const char *text, size_t len, template_tokens *out)
 {
 	lexer l = { .in = text, .len = len, .line = 1, .start_line = 1, .out = out };
 	memset(out, 0, sizeof *out);
@@ -348,7 +348,7 @@ int tpl_lex(const char *text, size_t len, tpl_tokens *out)
 	return l.oom ? -1 : 0;
 }
 
-void tpl_tokens_free(tpl_tokens *t)
+void template_tokens_free(template_tokens *t)
 {
 	for (size_t i = 0; i < t->n; i++) free(t->toks[i].val);
 	free(t->toks);

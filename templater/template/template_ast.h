@@ -14,43 +14,43 @@ typedef enum {
 	T_ASSIGN, T_DECLARE, T_CHAR,
 	/* keywords */
 	T_RANGE, T_IF, T_ELSE, T_END, T_WITH, T_DEFINE, T_TEMPLATE, T_BLOCK, T_BREAK, T_CONTINUE,
-} tpl_tok_type;
+} template_tok_type;
 
 typedef struct {
-	tpl_tok_type type;
+	template_tok_type type;
 	size_t pos;  /* byte offset in the template */
 	int line;    /* 1-based */
 	char *val;   /* token text (for T_ERROR: the message) */
 	size_t len;
-} tpl_token;
+} template_token;
 
 typedef struct {
-	tpl_token *toks;
+	template_token *toks;
 	size_t n, cap;
-} tpl_tokens;
+} template_tokens;
 
 /* Lexes the whole template. Always ends with T_EOF or T_ERROR. Returns -1 on OOM. */
-int tpl_lex(const char *text, size_t len, tpl_tokens *out);
-void tpl_tokens_free(tpl_tokens *t);
+int template_lex(const char *text, size_t len, template_tokens *out);
+void template_tokens_free(template_tokens *t);
 
 typedef enum {
 	N_LIST, N_TEXT, N_ACTION, N_IF, N_RANGE, N_WITH, N_PIPE, N_CMD, N_FIELD, N_CHAIN, N_VAR,
 	N_IDENT, N_DOT, N_NIL, N_BOOL, N_NUMBER, N_STRING, N_BREAK, N_CONTINUE,
 	/* markers used only while parsing */
 	N_END, N_ELSE,
-} tpl_node_type;
+} template_node_type;
 
-typedef struct tpl_node tpl_node;
-struct tpl_node {
-	tpl_node_type type;
+typedef struct template_node template_node;
+struct template_node {
+	template_node_type type;
 	size_t pos;
 	int line;
-	tpl_node **kids; /* LIST: nodes; PIPE: commands; CMD: args */
+	template_node **kids; /* LIST: nodes; PIPE: commands; CMD: args */
 	size_t nkids, capkids;
 	char **idents;   /* FIELD: names (no dots); VAR: "$x" then fields; CHAIN: fields; IDENT: name */
 	size_t nidents;
-	tpl_node *pipe, *list, *elist; /* IF/RANGE/WITH, ACTION (pipe) */
-	tpl_node *node;                /* CHAIN: the term */
+	template_node *pipe, *list, *elist; /* IF/RANGE/WITH, ACTION (pipe) */
+	template_node *node;                /* CHAIN: the term */
 	char **decls;                  /* PIPE: declared variables */
 	size_t ndecls;
 	int is_assign;                 /* PIPE */
@@ -64,8 +64,8 @@ struct tpl_node {
 	const void *fn;                /* IDENT: the function definition, resolved at parse time */
 };
 
-void tpl_node_free(tpl_node *n);
+void template_node_free(template_node *n);
 /* Go's Node.String() for error context. */
-void tpl_node_string(const tpl_node *n, void *buf /* template_buf* */);
+void template_node_string(const template_node *n, void *buf /* template_buf* */);
 
 #endif

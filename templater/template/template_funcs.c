@@ -15,45 +15,45 @@
 #include <string.h>
 
 /* template_consul.c */
-template_value *tplf_services(tpl_exec *, const char *, template_value **, size_t);
-template_value *tplf_service(tpl_exec *, const char *, template_value **, size_t);
-template_value *tplf_key(tpl_exec *, const char *, template_value **, size_t);
-template_value *tplf_key_or_default(tpl_exec *, const char *, template_value **, size_t);
-template_value *tplf_key_exists(tpl_exec *, const char *, template_value **, size_t);
-template_value *tplf_ls(tpl_exec *, const char *, template_value **, size_t);
-template_value *tplf_tree(tpl_exec *, const char *, template_value **, size_t);
+template_value *tplf_services(template_exec_state *, const char *, template_value **, size_t);
+template_value *tplf_service(template_exec_state *, const char *, template_value **, size_t);
+template_value *tplf_key(template_exec_state *, const char *, template_value **, size_t);
+template_value *tplf_key_or_default(template_exec_state *, const char *, template_value **, size_t);
+template_value *tplf_key_exists(template_exec_state *, const char *, template_value **, size_t);
+template_value *tplf_ls(template_exec_state *, const char *, template_value **, size_t);
+template_value *tplf_tree(template_exec_state *, const char *, template_value **, size_t);
 
 /* ---- comparisons ---- */
 
 /* Go's messages for slices/maps given to eq/ne name the value and its type. */
-static void eq_error(tpl_exec *x, const char *name, const char *err, template_value *a, template_value *b)
+static void eq_error(template_exec_state *x, const char *name, const char *err, template_value *a, template_value *b)
 {
 	if (!strcmp(err, "non-comparable type")) {
 		template_buf m = { 0 };
 		const char *f = "non-comparable type %s: ";
-		tpl_sprintf(&m, f, strlen(f), &b, 1);
+		template_sprintf(&m, f, strlen(f), &b, 1);
 		template_buf_adds(&m, b->type);
-		tpl_call_error(x, name, "%s", m.data ? m.data : err);
+		template_call_error(x, name, "%s", m.data ? m.data : err);
 		template_buf_free(&m);
 		return;
 	}
 	if (!strcmp(err, "non-comparable types")) {
 		template_buf m = { 0 };
 		const char *f = "non-comparable types %s: ";
-		tpl_sprintf(&m, f, strlen(f), &a, 1);
+		template_sprintf(&m, f, strlen(f), &a, 1);
 		template_buf_adds(&m, a->type);
 		template_buf_adds(&m, ", ");
 		template_buf_adds(&m, b->type);
 		template_buf_adds(&m, ": ");
 		template_value_format(&m, b, 1);
-		tpl_call_error(x, name, "%s", m.data ? m.data : err);
+		template_call_error(x, name, "%s", m.data ? m.data : err);
 		template_buf_free(&m);
 		return;
 	}
-	tpl_call_error(x, name, "%s", err);
+	template_call_error(x, name, "%s", err);
 }
 
-static template_value *f_eq(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_eq(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	for (size_t i = 1; i < n; i++) {
 		int r;
@@ -64,7 +64,7 @@ static template_value *f_eq(tpl_exec *x, const char *name, template_value **a, s
 	return template_value_bool(0);
 }
 
-static template_value *f_ne(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_ne(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	int r;
 	const char *err;
@@ -72,60 +72,60 @@ static template_value *f_ne(tpl_exec *x, const char *name, template_value **a, s
 	return template_value_bool(!r);
 }
 
-static template_value *f_cmp(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_cmp(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	int lt, eq = 0;
 	const char *err;
-	if (template_value_less(a[0], a[1], &lt, &err) < 0) { tpl_call_error(x, name, "%s", err); return NULL; }
-	if (!lt && template_value_equal(a[0], a[1], &eq, &err) < 0) { tpl_call_error(x, name, "%s", err); return NULL; }
+	if (template_value_less(a[0], a[1], &lt, &err) < 0) { template_call_error(x, name, "%s", err); return NULL; }
+	if (!lt && template_value_equal(a[0], a[1], &eq, &err) < 0) { template_call_error(x, name, "%s", err); return NULL; }
 	if (!strcmp(name, "lt")) return template_value_bool(lt);
 	if (!strcmp(name, "le")) return template_value_bool(lt || eq);
 	if (!strcmp(name, "gt")) return template_value_bool(!(lt || eq));
 	return template_value_bool(!lt); /* ge */
 }
 
-static template_value *f_not(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_not(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	return template_value_bool(!template_value_truth(a[0]));
 }
 
 /* and/or are evaluated lazily in template_exec.c; this entry only makes them known. */
-static template_value *f_andor(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_andor(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	return template_value_ref(a[n - 1]);
 }
 
-static template_value *f_len(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_len(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	long l = template_value_len(a[0]);
 	if (l < 0 && (a[0]->kind == TV_INVALID || a[0]->kind == TV_NIL)) {
-		tpl_call_error(x, name, "reflect: call of reflect.Value.Type on zero Value");
+		template_call_error(x, name, "reflect: call of reflect.Value.Type on zero Value");
 		return NULL;
 	}
 	if (l < 0) {
 		/* Go dereferences pointers before naming the type */
 		const char *t = a[0]->type;
-		tpl_call_error(x, name, "len of type %s", t[0] == '*' ? t + 1 : t);
+		template_call_error(x, name, "len of type %s", t[0] == '*' ? t + 1 : t);
 		return NULL;
 	}
 	return template_value_int(l);
 }
 
-static template_value *f_index(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_index(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	template_value *cur = template_value_ref(a[0]);
 	for (size_t i = 1; i < n; i++) {
 		template_value *k = a[i], *nx = NULL;
 		if (cur->kind == TV_LIST || cur->kind == TV_STRING) {
 			if (k->kind != TV_INT) {
-				if (k->kind == TV_INVALID || k->kind == TV_NIL) tpl_call_error(x, name, "cannot index slice/array with nil");
-				else tpl_call_error(x, name, "cannot index slice/array with type %s", k->type);
+				if (k->kind == TV_INVALID || k->kind == TV_NIL) template_call_error(x, name, "cannot index slice/array with nil");
+				else template_call_error(x, name, "cannot index slice/array with type %s", k->type);
 				goto fail;
 			}
 			long len = template_value_len(cur);
-			if (k->u.i < 0 || k->u.i > len) { tpl_call_error(x, name, "index out of range: %lld", (long long)k->u.i); goto fail; }
+			if (k->u.i < 0 || k->u.i > len) { template_call_error(x, name, "index out of range: %lld", (long long)k->u.i); goto fail; }
 			if (k->u.i == len) { /* Go's reflect panics here, recovered as this error */
-				tpl_call_error(x, name, "reflect: %s index out of range", cur->kind == TV_LIST ? "slice" : "string");
+				template_call_error(x, name, "reflect: %s index out of range", cur->kind == TV_LIST ? "slice" : "string");
 				goto fail;
 			}
 			nx = cur->kind == TV_LIST ? template_value_ref(cur->u.list.items[k->u.i])
@@ -133,8 +133,8 @@ static template_value *f_index(tpl_exec *x, const char *name, template_value **a
 			if (nx && cur->kind == TV_STRING) nx->type = "uint8"; /* Go indexes strings by byte */
 		} else if (cur->kind == TV_MAP) {
 			if (k->kind != TV_STRING) {
-				if (k->kind == TV_INVALID || k->kind == TV_NIL) tpl_call_error(x, name, "value is nil; should be of type string");
-				else tpl_call_error(x, name, "value has type %s; should be string", k->type);
+				if (k->kind == TV_INVALID || k->kind == TV_NIL) template_call_error(x, name, "value is nil; should be of type string");
+				else template_call_error(x, name, "value has type %s; should be string", k->type);
 				goto fail;
 			}
 			template_value *v = template_value_get(cur, k->u.str.s);
@@ -142,10 +142,10 @@ static template_value *f_index(tpl_exec *x, const char *name, template_value **a
 			else if (!strcmp(cur->type, "map[string]string")) nx = template_value_cstr("");
 			else nx = template_value_list("[]interface {}");
 		} else if (cur->kind == TV_INVALID || cur->kind == TV_NIL) {
-			tpl_call_error(x, name, "index of untyped nil");
+			template_call_error(x, name, "index of untyped nil");
 			goto fail;
 		} else {
-			tpl_call_error(x, name, "can't index item of type %s", cur->type[0] == '*' ? cur->type + 1 : cur->type);
+			template_call_error(x, name, "can't index item of type %s", cur->type[0] == '*' ? cur->type + 1 : cur->type);
 			goto fail;
 		}
 		template_value_unref(cur);
@@ -158,36 +158,36 @@ fail:
 	return NULL;
 }
 
-static template_value *f_print(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_print(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	template_buf b = { 0 };
 	if (!strcmp(name, "printf")) {
 		const char *f;
 		size_t fl;
-		if (tpl_arg_string(x, name, a[0], &f, &fl) < 0) return NULL;
-		tpl_sprintf(&b, f, fl, a + 1, n - 1);
+		if (template_arg_string(x, name, a[0], &f, &fl) < 0) return NULL;
+		template_sprintf(&b, f, fl, a + 1, n - 1);
 	} else {
-		tpl_sprint(&b, a, n, !strcmp(name, "println"));
+		template_sprint(&b, a, n, !strcmp(name, "println"));
 	}
 	return template_buf_take(&b);
 }
 
 /* ---- strings ---- */
 
-static template_value *f_join(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_join(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	const char *sep;
 	size_t sl;
-	if (tpl_arg_string(x, name, a[0], &sep, &sl) < 0) return NULL;
+	if (template_arg_string(x, name, a[0], &sep, &sl) < 0) return NULL;
 	if (a[1]->kind == TV_INVALID || a[1]->kind == TV_NIL) return template_value_cstr(""); /* a nil slice */
-	if (a[1]->kind != TV_LIST) { tpl_arg_type_error(x, a[1], "[]string"); return NULL; }
+	if (a[1]->kind != TV_LIST) { template_arg_type_error(x, a[1], "[]string"); return NULL; }
 	template_buf b = { 0 };
 	template_buf_add(&b, "", 0);
 	for (size_t i = 0; i < a[1]->u.list.n; i++) {
 		template_value *e = a[1]->u.list.items[i];
 		if (e->kind != TV_STRING) {
 			template_buf_free(&b);
-			tpl_arg_type_error(x, a[1], "[]string");
+			template_arg_type_error(x, a[1], "[]string");
 			return NULL;
 		}
 		if (i) template_buf_add(&b, sep, sl);
@@ -196,11 +196,11 @@ static template_value *f_join(tpl_exec *x, const char *name, template_value **a,
 	return template_buf_take(&b);
 }
 
-static template_value *f_split(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_split(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	const char *sep, *s;
 	size_t sl, len;
-	if (tpl_arg_string(x, name, a[0], &sep, &sl) < 0 || tpl_arg_string(x, name, a[1], &s, &len) < 0) return NULL;
+	if (template_arg_string(x, name, a[0], &sep, &sl) < 0 || template_arg_string(x, name, a[1], &s, &len) < 0) return NULL;
 	/* consul-template trims space first; an empty string gives an empty list */
 	while (len && isspace((unsigned char)*s)) { s++; len--; }
 	while (len && isspace((unsigned char)s[len - 1])) len--;
@@ -228,7 +228,7 @@ static template_value *f_split(tpl_exec *x, const char *name, template_value **a
 }
 
 /* consul-template's in(l, v): substring for strings, element for lists. */
-static template_value *in_impl(tpl_exec *x, template_value *l, template_value *v)
+static template_value *in_impl(template_exec_state *x, template_value *l, template_value *v)
 {
 	if (l->kind == TV_LIST) {
 		for (size_t i = 0; i < l->u.list.n; i++) {
@@ -245,14 +245,14 @@ static template_value *in_impl(tpl_exec *x, template_value *l, template_value *v
 	return template_value_bool(0);
 }
 
-static template_value *f_in(tpl_exec *x, const char *name, template_value **a, size_t n) { return in_impl(x, a[0], a[1]); }
-static template_value *f_contains(tpl_exec *x, const char *name, template_value **a, size_t n) { return in_impl(x, a[1], a[0]); }
+static template_value *f_in(template_exec_state *x, const char *name, template_value **a, size_t n) { return in_impl(x, a[0], a[1]); }
+static template_value *f_contains(template_exec_state *x, const char *name, template_value **a, size_t n) { return in_impl(x, a[1], a[0]); }
 
-static template_value *f_case(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_case(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	const char *s;
 	size_t len;
-	if (tpl_arg_string(x, name, a[0], &s, &len) < 0) return NULL;
+	if (template_arg_string(x, name, a[0], &s, &len) < 0) return NULL;
 	char *o = malloc(len + 1);
 	if (!o) return NULL;
 	for (size_t i = 0; i < len; i++) {
@@ -263,12 +263,12 @@ static template_value *f_case(tpl_exec *x, const char *name, template_value **a,
 	return template_value_string_take(o, len);
 }
 
-static template_value *f_replace_all(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_replace_all(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	const char *from, *to, *s;
 	size_t fl, tl, sl;
-	if (tpl_arg_string(x, name, a[0], &from, &fl) < 0 || tpl_arg_string(x, name, a[1], &to, &tl) < 0 ||
-	    tpl_arg_string(x, name, a[2], &s, &sl) < 0) return NULL;
+	if (template_arg_string(x, name, a[0], &from, &fl) < 0 || template_arg_string(x, name, a[1], &to, &tl) < 0 ||
+	    template_arg_string(x, name, a[2], &s, &sl) < 0) return NULL;
 	template_buf b = { 0 };
 	template_buf_add(&b, "", 0);
 	if (fl == 0) { /* Go: insert `to` before every rune and at the end */
@@ -290,7 +290,7 @@ static template_value *f_replace_all(tpl_exec *x, const char *name, template_val
 }
 
 /* Translates the common RE2 shorthands to POSIX ERE. */
-static int re_compile(tpl_exec *x, const char *name, const char *pat, regex_t *re)
+static int re_compile(template_exec_state *x, const char *name, const char *pat, regex_t *re)
 {
 	template_buf b = { 0 };
 	int flags = REG_EXTENDED, inclass = 0;
@@ -331,17 +331,17 @@ static int re_compile(tpl_exec *x, const char *name, const char *pat, regex_t *r
 	if (rc) {
 		char m[200];
 		regerror(rc, re, m, sizeof m);
-		tpl_call_error(x, name, "error parsing regexp: %s: `%s`", m, pat);
+		template_call_error(x, name, "error parsing regexp: %s: `%s`", m, pat);
 		return -1;
 	}
 	return 0;
 }
 
-static template_value *f_regex_match(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_regex_match(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	const char *pat, *s;
 	regex_t re;
-	if (tpl_arg_string(x, name, a[0], &pat, NULL) < 0 || tpl_arg_string(x, name, a[1], &s, NULL) < 0) return NULL;
+	if (template_arg_string(x, name, a[0], &pat, NULL) < 0 || template_arg_string(x, name, a[1], &s, NULL) < 0) return NULL;
 	if (re_compile(x, name, pat, &re) < 0) return NULL;
 	int m = regexec(&re, s, 0, NULL, 0) == 0;
 	regfree(&re);
@@ -383,13 +383,13 @@ static void expand(template_buf *b, const char *tmpl, const char *s, const regma
 	}
 }
 
-static template_value *f_regex_replace_all(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_regex_replace_all(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	const char *pat, *repl, *s;
 	size_t sl;
 	regex_t re;
-	if (tpl_arg_string(x, name, a[0], &pat, NULL) < 0 || tpl_arg_string(x, name, a[1], &repl, NULL) < 0 ||
-	    tpl_arg_string(x, name, a[2], &s, &sl) < 0) return NULL;
+	if (template_arg_string(x, name, a[0], &pat, NULL) < 0 || template_arg_string(x, name, a[1], &repl, NULL) < 0 ||
+	    template_arg_string(x, name, a[2], &s, &sl) < 0) return NULL;
 	if (re_compile(x, name, pat, &re) < 0) return NULL;
 	template_buf b = { 0 };
 	template_buf_add(&b, "", 0);
@@ -473,40 +473,40 @@ static void go_time_format(template_buf *b, const char *layout, time_t now)
 #undef PFX
 }
 
-static template_value *f_timestamp(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_timestamp(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	template_buf b = { 0 };
 	template_buf_add(&b, "", 0);
-	if (n == 0) go_time_format(&b, "2006-01-02T15:04:05Z07:00", tpl_now(x));
+	if (n == 0) go_time_format(&b, "2006-01-02T15:04:05Z07:00", template_now(x));
 	else {
 		const char *layout;
-		if (tpl_arg_string(x, name, a[0], &layout, NULL) < 0) { template_buf_free(&b); return NULL; }
-		if (!strcmp(layout, "unix")) template_buf_addf(&b, "%lld", (long long)tpl_now(x));
-		else go_time_format(&b, layout, tpl_now(x));
+		if (template_arg_string(x, name, a[0], &layout, NULL) < 0) { template_buf_free(&b); return NULL; }
+		if (!strcmp(layout, "unix")) template_buf_addf(&b, "%lld", (long long)template_now(x));
+		else go_time_format(&b, layout, template_now(x));
 	}
 	return template_buf_take(&b);
 }
 
-static template_value *f_env(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_env(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	const char *k;
-	if (tpl_arg_string(x, name, a[0], &k, NULL) < 0) return NULL;
-	const template_provider *p = tpl_provider(x);
+	if (template_arg_string(x, name, a[0], &k, NULL) < 0) return NULL;
+	const template_provider *p = template_exec_provider(x);
 	const char *v = p->env ? p->env(p->ctx, k) : NULL;
 	return template_value_cstr(v ? v : "");
 }
 
-static template_value *f_by_tag(tpl_exec *x, const char *name, template_value **a, size_t n)
+static template_value *f_by_tag(template_exec_state *x, const char *name, template_value **a, size_t n)
 {
 	template_value *in = a[0];
 	template_value *m = template_value_map("map[string][]interface {}");
 	if (!m) return NULL;
 	if (in->kind == TV_NIL || in->kind == TV_INVALID) return m;
-	if (in->kind != TV_LIST) { template_value_unref(m); tpl_call_error(x, name, "byTag: wrong argument type %s", in->type); return NULL; }
+	if (in->kind != TV_LIST) { template_value_unref(m); template_call_error(x, name, "byTag: wrong argument type %s", in->type); return NULL; }
 	for (size_t i = 0; i < in->u.list.n; i++) {
 		template_value *s = in->u.list.items[i];
 		template_value *tags = s->kind == TV_STRUCT ? template_value_get(s, "Tags") : NULL;
-		if (!tags || tags->kind != TV_LIST) { template_value_unref(m); tpl_call_error(x, name, "byTag: wrong argument type %s", in->type); return NULL; }
+		if (!tags || tags->kind != TV_LIST) { template_value_unref(m); template_call_error(x, name, "byTag: wrong argument type %s", in->type); return NULL; }
 		for (size_t k = 0; k < tags->u.list.n; k++) {
 			template_value *t = tags->u.list.items[k];
 			template_value *l = template_value_get(m, t->u.str.s);
@@ -520,7 +520,7 @@ static template_value *f_by_tag(tpl_exec *x, const char *name, template_value **
 	return m;
 }
 
-static const tpl_func_def funcs[] = {
+static const template_func_def funcs[] = {
 	/* Go text/template builtins */
 	{ "and", f_andor, 1, -1 }, { "or", f_andor, 1, -1 }, { "not", f_not, 1, 1 },
 	{ "eq", f_eq, 1, -1 }, { "ne", f_ne, 2, 2 }, { "lt", f_cmp, 2, 2 }, { "le", f_cmp, 2, 2 },
@@ -537,11 +537,11 @@ static const tpl_func_def funcs[] = {
 	{ "byTag", f_by_tag, 1, 1 }, { "timestamp", f_timestamp, 0, 1 },
 };
 
-const tpl_func_def *tpl_func_find(const char *name)
+const template_func_def *template_func_find(const char *name)
 {
 	for (size_t i = 0; i < sizeof funcs / sizeof funcs[0]; i++)
 		if (!strcmp(funcs[i].name, name)) return &funcs[i];
 	return NULL;
 }
 
-int tpl_func_exists(const char *name) { return tpl_func_find(name) != NULL; }
+int template_func_exists(const char *name) { return template_func_find(name) != NULL; }

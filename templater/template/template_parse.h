@@ -11,7 +11,7 @@
 
 /* find_func: the definition an identifier names, NULL when unknown (stored in the N_IDENT
  * node). Returns the tree (an N_LIST) or NULL with *err set (malloc'd). */
-tpl_node *tpl_parse(const char *name, const char *text, size_t len,
+template_node *template_parse(const char *name, const char *text, size_t len,
 	const void *(*find_func)(const char *name), char **err);
 
 #endif
