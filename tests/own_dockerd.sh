@@ -53,8 +53,8 @@ _own_dockerd_launch() {
     --default-address-pool "base=$OWN_DOCKERD_POOL,size=24" --log-level warn \
     "${OWN_DOCKERD_FLAGS[@]}" >>"$d/dockerd.log" 2>&1 </dev/null &
   # ready = it answers and reaches its containerd
-  local i
-  for i in $(seq 1 600); do
+  local _
+  for _ in $(seq 1 600); do
     if docker version --format '{{range .Server.Components}}{{.Name}} {{end}}' 2>/dev/null | grep -q containerd; then
       return 0
     fi

@@ -30,7 +30,7 @@ for p in "${parts[@]}"; do
                out=$(mktemp /tmp/pt-e2e-out.XXXXXX); pids=()
                for m in ${MODES:-maps acl}; do MODES=$m python3 "$TOP/bench/e2e/e2e.py" >>"$out" & pids+=($!); done
                trap 'kill "${pids[@]}" 2>/dev/null; rm -f "$out"' EXIT
-               rc=0; for p in "${pids[@]}"; do wait "$p" || rc=1; done
+               rc=0; for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
                cat "$out"; python3 "$TOP/bench/e2e/e2e.py" --ratios <"$out"; rm -f "$out"; trap - EXIT
                [ $rc = 0 ] || exit 1
              else

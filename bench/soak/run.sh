@@ -79,7 +79,8 @@ NAMES=()
 sample() { # NAME: once the routes equal the running containers again; printed at once
   wait_converged 60 >/dev/null || echo "warning: routes did not converge before sample $1"
   sleep 1
-  local d p line="sample $1 at $(date -u +%H:%M:%S):"
+  local d p line
+  line="sample $1 at $(date -u +%H:%M:%S):"
   for d in agent templater catalog; do
     case $d in agent) p=$AGENT_PID ;; templater) p=$TEMPLATER_PID ;; catalog) p=$CATALOG_PID ;; esac
     S[$1,$d,rss]=$(rss "$p"); S[$1,$d,fds]=$(fds_min "$p")

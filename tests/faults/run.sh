@@ -63,7 +63,7 @@ STACK_NAME=faults
 CONSUL_WAIT=2s   # the templater's blocking wait; catalog-stop lasts longer than this
 if [ -n "${FAULTS_NETNS:-}" ]; then
   source "$(dirname "${BASH_SOURCE[0]}")/../own_dockerd.sh"
-  OWN_DOCKERD_NETNS=1
+  export OWN_DOCKERD_NETNS=1   # read by own_dockerd.sh
   if ! own_dockerd_start --live-restore; then
     not_ok "the suite's own dockerd starts (in netns $FAULTS_NETNS)"; done_testing; exit 1
   fi
