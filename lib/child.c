@@ -3,6 +3,8 @@
  * for both the exit and the end of stderr because libuv reports them in either order. */
 #include "child.h"
 
+#include <sys/resource.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +143,8 @@ child_t *child_spawn(uv_loop_t *loop, const child_opts_t *o, char *err, size_t e
             uv_close((uv_handle_t *)&c->err, on_closed);
         return NULL;
     }
+    if (o->nice > 0 && o->nice <= 19)
+        (void)setpriority(PRIO_PROCESS, (id_t)c->proc.pid, o->nice); /* best effort: it only runs slower */
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     c->open_handles = 2 + c->capture;

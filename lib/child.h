@@ -31,6 +31,8 @@ typedef struct {
                                  * kept for the callback, the rest is read and dropped */
     int stdout_ignore;          /* 1: stdout to /dev/null; 0: to the daemon's stderr (logs) */
     uint64_t timeout_ms;        /* 0: none; else SIGKILL once it has run this long */
+    int nice;                   /* 0: the daemon's priority; 1-19: lowered to this nice value
+                                 * right after the start (work that must not compete with serving) */
     child_exit_cb on_exit;
     void *data;
 } child_opts_t;

@@ -212,6 +212,8 @@ static int write_maps(apply_t *a, const files_t *f, char *msg, size_t len)
     return 0;
 }
 
+static void on_persisted(apply_t *a, int ok, const char *why);
+
 static void write_config(apply_t *a, const files_t *f, write_cb cb)
 {
     char mmsg[512];
@@ -230,7 +232,8 @@ static void write_config(apply_t *a, const files_t *f, write_cb cb)
     if (a->o.skip_check) { install(a, cb); return; }
     a->wcb = cb;
     char msg[512];
-    if (haproxy_check_run(a->loop, a->haproxy_bin, a->tmp_path, on_checked, a, msg, sizeof msg) != 0) {
+    /* the rewrite after runtime changes is checked in the background, at a lower priority */
+    if (haproxy_check_run(a->loop, a->haproxy_bin, a->tmp_path, cb == on_persisted, on_checked, a, msg, sizeof msg) != 0) {
         unlink(a->tmp_path);
         unlink_map_tmps(a);
         cb(a, 0, msg);

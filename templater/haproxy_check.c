@@ -112,8 +112,8 @@ static void on_check_exit(const child_result_t *r, void *data)
     run.cb(1, NULL, run.data);
 }
 
-int haproxy_check_run(uv_loop_t *loop, const char *bin, const char *path, haproxy_check_cb cb, void *data,
-                      char *err, size_t errlen)
+int haproxy_check_run(uv_loop_t *loop, const char *bin, const char *path, int background, haproxy_check_cb cb,
+                      void *data, char *err, size_t errlen)
 {
     char *args[] = { (char *)bin, "-c", "-f", (char *)path, NULL };
     check_run_t *run = xmalloc(sizeof *run);
@@ -123,6 +123,7 @@ int haproxy_check_run(uv_loop_t *loop, const char *bin, const char *path, haprox
         .file = bin, .args = args,
         .capture_stderr = 8192,   /* the start of stderr; the rest is read and dropped */
         .stdout_ignore = 1,       /* stdout only says "Configuration file is valid" */
+        .nice = background ? 10 : 0,
         .on_exit = on_check_exit, .data = run,
     };
     char why[256];

@@ -18,8 +18,10 @@ size_t haproxy_check_reason(const char *out, size_t len, char *buf, size_t size)
 /* ok 1: the file is valid (msg NULL); 0: refused, msg "haproxy -c rejected the new configuration
  * (exit 1): <haproxy_check_reason>" (borrowed for the call). */
 typedef void (*haproxy_check_cb)(int ok, const char *msg, void *data);
-/* Runs `<bin> -c -f <path>` on loop without blocking it; cb once. Returns 0, or -1 when it cannot
- * be started (err says why; cb is not called). */
-int haproxy_check_run(uv_loop_t *loop, const char *bin, const char *path, haproxy_check_cb cb, void *data,
-                      char *err, size_t errlen);
+/* Runs `<bin> -c -f <path>` on loop without blocking it; cb once. background 1: at nice 10 (a check
+ * nothing waits for, such as rewriting the file after runtime changes, must not take the CPU
+ * HAProxy's worker serves with). Returns 0, or -1 when it cannot be started (err says why; cb is
+ * not called). */
+int haproxy_check_run(uv_loop_t *loop, const char *bin, const char *path, int background, haproxy_check_cb cb,
+                      void *data, char *err, size_t errlen);
 #endif

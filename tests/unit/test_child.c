@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,31 @@ static void test_forget(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* .nice lowers the child's priority (read back from /proc by the child itself, after the parent
+ * has set it); without it the child keeps the test's own */
+static void test_nice(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    static seen_t s;
+    const char *script = "sleep 0.3; cut -d' ' -f19 /proc/$$/stat >&2";
+    for (int want = 0; want <= 10; want += 10) {
+        memset(&s, 0, sizeof s);
+        char *args[] = {"/bin/sh", "-c", (char *)script, NULL};
+        child_opts_t o = {.file = "/bin/sh", .args = args, .capture_stderr = 64, .stdout_ignore = 1,
+                          .nice = want, .on_exit = on_exit_cb, .data = &s};
+        char err[128];
+        assert_non_null(child_spawn(&loop, &o, err, sizeof err));
+        uv_run(&loop, UV_RUN_DEFAULT);
+        assert_int_equal(s.calls, 1);
+        assert_int_equal(s.r.status, 0);
+        int own = getpriority(PRIO_PROCESS, 0);
+        assert_int_equal(atoi(s.err), want ? want : own);
+    }
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_stop_escalates),
         cmocka_unit_test(test_spawn_failure),
         cmocka_unit_test(test_forget),
+        cmocka_unit_test(test_nice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
