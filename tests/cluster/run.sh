@@ -31,53 +31,10 @@ for b in portolan-agent portolan-catalog portolan-templater; do
   [ -x "$BUILD/$b" ] || bail "$b built in $BUILD"
 done
 
-# per run: prefix (netns, links, state), /24 for the nodes, image tag
-RID=$(printf '%02x' $(( (RANDOM ^ $$) & 0xff )))
-export PORTOLAN_DRIVER=local PORTOLAN_LOCAL_PREFIX=pct$RID PORTOLAN_IMAGE_TAG=ct$RID PORTOLAN_WAIT=180
-NET=""
-for o in $(seq 100 250); do
-  ip -4 route show | grep -q "^10\.77\.$o\." && continue
-  ip -4 addr show | grep -q "inet 10\.77\.$o\." && continue
-  NET=10.77.$o; break
-done
-[ -n "$NET" ] || bail "a free 10.77.N.0/24"
-export PORTOLAN_LOCAL_NET=$NET
-STATE=/run/portolan-local/$PORTOLAN_LOCAL_PREFIX
-DATA=/var/lib/portolan-local/$PORTOLAN_LOCAL_PREFIX
+# shellcheck source=../cluster_env.sh
+source "$TOP/tests/cluster_env.sh"
+cluster_env pct ct 77 portolan/agent portolan/router portolan/catalog portolan/registry portolan-test/whoami
 FE=$NET.11 CONSUL=$NET.3:8500
-diag "prefix $PORTOLAN_LOCAL_PREFIX, nodes on $NET.0/24, images :$PORTOLAN_IMAGE_TAG"
-
-# what is left of this run on the host (empty when nothing)
-leftovers() {
-  ip netns list 2>/dev/null | grep -E "^$PORTOLAN_LOCAL_PREFIX-" | sed 's/^/netns /'
-  ip -br link 2>/dev/null | awk '{print $1}' | grep -E "^$PORTOLAN_LOCAL_PREFIX-" | sed 's/^/link /'
-  pgrep -af "$STATE/" 2>/dev/null | sed 's/^/process /'
-  grep -E " ($STATE|$DATA)" /proc/mounts | awk '{print "mount " $2}'
-  iptables -S DOCKER-USER 2>/dev/null | grep -- "-i $PORTOLAN_LOCAL_PREFIX-br" | sed 's/^/iptables /'
-  [ -e "$STATE" ] && echo "dir $STATE"
-  [ -e "$DATA" ] && echo "dir $DATA"
-  return 0
-}
-# the trap: the script first, then by hand whatever it left (reported by the last test)
-cleanup_add "docker rmi portolan/agent:$PORTOLAN_IMAGE_TAG portolan/router:$PORTOLAN_IMAGE_TAG portolan/catalog:$PORTOLAN_IMAGE_TAG portolan/registry:$PORTOLAN_IMAGE_TAG portolan-test/whoami:$PORTOLAN_IMAGE_TAG"
-cleanup_add "force_clean"
-force_clean() {
-  [ -e "$STATE" ] || return 0
-  "$S/destroyCluster.sh" >/dev/null 2>&1
-  local p
-  for p in $(pgrep -f "$STATE/"); do kill -KILL "$p"; done
-  grep -oE " ($STATE|$DATA)[^ ]* " /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
-  for p in $(ip netns list | awk '{print $1}' | grep -E "^$PORTOLAN_LOCAL_PREFIX-"); do ip netns del "$p"; done
-  for p in $(ip -br link | awk '{print $1}' | grep -E "^$PORTOLAN_LOCAL_PREFIX-" | cut -d@ -f1); do ip link del "$p"; done
-  while iptables -D DOCKER-USER -i "$PORTOLAN_LOCAL_PREFIX-br" -o "$PORTOLAN_LOCAL_PREFIX-br" -j ACCEPT 2>/dev/null; do :; done
-  rm -rf "$STATE" "$STATE.lock" "$DATA"
-}
-
-LOG=$TEST_TMP/scripts.log
-run() { echo "\$ $*" >>"$LOG"; "$@" >>"$LOG" 2>&1; }
-# on failure, the last lines the scripts printed
-show_log() { tail -15 "$LOG" | sed 's/^/#   /'; }
-checkr() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; show_log; fi; }
 
 # node-side views
 . "$TOP/machine/lib.sh"

@@ -33,39 +33,10 @@ for b in portolan-agent portolan-catalog portolan-templater; do
   [ -x "$BUILD/$b" ] || bail "$b built in $BUILD"
 done
 
-RID=$(printf '%02x' $(( (RANDOM ^ $$) & 0xff )))
-export PORTOLAN_DRIVER=local PORTOLAN_LOCAL_PREFIX=psc$RID PORTOLAN_IMAGE_TAG=sc$RID PORTOLAN_WAIT=180
-NET=""
-for o in $(shuf -i 100-250); do   # a random /24: several helpers run clusters at once
-  ip -4 route show | grep -q "^10\.77\.$o\." && continue
-  ip -4 addr show | grep -q "inet 10\.77\.$o\." && continue
-  NET=10.77.$o; break
-done
-[ -n "$NET" ] || bail "a free 10.77.N.0/24"
-export PORTOLAN_LOCAL_NET=$NET
-STATE=/run/portolan-local/$PORTOLAN_LOCAL_PREFIX
-DATA=/var/lib/portolan-local/$PORTOLAN_LOCAL_PREFIX
+# shellcheck source=../cluster_env.sh
+source "$TOP/tests/cluster_env.sh"
+cluster_env psc sc 77 portolan/agent portolan/router portolan/catalog portolan/registry portolan-test/whoami
 FE=$NET.11 CONSUL=$NET.3:8500
-diag "prefix $PORTOLAN_LOCAL_PREFIX, nodes on $NET.0/24, images :$PORTOLAN_IMAGE_TAG"
-
-cleanup_add "docker rmi portolan/agent:$PORTOLAN_IMAGE_TAG portolan/router:$PORTOLAN_IMAGE_TAG portolan/catalog:$PORTOLAN_IMAGE_TAG portolan/registry:$PORTOLAN_IMAGE_TAG portolan-test/whoami:$PORTOLAN_IMAGE_TAG >/dev/null 2>&1"
-cleanup_add "force_clean"
-force_clean() {
-  [ -e "$STATE" ] || return 0
-  "$S/destroyCluster.sh" >/dev/null 2>&1
-  local p
-  for p in $(pgrep -f "$STATE/"); do kill -KILL "$p"; done
-  grep -oE " ($STATE|$DATA)[^ ]* " /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
-  for p in $(ip netns list | awk '{print $1}' | grep -E "^$PORTOLAN_LOCAL_PREFIX-"); do ip netns del "$p"; done
-  for p in $(ip -br link | awk '{print $1}' | grep -E "^$PORTOLAN_LOCAL_PREFIX-" | cut -d@ -f1); do ip link del "$p"; done
-  while iptables -D DOCKER-USER -i "$PORTOLAN_LOCAL_PREFIX-br" -o "$PORTOLAN_LOCAL_PREFIX-br" -j ACCEPT 2>/dev/null; do :; done
-  rm -rf "$STATE" "$STATE.lock" "$DATA"
-}
-
-LOG=$TEST_TMP/scripts.log
-run() { echo "\$ $*" >>"$LOG"; "$@" >>"$LOG" 2>&1; }
-show_log() { tail -15 "$LOG" | sed 's/^/#   /'; }
-checkr() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; show_log; fi; }
 . "$TOP/machine/lib.sh"
 dk() { driver_docker "$@"; }
 passing() { curl -sf --max-time 5 "http://$CONSUL/v1/health/service/hello/v1?passing" | jq 'length'; }
