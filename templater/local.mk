@@ -50,6 +50,7 @@ endif
 bin_PROGRAMS += portolan-templater
 portolan_templater_SOURCES = \
 	templater/main.c \
+	templater/mirror.c templater/mirror.h \
 	templater/watcher.c templater/watcher.h \
 	templater/apply.c templater/apply.h \
 	templater/haproxy_proc.c templater/haproxy_proc.h \

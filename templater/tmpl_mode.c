@@ -1,7 +1,8 @@
 /* tmpl_mode.c: consul-template's -template mode for portolan-templater (see tmpl_mode.h).
  * The render loop: render -> for each missing dependency start its source -> on data, render
- * again. Services are refetched (one at a time) when catalog/services or health/state/any move;
- * the number of Consul connections stays constant in the number of services. */
+ * again. Services come from the templater's one Consul mirror (mirror.h), which fetches only
+ * what changed where Consul says so; the number of Consul connections stays constant in the
+ * number of services. */
 #include "tmpl_mode.h"
 #include "file.h"
 
@@ -11,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backoff.h"
 #include "child.h"
 #include "consul_watch.h"
 #include "log.h"
+#include "mirror.h"
 #include "template.h"
 
 typedef struct {
@@ -31,16 +32,11 @@ struct tmpl_mode {
     template_t *t;
     template_store *st;
     template_provider p;
-    consul_watch_t *w_services, *w_state;
+    mirror_t *mirror;      /* only once the template uses services */
     kvw_t *kv;
     size_t nkv;
     json_t *used;          /* service names the template used */
     json_t *fetched;       /* service names fetched at least once */
-    json_t *queue;         /* names to fetch (object as ordered set) */
-    consul_call_t *inflight;
-    char *inflight_name;
-    json_t *retry;         /* name -> {"attempt": n, "due": loop ms}: fetch failed, backing off */
-    uv_timer_t retry_timer;
     uv_timer_t wait_timer;
     uint64_t deadline;
     child_t *cmd_proc;  /* lib/child.h: the -template command while it runs (30 s timeout) */
@@ -65,7 +61,6 @@ int tmpl_mode_parse_spec(const char *spec, char **in, char **out, char **cmd, ch
 }
 
 static void render(tmpl_mode_t *m);
-static void fetch_next(tmpl_mode_t *m);
 
 static void finish(tmpl_mode_t *m, int code)
 {
@@ -75,124 +70,38 @@ static void finish(tmpl_mode_t *m, int code)
     if (m->o.on_done) m->o.on_done(m->o.data);
 }
 
-static void enqueue(tmpl_mode_t *m, const char *name)
+/* ---- the mirror's callbacks ---- */
+
+/* the services the template has used so far, listed in Consul or not */
+static int wanted(const char *name, const json_t *tags, void *data)
 {
-    json_object_set_new(m->queue, name, json_true());
+    (void)tags;
+    const tmpl_mode_t *m = data;
+    return json_object_get(m->used, name) != NULL;
 }
 
-/* A service whose fetch failed waits out its own backoff (500 ms x 2^n, capped at 1 min): the
- * other fetches go on, and the log gets the 1st, 10th, 20th... failure only. */
-static void on_retry_timer(uv_timer_t *t)
-{
-    tmpl_mode_t *m = t->data;
-    uint64_t now = uv_now(m->loop), next = UINT64_MAX;
-    const char *name;
-    json_t *v;
-    json_object_foreach(m->retry, name, v) {
-        uint64_t due = (uint64_t)json_integer_value(json_object_get(v, "due"));
-        if (!due) continue;
-        if (due <= now) { json_object_set_new(v, "due", json_integer(0)); enqueue(m, name); }
-        else if (due < next) next = due;
-    }
-    if (next != UINT64_MAX) uv_timer_start(&m->retry_timer, on_retry_timer, next - now, 0);
-    fetch_next(m);
-}
-
-/* transport: no answer at all: the retry is then also due when a watch hears from Consul again */
-static void retry_later(tmpl_mode_t *m, const char *name, const char *error, int transport)
-{
-    json_t *v = json_object_get(m->retry, name);
-    unsigned attempt = v ? (unsigned)json_integer_value(json_object_get(v, "attempt")) : 0;
-    uint64_t delay = backoff_delay_ms(500, 60000, attempt, backoff_random32());
-    attempt++;
-    json_object_set_new(m->retry, name, json_pack("{s:I,s:I,s:b}", "attempt", (json_int_t)attempt,
-                                                  "due", (json_int_t)(uv_now(m->loop) + delay), "transport", transport));
-    if (attempt == 1 || attempt % 10 == 0) {
-        json_t *j = json_string(name);
-        char *qn = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL; /* quoted: control bytes escaped */
-        json_decref(j);
-        log_warn("consul: fetch of service %.120s failed: %.300s (attempt %u, retry in %llu ms)", qn ? qn : "?",
-                 error, attempt, (unsigned long long)delay);
-        free(qn);
-    }
-    if (!uv_is_active((uv_handle_t *)&m->retry_timer) || delay < uv_timer_get_due_in(&m->retry_timer))
-        uv_timer_start(&m->retry_timer, on_retry_timer, delay, 0);
-}
-
-static int retry_waiting(const tmpl_mode_t *m, const char *name)
-{
-    json_t *v = json_object_get(m->retry, name);
-    return v && json_integer_value(json_object_get(v, "due")) != 0;
-}
-
-static void on_fetch(consul_client_t *c, const consul_result_t *r, void *data)
-{
-    tmpl_mode_t *m = data;
-    m->inflight = NULL;
-    if (r->error || !json_is_array(r->json)) {
-        retry_later(m, m->inflight_name, r->error ? r->error : "answer is not a JSON array", r->status == 0);
-    } else {
-        json_object_del(m->retry, m->inflight_name);
-        template_store_set_service(m->st, m->inflight_name, r->json);
-        json_object_set_new(m->fetched, m->inflight_name, json_true());
-    }
-    free(m->inflight_name);
-    m->inflight_name = NULL;
-    fetch_next(m);
-}
-
-/* Starts the next fetch; returns 0 when the queue is empty (nothing started). */
-static int fetch_start(tmpl_mode_t *m)
-{
-    if (m->inflight) return 1;
-    for (;;) {
-        void *it = json_object_iter(m->queue);
-        if (!it) return 0;
-        char *name = strdup(json_object_iter_key(it));
-        json_object_del(m->queue, name);
-        if (retry_waiting(m, name)) { free(name); continue; } /* the retry timer brings it back */
-        char *path = consul_path("/v1/health/service/", name, 0, m->o.stale ? "?stale" : NULL);
-        m->inflight_name = name;
-        m->inflight = path ? consul_client_request(m->c, "GET", path, NULL, 0, -1, on_fetch, m) : NULL;
-        free(path);
-        if (m->inflight) return 1;
-        m->inflight_name = NULL;
-        retry_later(m, name, "could not start the request", 0);
-        free(name);
-    }
-}
-
-/* After new data: fetch what is queued, render once the queue is empty. */
-static void fetch_next(tmpl_mode_t *m)
-{
-    if (!fetch_start(m)) render(m);
-}
-
-static void refetch_used(tmpl_mode_t *m)
-{
-    const char *name;
-    json_t *v;
-    json_object_foreach(m->used, name, v) enqueue(m, name);
-    fetch_next(m);
-}
-
-static void on_services(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
+static void on_services(const json_t *data, void *ud)
 {
     tmpl_mode_t *m = ud;
-    /* Consul answers again: fetches that failed for want of a connection go now */
-    const char *name;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(m->retry, tmp, name, v)
-        if (json_is_true(json_object_get(v, "transport"))) json_object_del(m->retry, name);
     template_store_set_services(m->st, data);
-    refetch_used(m);
 }
 
-static void on_state(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
+static void on_service(const char *name, const json_t *health, void *ud)
 {
-    refetch_used(ud);
+    tmpl_mode_t *m = ud;
+    template_store_set_service(m->st, name, health);
+    json_object_set_new(m->fetched, name, json_true());
 }
+
+static void on_gone(const char *name, void *ud)
+{
+    tmpl_mode_t *m = ud;
+    json_t *none = json_array();
+    template_store_set_service(m->st, name, none);
+    json_decref(none);
+}
+
+static void on_idle(void *ud) { render(ud); }
 
 static void on_kv(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
 {
@@ -202,22 +111,32 @@ static void on_kv(consul_watch_t *w, json_t *data, uint64_t index, void *ud)
             if (m->kv[i].prefix) template_store_set_prefix(m->st, m->kv[i].name, data);
             else template_store_set_key(m->st, m->kv[i].name, data);
         }
-    fetch_next(m);
+    if (!m->mirror || !mirror_pending(m->mirror)) render(m); /* else when the fetches are in */
 }
 
 /* -once: a watch failing give_up_after times in a row ends the run (exit 1) instead of retrying on */
-static void on_watch_error(consul_watch_t *w, const char *error, unsigned attempt, uint64_t retry_ms, void *data)
+static void watch_failed(tmpl_mode_t *m, const char *path, const char *error, unsigned attempt, uint64_t retry_ms)
 {
-    tmpl_mode_t *m = data;
     if (m->done) return;
     if (m->o.give_up_after && attempt >= m->o.give_up_after) {
-        log_error("consul: %s: %.400s: giving up after %u attempts", consul_watch_path(w), error, attempt);
+        log_error("consul: %s: %.400s: giving up after %u attempts", path, error, attempt);
         finish(m, 1);
         return;
     }
     if (attempt == 1 || attempt % 10 == 0)
-        log_warn("consul: %s: %s (attempt %u, retry in %llu ms)", consul_watch_path(w), error, attempt,
-                 (unsigned long long)retry_ms);
+        log_warn("consul: %s: %s (attempt %u, retry in %llu ms)", path, error, attempt, (unsigned long long)retry_ms);
+}
+
+static void on_watch_error(consul_watch_t *w, const char *error, unsigned attempt, uint64_t retry_ms, void *data)
+{
+    tmpl_mode_t *m = data;
+    if (m->mirror) mirror_resync(m->mirror); /* Consul was unreachable: anything may have changed */
+    watch_failed(m, consul_watch_path(w), error, attempt, retry_ms);
+}
+
+static void on_mirror_error(const char *path, const char *error, unsigned attempt, uint64_t retry_ms, void *data)
+{
+    watch_failed(data, path, error, attempt, retry_ms);
 }
 
 /* the watch options every template watch shares */
@@ -248,15 +167,12 @@ static void start_kv(tmpl_mode_t *m, const char *name, int prefix)
 
 static void start_services(tmpl_mode_t *m)
 {
-    if (m->w_services) return;
-    consul_watch_opts_t wo;
-    watch_opts(m, &wo, "/v1/catalog/services");
-    wo.fire_on_equal_data = 1;
-    m->w_services = consul_watch_new(m->c, &wo, on_services, on_watch_error, m);
-    watch_opts(m, &wo, "/v1/health/state/any");
-    m->w_state = consul_watch_new(m->c, &wo, on_state, on_watch_error, m);
-    if (m->w_services) consul_watch_start(m->w_services);
-    if (m->w_state) consul_watch_start(m->w_state);
+    if (m->mirror) return;
+    mirror_opts_t mo = { .stale = m->o.stale, .backoff_cap_ms = m->o.give_up_after ? 1000 : 0,
+                         .wanted = wanted, .on_services = on_services, .on_service = on_service,
+                         .on_gone = on_gone, .on_idle = on_idle, .on_watch_error = on_mirror_error, .data = m };
+    m->mirror = mirror_new(m->c, &mo);
+    if (!m->mirror || mirror_start(m->mirror) < 0) log_error("template: cannot watch Consul's services");
 }
 
 static int same_as_disk(const char *path, const char *buf, size_t len)
@@ -321,7 +237,10 @@ static void do_render(tmpl_mode_t *m)
         case TEMPLATE_DEP_SERVICE:
             start_services(m);
             if (!json_object_get(m->used, d->name)) json_object_set_new(m->used, d->name, json_true());
-            if (d->missing || !json_object_get(m->fetched, d->name)) { enqueue(m, d->name); waiting = 1; }
+            if (d->missing || !json_object_get(m->fetched, d->name)) {
+                if (m->mirror) mirror_want(m->mirror, d->name);
+                waiting = 1;
+            }
             break;
         case TEMPLATE_DEP_KEY: start_kv(m, d->name, 0); if (d->missing) waiting = 1; break;
         case TEMPLATE_DEP_PREFIX: start_kv(m, d->name, 1); if (d->missing) waiting = 1; break;
@@ -329,8 +248,7 @@ static void do_render(tmpl_mode_t *m)
     }
     if (!r.complete || waiting) {
         template_result_free(&r);
-        fetch_start(m); /* never render from here: the data arrives through callbacks */
-        return;
+        return; /* never render from here: the data arrives through callbacks */
     }
     if (m->o.dry) {
         printf("> %s\n", m->out);
@@ -403,10 +321,6 @@ tmpl_mode_t *tmpl_mode_new(uv_loop_t *loop, consul_client_t *c, const tmpl_mode_
     template_store_provider(m->st, &m->p);
     m->used = json_object();
     m->fetched = json_object();
-    m->queue = json_object();
-    m->retry = json_object();
-    uv_timer_init(loop, &m->retry_timer);
-    m->retry_timer.data = m;
     uv_timer_init(loop, &m->wait_timer);
     m->wait_timer.data = m;
     do_render(m);   /* discovers the dependencies */
@@ -433,10 +347,7 @@ void tmpl_mode_free(tmpl_mode_t *m)
 {
     if (!m) return;
     m->done = 1;
-    if (m->inflight) consul_call_cancel(m->inflight);
-    free(m->inflight_name);
-    consul_watch_free(m->w_services);
-    consul_watch_free(m->w_state);
+    mirror_free(m->mirror);
     for (size_t i = 0; i < m->nkv; i++) { consul_watch_free(m->kv[i].w); free(m->kv[i].name); }
     free(m->kv);
     if (m->cmd_proc) child_forget(m->cmd_proc); /* it runs on (to its timeout) without us */
@@ -444,12 +355,9 @@ void tmpl_mode_free(tmpl_mode_t *m)
     template_store_free(m->st);
     json_decref(m->used);
     json_decref(m->fetched);
-    json_decref(m->queue);
-    json_decref(m->retry);
     free(m->in);
     free(m->out);
     free(m->cmd);
-    m->closing = 2;
-    uv_close((uv_handle_t *)&m->retry_timer, on_free_timer_closed);
+    m->closing = 1;
     uv_close((uv_handle_t *)&m->wait_timer, on_free_timer_closed);
 }

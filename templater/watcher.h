@@ -1,20 +1,16 @@
-/* watcher.h: the templater's view of Consul with a constant number of long-polls.
+/* watcher.h: the templater's view of Consul for routes, with a constant number of long-polls.
  *
- * Owns: three blocking watches (catalog/services, health/state/any, kv/<prefix>?recurse), a queue
- * of one-shot fetches (health/service/<name>, one at a time), and the last answer per routed
- * service. So at most 4 connections to Consul whatever the number of services.
- * Which services to fetch: names that appear or whose tags change in catalog/services; services
- * whose checks changed in health/state/any; and all routed services when catalog/services' index
- * rose with no visible change (an instance without checks came or went), or after any watch
- * failed (Consul restarted or restored: anything may have changed meanwhile).
- * A name routes_service_routable refuses is never fetched (logged once while it is registered).
- * A failed fetch retries on that service's own backoff (500 ms x 2^n, capped at 1 min) and
- * holds up neither the other fetches nor delivery; its last good answer (or none) stands. A fetch
- * that got no answer at all (Consul unreachable) is also retried as soon as catalog/services
- * answers again.
+ * Owns: the one Consul mirror (mirror.h: catalog/services and health/state/any watches, the
+ * health/service/<name> fetch queue, per-service backoff), a KV watch (kv/<prefix>?recurse), and
+ * the last answer per routed service, converted (routes_service_t). So at most 4 connections to
+ * Consul whatever the number of services. What is fetched when: mirror.h; routed services are
+ * those routes_service_routable accepts with the routing tag (a name it refuses is never fetched,
+ * and logged once while it is registered). A failed KV watch also makes the mirror refetch every
+ * routed service on its next catalog/services answer.
  * Promises: on_change only once the first complete view (services, every routed service, KV) is
- * in (every routed service fetched or failed once), and only after the fetch queue drained, so
- * HAProxy never sees a half-loaded catalog.
+ * in (every routed service fetched or failed once), so HAProxy never sees a half-loaded catalog;
+ * after that, a change is handed over as soon as it is fetched, at most every 100 ms while a full
+ * refetch of other services is still running, and at once when the queue drains.
  * Consul being down only delays on_change (the watches retry forever, unless opts.give_up_after
  * bounds them for -once). */
 #ifndef PORTOLAN_WATCHER_H
