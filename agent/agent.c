@@ -330,8 +330,23 @@ static void on_event(docker_events_t *ev, json_t *event, void *data)
         if (a->draining) /* started (again, e.g. --restart after a dockerd crash): not draining */
             strmap_del(a->draining, id);
     }
-    else if (!strcmp(action, "die"))
+    else if (!strcmp(action, "die")) {
         a->ev_die++;
+        /* The event says it stopped: its services leave Consul now, not after the inspect below
+         * (dockerd answers that only once it has torn the container's network down, ~100 ms
+         * during which the router kept sending it requests). -deregister on-success reads the exit
+         * code from the event as apply() reads it from the inspect answer; the inspect still
+         * follows and settles anything else (a restart policy that started it again). */
+        const char *code = json_string_value(
+            json_object_get(json_object_get(json_object_get(event, "Actor"), "Attributes"), "exitCode"));
+        char *end = NULL;
+        long n = code ? strtol(code, &end, 10) : -1;
+        int exit_ok_ = code && *code && end && !*end && (n == 0 || (n & 128) != 0);
+        if (a->rec && (!a->cfg->deregister_on_success || exit_ok_) && reconcile_container_services(a->rec, id) > 0) {
+            log_debug("container %.12s died: deregistering its services", id);
+            reconcile_set_container(a->rec, id, NULL, NULL, 0);
+        }
+    }
     else if (!strncmp(action, "health_status", 13))
         a->ev_health++;
     else if (!strcmp(action, "rename") || !strcmp(action, "destroy"))
