@@ -14,7 +14,8 @@
 
 Environment: BUILD (portolan-templater, portolan-catalog), TOP (repo), HAPROXY (/usr/sbin/haproxy).
 Consul peer: portolan-catalog when built (latency, churn), else tests/templater/fake_consul.py;
-scale always uses the fake with --preload (50,000 registrations over HTTP would measure the peer)."""
+scale uses the fake with --preload, or with SCALE_PEER=catalog portolan-catalog, loaded over HTTP
+(8 keep-alive clients) before the templater starts."""
 import http.client, json, os, re, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 TOP = os.environ.get("TOP", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
@@ -328,9 +329,28 @@ def conns(pid, cport):
     out = subprocess.run(["ss", "-tnpH", "state", "established", "dst", "127.0.0.1:%d" % cport], capture_output=True, text=True).stdout
     return sum(1 for l in out.splitlines() if "pid=%d," % pid in l)
 
+def preload_catalog(port, s, i, base, clients=8):
+    """s services x i instances without checks, registered over HTTP by `clients` threads."""
+    import threading
+    def work(k):
+        c = Consul(port)
+        for n in range(k, s, clients):
+            for j in range(i):
+                b = {"ID": "svc-%d-%d" % (n, j), "Name": "svc-%d" % n, "Tags": ["rest"], "Address": "127.0.0.1",
+                     "Port": base + j}
+                assert c.put("/v1/agent/service/register", json.dumps(b).encode()) == 200
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+
 def scale(s, i):
     bport = backend("Z")
-    cport, kind = start_peer((s, i, 20000))
+    if os.environ.get("SCALE_PEER") == "catalog":
+        cport, kind = start_peer()
+        t = time.time(); preload_catalog(cport, s, i, 20000)
+        print("# preloaded %d instances into portolan-catalog in %.1f s" % (s * i, time.time() - t), flush=True)
+    else:
+        cport, kind = start_peer((s, i, 20000))
     consul = Consul(cport)
     hport = free_port()
     t0 = time.time()
@@ -362,12 +382,13 @@ def scale(s, i):
     ok = wait_server(cfg, be8, "svc-8-new", False, 120)
     res["deregister_nocheck_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
     time.sleep(1)
-    # one instance change with a check: a new instance with a check on svc-7 (its route moves to a
-    # backend of its own: a reload), then its check failing (health/state/any: one fetch), timed
-    # until HAProxy's runtime API shows it
-    be = None   # any backend: with -routing maps the route leaves its pooled backend for b_svc-7
-    consul.reg("svc-7-new", "svc-7", bport, check=True)
+    # one instance change with a check: a new instance with a (TTL) check on svc-7, then its check
+    # failing (health/state/any names the service: one fetch), timed until HAProxy's runtime API
+    # shows it. A TTL check gives HAProxy nothing to check itself, so the route keeps its backend
+    # (only a check_http path moves a route to a backend of its own, with a reload).
+    be = backend_of(cfg, "svc-7")
     t1 = time.perf_counter()
+    consul.reg("svc-7-new", "svc-7", bport, check=True)
     ok = wait_server(cfg, be, "svc-7-new", True, 120)
     res["register_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
     time.sleep(1)
