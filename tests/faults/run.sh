@@ -10,7 +10,15 @@
 #   disk-full         fill the tmpfs under -data-dir, write, free it, kill -9 + restart the catalog
 #   dockerd-restart   stop the stack's dockerd (SIGTERM; it runs with --live-restore, so its
 #                     containers keep running), kill -9 one container's process while it is
-#                     down (an instance that really dies), start dockerd again, start a new one
+#                     down (an instance that really dies), start dockerd again, start a new one.
+#                     The agent is first restarted with -internal: routes go to the containers'
+#                     own addresses. With routes to published ports (dockerd-restart-published,
+#                     opt-in) every request fails for ~1.4 s: the starting dockerd removes the
+#                     DNAT rules of published ports and restores them only with each live
+#                     container (docs/agent.md, "dockerd restarts and published ports"); there
+#                     the suite reads dockerd's debug log of its iptables commands and HAProxy's
+#                     access log, and every failure must fall in that window or be to the
+#                     instance that died
 #   haproxy-worker-kill9  kill -9 the HAProxy worker. HAProxy 2.6's master then exits too
 #                     (exit-on-failure) and the templater must start HAProxy again; as this runs
 #                     after templater-kill9, the master is one the templater adopted, not its child.
@@ -19,16 +27,21 @@
 # While each component is down one container is replaced (one removed, one started), so the
 # routes have something to converge to. After each fault (from the moment the component is
 # back) HAProxy's servers and the catalog's instances must equal the running containers (no
-# duplicate, no stale entry; the time it took goes to the table, against the 5 s target), every request wrk saw fail must be accounted for by HAProxy's
-# error counters of the instance that was killed, and every KV write the catalog acknowledged
-# (200 "true") must still be there. A table of the figures goes to
-# $FAULTS_TABLE (default $TEST_TMP/faults.md, printed as TAP diagnostics).
+# duplicate, no stale entry; the time it took goes to the table, against the 5 s target), every
+# request wrk saw fail must be accounted for by HAProxy's error counters of the instance that was
+# killed, and every KV write the catalog acknowledged (200 "true") must still be there. A table of
+# the figures goes to $FAULTS_TABLE (default $TEST_TMP/faults.md, printed as TAP diagnostics).
+# HAProxy's access log goes to the templater's log; a fault with unaccounted failures prints them
+# from it (server, status, termination state).
 #   LOAD_SECS (default 12)  wrk duration per fault; LOAD_CONNS (default 4) connections
-#   FAULTS_LOGS=DIR         keep the daemons' logs and wrk outputs there
+#   FAULTS_LOGS=DIR         keep the daemons' logs, wrk outputs and traces there
 #   FAULTS_ONLY="f1 f2"     run only these faults (names with _: catalog_kill9 ... haproxy_worker_kill9)
 #   FAULTS_DOCKERD=shared   run on DOCKER_HOST or the local socket, not on a dockerd of its own;
 #                           dockerd-restart is then left out (it never restarts a shared dockerd)
-#   FAULTS_DOCKERD_RESTART=1  include dockerd-restart (opt-in for now, see below)
+#   FAULTS_DOCKERD_RESTART=0  leave dockerd-restart out
+#   FAULTS_DOCKERD_RESTART_PUBLISHED=1  also run dockerd-restart-published (before dockerd-restart)
+#   FAULTS_DOCKERD_FLAGS="..."  extra flags for the suite's dockerd
+#   FAULTS_TRACE=1          sample iptables nat and HAProxy's servers during each fault (below)
 # The stack runs, by default, in a network namespace of its own (pt-flt-<pid>, loopback only) on
 # a dockerd of its own (tests/own_dockerd.sh: own socket, data and exec roots, --live-restore,
 # firewall rules only inside that namespace), so that dockerd can be restarted without touching
@@ -65,6 +78,9 @@ if [ -n "${FAULTS_NETNS:-}" ]; then
   source "$(dirname "${BASH_SOURCE[0]}")/../own_dockerd.sh"
   export OWN_DOCKERD_NETNS=1   # read by own_dockerd.sh
   read -ra dflags <<<"${FAULTS_DOCKERD_FLAGS:-}"   # extra dockerd flags, e.g. --log-level debug
+  # dockerd-restart-published reads dockerd's iptables commands from its debug log
+  case " ${FAULTS_ONLY:-} " in *" dockerd_restart_published "*) FAULTS_DOCKERD_RESTART_PUBLISHED=1 ;; esac
+  [ "${FAULTS_DOCKERD_RESTART_PUBLISHED:-0}" = 1 ] && dflags+=(--log-level debug)
   if ! own_dockerd_start --live-restore "${dflags[@]}"; then
     not_ok "the suite's own dockerd starts (in netns $FAULTS_NETNS)"; done_testing; exit 1
   fi
@@ -185,6 +201,12 @@ access_failures() {
     awk '/route=/ && ($7 != 200 || $11 != "----") { n[$5 " " $7 " " $11]++ } END { for (k in n) print n[k], k }' | sort -rn | head -20
 }
 
+# access_failed_on SERVER: failed requests (as above) whose last server was SERVER
+access_failed_on() {
+  tail -n +"$((ACCESS_FROM + 1))" "$TEST_TMP/templater.log" |
+    awk -v s="$1" '/route=/ && ($7 != 200 || $11 != "----") { k = $5; sub(/^[^\/]*\//, "", k); if (k == s) n++ } END { print n + 0 }'
+}
+
 # fault NAME: f_NAME_break breaks something (and replaces a container meanwhile), f_NAME_restore
 # brings it back (the component answers again when it returns); the time to converge counts from
 # then. wrk runs throughout.
@@ -216,6 +238,10 @@ fault() {
   trace_stop
   kill "$WATCH_PID" 2>/dev/null; wait "$WATCH_PID" 2>/dev/null
   local dead_errs; dead_errs=$(sort -n "$TEST_TMP/dead-errs" | tail -1); dead_errs=${dead_errs:-0}
+  # the access log names the server of every failed request, also of one that ended after the
+  # last counter read before the server was deleted: the higher of the two counts is taken
+  local dead_counted=$dead_errs dead_logged; dead_logged=$(access_failed_on "$DEAD_SERVER")
+  [ "$dead_logged" -gt "$dead_errs" ] && dead_errs=$dead_logged
   # the HAProxy worker that was killed took every connection with it, and none is accepted until
   # the templater has HAProxy back: every failure is to it (wrk counts each refused reconnect)
   [ "$1" = haproxy_worker_kill9 ] && dead_errs=$(awk '/Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } /Non-2xx or 3xx responses:/ { n += $NF } END { print n + 0 }' "$wrk_out")
@@ -223,8 +249,20 @@ fault() {
   rps=$(awk '/^Requests\/sec:/ { printf "%d", $2 }' "$wrk_out")
   reqs=$(awk '/requests in/ { print $1 }' "$wrk_out")
   fail=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$wrk_out")
-  local live_fail=$(( fail > dead_errs ? fail - dead_errs : 0 ))
-  echo "| $name | ${rps:-?} | ${reqs:-?} | $fail ($((fail - live_fail)) to the instance that died) | $c | $lost |" >>"$TABLE"
+  # dockerd-restart-published: requests refused while the restarting dockerd had no DNAT rules
+  # for the published ports are Docker's (dnat_window.py); the rest must be the dead instance's
+  local win=-1 inwin=0 outlive=0 outdead=0 docker_note=
+  if [ "$1" = dockerd_restart_published ]; then
+    read -r win inwin outlive outdead < <(python3 "$TOP/tests/faults/dnat_window.py" \
+      "$OWN_DOCKERD_DIR/dockerd.log" "$DOCKERD_LOG_FROM" "$TEST_TMP/templater.log" "$ACCESS_FROM" "$DEAD_SERVER")
+    # (the access log names the last server tried; in the window that is any, the dead one too)
+    dead_errs=$(( outdead > dead_counted ? outdead : dead_counted ))
+    docker_note=", $inwin in the $win ms dockerd had no DNAT rules"
+    check "$name: dockerd's debug log shows when its DNAT rules were gone (${win} ms)" [ "$win" -ge 0 ]
+    diag "$name: $inwin failed requests received while dockerd had no DNAT rules ($win ms), $outlive outside that window to live instances, $outdead to the instance that died"
+  fi
+  local live_fail=$(( fail > dead_errs + inwin ? fail - dead_errs - inwin : 0 ))
+  echo "| $name | ${rps:-?} | ${reqs:-?} | $fail ($((fail - live_fail - inwin)) to the instance that died$docker_note) | $c | $lost |" >>"$TABLE"
   # converging is asserted (within wait_converged's 30 s bound); the time is a figure for the
   # fault table, measured against the 5 s target there, not a timed assertion on a shared machine
   if [ "$c" -ge 0 ]; then
@@ -306,6 +344,7 @@ f_dockerd_restart_break() {
   while :; do server_errors "$DEAD_SERVER" >>"$TEST_TMP/dead-errs"; sleep 0.05; done &
   WATCH_PID=$!
   DOCKERD_DOWN_T0=$(now_ms)
+  DOCKERD_LOG_FROM=$(wc -l <"$OWN_DOCKERD_DIR/dockerd.log")
   own_dockerd_stop TERM
   kill -9 "$pid"
   sleep 2
