@@ -281,7 +281,7 @@ fault() {
   if [ "$1" = disk_full ] && [ "$live_fail" != 0 ]; then
     diag "$name: KNOWN, NOT ASSERTED: $live_fail request(s) failed that the dead server's counters do not account for ($reqs requests, $fail failed, $dead_errs errors on $DEAD_SERVER)"
   else
-    check_eq "$name: no request failed but to the instance that died${docker_note:+ or while dockerd had no DNAT rules} ($reqs requests, ${rps} req/s, $fail failed, $dead_errs errors on $DEAD_SERVER)" 0 "$live_fail"
+    check_eq "$name: no request failed but to the instance that died${docker_note:+ or while dockerd had no DNAT rules} ($reqs requests, ${rps} req/s, $fail failed, $dead_errs errors on $DEAD_SERVER: $dead_counted by its counters, $dead_logged in the access log)" 0 "$live_fail"
   fi
   if [ "$live_fail" != 0 ]; then
     sed 's/^/#   /' "$wrk_out"
