@@ -201,6 +201,11 @@ access_failures() {
     awk '/route=/ && ($7 != 200 || $11 != "----") { n[$5 " " $7 " " $11]++ } END { for (k in n) print n[k], k }' | sort -rn | head -20
 }
 
+# requests of the fault (access log from line ACCESS_FROM on) that took 5 s or more (%Ta)
+access_slow() {
+  tail -n +"$((ACCESS_FROM + 1))" "$TEST_TMP/templater.log" |
+    awk '/route=/ { split($6, t, "/"); if (t[5] + 0 >= 5000) n++ } END { print n + 0 }'
+}
 # access_failed_on SERVER: failed requests (as above) whose last server was SERVER
 access_failed_on() {
   tail -n +"$((ACCESS_FROM + 1))" "$TEST_TMP/templater.log" |
@@ -249,6 +254,19 @@ fault() {
   rps=$(awk '/^Requests\/sec:/ { printf "%d", $2 }' "$wrk_out")
   reqs=$(awk '/requests in/ { print $1 }' "$wrk_out")
   fail=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$wrk_out")
+  # wrk's "timeout" is no request of its own: every 2 s it counts each of its connections whose
+  # last request was written more than --timeout (5 s) earlier, or that has written none yet, and
+  # lets the request go on. On a starved machine (load ~30) wrk itself ran late and counted its 4
+  # connections with every request answered 200 in under 2 s by HAProxy's access log. So timeouts
+  # count as failures only when the access log has a request of the fault that took 5 s or more
+  # at HAProxy, or one that failed (then they are most likely those requests)
+  local tmo slow timeout_note=
+  tmo=$(awk '/Socket errors:/ { gsub(",", ""); print $10 + 0 }' "$wrk_out"); tmo=${tmo:-0}
+  slow=$(access_slow)
+  if [ "$tmo" -gt 0 ] && [ "$slow" = 0 ] && [ "$(access_failures | wc -l)" = 0 ]; then
+    fail=$((fail - tmo)); timeout_note=" (and $tmo wrk timeouts, no request 5 s or slower at HAProxy)"
+    diag "$name: wrk counted $tmo timeouts; HAProxy's access log has no request of the fault that took 5 s or more and none that failed: not counted as failures"
+  fi
   # dockerd-restart-published: requests refused while the restarting dockerd had no DNAT rules
   # for the published ports are Docker's (dnat_window.py); the rest must be the dead instance's
   local win=-1 inwin=0 outlive=0 outdead=0 docker_note=
@@ -262,7 +280,7 @@ fault() {
     diag "$name: $inwin failed requests received while dockerd had no DNAT rules ($win ms), $outlive outside that window to live instances, $outdead to the instance that died"
   fi
   local live_fail=$(( fail > dead_errs + inwin ? fail - dead_errs - inwin : 0 ))
-  echo "| $name | ${rps:-?} | ${reqs:-?} | $fail ($((fail - live_fail - inwin)) to the instance that died$docker_note) | $c | $lost |" >>"$TABLE"
+  echo "| $name | ${rps:-?} | ${reqs:-?} | $fail ($((fail - live_fail - inwin)) to the instance that died$docker_note)$timeout_note | $c | $lost |" >>"$TABLE"
   # converging is asserted (within wait_converged's 30 s bound); the time is a figure for the
   # fault table, measured against the 5 s target there, not a timed assertion on a shared machine
   if [ "$c" -ge 0 ]; then
@@ -273,16 +291,12 @@ fault() {
     diag "truth: $(truth | tr '\n' ' ')"; diag "catalog: $(catalog_view | tr '\n' ' ')"; diag "haproxy: $(haproxy_view | tr '\n' ' ')"
   fi
   # a request in flight to the container that was killed may fail; HAProxy's counters of that
-  # server must account for every failure wrk saw (a reload during the fault resets them: strict)
-  # disk-full: reported, not asserted. On merged main (write-ahead log + the agent's SIGTERM
-  # drain) 2 of 5 full runs under heavy load saw one wrk read error there that no HAProxy counter
-  # of the dead server accounts for; alone, or in the other 3 runs, 0. Unexplained (bench/README.md,
-  # fault table): kept visible in the table and as a diagnostic until it is found.
-  if [ "$1" = disk_full ] && [ "$live_fail" != 0 ]; then
-    diag "$name: KNOWN, NOT ASSERTED: $live_fail request(s) failed that the dead server's counters do not account for ($reqs requests, $fail failed, $dead_errs errors on $DEAD_SERVER)"
-  else
-    check_eq "$name: no request failed but to the instance that died${docker_note:+ or while dockerd had no DNAT rules} ($reqs requests, ${rps} req/s, $fail failed, $dead_errs errors on $DEAD_SERVER: $dead_counted by its counters, $dead_logged in the access log)" 0 "$live_fail"
-  fi
+  # server and its access log must account for every failure wrk saw. disk-full is asserted again:
+  # it is the one fault where catalog, agent and templater all run while the container stops, so
+  # the templater deletes the dead server (and its counters) within ~100 ms of its last request,
+  # and a request cut short just before that could be missed by the 50 ms counter reads (under
+  # load each read takes longer); the access log names its server whenever it ends
+  check_eq "$name: no request failed but to the instance that died${docker_note:+ or while dockerd had no DNAT rules} ($reqs requests, ${rps} req/s, $fail failed, $dead_errs errors on $DEAD_SERVER: $dead_counted by its counters, $dead_logged in the access log)" 0 "$live_fail"
   if [ "$live_fail" != 0 ]; then
     sed 's/^/#   /' "$wrk_out"
     diag "$name: HAProxy's access log of the fault, requests not answered 200 or not ended normally (count, backend/server, status, termination state):"
