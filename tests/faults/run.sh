@@ -13,7 +13,7 @@
 #                     down (an instance that really dies), start dockerd again, start a new one.
 #                     The agent is first restarted with -internal: routes go to the containers'
 #                     own addresses. With routes to published ports (dockerd-restart-published,
-#                     opt-in) every request fails for ~1.4 s: the starting dockerd removes the
+#                     opt-in) every request fails for 1-2 s: the starting dockerd removes the
 #                     DNAT rules of published ports and restores them only with each live
 #                     container (docs/agent.md, "dockerd restarts and published ports"); there
 #                     the suite reads dockerd's debug log of its iptables commands and HAProxy's
