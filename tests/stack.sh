@@ -6,6 +6,10 @@
 #   STACK_NAME   prefix of the tag/network/label (default stack); made unique with $$
 #   DATA         the catalog's -data-dir parent (default $TEST_TMP/data; the caller may mount it)
 #   CONSUL_WAIT  the templater's blocking wait (default 2s)
+#   STACK_BASE   the HAProxy base configuration (default haproxy/haproxy.cfg.base)
+#   STACK_INTERNAL  1: the agent runs with -internal (registers container address + exposed
+#                port, which needs no published port), and truth() lists those addresses; read by
+#                start_agent and truth, so it may change between two start_agent calls
 # After stack_setup: TAG (also the routing tag), SVC ($TAG/v1), LABEL, NET (a docker network of its
 # own, removed at exit with every container carrying LABEL), IMAGE (local test image), CAT, PROXY,
 # TLISTEN (loopback addresses of catalog, HAProxy front end, templater API), CFG and ADMIN (the
@@ -59,13 +63,14 @@ start_catalog_proc() {
 }
 start_agent() {
   "$BUILD/portolan-agent" -explicit -cleanup -ip 127.0.0.1 -node-id "$TAG" -resync 5s -consul-poll 1s \
-    -retry-attempts -1 -retry-interval 200 "consul://$CAT" >>"$TEST_TMP/agent.log" 2>&1 &
+    -retry-attempts -1 -retry-interval 200 \
+    "-internal=$([ "${STACK_INTERNAL:-0}" = 1 ] && echo true || echo false)" "consul://$CAT" >>"$TEST_TMP/agent.log" 2>&1 &
   AGENT_PID=$!
   cleanup_add "kill $AGENT_PID"
 }
 start_templater() {
   "$BUILD/portolan-templater" -consul "consul://$CAT" -tag "$TAG" -bind "$PROXY" -config "$CFG" \
-    -base "$TOP/haproxy/haproxy.cfg.base" -haproxy-bin "$HAPROXY" -wait 50ms:500ms \
+    -base "${STACK_BASE:-$TOP/haproxy/haproxy.cfg.base}" -haproxy-bin "$HAPROXY" -wait 50ms:500ms \
     -consul-wait "$CONSUL_WAIT" -listen "$TLISTEN" >>"$TEST_TMP/templater.log" 2>&1 &
   TEMPLATER_PID=$!
   cleanup_add "kill $TEMPLATER_PID"
@@ -79,11 +84,16 @@ run_container() {
     --network "$NET" -p 127.0.0.1::80 "$@" "$IMAGE" >/dev/null
 }
 
-# ---- the truth and the views of it (each a sorted list of 127.0.0.1:port) ----
+# ---- the truth and the views of it (each a sorted list of address:port) ----
+# the running containers: 127.0.0.1:<published port>, or (STACK_INTERNAL=1) <container IP>:80
 truth() {
   local id
   for id in $(docker ps -q --filter "label=$LABEL"); do
-    docker port "$id" 80/tcp | head -1
+    if [ "${STACK_INTERNAL:-0}" = 1 ]; then
+      docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}:80' "$id"
+    else
+      docker port "$id" 80/tcp | head -1
+    fi
   done | sort
 }
 catalog_view() {
