@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct durable {
@@ -175,6 +176,8 @@ int durable_commit(durable_t *d, char *err, size_t errlen)
     wal_append(&b, WAL_COMMIT, commit, (size_t)cl);
     char path[4200];
     log_path(d, d->log_name, path, sizeof path);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (write_all(d->fd, b.data, b.len) != 0 || fdatasync(d->fd) != 0) {
         snprintf(err, errlen, "log %s: write: %s", path, strerror(errno));
         /* cut off what may have reached the file: the next commit writes these entities again */
@@ -182,6 +185,11 @@ int durable_commit(durable_t *d, char *err, size_t errlen)
             log_warn("log %s: truncating a failed append: %s", path, strerror(errno));
         goto out;
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+    d->st.sync_ns += ns;
+    if (ns > d->st.sync_ns_max)
+        d->st.sync_ns_max = ns;
     d->st.log_bytes += b.len;
     d->st.commits++;
     d->st.appended_records += n;

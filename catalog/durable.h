@@ -39,6 +39,7 @@ typedef struct {
     size_t torn_bytes;        /* truncated at open */
     size_t commits, compactions;
     size_t appended_records;  /* data records appended by commits since open */
+    uint64_t sync_ns, sync_ns_max;  /* time in the commits' write + fdatasync: total and longest */
     int migrated;             /* opened from a state.json */
     int loaded;               /* there was state to load */
 } durable_stats_t;

@@ -34,6 +34,10 @@ storm_round() { # DESC DIR FILL [flags...]
   $STORM storm "$c" 16 "$ack" & local sp=$!
   # kill once a good number of writes were acknowledged (not after a fixed sleep: a loaded machine)
   for _ in $(seq 1 300); do [ "$(wc -l <"$ack")" -ge 3000 ] && break; sleep 0.05; done
+  # group commit: 16 writers share fsyncs (Stats.wal: commits are fsyncs, records what they held)
+  local wal; wal=$(curl -sf "$c/v1/agent/self" | jq -r '.Stats.wal | "\(.commits) \(.records)"')
+  check "$desc: 16 writers shared fsyncs (commits, records: $wal)" awk -v w="$wal" \
+    'BEGIN { split(w, a, " "); exit !(a[1] > 0 && a[2] > a[1]) }'
   kill -9 $PID; wait $PID 2>/dev/null
   wait $sp
   local n; n=$(wc -l <"$ack")
@@ -64,6 +68,9 @@ D3=$TEST_TMP/damage; mkdir -p "$D3"
 P=$(free_port); C=http://127.0.0.1:$P
 start_at "$D3" "$P"
 for i in $(seq 1 20); do curl -sf -X PUT --data-binary "v$i" "$C/v1/kv/d/$i" -o /dev/null; done
+# one writer at a time: one commit (fsync) per write, each holding that write's one record
+check_eq "agent/self Stats.wal counts the 20 sequential writes' commits and records" "20 20 yes" \
+  "$(curl -sf "$C/v1/agent/self" | jq -r '.Stats.wal | "\(.commits) \(.records) \(if (.sync_us_total | tonumber) > 0 then "yes" else "no" end)"')"
 kill -9 $PID; wait $PID 2>/dev/null
 LOG=$(ls "$D3"/wal-*.log)
 size=$(stat -c %s "$LOG")
