@@ -72,8 +72,10 @@ measured load "$BENCH" -addr "$ADDR" -pid "$PID" -mode rss -instances "$INSTANCE
 measured regfull "$BENCH" -addr "$ADDR" -mode reg -clients 16 -reg-seconds "$REG_SECONDS" || rc=1
 echo "rss_after_reg_kb $(awk '/VmRSS/ {print $2}' "/proc/$PID/status")" | tee -a "$TMP/out"
 n_before=$(curl -sf "http://$ADDR/v1/agent/services" | jq length)
+# the log's records (the file is preallocated: zeros after them, in 1 MiB steps)
+echo "log_bytes $(curl -sf "http://$ADDR/v1/agent/self" | jq -r .Stats.wal.log_bytes)" | tee -a "$TMP/out"
 kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=""
-echo "log_bytes $(cat "$DATA"/wal-*.log | wc -c)" | tee -a "$TMP/out"
+echo "log_file_bytes $(cat "$DATA"/wal-*.log | wc -c)" | tee -a "$TMP/out"
 echo "snapshot_bytes $(stat -c %s "$DATA/snapshot.json")" | tee -a "$TMP/out"
 start
 # RSS first: rendering 50,000 services for the count below costs far more than holding them
