@@ -417,6 +417,14 @@ static void agent_check_deregister(api_ctx_t *c, const char *id)
     api_set_empty(c->resp, 200);
 }
 
+static void agent_self(api_ctx_t *c)
+{
+    json_t *self = render_agent_self(c->api->store, c->api->leader, c->api->version);
+    if (c->api->add_stats)
+        c->api->add_stats(c->api->stats_ctx, json_object_get(self, "Stats"));
+    api_set_json(c, 200, self);
+}
+
 static void agent_members(api_ctx_t *c)
 {
     json_t *self = render_agent_self(c->api->store, c->api->leader, c->api->version);
@@ -625,7 +633,7 @@ void catalog_api_handle(catalog_api_t *api, const api_request_t *req, int allow_
     } else if (!strcmp(p, "/v1/agent/checks")) {
         if (method_is(c, ALLOW_GET)) agent_checks(c);
     } else if (!strcmp(p, "/v1/agent/self")) {
-        if (method_is(c, ALLOW_GET)) api_set_json(c, 200, render_agent_self(api->store, api->leader, api->version));
+        if (method_is(c, ALLOW_GET)) agent_self(c);
     } else if (!strcmp(p, "/v1/agent/members")) {
         if (method_is(c, ALLOW_GET)) agent_members(c);
     } else if (!strcmp(p, "/v1/agent/service/register")) {

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include "store.h"
 
 typedef struct { const char *name, *value; } api_param_t;
@@ -54,6 +55,9 @@ typedef struct {
     void *hook_ctx;
     struct api_events *events;        /* user events (api_misc.c), made on first use; api_events_free */
     void (*make_id)(void *ctx, char out[37]); /* a random UUID for user events (NULL: a counter) */
+    /* adds sections to /v1/agent/self's Stats (string values, as Consul's); may be NULL */
+    void (*add_stats)(void *ctx, json_t *stats);
+    void *stats_ctx;
 } catalog_api_t;
 
 /* Fills *resp (zeroed first). allow_block = 0 answers with current data even when the

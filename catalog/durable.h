@@ -5,9 +5,13 @@
  * entity, one a line, SHA-256-checked, naming the log that continues it) and that log, wal-<generation>.log. Every store write
  * reports the entities it changed (store_set_dirty_hook); durable_commit appends one record per
  * changed entity (its whole new state, or its deletion) and a commit record, in one write(),
- * and fsyncs once: the server calls it once per event-loop turn for all the writes answered in
- * that turn (group commit), and answers them only after it returned 0. A commit costs what the
- * turn changed, not the size of the state.
+ * and fsyncs once: the server calls it once for all the writes that came in since the last
+ * commit (group commit), and answers them only after it returned 0. A commit costs what the
+ * turn changed, not the size of the state. The log file is preallocated: it grows in steps of
+ * DURABLE_PREALLOC zero bytes and commits overwrite those zeros, so the file's size does not
+ * change with each commit and fdatasync has the data to write, not the inode as well (on this
+ * machine's ext4 that was one I/O instead of two and about a third of the time; see
+ * bench/README.md). wal.h: zeros after the last record are the unused part.
  *
  * When the log has grown past max(compact_bytes, 2 x the snapshot), durable_commit compacts:
  * a new empty log is created and fsync'd, a new snapshot naming it is written (tmp, fsync,
@@ -26,6 +30,7 @@
 
 #define DURABLE_COMPACT_DEFAULT ((size_t)64 << 20)
 #define DURABLE_MAX_LOG ((size_t)2 << 30)   /* a longer log is refused at load */
+#define DURABLE_PREALLOC ((size_t)1 << 20)  /* the log file grows in steps of this many zeros */
 
 typedef struct durable durable_t;
 
@@ -39,6 +44,7 @@ typedef struct {
     size_t torn_bytes;        /* truncated at open */
     size_t commits, compactions;
     size_t appended_records;  /* data records appended by commits since open */
+    uint64_t sync_ns, sync_ns_max;  /* time in the commits' write + fdatasync: total and longest */
     int migrated;             /* opened from a state.json */
     int loaded;               /* there was state to load */
 } durable_stats_t;

@@ -29,13 +29,27 @@ typedef struct parked {
 } parked_t;
 
 /* A write that changed the catalog, waiting with -data-dir for the save that makes it durable.
- * Writes that arrive in one loop iteration share one save (group commit): 16 concurrent
- * writers pay for one fsync, not sixteen; each is answered only after the save. */
+ * Writes share one save (group commit): 16 concurrent writers pay for one fsync, not sixteen;
+ * each is answered only after the save.
+ *
+ * Which writes share a save. The loop is blocked during the fsync, so the writes that arrive
+ * meanwhile all come in with the next poll; but the writers the save answers send their next
+ * write a moment later, too late for that poll. Committing at once would make the next save
+ * theirs alone: 16 writers split into two groups taking turns, each writer waiting for two
+ * fsyncs per write, half the rate the disk allows. So after a save the connections it answered
+ * are awaited: the next save waits until each of them has sent its next request (a write joins
+ * the batch; a read just ends the wait for that connection), or until COMMIT_WAIT_MS after the
+ * save, whichever comes first. A lone writer is never kept waiting (it is the only one awaited,
+ * and its own write ends the wait); a writer that went quiet costs the next batch at most
+ * COMMIT_WAIT_MS; a write arriving later than that is committed at the end of its loop turn. */
 typedef struct pending_write {
     struct pending_write *next;
     http_exchange_t *x;               /* NULL once the client went away */
     api_response_t r;
 } pending_write_t;
+
+#define COMMIT_WAIT_MS 1          /* libuv timers count whole milliseconds */
+#define COMMIT_AWAIT_MAX 256      /* connections awaited at most (a larger batch: the rest by time) */
 
 struct catalog_server {
     uv_loop_t *loop;
@@ -48,7 +62,14 @@ struct catalog_server {
     parked_t *parked;
     size_t nparked;
     pending_write_t *pw_head, **pw_tail;
-    uv_idle_t *flush;                 /* active while writes wait (own allocation: freed on close) */
+    uv_idle_t *flush;                 /* active: commit at the end of this loop turn (own allocation) */
+    uv_timer_t *flush_wait;           /* active: commit when awaited writers are late (own allocation) */
+    /* the connections the last save answered that have not sent a request since (exchange
+     * pointers: lib/http_server keeps one exchange per connection; only compared, never used) */
+    const http_exchange_t *await[COMMIT_AWAIT_MAX];
+    size_t nawait;
+    uint64_t await_since;             /* uv_hrtime() when the last save's answers went out */
+    int in_request;                   /* inside catalog_api_handle: the write is queued after it */
     uv_timer_t *sweep;                /* every second: sessions past their TTL go (own allocation) */
 };
 
@@ -191,14 +212,49 @@ static int watch_matches(const parked_t *p, const cat_change_t *ch)
 }
 
 static void on_flush(uv_idle_t *h);
+static void on_flush_wait(uv_timer_t *t);
+
+/* Schedules the commit of what is pending: at the end of this loop turn, or, while writers the
+ * last save answered are still awaited (see pending_write_t), when the last of them came back
+ * or COMMIT_WAIT_MS after that save. */
+static void schedule_commit(catalog_server_t *s)
+{
+    if (!s->durable || (!s->pw_head && !durable_pending(s->durable)))
+        return;
+    if (uv_is_active((uv_handle_t *)s->flush))
+        return;
+    if (s->nawait) {
+        /* what is left of the wait, to the nearest millisecond (libuv's timer resolution) */
+        uint64_t waited_ns = uv_hrtime() - s->await_since, wait_ns = (uint64_t)COMMIT_WAIT_MS * 1000000;
+        uint64_t left_ms = waited_ns < wait_ns ? (wait_ns - waited_ns + 500000) / 1000000 : 0;
+        if (left_ms) {
+            if (!uv_is_active((uv_handle_t *)s->flush_wait))
+                uv_timer_start(s->flush_wait, on_flush_wait, left_ms, 0);
+            return;
+        }
+        s->nawait = 0;
+    }
+    uv_timer_stop(s->flush_wait);
+    uv_idle_start(s->flush, on_flush);
+}
+
+/* A request came in on x: its connection is no longer awaited. */
+static void await_end(catalog_server_t *s, const http_exchange_t *x)
+{
+    for (size_t i = 0; i < s->nawait; i++)
+        if (s->await[i] == x) {
+            s->await[i] = s->await[--s->nawait];
+            return;
+        }
+}
 
 static void on_store_change(void *ctx, const cat_change_t *ch)
 {
     catalog_server_t *s = ctx;
-    /* a change no request waits for (a check's own run, a session's TTL): committed at the end
-     * of this loop turn all the same */
-    if (durable_pending(s->durable) && !uv_is_active((uv_handle_t *)s->flush))
-        uv_idle_start(s->flush, on_flush);
+    /* a change no request waits for (a check's own run, a session's TTL): committed with the
+     * next batch all the same (a request's write is scheduled once it is queued) */
+    if (!s->in_request)
+        schedule_commit(s);
     if (!s->nparked)
         return;
     /* collect first: answering unlinks entries */
@@ -220,11 +276,12 @@ static void on_pending_abort(http_exchange_t *x, void *data)
 
 /* One commit (one append, one fsync) for every write queued since the last one, then their
  * answers (500 with the reason if the commit failed: the client must not believe an unsaved
- * write). */
-static void on_flush(uv_idle_t *h)
+ * write); the connections answered are awaited by the next commit. */
+static void commit_and_answer(catalog_server_t *s)
 {
-    catalog_server_t *s = h->data;
-    uv_idle_stop(h);
+    uv_idle_stop(s->flush);
+    uv_timer_stop(s->flush_wait);
+    s->nawait = 0;
     pending_write_t *list = s->pw_head;
     s->pw_head = NULL;
     s->pw_tail = &s->pw_head;
@@ -242,12 +299,18 @@ static void on_flush(uv_idle_t *h)
                 http_exchange_respond(w->x, 500, err, strlen(err));
             } else {
                 send_response(w->x, &w->r);
+                if (s->nawait < COMMIT_AWAIT_MAX)
+                    s->await[s->nawait++] = w->x;
             }
         }
         api_response_clear(&w->r);
         free(w);
     }
+    s->await_since = uv_hrtime();
 }
+
+static void on_flush(uv_idle_t *h) { commit_and_answer(h->data); }
+static void on_flush_wait(uv_timer_t *t) { commit_and_answer(t->data); }
 
 static void on_request(http_exchange_t *x, void *data)
 {
@@ -255,10 +318,14 @@ static void on_request(http_exchange_t *x, void *data)
     api_request_t req;
     build_request(x, &req);
     api_response_t r;
+    await_end(s, x);
+    s->in_request = 1;
     catalog_api_handle(&s->api, &req, 1, &r);
+    s->in_request = 0;
     if (r.block) {
         park(s, x, &req, &r);
         api_response_clear(&r);
+        schedule_commit(s);   /* a read may have changed something (a session's TTL ran out) */
         return;
     }
     if (r.wrote && s->durable) {
@@ -268,15 +335,37 @@ static void on_request(http_exchange_t *x, void *data)
         *s->pw_tail = w;
         s->pw_tail = &w->next;
         http_exchange_on_abort(x, on_pending_abort, w);
-        if (!uv_is_active((uv_handle_t *)s->flush))
-            uv_idle_start(s->flush, on_flush);
+        schedule_commit(s);
         return;
     }
     send_response(x, &r);
     api_response_clear(&r);
+    schedule_commit(s);
 }
 
 static void ttl_touch(void *ctx, cat_check_t *c) { checks_runner_ttl_touch(ctx, c); }
+
+/* /v1/agent/self's Stats.wal with -data-dir: what group commit did since the start (commits =
+ * fsyncs; records per commit; time in write + fdatasync), for benchmarks and operators. */
+static void add_stats(void *ctx, json_t *stats)
+{
+    catalog_server_t *s = ctx;
+    if (!s->durable || !json_is_object(stats))
+        return;
+    durable_stats_t st;
+    durable_stats(s->durable, &st);
+    char v[7][32];
+    snprintf(v[0], sizeof v[0], "%zu", st.commits);
+    snprintf(v[1], sizeof v[1], "%zu", st.appended_records);
+    snprintf(v[2], sizeof v[2], "%" PRIu64, st.sync_ns / 1000);
+    snprintf(v[3], sizeof v[3], "%" PRIu64, st.sync_ns_max / 1000);
+    snprintf(v[4], sizeof v[4], "%zu", st.log_bytes);
+    snprintf(v[5], sizeof v[5], "%zu", st.snapshot_bytes);
+    snprintf(v[6], sizeof v[6], "%zu", st.compactions);
+    json_object_set_new(stats, "wal", json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "commits", v[0], "records", v[1],
+                                                "sync_us_total", v[2], "sync_us_max", v[3], "log_bytes", v[4],
+                                                "snapshot_bytes", v[5], "compactions", v[6]));
+}
 
 catalog_server_t *catalog_server_new(uv_loop_t *loop, catalog_store_t *store, const catalog_server_opts_t *o,
                                      char *err, size_t errlen)
@@ -287,6 +376,9 @@ catalog_server_t *catalog_server_new(uv_loop_t *loop, catalog_store_t *store, co
     s->flush = malloc(sizeof *s->flush);
     uv_idle_init(loop, s->flush);
     s->flush->data = s;
+    s->flush_wait = malloc(sizeof *s->flush_wait);
+    uv_timer_init(loop, s->flush_wait);
+    s->flush_wait->data = s;
     s->store = store;
     s->sweep = malloc(sizeof *s->sweep);
     uv_timer_init(loop, s->sweep);
@@ -304,6 +396,8 @@ catalog_server_t *catalog_server_new(uv_loop_t *loop, catalog_store_t *store, co
     s->api.on_ttl_touch = ttl_touch;
     s->api.hook_ctx = s->checks;
     s->api.make_id = event_id;
+    s->api.add_stats = add_stats;
+    s->api.stats_ctx = s;
     store_set_change_hook(store, on_store_change, s);
     s->http = http_server_new(loop, NULL, on_request, s);
     if (!s->http || http_server_listen(s->http, o->listen, err, errlen) != 0) {
@@ -343,6 +437,8 @@ void catalog_server_close(catalog_server_t *s)
     }
     s->pw_tail = &s->pw_head;
     uv_close((uv_handle_t *)s->flush, on_flush_closed);
+    uv_timer_stop(s->flush_wait);
+    uv_close((uv_handle_t *)s->flush_wait, on_flush_closed);
     uv_timer_stop(s->sweep);
     uv_close((uv_handle_t *)s->sweep, on_flush_closed);
     while (s->parked) {

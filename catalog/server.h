@@ -1,8 +1,9 @@
 /* server.h: portolan-catalog's HTTP glue: requests from lib/http_server go to
  * catalog_api_handle; blocking queries are parked until the store reports a change they watch
  * (then re-evaluated: answered only if their own index rose) or their wait (+ jitter up to
- * wait/16) runs out; with a data dir, every changing write is committed to the write-ahead log (one fsync per
- * loop turn for all of that turn's writes) before it is answered. */
+ * wait/16) runs out; with a data dir, every changing write is committed to the write-ahead log (one fsync for
+ * all the writes that came in since the last one, which waits up to 1 ms for the writers that one
+ * answered: server.c, pending_write_t) before it is answered. */
 #ifndef PORTOLAN_CATALOG_SERVER_H
 #define PORTOLAN_CATALOG_SERVER_H
 

@@ -56,12 +56,13 @@ int wal_append(wal_buf_t *b, uint32_t type, const void *payload, size_t len)
     return 0;
 }
 
-static int all_zero(const char *p, size_t n)
+/* Where the file's all-zero suffix starts (len when its last byte is not zero). */
+static size_t zero_suffix(const char *buf, size_t len)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
+    size_t z = len;
+    while (z > 0 && buf[z - 1] == 0)
+        z--;
+    return z;
 }
 
 int wal_scan(const char *buf, size_t len, wal_record_cb cb, void *ctx, wal_scan_t *out, char *err, size_t errlen)
@@ -79,6 +80,9 @@ int wal_scan(const char *buf, size_t len, wal_record_cb cb, void *ctx, wal_scan_
         snprintf(err, errlen, "not a portolan-catalog log (no magic)");
         return -1;
     }
+    /* a record is never followed by zeros alone unless it is the last one written: JSON payloads
+     * end in a non-zero byte, so zeros from z on are the preallocated part or a torn write */
+    size_t z = zero_suffix(buf, len);
     size_t pos = WAL_MAGIC_LEN, end = WAL_MAGIC_LEN, records = 0, commits = 0, nrec = 0;
     while (pos < len) {
         size_t rem = len - pos;
@@ -86,8 +90,8 @@ int wal_scan(const char *buf, size_t len, wal_record_cb cb, void *ctx, wal_scan_
         if (rem < WAL_HEADER)
             break;                                            /* torn: a header cut short */
         if (get32(h + 12) != crc(h, 12)) {
-            if (all_zero(buf + pos, rem))
-                break;                                        /* torn: zeros to the end */
+            if (z <= pos + WAL_HEADER)
+                break;                         /* the end (zeros), or a header written in part */
             snprintf(err, errlen, "corrupt record header at offset %zu of %zu (checksum mismatch)", pos, len);
             return -1;
         }
@@ -99,8 +103,8 @@ int wal_scan(const char *buf, size_t len, wal_record_cb cb, void *ctx, wal_scan_
         if (plen > rem - WAL_HEADER)
             break;                                            /* torn: payload cut short */
         if (get32(h + 8) != crc(h + WAL_HEADER, plen)) {
-            if (plen == rem - WAL_HEADER)
-                break;                                        /* torn: the last record */
+            if (z <= pos + WAL_HEADER + plen)
+                break;                     /* torn: the last record, nothing but zeros after it */
             snprintf(err, errlen, "corrupt record at offset %zu of %zu (payload checksum mismatch)", pos, len);
             return -1;
         }
@@ -114,6 +118,7 @@ int wal_scan(const char *buf, size_t len, wal_record_cb cb, void *ctx, wal_scan_
     }
     out->end = end;
     out->torn = len - end;
+    out->padding = len - (z > end ? z : end);
     out->records = records;
     out->commits = commits;
     if (!cb)

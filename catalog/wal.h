@@ -9,13 +9,19 @@
  * batches count: records after the last commit belong to a batch whose fsync never returned, so
  * no write in it was acknowledged.
  *
+ * The file may go on with zero bytes after the last record: durable.c preallocates the log
+ * (writes zeros ahead and then overwrites them), so that a commit's fdatasync does not have to
+ * write a new file size too. Every payload is JSON, so a record's last byte is never zero and
+ * the zeros after the last record are told apart from it.
+ *
  * Reading (wal_scan) tells three cases apart:
- *   - a torn tail: the file ends inside a record (a short header, a payload cut short, zero bytes
- *     to the end, or a bad payload checksum in the very last record) or after records with no
- *     commit. That is what a crash during an append leaves; the caller truncates it away (and
- *     logs how many bytes).
+ *   - a torn tail: the file ends inside a record (a short header, a payload cut short), or a
+ *     record fails a checksum and nothing but zeros follows it (a write cut short in the
+ *     preallocated part, or in the very last record), or records follow the last commit. That is
+ *     what a crash during a commit leaves; the caller truncates it away (and logs how many
+ *     bytes). Zeros alone after the last commit are the unused preallocated part (`padding`).
  *   - corruption in the middle: a header that fails its own checksum, or a payload that fails
- *     its checksum, with further bytes after it. Acknowledged writes may be behind it: refused.
+ *     its checksum, with non-zero bytes after it. Acknowledged writes may be behind it: refused.
  *   - not a log at all (no magic): refused.
  */
 #ifndef PORTOLAN_CATALOG_WAL_H
@@ -39,7 +45,8 @@ int wal_append(wal_buf_t *b, uint32_t type, const void *payload, size_t len);
 
 typedef struct {
     size_t end;        /* bytes that hold the magic and committed batches: keep these */
-    size_t torn;       /* bytes after end (a torn tail or an uncommitted batch): truncate them */
+    size_t torn;       /* bytes after end (a torn tail or an uncommitted batch, and padding) */
+    size_t padding;    /* of those, the zeros at the end of the file after end (preallocated) */
     size_t records;    /* committed records (data and commit) */
     size_t commits;
 } wal_scan_t;

@@ -1,9 +1,11 @@
 /* test_catalog_wal.c: the catalog's write-ahead log. The framing (wal.c): round trip, a torn tail
  * cut at every byte, a byte flipped anywhere in a batch that has another after it (refused), a
- * bad checksum in the last record (torn), a zero-filled tail. The files (durable.c): a mix of
- * writes through the API replays into an identical state (every entity, index and lock), also
- * across a compaction; an old state.json is migrated; a torn tail on disk is truncated; a
- * corrupt middle is refused. */
+ * bad checksum in the last record (torn), a zero-filled tail (the preallocated part, not torn),
+ * a write cut short into those zeros at every byte (torn), zeros in the middle (refused). The
+ * files (durable.c): a mix of writes through the API replays into an identical state (every
+ * entity, index and lock), also across a compaction; an old state.json is migrated; the log is
+ * preallocated and its zeros are not taken as torn; a torn tail on disk is truncated; a corrupt
+ * middle is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -136,9 +138,49 @@ static void test_checksum_last_record_and_zero_tail(void **state)
     assert_int_equal(wal_scan(z, full + 100, NULL, NULL, &sc, err, sizeof err), 0);
     assert_int_equal(sc.end, full);
     assert_int_equal(sc.torn, 100);
+    assert_int_equal(sc.padding, 100);     /* zeros alone: the preallocated part, nothing torn */
     /* the same bad payload checksum with a record after it: refused */
     b.data[b1 + WAL_HEADER + 2] ^= 1;
     assert_int_equal(wal_scan(b.data, b.len, NULL, NULL, &sc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "payload checksum mismatch"));
+    free(z);
+    wal_buf_free(&b);
+}
+
+/* A write cut short inside the preallocated zeros (at any byte of the last batch: a header or a
+ * payload written in part, then zeros to the end) is a torn tail; zeros in the middle with
+ * records after them are corruption. */
+static void test_torn_into_zeros(void **state)
+{
+    (void)state;
+    wal_buf_t b;
+    size_t b1;
+    two_batches(&b, &b1);
+    size_t full = b.len, cap = full + 4096;
+    char *z = calloc(1, cap);
+    for (size_t cut = b1 + 1; cut < full; cut++) {
+        memset(z, 0, cap);
+        memcpy(z, b.data, cut);            /* batch 2 written in part (up to `cut`), zeros after */
+        wal_scan_t sc;
+        char err[256] = "";
+        if (wal_scan(z, cap, NULL, NULL, &sc, err, sizeof err) != 0)
+            fail_msg("cut at %zu: %s", cut, err);
+        assert_int_equal(sc.end, b1);
+        assert_int_equal(sc.torn, cap - b1);
+        assert_true(sc.padding >= cap - cut && sc.padding < sc.torn);
+    }
+    /* a header zeroed in the middle, records after it: refused */
+    memset(z, 0, cap);
+    memcpy(z, b.data, full);
+    memset(z + WAL_MAGIC_LEN, 0, WAL_HEADER);
+    wal_scan_t sc;
+    char err[256] = "";
+    assert_int_equal(wal_scan(z, cap, NULL, NULL, &sc, err, sizeof err), -1);
+    assert_non_null(strstr(err, "corrupt record header"));
+    /* a payload zeroed in part, records after it: refused */
+    memcpy(z, b.data, full);
+    memset(z + WAL_MAGIC_LEN + WAL_HEADER + 2, 0, 3);
+    assert_int_equal(wal_scan(z, cap, NULL, NULL, &sc, err, sizeof err), -1);
     assert_non_null(strstr(err, "payload checksum mismatch"));
     free(z);
     wal_buf_free(&b);
@@ -334,17 +376,36 @@ static void test_durable_torn_and_corrupt(void **state)
     size_t good = st.log_bytes;
     assert_int_equal(catfx_call(f, "PUT", "/v1/kv/late", "x", NULL)->status, 200);
     assert_int_equal(durable_commit(d, err, sizeof err), 0);
+    durable_stats(d, &st);
+    size_t end2 = st.log_bytes;
     durable_close(d);
     char *path = log_file(dir);
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
-    /* the second batch cut in its middle */
-    assert_int_equal(truncate(path, (off_t)(good + ((size_t)sb.st_size - good) / 2)), 0);
+    /* the log is preallocated: zeros after the records, and a reopen finds nothing torn */
+    assert_true((size_t)sb.st_size >= DURABLE_PREALLOC && (size_t)sb.st_size > end2);
+    catalog_store_t *s1 = fresh();
+    durable_t *d1 = durable_open(s1, dir, NULL, err, sizeof err);
+    assert_non_null(d1);
+    durable_stats(d1, &st);
+    assert_int_equal(st.torn_bytes, 0);
+    assert_int_equal(st.log_bytes, end2);
+    assert_non_null(store_kv_get(s1, "late"));
+    durable_close(d1);
+    store_free(s1);
+    /* the second batch written only in part (a crash inside the preallocated zeros): its second
+     * half zeros, as the file was before the write */
+    size_t mid = good + (end2 - good) / 2;
+    int zfd = open(path, O_WRONLY);
+    char zeros[4096] = {0};
+    assert_true(end2 - mid <= sizeof zeros);
+    assert_int_equal(pwrite(zfd, zeros, end2 - mid, (off_t)mid), (ssize_t)(end2 - mid));
+    close(zfd);
     catalog_store_t *s2 = fresh();
     durable_t *d2 = durable_open(s2, dir, NULL, err, sizeof err);
     assert_non_null(d2);
     durable_stats(d2, &st);
-    assert_true(st.torn_bytes > 0);
+    assert_true(st.torn_bytes > 0 && st.torn_bytes <= mid - good);
     assert_int_equal(st.log_bytes, good);
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal((size_t)sb.st_size, good);      /* truncated on disk */
@@ -385,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_torn_tail_every_cut),
         cmocka_unit_test(test_corrupt_middle_refused),
         cmocka_unit_test(test_checksum_last_record_and_zero_tail),
+        cmocka_unit_test(test_torn_into_zeros),
         cmocka_unit_test_setup_teardown(test_durable_replay_equal, setup, catfx_teardown),
         cmocka_unit_test_setup_teardown(test_durable_auto_compaction, setup, catfx_teardown),
         cmocka_unit_test_setup_teardown(test_durable_migrates_state_json, setup, catfx_teardown),
