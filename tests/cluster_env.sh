@@ -2,18 +2,30 @@
 # tests/cluster_env.sh: the set-up every suite that brings up a `local` cluster of its own shares
 # (tests/cluster, logging, monitoring, scaling-cluster), sourced after tests/lib.sh.
 #   cluster_env PREFIX TAG OCTET IMAGE...
-# Sets and exports PORTOLAN_DRIVER=local, PORTOLAN_LOCAL_PREFIX=<PREFIX><run id>,
+# Sourcing it sets T0 (the suite's start) and S (scripts/) and defines bail (a failed test, the
+# wall time, the end of the plan). cluster_env checks that it runs as root with the daemons built,
+# then sets and exports PORTOLAN_DRIVER=local, PORTOLAN_LOCAL_PREFIX=<PREFIX><run id>,
 # PORTOLAN_IMAGE_TAG=<TAG><run id>, PORTOLAN_WAIT, PORTOLAN_LOCAL_NET (a free 10.<OCTET>.N/24,
 # claimed with a file under /run/portolan-local-nets so that suites started at the same moment
 # never pick the same one); sets NET, STATE, DATA, LOG; defines leftovers (what this run left on
 # the host, one line each, empty when nothing), force_clean, run/show_log/checkr (a script's
 # output to $LOG, its last lines shown when it fails). The trap removes IMAGE... (with the run's
-# tag appended) and then, by hand, whatever destroyCluster.sh left. Needs bail (the suite's).
+# tag appended) and then, by hand, whatever destroyCluster.sh left.
 
-# shellcheck disable=SC2034  # NET, LOG and DATA are the suites' to read
+# shellcheck disable=SC2034  # T0, S, NET, LOG and DATA are the suites' to read
+T0=$SECONDS
+S=$TOP/scripts
+
+bail() { not_ok "$1"; diag "wall time: $((SECONDS - T0)) s"; done_testing; exit 1; }
+
+# shellcheck disable=SC2034
 cluster_env() {
-  local pfx=$1 tag=$2 oct=$3 o img imgs=""
+  local pfx=$1 tag=$2 oct=$3 o b img imgs=""
   shift 3
+  [ "$(id -u)" -eq 0 ] || bail "runs as root (network namespaces, dockerd)"
+  for b in portolan-agent portolan-catalog portolan-templater; do
+    [ -x "$BUILD/$b" ] || bail "$b built in $BUILD"
+  done
   RID=$(printf '%02x' $(( (RANDOM ^ $$) & 0xff )))
   export PORTOLAN_DRIVER=local PORTOLAN_LOCAL_PREFIX=$pfx$RID PORTOLAN_IMAGE_TAG=$tag$RID PORTOLAN_WAIT=180
   NET=""

@@ -19,18 +19,9 @@ set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=../lib.sh
 source "$TOP/tests/lib.sh"
-T0=$SECONDS
-S=$TOP/scripts
-
-bail() { not_ok "$1"; diag "wall time: $((SECONDS - T0)) s"; done_testing; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || bail "runs as root (network namespaces, dockerd)"
-for b in portolan-agent portolan-catalog portolan-templater; do
-  [ -x "$BUILD/$b" ] || bail "$b built in $BUILD"
-done
-
 # shellcheck source=../cluster_env.sh
 source "$TOP/tests/cluster_env.sh"
+
 cluster_env plg lg 78 portolan/agent portolan/router portolan/catalog portolan/registry portolan/logging portolan-test/logweb
 FE=$NET.11 INFRA=$NET.3
 

@@ -19,19 +19,10 @@ set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=../lib.sh
 source "$TOP/tests/lib.sh"
-T0=$SECONDS
-S=$TOP/scripts
-
-bail() { not_ok "$1"; diag "wall time: $((SECONDS - T0)) s"; done_testing; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || bail "runs as root (network namespaces, dockerd)"
-for b in portolan-agent portolan-catalog portolan-templater; do
-  [ -x "$BUILD/$b" ] || bail "$b built in $BUILD"
-done
-command -v python3 >/dev/null && command -v openssl >/dev/null || bail "python3 and openssl"
-
 # shellcheck source=../cluster_env.sh
 source "$TOP/tests/cluster_env.sh"
+command -v python3 >/dev/null && command -v openssl >/dev/null || bail "python3 and openssl"
+
 cluster_env pmo mo 77 portolan/agent portolan/router portolan/catalog portolan/registry portolan/prometheus portolan/alertmanager portolan/node-exporter portolan-test/whoami
 FE=$NET.11 CONSUL=$NET.3:8500 PROM=http://$NET.3:9090 AM=http://$NET.3:9093
 . "$TOP/machine/lib.sh"
