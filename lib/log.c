@@ -9,6 +9,7 @@
 
 #include <iconv.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -71,6 +72,21 @@ static size_t put_hex(char *o, unsigned char c)
     o[2] = hex[c >> 4];
     o[3] = hex[c & 15];
     return 4;
+}
+
+const char *log_quote(const char *s, char *buf, size_t len)
+{
+    json_t *j = json_string(s ? s : "");
+    char *d = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    if (!d)
+        snprintf(buf, len, "\"?\"");
+    else if (strlen(d) >= len && len > 4)
+        snprintf(buf, len, "%.*s...", (int)(len - 4), d);
+    else
+        snprintf(buf, len, "%s", d);
+    free(d);
+    return buf;
 }
 
 size_t log_escape(const char *in, char *out, size_t cap)

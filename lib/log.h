@@ -25,6 +25,11 @@ void log_vmsg(log_level_t level, const char *fmt, va_list ap);
  * bytes including the terminating NUL (whole escapes only) and returns the length written. */
 size_t log_escape(const char *in, char *out, size_t cap);
 
+/* An untrusted string (a service name, a tag) quoted for a log line: JSON string escaping, so a
+ * quote or a control byte in it cannot pass for the line's own; "?" quoted when it is not valid
+ * UTF-8. Longer than len-1 bytes: cut, ending in "...". Returns buf. */
+const char *log_quote(const char *s, char *buf, size_t len);
+
 #define log_debug(...) do { if (log_level() <= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)

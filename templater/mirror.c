@@ -38,18 +38,6 @@ struct mirror {
     mirror_stats_t st;
 };
 
-const char *mirror_qname(const char *name, char *buf, size_t len)
-{
-    json_t *j = json_string(name);
-    char *d = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    json_decref(j);
-    if (!d) { snprintf(buf, len, "\"?\""); return buf; }
-    if (strlen(d) >= len) snprintf(buf, len, "%.*s...\"", (int)(len - 5), d);
-    else snprintf(buf, len, "%s", d);
-    free(d);
-    return buf;
-}
-
 static const json_t *tags_of(const mirror_t *m, const char *name)
 {
     return m->services ? json_object_get(m->services, name) : NULL;
@@ -135,7 +123,7 @@ static void retry_later(mirror_t *m, const char *name, const char *error, int tr
     char qb[128];
     if (attempt == 1 || attempt % 10 == 0)
         log_warn("consul: fetch of service %s failed: %.300s (attempt %u, retry in %llu ms; other services go on)",
-                 mirror_qname(name, qb, sizeof qb), error, attempt, (unsigned long long)delay);
+                 log_quote(name, qb, sizeof qb), error, attempt, (unsigned long long)delay);
     retry_arm(m);
 }
 
@@ -436,6 +424,8 @@ void mirror_want(mirror_t *m, const char *name)
 void mirror_resync(mirror_t *m) { m->resync = 1; }
 
 const json_t *mirror_services(const mirror_t *m) { return m->services; }
+
+int mirror_fetched(const mirror_t *m, const char *name) { return json_object_get(m->fetched, name) != NULL; }
 
 size_t mirror_pending(const mirror_t *m) { return m->qlen - m->qhead + (m->inflight ? 1 : 0); }
 

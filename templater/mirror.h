@@ -62,9 +62,9 @@ void mirror_want(mirror_t *m, const char *name);
 void mirror_resync(mirror_t *m);
 /* The last catalog/services answer (borrowed), NULL before the first. */
 const json_t *mirror_services(const mirror_t *m);
+/* 1 when name has an answer (fetched with success, not gone since). */
+int mirror_fetched(const mirror_t *m, const char *name);
 /* Fetches queued or in flight. */
 size_t mirror_pending(const mirror_t *m);
 void mirror_stats(const mirror_t *m, mirror_stats_t *out);
-/* A name quoted for a log line: JSON-escaped, at most len-1 bytes. Returns buf. */
-const char *mirror_qname(const char *name, char *buf, size_t len);
 #endif

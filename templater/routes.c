@@ -17,6 +17,7 @@
 #include "routes.h"
 #include "xalloc.h"
 #include "validate.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -221,18 +222,8 @@ static void skip(routes_on_skip_cb cb, void *data, const char *fmt, ...)
     cb(buf, data);
 }
 
-/* Quotes an untrusted string for a log line: JSON string escaping, cut at 80 chars. */
-static const char *q(const char *s, char *buf, size_t len)
-{
-    json_t *j = json_string(s ? s : "");
-    char *d = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    if (!d) snprintf(buf, len, "\"?\"");
-    else if (strlen(d) > 80) snprintf(buf, len, "%.77s...", d);
-    else snprintf(buf, len, "%s", d);
-    free(d);
-    json_decref(j);
-    return buf;
-}
+/* Quotes an untrusted string for a log line (log_quote), cut at 80 chars. */
+static const char *q(const char *s, char *buf, size_t len) { return log_quote(s, buf, len < 81 ? len : 81); }
 
 static int has_tag(const routes_instance_t *in, const char *tag)
 {

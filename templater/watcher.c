@@ -179,7 +179,7 @@ static void on_services(const json_t *data, void *udata)
         if (!json_object_get(w->unroutable, name)) {
             char qb[128];
             log_warn("service %s: name not routable (allowed: [A-Za-z0-9._-] segments separated by '/'), not fetched",
-                     mirror_qname(name, qb, sizeof qb));
+                     log_quote(name, qb, sizeof qb));
         }
         json_object_set_new(unroutable, name, json_true());
     }

@@ -114,6 +114,19 @@ static void test_long_message_marked(void **state)
     free(big);
 }
 
+/* log_quote: JSON escaping, a cut that keeps within the buffer, "?" for invalid UTF-8 */
+static void test_quote(void **state)
+{
+    (void)state;
+    char b[16];
+    assert_string_equal(log_quote("hello/v1", b, sizeof b), "\"hello/v1\"");
+    assert_string_equal(log_quote("a\"b\nc", b, sizeof b), "\"a\\\"b\\nc\"");
+    assert_string_equal(log_quote("abcdefghijklmnopqrstuvwxyz", b, sizeof b), "\"abcdefghijk...");
+    assert_int_equal(strlen(b), sizeof b - 1);
+    assert_string_equal(log_quote("\xff\xfe", b, sizeof b), "\"?\"");
+    assert_string_equal(log_quote(NULL, b, sizeof b), "\"\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +134,7 @@ int main(void)
         cmocka_unit_test(test_text_line),
         cmocka_unit_test(test_json_line),
         cmocka_unit_test(test_long_message_marked),
+        cmocka_unit_test(test_quote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
