@@ -36,7 +36,6 @@ struct tmpl_mode {
     kvw_t *kv;
     size_t nkv;
     json_t *used;          /* service names the template used */
-    json_t *fetched;       /* service names fetched at least once */
     uv_timer_t wait_timer;
     uint64_t deadline;
     child_t *cmd_proc;  /* lib/child.h: the -template command while it runs (30 s timeout) */
@@ -90,7 +89,6 @@ static void on_service(const char *name, const json_t *health, void *ud)
 {
     tmpl_mode_t *m = ud;
     template_store_set_service(m->st, name, health);
-    json_object_set_new(m->fetched, name, json_true());
 }
 
 static void on_gone(const char *name, void *ud)
@@ -237,7 +235,7 @@ static void do_render(tmpl_mode_t *m)
         case TEMPLATE_DEP_SERVICE:
             start_services(m);
             if (!json_object_get(m->used, d->name)) json_object_set_new(m->used, d->name, json_true());
-            if (d->missing || !json_object_get(m->fetched, d->name)) {
+            if (d->missing || !m->mirror || !mirror_fetched(m->mirror, d->name)) {
                 if (m->mirror) mirror_want(m->mirror, d->name);
                 waiting = 1;
             }
@@ -320,7 +318,6 @@ tmpl_mode_t *tmpl_mode_new(uv_loop_t *loop, consul_client_t *c, const tmpl_mode_
     template_store_set_env(m->st, env_get);
     template_store_provider(m->st, &m->p);
     m->used = json_object();
-    m->fetched = json_object();
     uv_timer_init(loop, &m->wait_timer);
     m->wait_timer.data = m;
     do_render(m);   /* discovers the dependencies */
@@ -354,7 +351,6 @@ void tmpl_mode_free(tmpl_mode_t *m)
     template_free(m->t);
     template_store_free(m->st);
     json_decref(m->used);
-    json_decref(m->fetched);
     free(m->in);
     free(m->out);
     free(m->cmd);
