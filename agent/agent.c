@@ -115,10 +115,12 @@ static void ctx_unlink(inspect_ctx_t *x)
 static void pump(agent_t *a);
 static void pump_now(agent_t *a);
 
+/* -deregister on-success: exit code 0, or killed by a signal (128 + n) */
+static int exit_code_ok(long long code) { return code == 0 || (code & 128) != 0; }
+
 static int exit_ok(const json_t *inspect)
 {
-    json_int_t code = json_integer_value(json_object_get(json_object_get(inspect, "State"), "ExitCode"));
-    return code == 0 || (code & 128) != 0;
+    return exit_code_ok(json_integer_value(json_object_get(json_object_get(inspect, "State"), "ExitCode")));
 }
 
 static void log_warnings(const char *name, const warn_list_t *w)
@@ -340,9 +342,9 @@ static void on_event(docker_events_t *ev, json_t *event, void *data)
         const char *code = json_string_value(
             json_object_get(json_object_get(json_object_get(event, "Actor"), "Attributes"), "exitCode"));
         char *end = NULL;
-        long n = code ? strtol(code, &end, 10) : -1;
-        int exit_ok_ = code && *code && end && !*end && (n == 0 || (n & 128) != 0);
-        if (a->rec && (!a->cfg->deregister_on_success || exit_ok_) && reconcile_container_services(a->rec, id) > 0) {
+        long long n = code ? strtoll(code, &end, 10) : -1;
+        int ok = code && *code && !*end && exit_code_ok(n);
+        if (a->rec && (!a->cfg->deregister_on_success || ok) && reconcile_container_services(a->rec, id) > 0) {
             log_debug("container %.12s died: deregistering its services", id);
             reconcile_set_container(a->rec, id, NULL, NULL, 0);
         }
