@@ -371,31 +371,24 @@ def scale(s, i):
            "render_ms": m.get("last_render_ms"), "config_bytes": int(m.get("config_bytes", 0))}
     # one instance change without checks: a new instance of svc-8 (no check), timed until HAProxy's
     # runtime API has it ready; then it deregistered, until HAProxy no longer has it in rotation
+    def timed(key, change, be, server, present, secs=120):
+        """ms from the change to HAProxy having server in rotation (present) or not; None if never"""
+        t1 = time.perf_counter()
+        change()
+        ok = wait_server(cfg, be, server, present, secs)
+        res[key] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
+        time.sleep(1)
     be8 = backend_of(cfg, "svc-8")
-    t1 = time.perf_counter()
-    consul.reg("svc-8-new", "svc-8", bport, check=False)
-    ok = wait_server(cfg, be8, "svc-8-new", True, 120)
-    res["register_nocheck_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
-    time.sleep(1)
-    t1 = time.perf_counter()
-    consul.dereg("svc-8-new")
-    ok = wait_server(cfg, be8, "svc-8-new", False, 120)
-    res["deregister_nocheck_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
-    time.sleep(1)
+    timed("register_nocheck_applied_ms", lambda: consul.reg("svc-8-new", "svc-8", bport, check=False), be8, "svc-8-new", True)
+    timed("deregister_nocheck_applied_ms", lambda: consul.dereg("svc-8-new"), be8, "svc-8-new", False)
     # one instance change with a check: a new instance with a (TTL) check on svc-7, then its check
     # failing (health/state/any names the service: one fetch), timed until HAProxy's runtime API
     # shows it. A TTL check gives HAProxy nothing to check itself, so the route keeps its backend
     # (only a check_http path moves a route to a backend of its own, with a reload).
-    be = backend_of(cfg, "svc-7")
-    t1 = time.perf_counter()
-    consul.reg("svc-7-new", "svc-7", bport, check=True)
-    ok = wait_server(cfg, be, "svc-7-new", True, 120)
-    res["register_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
-    time.sleep(1)
-    t1 = time.perf_counter()
-    consul.put("/v1/agent/check/fail/service:svc-7-new")
-    ok = wait_server(cfg, be, "svc-7-new", False, 60)
-    res["check_change_applied_ms"] = round((time.perf_counter() - t1) * 1000, 1) if ok else None
+    be7 = backend_of(cfg, "svc-7")
+    timed("register_applied_ms", lambda: consul.reg("svc-7-new", "svc-7", bport, check=True), be7, "svc-7-new", True)
+    timed("check_change_applied_ms", lambda: consul.put("/v1/agent/check/fail/service:svc-7-new"), be7, "svc-7-new",
+          False, 60)
     m = metrics(lp)
     res["apply_ms_last"] = m.get("last_apply_ms")
     res["rss_mb"] = round(rss_kb(p.pid) / 1024, 1)
@@ -426,22 +419,13 @@ def backend_of(cfg, service):
     return "b_" + service.replace("/", ":")
 
 def wait_server(cfg, backend, server, present, secs):
-    path = os.path.join(os.path.dirname(cfg), os.path.basename(cfg) + ".admin.sock")
     end = time.perf_counter() + secs
     while time.perf_counter() < end:
         try:
-            s = socket.socket(socket.AF_UNIX); s.connect(path)
-            s.sendall(("show servers state %s\n" % (backend or "")).encode()); s.shutdown(socket.SHUT_WR)
-            data = b""
-            while True:
-                d = s.recv(65536)
-                if not d: break
-                data += d
-            s.close()
-            have = any(l.split()[3:4] == [server] and l.split()[5] != "0" and l.split()[6] in ("0",)
-                       for l in data.decode().splitlines() if l and l[0].isdigit())
-            gone = not any(l.split()[3:4] == [server] and l.split()[6] == "0"
-                           for l in data.decode().splitlines() if l and l[0].isdigit())
+            rows = [l.split() for l in admin(cfg, "show servers state %s" % (backend or "")).splitlines()
+                    if l and l[0].isdigit()]
+            have = any(r[3:4] == [server] and r[5] != "0" and r[6] == "0" for r in rows)
+            gone = not any(r[3:4] == [server] and r[6] == "0" for r in rows)
             if (present and have) or (not present and gone): return True
         except Exception:
             pass
